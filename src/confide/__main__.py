@@ -1,0 +1,5 @@
+"""Allow ``python -m confide``."""
+
+from confide.cli import main
+
+raise SystemExit(main())

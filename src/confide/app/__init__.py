@@ -1,0 +1,1 @@
+"""The chat session: nicknames, receipts, pings and leaving, over a secure channel."""

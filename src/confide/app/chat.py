@@ -1,0 +1,181 @@
+"""A 1:1 chat session over a confirmed ``Channel``.
+
+``ChatSession.run`` first sends our nick, then receives until the peer says
+goodbye, the connection drops, or we ``leave``. Each thing that happens is
+handed to ``on_event`` as an ``AppEvent``; what a user does comes in through
+``say``, ``act``, ``rename``, ``typing`` and ``leave``. Received chat is
+acknowledged with a receipt; pings measure latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from confide.app.events import (
+    AppEvent,
+    Connected,
+    Delivered,
+    Disconnected,
+    Latency,
+    MessageIn,
+    PeerLeft,
+    PeerNick,
+    PeerTyping,
+)
+from confide.errors import EXIT_OK, ClosedError, ConfideError
+from confide.net.channel import Channel
+from confide.protocol import messages as m
+
+EventSink = Callable[[AppEvent], None]
+
+
+class ChatSession:
+    """Both directions of one chat, turned into app events and app commands."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        nick: str,
+        sas: tuple[str, ...],
+        on_event: EventSink,
+        *,
+        ping_interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Prepare a session; nothing is sent until ``run``."""
+        self.channel = channel
+        self.nick = m.clean_nick(nick)
+        self.sas = sas
+        self.peer_nick = "peer"
+        self.on_event = on_event
+        self._ping_interval = ping_interval
+        self._clock = clock
+        self._next_id = 0
+        self._pings: dict[int, float] = {}
+        self._connected = False
+        self._leaving = False
+        self.typing_enabled = False
+
+    async def run(self) -> int:
+        """Receive until the session ends; return the exit code it ended with."""
+        pinger = None
+        try:
+            self.channel.send(m.Nick(self.nick))
+            await self.channel.drain()
+            if self._ping_interval:
+                pinger = asyncio.create_task(self._ping_loop(self._ping_interval))
+            while True:
+                message = await self.channel.receive()
+                if self._handle(message):
+                    return EXIT_OK
+        except ConfideError as exc:
+            if self._leaving:
+                return EXIT_OK
+            self.on_event(Disconnected(_plain(exc), exc.exit_code))
+            return exc.exit_code
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pinger
+            await self.channel.close()
+
+    def _handle(self, message: m.Message) -> bool:
+        """React to one message; True when the session is over."""
+        if not self._connected:
+            self._connected = True
+            if isinstance(message, m.Nick):
+                self.peer_nick = m.clean_nick(message.nick)
+            self.on_event(Connected(self.peer_nick, self.sas))
+            if isinstance(message, m.Nick):
+                return False
+        match message:
+            case m.Chat(id=mid, text=text) | m.Private(id=mid, text=text):
+                self._deliver(mid, text, action=False)
+            case m.Action(id=mid, text=text):
+                self._deliver(mid, text, action=True)
+            case m.Receipt(id=mid):
+                self.on_event(Delivered(mid))
+            case m.Nick(nick=nick):
+                old, self.peer_nick = self.peer_nick, m.clean_nick(nick)
+                self.on_event(PeerNick(old, self.peer_nick))
+            case m.Typing(on=on):
+                if self.typing_enabled:
+                    self.on_event(PeerTyping(self.peer_nick, on))
+            case m.Ping(n=n):
+                self._send(m.Pong(n))
+            case m.Pong(n=n):
+                sent = self._pings.pop(n, None)
+                if sent is not None:
+                    self.on_event(Latency((self._clock() - sent) * 1000))
+            case m.Bye(reason=reason):
+                self.on_event(PeerLeft(self.peer_nick, reason))
+                return True
+        return False  # Members and Unknown are ignored in a 1:1 chat
+
+    def _deliver(self, mid: int, text: str, *, action: bool) -> None:
+        self.on_event(MessageIn(self.peer_nick, text, datetime.now(), mid, action))
+        self._send(m.Receipt(mid))
+
+    def _send(self, message: m.Message) -> None:
+        with contextlib.suppress(ClosedError):
+            self.channel.send(message)
+
+    # -- commands from the UI --------------------------------------------
+
+    def say(self, text: str) -> int:
+        """Send a chat line; return its id (receipts name it)."""
+        return self._numbered(lambda mid: m.Chat(mid, text))
+
+    def act(self, text: str) -> int:
+        """Send a ``/me`` action; return its id."""
+        return self._numbered(lambda mid: m.Action(mid, text))
+
+    def _numbered(self, make: Callable[[int], m.Message]) -> int:
+        self._next_id += 1
+        self.channel.send(make(self._next_id))
+        return self._next_id
+
+    def rename(self, nick: str) -> str:
+        """Change our nick and tell the peer; return the nick as cleaned."""
+        self.nick = m.clean_nick(nick)
+        self.channel.send(m.Nick(self.nick))
+        return self.nick
+
+    def typing(self, on: bool) -> None:
+        """Tell the peer we started or stopped typing (only if enabled)."""
+        if self.typing_enabled:
+            self._send(m.Typing(on))
+
+    async def drain(self) -> None:
+        """Wait for queued messages to reach the kernel."""
+        await self.channel.drain()
+
+    async def leave(self, reason: str = "bye") -> None:
+        """Say goodbye and close; the peer sees ``PeerLeft``."""
+        if self._leaving:
+            return
+        self._leaving = True
+        with contextlib.suppress(ConfideError):
+            self.channel.send(m.Bye(reason))
+            await self.channel.drain()
+        await self.channel.close()
+
+    async def _ping_loop(self, interval: float) -> None:
+        n = 0
+        while True:
+            await asyncio.sleep(interval)
+            n += 1
+            self._pings = {k: v for k, v in self._pings.items() if k > n - 8}
+            self._pings[n] = self._clock()
+            self._send(m.Ping(n))
+
+
+def _plain(exc: ConfideError) -> str:
+    if isinstance(exc, ClosedError):
+        return str(exc)
+    return f"connection ended: {exc}"

@@ -1,0 +1,259 @@
+"""The ``confide`` command: host, join, or a guided prompt that asks for both.
+
+Everything is parsed here and handed to ``confide.app.run``. Errors become one
+plain line on stderr and a documented exit code; a traceback is shown only
+with ``CONFIDE_DEBUG=1``. Textual is imported only when the full-screen UI
+actually starts, so ``--help`` and line mode stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import secrets
+import sys
+import unicodedata
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from confide import __version__
+from confide.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    ConfideError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from confide.app.chat import ChatSession
+    from confide.app.run import UiRunner
+
+EXIT_CODES = """\
+exit codes:
+  0    the chat ended normally (bye, /quit, end of input, or the peer left)
+  1    unexpected error
+  2    usage error (bad arguments, no code given, unreadable secret file)
+  3    wrong code or password
+  4    could not connect, or the connection was lost
+  130  interrupted (Ctrl-C)
+"""
+
+SECRETS_HELP = """\
+secrets are never taken as bare arguments (ps would show them):
+  join reads the code from --code-file FILE, $CONFIDE_CODE, or a no-echo prompt;
+  --password reads $CONFIDE_PASSWORD or prompts; --password-file FILE reads a file.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog="confide",
+        description="End-to-end encrypted terminal chat. Share a short code, talk privately.\n"
+        "Run with no arguments for a guided prompt.",
+        epilog=SECRETS_HELP + "\n" + EXIT_CODES,
+        formatter_class=fmt,
+    )
+    parser.add_argument("--version", action="version", version=f"confide {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{host,join}", parser_class=_Parser)
+
+    host = sub.add_parser(
+        "host",
+        help="host a chat and print a code for your peer",
+        description="Host a chat: listen, print a code, and wait for one peer to join.",
+        epilog=SECRETS_HELP + "\n" + EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(host)
+    host.add_argument(
+        "--bind", default="0.0.0.0", metavar="ADDR", help="address to listen on (default: all)"
+    )
+    host.add_argument(
+        "--port",
+        type=int,
+        default=7100,
+        help="port to listen on; 0 picks a free one (default: 7100)",
+    )
+    host.add_argument(
+        "--words",
+        type=int,
+        default=3,
+        metavar="N",
+        help="words in the generated code (default: 3, 33 bits)",
+    )
+
+    join = sub.add_parser(
+        "join",
+        help="join a chat with the code your peer gave you",
+        description="Join a chat. The code is read from --code-file, $CONFIDE_CODE, or a prompt.",
+        epilog=SECRETS_HELP + "\n" + EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(join)
+    join.add_argument("--at", metavar="HOST:PORT", help="where the host listens")
+    join.add_argument("--code-file", metavar="FILE", help="read the code from FILE")
+    join.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="connect and handshake timeout (default: 10)",
+    )
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", metavar="NICK", help="your nickname (default: your login name)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--password",
+        action="store_true",
+        help="use a password you choose instead of a code (prompted, or $CONFIDE_PASSWORD)",
+    )
+    group.add_argument("--password-file", metavar="FILE", help="read the password from FILE")
+    p.add_argument("--plain", action="store_true", help="line mode even on a terminal")
+    p.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="give up on a silent peer after this long (default: 10)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not args_list:
+            args_list = guided()
+        args = build_parser().parse_args(args_list)
+        if args.command is None:
+            build_parser().print_help(sys.stderr)
+            return EXIT_USAGE
+        return asyncio.run(_dispatch(args))
+    except ConfideError as exc:
+        print(f"confide: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("confide: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except Exception as exc:
+        if os.environ.get("CONFIDE_DEBUG"):
+            raise
+        print(f"confide: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _nick(args: argparse.Namespace) -> str:
+    return str(args.name) if args.name else _default_name()
+
+
+def _password(args: argparse.Namespace) -> bytes | None:
+    from confide.secrets_input import read_secret_file, secret_from
+
+    if args.password_file:
+        text = read_secret_file(args.password_file, "password")
+    elif args.password:
+        text = secret_from(None, "CONFIDE_PASSWORD", "password: ", "password")
+    else:
+        return None
+    return unicodedata.normalize("NFKC", text).encode("utf-8")
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    from confide.app import run
+    from confide.net.host import Secret
+    from confide.net.tcp import parse_address
+    from confide.protocol import codes
+
+    run_ui = _ui(args.plain)
+    if args.command == "host":
+        if not 0 <= args.port <= 65535:
+            raise UsageError("--port must be between 0 and 65535")
+        codes.check_word_count(args.words)
+        password = _password(args)
+        if password is None:
+            code = codes.generate(
+                codes.new_nameplate(secrets.randbelow), args.words, secrets.randbelow
+            )
+            secret = Secret(code=code, words=args.words)
+        else:
+            secret = Secret(password=password)
+        opts = run.HostOptions(secret, _nick(args), args.bind, args.port, args.handshake_timeout)
+        return await run.host_chat(opts, run_ui)
+    if not args.at:
+        raise UsageError("say where the host is: confide join --at HOST:PORT")
+    address, port = parse_address(args.at)
+    password = _password(args)
+    if password is None:
+        from confide.secrets_input import secret_from
+
+        code = codes.parse(secret_from(args.code_file, "CONFIDE_CODE", "code: ", "code"))
+        key, room = code.secret, code.nameplate
+    else:
+        key, room = password, ""
+    join_opts = run.JoinOptions(key, room, _nick(args), address, port, timeout=args.timeout)
+    return await run.join_chat(join_opts, run_ui)
+
+
+def _ui(plain: bool) -> UiRunner:
+    """Line mode for now; the full-screen UI arrives with its own module."""
+    from confide.ui.line import LineUI, run_line_mode
+
+    async def line(session: ChatSession) -> int:
+        ui = LineUI()
+        session.on_event = ui.on_event
+        return await run_line_mode(session, ui)
+
+    return line
+
+
+def guided() -> list[str]:
+    """Ask, step by step, what the flags would say; return the equivalent arguments."""
+    from confide.secrets_input import has_terminal
+
+    if not sys.stdin.isatty() or not has_terminal():
+        raise UsageError("no arguments and no terminal: try 'confide --help'")
+    print("confide: end-to-end encrypted chat. Ctrl-C to cancel.", file=sys.stderr)
+    role = _ask("Host a chat or join one? [h/j]", "h").lower()
+    argv: list[str] = []
+    if role.startswith("j"):
+        argv += ["join", "--at", _ask("Host address (HOST:PORT)", "")]
+    else:
+        argv += ["host", "--port", _ask("Port to listen on", "7100")]
+    name = _ask("Your name", _default_name())
+    argv += ["--name", name]
+    if _ask("Use a generated code or your own password? [c/p]", "c").lower().startswith("p"):
+        argv.append("--password")
+    return argv
+
+
+def _default_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "anon"
+
+
+def _ask(question: str, default: str) -> str:
+    suffix = f" [{default}]" if default and "[" not in question else ""
+    try:
+        answer = input(f"{question}{suffix}: ").strip()
+    except EOFError:
+        raise UsageError("guided prompt cancelled") from None
+    if not answer and not default:
+        raise UsageError("an answer is needed")
+    return answer or default

@@ -1,0 +1,67 @@
+"""One root for every error confide raises, and who is at fault.
+
+``ConfideError`` is the root. Its three branches say who caused the failure:
+``LocalError`` (this side: bad usage, unreadable file), ``RemoteError`` (the
+peer or the network sent something wrong), and ``ClosedError`` (the
+connection ended). Each error carries the process exit code the CLI uses,
+so the mapping from failure to exit status lives in one place.
+"""
+
+from __future__ import annotations
+
+# Documented exit codes (README, ``confide --help``).
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_CONNECT = 4
+EXIT_INTERRUPTED = 130
+
+
+class ConfideError(Exception):
+    """Root of every confide error; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = EXIT_ERROR
+
+
+class LocalError(ConfideError):
+    """This side is at fault: bad arguments, an unreadable file, bad configuration."""
+
+
+class UsageError(LocalError):
+    """The command line or an input was malformed."""
+
+    exit_code = EXIT_USAGE
+
+
+class RemoteError(ConfideError):
+    """The peer, or something on the path to it, sent something wrong."""
+
+    exit_code = EXIT_CONNECT
+
+
+class ProtocolError(RemoteError):
+    """Bytes from the peer broke the protocol: bad framing, bad message, bad order."""
+
+
+class DecryptError(ProtocolError):
+    """A record failed authentication. Every decryption failure looks the same."""
+
+    def __init__(self) -> None:
+        super().__init__("a record failed authentication (tampered, replayed or reordered)")
+
+
+class AuthenticationError(RemoteError):
+    """Key confirmation failed: the two sides did not share the same code or password."""
+
+    exit_code = EXIT_AUTH
+
+
+class RefusedError(RemoteError):
+    """The peer refused us before the handshake finished (room full, unknown room)."""
+
+
+class ClosedError(ConfideError):
+    """The connection ended: the peer left, or the network dropped it."""
+
+    exit_code = EXIT_CONNECT

@@ -1,0 +1,1 @@
+"""The asyncio layer: the only code that touches sockets and subprocesses."""

@@ -1,0 +1,130 @@
+"""A sans-I/O ``Connection`` wired to a pair of asyncio streams.
+
+``Channel`` owns the reader and writer of one TCP (or tunnelled, or relayed)
+connection. It runs the handshake with a deadline, then moves messages both
+ways. Every failure surfaces as a ``ConfideError``: OS errors and EOF become
+``ClosedError``, so callers never see a raw socket exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+
+from confide.errors import ClosedError, ConfideError, ProtocolError
+from confide.protocol.connection import ALERT_TIMEOUT, Connection, alert_frame
+from confide.protocol.events import HandshakeComplete, MessageReceived
+from confide.protocol.messages import Message
+
+READ_SIZE = 256 * 1024
+
+
+class Channel:
+    """One secure connection over asyncio streams."""
+
+    def __init__(
+        self, conn: Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Wrap ``conn`` around an already connected stream pair."""
+        self.conn = conn
+        self.reader = reader
+        self.writer = writer
+        self._inbox: deque[Message] = deque()
+        self.closed = False
+
+    @property
+    def peer(self) -> str:
+        """The remote address as ``host:port``, for status lines."""
+        addr = self.writer.get_extra_info("peername")
+        if isinstance(addr, tuple) and len(addr) >= 2:
+            return f"{addr[0]}:{addr[1]}"
+        return "peer"
+
+    async def handshake(self, timeout: float) -> HandshakeComplete:
+        """Run the handshake to confirmation within ``timeout`` seconds."""
+        try:
+            return await asyncio.wait_for(self._handshake(), timeout)
+        except TimeoutError:
+            self._write(alert_frame(ALERT_TIMEOUT))
+            raise ClosedError(f"handshake timed out after {timeout:g} s") from None
+
+    async def _handshake(self) -> HandshakeComplete:
+        if self.conn.role == "joiner":
+            self.conn.start()
+            await self._flush()
+        done: HandshakeComplete | None = None
+        while True:
+            data = await self._read()
+            try:
+                events = self.conn.receive_data(data)
+            finally:
+                await self._flush()
+            for event in events:
+                if isinstance(event, MessageReceived):
+                    self._inbox.append(event.message)
+                elif isinstance(event, HandshakeComplete):
+                    done = event
+            if done is not None:
+                return done
+
+    async def receive(self) -> Message:
+        """The next message; ``ClosedError`` at EOF, ``ProtocolError`` on bad bytes."""
+        while not self._inbox:
+            data = await self._read()
+            for event in self.conn.receive_data(data):
+                if isinstance(event, MessageReceived):
+                    self._inbox.append(event.message)
+        return self._inbox.popleft()
+
+    def send(self, message: Message) -> None:
+        """Encrypt and queue one message (call ``drain`` to apply back-pressure)."""
+        if self.closed:
+            raise ClosedError("connection closed")
+        self.conn.send(message)
+        self._write(self.conn.data_to_send())
+
+    async def drain(self) -> None:
+        """Wait until the kernel has taken what we queued."""
+        try:
+            await self.writer.drain()
+        except (OSError, RuntimeError) as exc:
+            raise ClosedError(f"connection lost: {_why(exc)}") from None
+
+    async def close(self) -> None:
+        """Flush what we can and close the socket; never raises."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self.writer.close()
+            await asyncio.wait_for(self.writer.wait_closed(), 2)
+
+    async def _read(self) -> bytes:
+        try:
+            data = await self.reader.read(READ_SIZE)
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            raise ClosedError(f"connection lost: {_why(exc)}") from None
+        if not data:
+            raise ClosedError("connection closed by the peer")
+        return data
+
+    def _write(self, data: bytes) -> None:
+        if data and not self.writer.is_closing():
+            self.writer.write(data)
+
+    async def _flush(self) -> None:
+        self._write(self.conn.data_to_send())
+        with contextlib.suppress(Exception):
+            await self.writer.drain()
+
+
+def _why(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def describe(exc: BaseException) -> str:
+    """One plain line for any error, without a traceback."""
+    if isinstance(exc, ConfideError | ProtocolError):
+        return str(exc)
+    return _why(exc)

@@ -1,0 +1,106 @@
+"""Human codes: ``NAMEPLATE-word-word-word``.
+
+The nameplate is a small public number that routes a joiner to a room. The
+words are the secret: they come from the 2048-word BIP-39 English list that
+ships with the package (11 bits a word), so the default three words carry 33
+bits. Only the words feed CPace; the nameplate never feeds any key.
+
+Parsing forgives case, surrounding and repeated spaces, and spaces (or
+underscores) in place of hyphens, then NFKC-normalises what it keeps.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from confide.errors import UsageError
+
+DEFAULT_WORDS = 3
+MIN_WORDS = 2
+MAX_WORDS = 8
+MIN_SECRET_BITS = 24
+NAMEPLATE_MAX = 999
+
+RandBelow = Callable[[int], int]
+"""A source of uniform integers in ``[0, n)``; the caller passes ``secrets.randbelow``."""
+
+
+@cache
+def wordlist() -> tuple[str, ...]:
+    """The shipped word list, in order."""
+    text = resources.files("confide.protocol").joinpath("words.txt").read_text("utf-8")
+    words = tuple(w.strip() for w in text.splitlines() if w.strip())
+    if len(words) != 2048 or len(set(words)) != len(words):
+        raise RuntimeError("the shipped word list is damaged")
+    return words
+
+
+@cache
+def _word_set() -> frozenset[str]:
+    return frozenset(wordlist())
+
+
+def secret_bits(n_words: int) -> float:
+    """How many bits of secret ``n_words`` words carry."""
+    return n_words * math.log2(len(wordlist()))
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """A parsed code: the public nameplate and the secret words."""
+
+    nameplate: str
+    words: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return "-".join((self.nameplate, *self.words))
+
+    @property
+    def secret(self) -> bytes:
+        """The password input to CPace: NFKC-normalised words joined by hyphens."""
+        return unicodedata.normalize("NFKC", "-".join(self.words)).encode("utf-8")
+
+
+def generate(nameplate: str, n_words: int, randbelow: RandBelow) -> Code:
+    """Make a fresh code for ``nameplate`` with ``n_words`` words from ``randbelow``."""
+    check_word_count(n_words)
+    words = wordlist()
+    return Code(nameplate, tuple(words[randbelow(len(words))] for _ in range(n_words)))
+
+
+def check_word_count(n_words: int) -> None:
+    """Refuse a word count that gives under 24 bits of secret or is absurdly long."""
+    if not MIN_WORDS <= n_words <= MAX_WORDS or secret_bits(n_words) < MIN_SECRET_BITS:
+        raise UsageError(f"--words must be between {MIN_WORDS} and {MAX_WORDS}")
+
+
+def new_nameplate(randbelow: RandBelow) -> str:
+    """A random nameplate from 1 to 999."""
+    return str(1 + randbelow(NAMEPLATE_MAX))
+
+
+def parse(text: str) -> Code:
+    """Parse a typed code, forgiving case and spacing; raise ``UsageError`` if malformed."""
+    cleaned = unicodedata.normalize("NFKC", text).strip().lower()
+    parts = [p for p in re.split(r"[\s\-_]+", cleaned) if p]
+    if len(parts) < 1 + MIN_WORDS:
+        raise UsageError("a code looks like 7-word-word-word")
+    nameplate, words = parts[0], tuple(parts[1:])
+    if not nameplate.isdigit() or not nameplate.isascii():
+        raise UsageError("a code starts with its number, like 7-word-word-word")
+    unknown = [w for w in words if w not in _word_set()]
+    if unknown:
+        raise UsageError(f"not a code word: {unknown[0]!r} (check the spelling)")
+    return Code(str(int(nameplate)), words)
+
+
+def complete(prefix: str) -> list[str]:
+    """Words that start with ``prefix`` (for Tab completion at the join prompt)."""
+    p = prefix.strip().lower()
+    return [w for w in wordlist() if w.startswith(p)] if p else []

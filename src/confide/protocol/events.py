@@ -1,0 +1,27 @@
+"""Events the sans-I/O connection hands to the layer above."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confide.protocol.messages import Message
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every protocol event."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeComplete(Event):
+    """Both sides proved knowledge of the secret; the channel is encrypted."""
+
+    sas: tuple[str, ...]
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived(Event):
+    """One authenticated application message arrived."""
+
+    message: Message

@@ -1,0 +1,146 @@
+"""The handshake: CPace (CPACE-X25519-SHA512) with explicit mutual confirmation.
+
+The joiner is CPace's initiator (A), the host its responder (B). Four
+HANDSHAKE records, each a msgpack map::
+
+    1. joiner -> host   {"t": "hello",   "versions": [1], "nonce": 32B, "room": "7"}
+    2. host -> joiner   {"t": "reply",   "versions": [1], "nonce": 32B, "share": Yb}
+    3. joiner -> host   {"t": "share",   "share": Ya, "tag": Ta}
+    4. host -> joiner   {"t": "confirm", "tag": Tb}
+
+CPace inputs (DESIGN.md section 3):
+
+* ``prs``: the NFKC-normalised code words, or the user's password;
+* ``ci``: ``lv("confide/1") || lv("chat")``. The nameplate is routing only and
+  deliberately not bound (the issue requires that it feed no key);
+* ``sid``: SHA-256("confide/1 sid" || nonce_joiner || nonce_host);
+* ``ad``: ``lv(role) || lv(versions)`` for each side, so stripping a version
+  from either list breaks confirmation (no silent downgrade).
+
+The host checks Ta before it sends Tb; on a mismatch it sends an ALERT
+``auth-failed`` instead, so a wrong code is reported on both sides at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+from cpace import CPace, CPaceError, CPaceRole, _calculate_generator, _scalar_mult_vfy
+
+from confide.errors import ProtocolError
+
+RandomBytes = Callable[[int], bytes]
+"""A source of random bytes; production passes ``os.urandom``, tests a fixed stream."""
+
+SUPPORTED_VERSIONS = (1,)
+CHANNEL_ID_PROTOCOL = b"confide/1"
+CHANNEL_ID_PURPOSE = b"chat"
+NONCE_SIZE = 32
+SHARE_SIZE = 32
+TAG_SIZE = 64
+MAX_HANDSHAKE_RECORD = 1024
+
+JOINER = "joiner"
+HOST = "host"
+
+
+def lv(*parts: bytes) -> bytes:
+    """Concatenate parts, each prefixed with its length as one or two bytes (LEB128)."""
+    out = bytearray()
+    for p in parts:
+        n = len(p)
+        while True:
+            byte, n = n & 0x7F, n >> 7
+            out.append(byte | (0x80 if n else 0))
+            if not n:
+                break
+        out += p
+    return bytes(out)
+
+
+def channel_id() -> bytes:
+    """CPace's ``ci``."""
+    return lv(CHANNEL_ID_PROTOCOL, CHANNEL_ID_PURPOSE)
+
+
+def session_id(nonce_joiner: bytes, nonce_host: bytes) -> bytes:
+    """CPace's ``sid``, from both sides' fresh nonces."""
+    return hashlib.sha256(b"confide/1 sid" + nonce_joiner + nonce_host).digest()
+
+
+def associated_data(role: str, versions: tuple[int, ...]) -> bytes:
+    """CPace's ``ad`` for one side: its role and every version it offered."""
+    return lv(role.encode(), bytes(versions))
+
+
+def start_cpace(role: str, prs: bytes, sid: bytes, ad: bytes, rand: RandomBytes) -> CPace:
+    """Begin CPace with the scalar drawn from ``rand`` (so tests can fix it)."""
+    scalar = rand(32)
+    share = _scalar_mult_vfy(scalar, _calculate_generator(prs, channel_id(), sid))
+    if share is None:  # pragma: no cover - needs a hash collision onto a low-order point
+        raise CPaceError("generator encodes a low-order point")
+    cp_role = CPaceRole.INITIATOR if role == JOINER else CPaceRole.RESPONDER
+    return CPace(role=cp_role, sid=sid, ad=ad, scalar=scalar, public_share=share)
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeMessage:
+    """One decoded HANDSHAKE record."""
+
+    kind: str
+    fields: dict[str, Any]
+
+
+_SCHEMAS: dict[str, dict[str, type]] = {
+    "hello": {"versions": list, "nonce": bytes, "room": str},
+    "reply": {"versions": list, "nonce": bytes, "share": bytes},
+    "share": {"share": bytes, "tag": bytes},
+    "confirm": {"tag": bytes},
+}
+_SIZES = {"nonce": NONCE_SIZE, "share": SHARE_SIZE, "tag": TAG_SIZE}
+
+
+def encode_handshake(kind: str, **fields: object) -> bytes:
+    """Encode one handshake message body."""
+    packed: bytes = msgpack.packb({"t": kind, **fields}, use_bin_type=True)
+    return packed
+
+
+def decode_handshake(body: bytes) -> HandshakeMessage:
+    """Decode and check one handshake message body."""
+    try:
+        data = msgpack.unpackb(body, raw=False)
+    except Exception:
+        raise ProtocolError("undecodable handshake message") from None
+    if not isinstance(data, dict) or not isinstance(data.get("t"), str):
+        raise ProtocolError("handshake message without a type")
+    kind = data["t"]
+    schema = _SCHEMAS.get(kind)
+    if schema is None:
+        raise ProtocolError(f"unknown handshake message {kind[:32]!r}")
+    for name, ftype in schema.items():
+        value = data.get(name)
+        if not isinstance(value, ftype):
+            raise ProtocolError(f"handshake {kind} has a bad {name!r}")
+        if isinstance(value, bytes) and name in _SIZES and len(value) != _SIZES[name]:
+            raise ProtocolError(f"handshake {kind} has a {name!r} of the wrong size")
+    return HandshakeMessage(kind, data)
+
+
+def parse_versions(value: list[Any]) -> tuple[int, ...]:
+    """The peer's version list, checked."""
+    if not 0 < len(value) <= 16 or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 < v < 256 for v in value
+    ):
+        raise ProtocolError("bad version list")
+    return tuple(value)
+
+
+def choose_version(ours: tuple[int, ...], theirs: tuple[int, ...]) -> int | None:
+    """The highest version both sides speak, or None."""
+    common = set(ours) & set(theirs)
+    return max(common) if common else None

@@ -1,0 +1,192 @@
+"""Application messages: a versioned, typed, schema-checked msgpack encoding.
+
+Every message is one msgpack map ``{"v": 1, "t": TYPE, ...fields}`` inside one
+DATA record. ``decode`` checks the map against the dataclass of its type:
+a missing or ill-typed field is a protocol error, an extra field is ignored,
+and an unknown ``t`` (from a newer peer) decodes to ``Unknown``, which the
+session ignores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import msgpack
+
+from confide.errors import LocalError, ProtocolError
+from confide.protocol.records import MAX_MESSAGE
+
+MESSAGE_VERSION = 1
+MAX_NICK = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Base of every application message; ``TYPE`` is its wire name."""
+
+    TYPE: ClassVar[str] = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Chat(Message):
+    """A line of chat. ``id`` counts up per sender and is what receipts name."""
+
+    TYPE: ClassVar[str] = "chat"
+    id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Action(Message):
+    """A ``/me`` action."""
+
+    TYPE: ClassVar[str] = "action"
+    id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Private(Message):
+    """A message meant for one member of a group room."""
+
+    TYPE: ClassVar[str] = "private"
+    id: int
+    to: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Nick(Message):
+    """The sender's nickname: sent first, and again on ``/nick``."""
+
+    TYPE: ClassVar[str] = "nick"
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Members(Message):
+    """Who is in the room (sent by the host of a group room)."""
+
+    TYPE: ClassVar[str] = "members"
+    nicks: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Typing(Message):
+    """The sender started or stopped typing (only if both sides enabled it)."""
+
+    TYPE: ClassVar[str] = "typing"
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt(Message):
+    """The receiver's app has the message ``id``."""
+
+    TYPE: ClassVar[str] = "receipt"
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ping(Message):
+    """A latency probe; the peer answers with ``Pong`` carrying the same ``n``."""
+
+    TYPE: ClassVar[str] = "ping"
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pong(Message):
+    """The answer to ``Ping``."""
+
+    TYPE: ClassVar[str] = "pong"
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class Bye(Message):
+    """The sender is leaving on purpose; the connection closes after this."""
+
+    TYPE: ClassVar[str] = "bye"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown(Message):
+    """A message of a type this version does not know; ignored by the session."""
+
+    type: str
+
+
+KNOWN: dict[str, type[Message]] = {
+    cls.TYPE: cls
+    for cls in (Chat, Action, Private, Nick, Members, Typing, Receipt, Ping, Pong, Bye)
+}
+
+
+def _schema_of(cls: type[Message]) -> tuple[tuple[str, Any], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
+
+
+_SCHEMAS: dict[type[Message], tuple[tuple[str, Any], ...]] = {
+    cls: _schema_of(cls) for cls in KNOWN.values()
+}
+
+
+def _check(value: object, hint: Any) -> bool:
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 63
+    if hint is str:
+        return isinstance(value, str)
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_check(v, item) for v in value)
+    return False
+
+
+def encode(message: Message) -> bytes:
+    """Encode one message; ``LocalError`` if it would not fit one record."""
+    body: dict[str, object] = {"v": MESSAGE_VERSION, "t": message.TYPE}
+    for name, _ in _SCHEMAS[type(message)]:
+        body[name] = getattr(message, name)
+    data: bytes = msgpack.packb(body, use_bin_type=True)
+    if len(data) > MAX_MESSAGE:
+        raise LocalError(f"message too long ({len(data)} bytes; at most {MAX_MESSAGE})")
+    return data
+
+
+def decode(data: bytes) -> Message:
+    """Decode and schema-check one message; ``ProtocolError`` if malformed."""
+    try:
+        body = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises many types for malformed input
+        raise ProtocolError(f"undecodable message: {type(exc).__name__}") from None
+    if not isinstance(body, dict):
+        raise ProtocolError("a message must be a map")
+    version, mtype = body.get("v"), body.get("t")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ProtocolError("message without a valid version")
+    if not isinstance(mtype, str):
+        raise ProtocolError("message without a type")
+    cls = KNOWN.get(mtype)
+    if cls is None:
+        return Unknown(mtype[:64])
+    values = {}
+    for name, hint in _SCHEMAS[cls]:
+        value = body.get(name)
+        if not _check(value, hint):
+            raise ProtocolError(f"{mtype} message has a bad {name!r} field")
+        values[name] = value
+    return cls(**values)
+
+
+def clean_nick(nick: str) -> str:
+    """A nick safe to show: printable, no spaces at the ends, at most 32 characters."""
+    kept = "".join(c if c.isprintable() else "?" for c in nick).strip()
+    return kept[:MAX_NICK] or "peer"

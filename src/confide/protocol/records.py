@@ -1,0 +1,157 @@
+"""Records: the unit inside a frame, encrypted once the handshake is confirmed.
+
+Layout of one record (all integers big-endian)::
+
+    version:u8  type:u8  length:u16  body[length]
+
+``type`` is HANDSHAKE (plaintext, before keys exist), ALERT (plaintext, a
+refusal sent before keys exist) or DATA. A DATA body is
+ChaCha20-Poly1305(key, nonce, padded, aad=header): the nonce is four zero
+bytes and the direction's 64-bit record counter, so a replayed, dropped or
+reordered record fails to open. ``padded`` is the message, one 0x80 byte and
+zeros up to a multiple of 256 bytes, which blurs message lengths.
+
+Each direction rekeys one way (``keyschedule.ratchet``) after ``rekey_records``
+records or ``rekey_bytes`` bytes, whichever comes first; both ends count the
+same way, so no signal is needed, and the old key is dropped.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from confide.errors import DecryptError, ProtocolError
+from confide.protocol.framing import MAX_RECORD
+from confide.protocol.keyschedule import ratchet
+
+VERSION = 1
+HANDSHAKE = 0x01
+ALERT = 0x02
+DATA = 0x17
+HEADER = struct.Struct(">BBH")
+TAG_SIZE = 16
+BUCKET = 256
+MAX_PADDED = (MAX_RECORD - HEADER.size - TAG_SIZE) // BUCKET * BUCKET
+MAX_MESSAGE = MAX_PADDED - 1
+"""The largest message (encoded bytes) one record carries: 65,279."""
+
+DEFAULT_REKEY_RECORDS = 1 << 16
+DEFAULT_REKEY_BYTES = 1 << 28
+
+
+@dataclass(frozen=True, slots=True)
+class RekeyPolicy:
+    """When a direction ratchets its key: after this many records or bytes."""
+
+    records: int = DEFAULT_REKEY_RECORDS
+    bytes: int = DEFAULT_REKEY_BYTES
+
+
+def header(rtype: int, length: int) -> bytes:
+    """The 4-byte record header."""
+    return HEADER.pack(VERSION, rtype, length)
+
+
+def plain_record(rtype: int, body: bytes) -> bytes:
+    """A HANDSHAKE or ALERT record; these carry no secrets."""
+    if len(body) > MAX_RECORD - HEADER.size:
+        raise ValueError("handshake body too large")
+    return header(rtype, len(body)) + body
+
+
+def split_record(record: bytes) -> tuple[int, bytes, bytes]:
+    """Check a record's header; return ``(type, header, body)``."""
+    if len(record) < HEADER.size:
+        raise ProtocolError("record shorter than its header")
+    version, rtype, length = HEADER.unpack_from(record)
+    if version != VERSION:
+        raise ProtocolError(f"record version {version} is not supported")
+    if length != len(record) - HEADER.size:
+        raise ProtocolError("record length does not match its frame")
+    if rtype not in (HANDSHAKE, ALERT, DATA):
+        raise ProtocolError(f"unknown record type {rtype}")
+    return rtype, record[: HEADER.size], record[HEADER.size :]
+
+
+def pad(message: bytes) -> bytes:
+    """Append 0x80 and zeros up to the next multiple of 256 bytes."""
+    if len(message) > MAX_MESSAGE:
+        raise ValueError(f"message of {len(message)} bytes exceeds {MAX_MESSAGE}")
+    size = (len(message) // BUCKET + 1) * BUCKET
+    return message + b"\x80" + bytes(size - len(message) - 1)
+
+
+def unpad(padded: bytes) -> bytes:
+    """Strip the padding added by ``pad``."""
+    end = padded.rstrip(b"\x00")
+    if not end or end[-1] != 0x80 or len(padded) % BUCKET:
+        raise ProtocolError("bad record padding")
+    return end[:-1]
+
+
+class _Direction:
+    """The key and counters of one direction."""
+
+    __slots__ = ("_aead", "_key", "_policy", "bytes_in_epoch", "epoch", "records_in_epoch", "seq")
+
+    def __init__(self, key: bytes, policy: RekeyPolicy) -> None:
+        self._key = key
+        self._aead = ChaCha20Poly1305(key)
+        self._policy = policy
+        self.seq = 0
+        self.epoch = 0
+        self.records_in_epoch = 0
+        self.bytes_in_epoch = 0
+
+    def nonce(self) -> bytes:
+        if self.seq >= 1 << 64:
+            raise ProtocolError("record counter exhausted")
+        return b"\x00\x00\x00\x00" + self.seq.to_bytes(8, "big")
+
+    def advance(self, size: int) -> None:
+        self.seq += 1
+        self.records_in_epoch += 1
+        self.bytes_in_epoch += size
+        policy = self._policy
+        if self.records_in_epoch >= policy.records or self.bytes_in_epoch >= policy.bytes:
+            self._key = ratchet(self._key)
+            self._aead = ChaCha20Poly1305(self._key)
+            self.epoch += 1
+            self.records_in_epoch = 0
+            self.bytes_in_epoch = 0
+
+    @property
+    def aead(self) -> ChaCha20Poly1305:
+        return self._aead
+
+
+class Sealer(_Direction):
+    """Encrypts outgoing messages into DATA records."""
+
+    def seal(self, message: bytes) -> bytes:
+        """One DATA record holding ``message``."""
+        padded = pad(message)
+        head = header(DATA, len(padded) + TAG_SIZE)
+        body = self.aead.encrypt(self.nonce(), padded, head)
+        self.advance(len(padded))
+        return head + body
+
+
+class Opener(_Direction):
+    """Decrypts incoming DATA records, in order, exactly once each."""
+
+    def open(self, head: bytes, body: bytes) -> bytes:
+        """The message inside one DATA record; ``DecryptError`` if it is not authentic."""
+        try:
+            padded = self.aead.decrypt(self.nonce(), body, head)
+        except InvalidTag:
+            raise DecryptError() from None
+        self.advance(len(padded))
+        try:
+            return unpad(padded)
+        except ProtocolError:
+            raise DecryptError() from None

@@ -1,0 +1,1 @@
+"""User interfaces: plain line mode here, the full-screen Textual app in ``ui.tui``."""

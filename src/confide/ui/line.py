@@ -1,0 +1,148 @@
+"""Line mode: for pipes, scripts, bots and ``--plain``. Needs no Textual.
+
+Each line read from stdin is sent. Each message received goes to stdout as
+``HH:MM nick: text`` (one output line per line of the message). Status goes
+to stderr: connected, the SAS, the peer leaving, errors. ``bye``, ``/quit``,
+end of input and Ctrl-C all leave cleanly and tell the peer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import threading
+from typing import TextIO
+
+from confide.app.chat import ChatSession
+from confide.app.events import (
+    AppEvent,
+    Connected,
+    Disconnected,
+    MessageIn,
+    PeerLeft,
+    PeerNick,
+)
+from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError
+from confide.ui.text import sanitize
+
+QUIT_WORDS = frozenset({"bye", "/quit"})
+
+
+class LineUI:
+    """Prints app events as lines and sends what is typed."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        """Write messages to ``out`` (stdout) and status to ``err`` (stderr)."""
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def status(self, text: str) -> None:
+        """One status line on stderr."""
+        print(text, file=self.err, flush=True)
+
+    def on_event(self, event: AppEvent) -> None:
+        """Render one app event."""
+        match event:
+            case Connected(peer=peer, sas=sas):
+                self.status(f"connected to {sanitize(peer)} (end-to-end encrypted)")
+                self.status("SAS: " + " ".join(sas))
+            case MessageIn(nick=nick, text=text, when=when, action=action):
+                stamp = when.strftime("%H:%M")
+                for line in sanitize(text, keep_newlines=True).split("\n"):
+                    if action:
+                        print(f"{stamp} * {sanitize(nick)} {line}", file=self.out)
+                    else:
+                        print(f"{stamp} {sanitize(nick)}: {line}", file=self.out)
+                self.out.flush()
+            case PeerNick(old=old, new=new):
+                self.status(f"{sanitize(old)} is now {sanitize(new)}")
+            case PeerLeft(nick=nick):
+                self.status(f"{sanitize(nick)} left")
+            case Disconnected(reason=reason):
+                self.status(f"error: {reason}")
+
+
+def _start_stdin_reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes]) -> None:
+    """Read stdin on a daemon thread with ``os.read`` (no buffered-reader lock held)."""
+    fd = sys.stdin.fileno()
+
+    def pump() -> None:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            if not chunk:
+                return
+
+    threading.Thread(target=pump, name="confide-stdin", daemon=True).start()
+
+
+async def run_line_mode(session: ChatSession, ui: LineUI) -> int:
+    """Chat in line mode until either side leaves; return the exit code."""
+    loop = asyncio.get_running_loop()
+    chunks: asyncio.Queue[bytes] = asyncio.Queue()
+    _start_stdin_reader(loop, chunks)
+    interrupted = asyncio.Event()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    chat = asyncio.create_task(session.run())
+    typing = asyncio.create_task(_send_typed(session, chunks, ui))
+    stop = asyncio.create_task(interrupted.wait())
+    try:
+        done, _ = await asyncio.wait({chat, typing, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if chat in done:
+            return chat.result()
+        await session.leave("interrupted" if stop in done else "bye")
+        code = await chat
+        if stop in done:
+            ui.status("interrupted: left the chat")
+            return EXIT_INTERRUPTED
+        return code
+    finally:
+        for task in (typing, stop, chat):
+            task.cancel()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _send_typed(session: ChatSession, chunks: asyncio.Queue[bytes], ui: LineUI) -> None:
+    """Send each typed line until ``bye``, ``/quit`` or end of input."""
+    pending = b""
+    while True:
+        chunk = await chunks.get()
+        if not chunk:
+            if pending.strip():
+                await _send_line(session, pending.decode("utf-8", "replace"), ui)
+            return
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            text = raw.decode("utf-8", "replace").rstrip("\r")
+            if text.strip().lower() in QUIT_WORDS:
+                return
+            await _send_line(session, text, ui)
+
+
+async def _send_line(session: ChatSession, text: str, ui: LineUI) -> None:
+    if not text.strip():
+        return
+    try:
+        if text.startswith("/me "):
+            session.act(text[4:])
+        elif text.startswith("/nick "):
+            nick = session.rename(text[6:])
+            ui.status(f"you are now {nick}")
+        else:
+            session.say(text)
+        await session.drain()
+    except ConfideError as exc:
+        ui.status(f"error: {exc}")
+
+
+__all__ = ["EXIT_OK", "LineUI", "run_line_mode"]
