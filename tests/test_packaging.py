@@ -1,0 +1,85 @@
+"""The README's two commands, and what a wheel built from this tree contains.
+
+CI runs the README's test command itself (``.ci/run``); these tests keep the
+README, ``.ci/run`` and the package in step, and install the built package
+into an empty directory to prove that ``confide`` works from it (data files
+such as the word list included).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _quick_start_commands() -> list[str]:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```\n(.+?)\n```", section)
+
+
+def test_quick_start_has_exactly_two_commands() -> None:
+    commands = _quick_start_commands()
+    assert commands == ["pip install . && confide host", "pip install -e '.[test]' && pytest"]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    test_command = _quick_start_commands()[1]
+    assert any(line.strip() == test_command for line in ci.splitlines())
+    for check in ("ruff check .", "ruff format --check .", "mypy --strict src"):
+        assert check in ci
+
+
+def test_built_package_runs_from_a_clean_target(tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert (target / "confide" / "protocol" / "words.txt").is_file()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    code = (
+        "import confide, sys; from confide.protocol.codes import wordlist;"
+        "assert confide.__file__.startswith(sys.argv[1]), confide.__file__;"
+        "print(len(wordlist()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(target)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == "2048"
+    helped = subprocess.run(
+        [sys.executable, "-m", "confide", "--help"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert helped.returncode == 0
+    assert "exit codes" in helped.stdout
