@@ -22,10 +22,12 @@ from importlib import resources
 from confide.errors import UsageError
 
 DEFAULT_WORDS = 3
-MIN_WORDS = 2
+MIN_WORDS = 3
+"""Fewest words a code may have: 3 x 11 bits is the least that reaches ``MIN_SECRET_BITS``."""
 MAX_WORDS = 8
 MIN_SECRET_BITS = 24
 NAMEPLATE_MAX = 999
+MAX_NAMEPLATE_DIGITS = 9
 
 RandBelow = Callable[[int], int]
 """A source of uniform integers in ``[0, n)``; the caller passes ``secrets.randbelow``."""
@@ -94,6 +96,8 @@ def parse(text: str) -> Code:
     nameplate, words = parts[0], tuple(parts[1:])
     if not nameplate.isdigit() or not nameplate.isascii():
         raise UsageError("a code starts with its number, like 7-word-word-word")
+    if len(nameplate) > MAX_NAMEPLATE_DIGITS:
+        raise UsageError("the number at the start of a code is too long")
     unknown = [w for w in words if w not in _word_set()]
     if unknown:
         raise UsageError(f"not a code word: {unknown[0]!r} (check the spelling)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import msgpack
 from cpace import CPace, CPaceError
 
-from confide.errors import AuthenticationError, ProtocolError, RefusedError
+from confide.errors import AuthenticationError, LocalError, ProtocolError, RefusedError
 from confide.protocol import handshake as hs
 from confide.protocol import keyschedule
 from confide.protocol.events import Event, HandshakeComplete, MessageReceived
@@ -29,6 +29,7 @@ from confide.protocol.records import (
     ALERT,
     DATA,
     HANDSHAKE,
+    MAX_MESSAGE,
     Opener,
     RekeyPolicy,
     Sealer,
@@ -100,6 +101,7 @@ class Connection:
         self._decoder = FrameDecoder(hs.MAX_HANDSHAKE_RECORD)
         self._out: list[bytes] = []
         self._nonce = b""
+        self._sid = b""
         self._peer_versions: tuple[int, ...] = ()
         self._cpace: CPace | None = None
         self._sealer: Sealer | None = None
@@ -149,6 +151,8 @@ class Connection:
         """One framed DATA record of already-encoded message bytes."""
         if self._sealer is None:
             raise ProtocolError("cannot send before the handshake completes")
+        if len(encoded) > MAX_MESSAGE:
+            raise LocalError(f"message too long ({len(encoded)} bytes; at most {MAX_MESSAGE})")
         return encode_frame(self._sealer.seal(encoded))
 
     @property
@@ -173,9 +177,12 @@ class Connection:
         if self.state == OPEN:
             raise ProtocolError("plaintext alert after the handshake")
         try:
-            reason = msgpack.unpackb(body, raw=False).get("reason")
+            decoded = msgpack.unpackb(body, raw=False)
         except Exception:
-            reason = None
+            decoded = None
+        reason = decoded.get("reason") if isinstance(decoded, dict) else None
+        if not isinstance(reason, str):
+            reason = ""
         text = _ALERT_TEXT.get(reason, "the peer refused the connection")
         if reason == ALERT_AUTH:
             raise AuthenticationError(text)

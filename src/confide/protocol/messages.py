@@ -151,10 +151,16 @@ def _check(value: object, hint: Any) -> bool:
 
 
 def encode(message: Message) -> bytes:
-    """Encode one message; ``LocalError`` if it would not fit one record."""
+    """Encode one message; ``LocalError`` if a field is ill-typed or it would not fit a record."""
     body: dict[str, object] = {"v": MESSAGE_VERSION, "t": message.TYPE}
-    for name, _ in _SCHEMAS[type(message)]:
-        body[name] = getattr(message, name)
+    schema = _SCHEMAS.get(type(message))
+    if schema is None:
+        raise LocalError(f"cannot send a message of type {type(message).__name__}")
+    for name, hint in schema:
+        value = getattr(message, name)
+        if not _check(value, hint):  # never send what the peer would reject
+            raise LocalError(f"{message.TYPE} message has a bad {name!r} field")
+        body[name] = value
     data: bytes = msgpack.packb(body, use_bin_type=True)
     if len(data) > MAX_MESSAGE:
         raise LocalError(f"message too long ({len(data)} bytes; at most {MAX_MESSAGE})")
