@@ -77,6 +77,20 @@ class Channel:
                     self._inbox.append(event.message)
         return self._inbox.popleft()
 
+    async def first_message(self, timeout: float) -> Message:
+        """Wait up to ``timeout`` s for a message and leave it queued for ``receive``.
+
+        A host calls this after the handshake: a joiner that confirmed our
+        proof sends its nick at once, so silence or a close here means the
+        join did not really happen.
+        """
+        try:
+            message = await asyncio.wait_for(self.receive(), timeout)
+        except TimeoutError:
+            raise ClosedError(f"no first message within {timeout:g} s") from None
+        self._inbox.appendleft(message)
+        return message
+
     def send(self, message: Message) -> None:
         """Encrypt and queue one message (call ``drain`` to apply back-pressure)."""
         if self.closed:

@@ -6,6 +6,11 @@ from (a TCP listener, an SSH tunnel, a relay). Only one chat runs at a time
 ``room full``. A handshake that fails for any reason (wrong code, garbage,
 silence) gets one status line and the host keeps waiting. After
 ``MAX_FAILURES`` wrong codes the code is retired and a new one is made.
+
+The chat starts only when the joiner's first encrypted message (its nick)
+arrives: the joiner checks our proof last, so a joiner that rejects it (a
+tampered confirmation) simply closes, and that is a failed join, not the
+end of the host.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from confide.protocol.handshake import HOST, RandomBytes
 
 MAX_FAILURES = 5
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
+FIRST_MESSAGE_TIMEOUT = 10.0
+"""At least this long for a confirmed joiner's first message (its UI may be starting)."""
 
 
 @dataclass(slots=True)
@@ -81,6 +88,7 @@ class Host:
         channel = Channel(conn, reader, writer)
         try:
             done = await channel.handshake(self.handshake_timeout)
+            await channel.first_message(max(self.handshake_timeout, FIRST_MESSAGE_TIMEOUT))
         except AuthenticationError:
             await channel.close()
             self._failed()

@@ -25,10 +25,12 @@ from confide.app.events import (
     PeerLeft,
     PeerNick,
 )
-from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError
+from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError
 from confide.ui.text import sanitize
 
 QUIT_WORDS = frozenset({"bye", "/quit"})
+MAX_LINE = 1 << 20
+"""Bytes of one typed line we buffer at most; longer lines are dropped unsent."""
 
 
 class LineUI:
@@ -112,21 +114,34 @@ async def run_line_mode(session: ChatSession, ui: LineUI) -> int:
 
 
 async def _send_typed(session: ChatSession, chunks: asyncio.Queue[bytes], ui: LineUI) -> None:
-    """Send each typed line until ``bye``, ``/quit`` or end of input."""
+    """Send each typed line until ``bye``, ``/quit`` or end of input.
+
+    A line too long for one message is not sent (a status line says so) and
+    the chat goes on; a line of more than ``MAX_LINE`` bytes is not even
+    buffered whole, so memory stays bounded whatever is piped in.
+    """
     pending = b""
+    skipping = False
     while True:
         chunk = await chunks.get()
         if not chunk:
-            if pending.strip():
+            if pending.strip() and not skipping:
                 await _send_line(session, pending.decode("utf-8", "replace"), ui)
             return
         pending += chunk
         *lines, pending = pending.split(b"\n")
+        if skipping and lines:
+            skipping = False
+            lines = lines[1:]
         for raw in lines:
             text = raw.decode("utf-8", "replace").rstrip("\r")
             if text.strip().lower() in QUIT_WORDS:
                 return
             await _send_line(session, text, ui)
+        if len(pending) > MAX_LINE:
+            if not skipping:
+                ui.status(f"not sent: a line longer than {MAX_LINE:,} bytes")
+            pending, skipping = b"", True
 
 
 async def _send_line(session: ChatSession, text: str, ui: LineUI) -> None:
@@ -141,6 +156,8 @@ async def _send_line(session: ChatSession, text: str, ui: LineUI) -> None:
         else:
             session.say(text)
         await session.drain()
+    except LocalError as exc:
+        ui.status(f"not sent: {exc}")
     except ConfideError as exc:
         ui.status(f"error: {exc}")
 

@@ -1,0 +1,47 @@
+"""Shared fixtures: real ``confide`` processes and a recording proxy, always cleaned up.
+
+``confide`` gives a ``proc.Launcher``; every process it started is killed
+when the test ends, and the test errors if any of them printed a Python
+traceback (confide must never show one). ``recording_proxy`` starts a
+``RecordingProxy`` in front of a port and stops it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from proc import Launcher
+from recording_proxy import RecordingProxy, Tamper
+
+
+@pytest.fixture
+def confide() -> Iterator[Launcher]:
+    """Start ``confide`` processes; all are killed at the end, none may show a traceback."""
+    launcher = Launcher()
+    try:
+        yield launcher
+    finally:
+        launcher.stop_all()
+    shown = launcher.tracebacks()
+    assert not shown, "a confide process printed a traceback:\n" + "\n".join(shown)
+
+
+ProxyFactory = Callable[..., RecordingProxy]
+
+
+@pytest.fixture
+def recording_proxy() -> Iterator[ProxyFactory]:
+    """A factory ``(target_port, tamper=None) -> RecordingProxy`` (started; stopped at the end)."""
+    started: list[RecordingProxy] = []
+
+    def make(target_port: int, tamper: Tamper | None = None) -> RecordingProxy:
+        proxy = RecordingProxy(target_port, tamper).start()
+        started.append(proxy)
+        return proxy
+
+    try:
+        yield make
+    finally:
+        for proxy in started:
+            proxy.stop()
