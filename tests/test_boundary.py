@@ -1,0 +1,101 @@
+"""The protocol core stays pure: no asyncio, socket, textual, threading or subprocess.
+
+Two independent checks: a fresh interpreter imports every module of
+``confide.protocol`` and reports which forbidden modules ended up loaded, and
+a static scan reads every ``import`` statement in the package's source.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import confide.protocol
+
+FORBIDDEN = ("asyncio", "socket", "textual", "threading", "subprocess", "selectors", "ssl")
+PACKAGE_DIR = Path(confide.protocol.__file__).parent
+MODULES = sorted(
+    f"confide.protocol.{info.name}" for info in pkgutil.iter_modules([str(PACKAGE_DIR)])
+)
+
+PROBE = """
+import importlib, json, sys
+before = set(sys.modules)
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print(json.dumps({"loaded": sorted(set(sys.modules) - before), "all": sorted(sys.modules)}))
+"""
+
+
+def test_the_package_has_the_modules_we_expect() -> None:
+    names = {m.rsplit(".", 1)[1] for m in MODULES}
+    assert {"codes", "connection", "framing", "handshake", "messages", "records"} <= names
+    assert len(MODULES) >= 9
+
+
+def test_importing_the_core_loads_no_io_module() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, "confide.protocol", *MODULES],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    report = json.loads(proc.stdout)
+    loaded = set(report["all"])
+    assert set(MODULES) <= loaded  # the probe really imported every module
+    assert "cpace" in loaded  # and their dependencies, so the check below means something
+    bad = sorted(
+        name for name in loaded if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
+    )
+    assert bad == [], f"confide.protocol pulled in {bad}"
+
+
+def test_the_probe_would_notice_a_forbidden_import() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, "confide.protocol", "asyncio"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "asyncio" in json.loads(proc.stdout)["loaded"]
+
+
+def imported_modules(source: str) -> set[str]:
+    """Every module named by an import statement, anywhere in ``source``."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "__import__":
+            names.add("__import__")
+        elif isinstance(node, ast.Attribute) and node.attr == "import_module":
+            names.add("importlib.import_module")
+    return names
+
+
+def test_no_source_file_imports_an_io_module() -> None:
+    files = sorted(PACKAGE_DIR.glob("*.py"))
+    assert len(files) == len(MODULES) + 1  # every module, plus __init__.py
+    for path in files:
+        names = imported_modules(path.read_text("utf-8"))
+        roots = {n.split(".")[0] for n in names}
+        assert not roots & set(FORBIDDEN), f"{path.name} imports {roots & set(FORBIDDEN)}"
+        assert "__import__" not in names, f"{path.name} imports dynamically"
+        assert "importlib.import_module" not in names, f"{path.name} imports dynamically"
+        assert "os" not in roots, f"{path.name} imports os (randomness is passed in)"
+        assert "random" not in roots, f"{path.name} imports random (randomness is passed in)"
+        assert "secrets" not in roots, f"{path.name} imports secrets (randomness is passed in)"
+        assert "time" not in roots, f"{path.name} imports time (clocks are passed in)"
+
+
+def test_the_static_scan_would_notice_a_forbidden_import() -> None:
+    sample = "import os\nfrom asyncio import sleep\ndef f():\n    import socket\n"
+    assert imported_modules(sample) == {"os", "asyncio", "socket"}

@@ -1,0 +1,196 @@
+"""Unit tests of ``confide.protocol.messages``: the typed, versioned msgpack encoding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from confide.errors import LocalError, ProtocolError
+from confide.protocol import messages as m
+from confide.protocol.records import MAX_MESSAGE
+
+SAMPLES: list[m.Message] = [
+    m.Chat(1, "hello \u2603"),
+    m.Action(2, "waves"),
+    m.Private(3, "bob", "psst"),
+    m.Nick("alice"),
+    m.Members(["alice", "bob"]),
+    m.Typing(True),
+    m.Receipt(1),
+    m.Ping(7),
+    m.Pong(7),
+    m.Bye("see you"),
+]
+QUICK = settings(max_examples=300, deadline=None, database=None)
+
+
+def pack(body: dict[str, Any]) -> bytes:
+    packed: bytes = msgpack.packb(body, use_bin_type=True)
+    return packed
+
+
+def fields_of(message: m.Message) -> dict[str, Any]:
+    return {k: v for k, v in msgpack.unpackb(m.encode(message)).items() if k not in ("v", "t")}
+
+
+def test_samples_cover_every_known_type() -> None:
+    assert {type(s) for s in SAMPLES} == set(m.KNOWN.values())
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda s: s.TYPE)
+def test_round_trip(message: m.Message) -> None:
+    assert m.decode(m.encode(message)) == message
+
+
+def test_wire_form_is_a_versioned_map() -> None:
+    assert m.encode(m.Chat(1, "hi")) == pack({"v": 1, "t": "chat", "id": 1, "text": "hi"})
+    assert m.encode(m.Typing(False)) == b"\x83\xa1v\x01\xa1t\xa6typing\xa2on\xc2"
+
+
+@QUICK
+@given(st.integers(min_value=0, max_value=(1 << 63) - 1), st.text(max_size=500))
+def test_round_trip_any_chat(mid: int, text: str) -> None:
+    assert m.decode(m.encode(m.Chat(mid, text))) == m.Chat(mid, text)
+
+
+@pytest.mark.parametrize("mtype", ["file-offer", "reaction", "x" * 100, ""])
+def test_unknown_type_decodes_to_unknown(mtype: str) -> None:
+    got = m.decode(pack({"v": 2, "t": mtype, "whatever": [1, 2, {"a": b"b"}]}))
+    assert got == m.Unknown(mtype[:64])
+
+
+def test_newer_version_of_a_known_type_with_extra_fields_decodes() -> None:
+    body = {"v": 5, "t": "chat", "id": 4, "text": "hi", "color": "red", "reply_to": 2}
+    assert m.decode(pack(body)) == m.Chat(4, "hi")
+
+
+def test_unknown_cannot_be_sent() -> None:
+    with pytest.raises(LocalError):
+        m.encode(m.Unknown("file-offer"))
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda s: s.TYPE)
+def test_missing_field_is_a_protocol_error(message: m.Message) -> None:
+    body = {"v": 1, "t": message.TYPE, **fields_of(message)}
+    for name in fields_of(message):
+        partial = {k: v for k, v in body.items() if k != name}
+        with pytest.raises(ProtocolError, match=repr(name)):
+            m.decode(pack(partial))
+
+
+WRONG: list[Any] = [None, "1", 1, -1, 1 << 63, True, 1.5, b"bytes", [1], {"a": 1}]
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda s: s.TYPE)
+def test_ill_typed_field_is_a_protocol_error(message: m.Message) -> None:
+    good = fields_of(message)
+    for name, value in good.items():
+        for wrong in WRONG:
+            if type(wrong) is type(value) and (not isinstance(wrong, int) or 0 <= wrong < 1 << 63):
+                continue  # same type: not ill-typed (negative and huge ints are)
+            body = {"v": 1, "t": message.TYPE, **good, name: wrong}
+            with pytest.raises(ProtocolError):
+                m.decode(pack(body))
+
+
+def test_bools_are_not_ints_and_ints_are_not_bools() -> None:
+    with pytest.raises(ProtocolError):
+        m.decode(pack({"v": 1, "t": "chat", "id": True, "text": "x"}))
+    with pytest.raises(ProtocolError):
+        m.decode(pack({"v": 1, "t": "typing", "on": 1}))
+    with pytest.raises(ProtocolError):
+        m.decode(pack({"v": True, "t": "ping", "n": 1}))
+    with pytest.raises(LocalError):
+        m.encode(m.Receipt(True))
+    assert m.decode(pack({"v": 1, "t": "typing", "on": False})) == m.Typing(False)
+
+
+def test_list_items_are_checked() -> None:
+    with pytest.raises(ProtocolError):
+        m.decode(pack({"v": 1, "t": "members", "nicks": ["a", 1]}))
+    with pytest.raises(ProtocolError):
+        m.decode(pack({"v": 1, "t": "members", "nicks": "ab"}))
+    assert m.decode(pack({"v": 1, "t": "members", "nicks": []})) == m.Members([])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"t": "chat", "id": 1, "text": "x"},
+        {"v": 0, "t": "chat", "id": 1, "text": "x"},
+        {"v": "1", "t": "chat", "id": 1, "text": "x"},
+        {"v": 1, "id": 1, "text": "x"},
+        {"v": 1, "t": 3, "id": 1, "text": "x"},
+        {"v": 1, "t": b"chat", "id": 1, "text": "x"},
+    ],
+)
+def test_bad_version_or_type_is_a_protocol_error(body: dict[str, Any]) -> None:
+    with pytest.raises(ProtocolError):
+        m.decode(pack(body))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xc1",  # never-used msgpack byte
+        b"\x93\x01\x02\x03",  # an array, not a map
+        b"\xa5hello",  # a string
+        pack({"v": 1, "t": "ping", "n": 1})[:-1],  # truncated
+        pack({"v": 1, "t": "ping", "n": 1}) + b"\x00",  # trailing bytes
+        b"\x81\x01\x02",  # an int key
+        b"\x82\xa1v\x01\xa1t\xa4\xff\xfe\xfd\xfc",  # a type that is not UTF-8
+        b"\x91" * 5000 + b"\xc0",  # deep nesting
+    ],
+)
+def test_garbage_is_a_protocol_error(data: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        m.decode(data)
+
+
+@QUICK
+@given(st.binary(max_size=200))
+def test_random_bytes_never_escape_as_another_error(data: bytes) -> None:
+    try:
+        got = m.decode(data)
+    except ProtocolError:
+        return
+    assert isinstance(got, m.Message)
+
+
+def test_too_long_message_is_a_local_error() -> None:
+    overhead = len(m.encode(m.Chat(1, "")))
+    fits = m.Chat(1, "x" * (MAX_MESSAGE - overhead - 2))  # str8 -> str16 header grows by 2
+    assert len(m.encode(fits)) == MAX_MESSAGE
+    with pytest.raises(LocalError, match="too long"):
+        m.encode(m.Chat(1, "x" * MAX_MESSAGE))
+    with pytest.raises(LocalError, match="too long"):
+        m.encode(m.Chat(1, "x" * (MAX_MESSAGE - overhead - 1)))
+
+
+@pytest.mark.parametrize(
+    "message", [m.Chat(-1, "x"), m.Ping(1 << 63), m.Nick(3), m.Members(["a", None])]
+)
+def test_ill_typed_messages_are_not_sent(message: Any) -> None:
+    with pytest.raises(LocalError):
+        m.encode(message)
+
+
+@pytest.mark.parametrize(
+    ("nick", "clean"),
+    [
+        ("alice", "alice"),
+        ("  bob  ", "bob"),
+        ("\x1b[31mred", "?[31mred"),
+        ("a\nb", "a?b"),
+        ("", "peer"),
+        ("   ", "peer"),
+        ("n" * 40, "n" * 32),
+    ],
+)
+def test_clean_nick(nick: str, clean: str) -> None:
+    assert m.clean_nick(nick) == clean

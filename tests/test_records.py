@@ -1,0 +1,270 @@
+"""Unit tests of ``confide.protocol.records``: AEAD records, padding, counters and rekeying."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from confide.errors import DecryptError, ProtocolError
+from confide.protocol.framing import MAX_RECORD, encode_frame
+from confide.protocol.keyschedule import ratchet
+from confide.protocol.records import (
+    ALERT,
+    BUCKET,
+    DATA,
+    HANDSHAKE,
+    MAX_MESSAGE,
+    Opener,
+    RekeyPolicy,
+    Sealer,
+    pad,
+    plain_record,
+    split_record,
+    unpad,
+)
+
+KEY = bytes(range(32))
+QUICK = settings(max_examples=100, deadline=None, database=None)
+
+
+def pair(policy: RekeyPolicy | None = None, key: bytes = KEY) -> tuple[Sealer, Opener]:
+    policy = policy or RekeyPolicy()
+    return Sealer(key, policy), Opener(key, policy)
+
+
+def open_record(opener: Opener, record: bytes) -> bytes:
+    rtype, head, body = split_record(record)
+    assert rtype == DATA
+    return opener.open(head, body)
+
+
+# -- round trip and layout --------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [0, 1, 255, 256, 257, 1000, MAX_MESSAGE])
+def test_round_trip(size: int) -> None:
+    sealer, opener = pair()
+    message = bytes(i % 251 for i in range(size))
+    assert open_record(opener, sealer.seal(message)) == message
+
+
+@QUICK
+@given(st.lists(st.binary(max_size=2000), min_size=1, max_size=6))
+def test_round_trip_of_a_sequence(messages: list[bytes]) -> None:
+    sealer, opener = pair()
+    assert [open_record(opener, sealer.seal(m)) for m in messages] == messages
+    assert sealer.seq == opener.seq == len(messages)
+
+
+def test_record_layout_and_nonce() -> None:
+    """Header, then ChaCha20-Poly1305 under nonce 0^4 || seq:u64 with the header as AAD."""
+    sealer, _ = pair()
+    sealer.seal(b"first")
+    record = sealer.seal(b"hello")
+    head, body = record[:4], record[4:]
+    assert head == bytes([1, DATA]) + (BUCKET + 16).to_bytes(2, "big")
+    nonce = bytes(4) + (1).to_bytes(8, "big")
+    assert ChaCha20Poly1305(KEY).decrypt(nonce, body, head) == pad(b"hello")
+    with pytest.raises(InvalidTag):
+        ChaCha20Poly1305(KEY).decrypt(nonce, body, None)  # the header is bound as AAD
+
+
+@pytest.mark.parametrize(
+    ("size", "padded"),
+    [(0, 256), (1, 256), (255, 256), (256, 512), (511, 512), (512, 768), (MAX_MESSAGE, 65280)],
+)
+def test_padding_to_256_byte_buckets(size: int, padded: int) -> None:
+    message = b"\x00" * size
+    assert len(pad(message)) == padded
+    assert pad(message)[size] == 0x80
+    assert unpad(pad(message)) == message
+    sealer, _ = pair()
+    assert len(sealer.seal(message)) == 4 + padded + 16
+
+
+def test_lengths_within_a_bucket_are_indistinguishable() -> None:
+    sealer, _ = pair()
+    assert {len(sealer.seal(b"x" * n)) for n in range(256)} == {4 + 256 + 16}
+
+
+@QUICK
+@given(st.binary(max_size=3000))
+def test_unpad_inverts_pad(message: bytes) -> None:
+    padded = pad(message)
+    assert len(padded) % BUCKET == 0
+    assert unpad(padded) == message
+
+
+@pytest.mark.parametrize(
+    "padded",
+    [bytes(256), b"\x01" * 256, b"\x80" + bytes(254), b"\x80" + bytes(256), b""],
+)
+def test_unpad_rejects_bad_padding(padded: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        unpad(padded)
+
+
+def test_unpad_keeps_zeros_and_0x80_inside_the_message() -> None:
+    message = b"abc\x80\x00\x00" + bytes(249)
+    assert len(message) == 255
+    assert pad(message) == message + b"\x80"
+    assert unpad(pad(message)) == message
+
+
+def test_max_message_fits_one_frame() -> None:
+    sealer, opener = pair()
+    record = sealer.seal(bytes(MAX_MESSAGE))
+    assert len(record) <= MAX_RECORD
+    assert len(encode_frame(record)) == len(record) + 4
+    assert open_record(opener, record) == bytes(MAX_MESSAGE)
+    with pytest.raises(ValueError, match="exceeds"):
+        sealer.seal(bytes(MAX_MESSAGE + 1))
+
+
+# -- tampering, replay, reordering, truncation ----------------------------------
+
+
+def test_every_single_bit_flip_is_detected() -> None:
+    sealer, _ = pair()
+    record = sealer.seal(b"attack at dawn")
+    head, body = record[:4], record[4:]
+    for i in range(len(record) * 8):
+        flipped = bytearray(record)
+        flipped[i // 8] ^= 1 << (i % 8)
+        opener = Opener(KEY, RekeyPolicy())
+        with pytest.raises(DecryptError):
+            opener.open(bytes(flipped[:4]), bytes(flipped[4:]))
+    assert Opener(KEY, RekeyPolicy()).open(head, body) == b"attack at dawn"
+
+
+def test_replay_is_detected() -> None:
+    sealer, opener = pair()
+    record = sealer.seal(b"once")
+    assert open_record(opener, record) == b"once"
+    with pytest.raises(DecryptError):
+        open_record(opener, record)
+
+
+def test_reorder_is_detected() -> None:
+    sealer, opener = pair()
+    first, second = sealer.seal(b"one"), sealer.seal(b"two")
+    with pytest.raises(DecryptError):
+        open_record(opener, second)
+    assert open_record(Opener(KEY, RekeyPolicy()), first) == b"one"
+
+
+def test_dropped_record_is_detected() -> None:
+    sealer, opener = pair()
+    sealer.seal(b"lost")
+    with pytest.raises(DecryptError):
+        open_record(opener, sealer.seal(b"next"))
+
+
+def test_truncated_body_is_detected() -> None:
+    sealer, opener = pair()
+    record = sealer.seal(b"whole")
+    head, body = record[:4], record[4:]
+    for cut in (1, 16, 17, len(body) - 1, len(body)):
+        with pytest.raises(DecryptError):
+            Opener(KEY, RekeyPolicy()).open(head, body[:-cut])
+    with pytest.raises(ProtocolError, match="length"):
+        split_record(record[:-1])  # the header's length no longer matches the frame
+    assert open_record(opener, record) == b"whole"
+
+
+def test_wrong_key_is_detected() -> None:
+    sealer, _ = pair()
+    record = sealer.seal(b"secret")
+    with pytest.raises(DecryptError):
+        open_record(Opener(bytes(32), RekeyPolicy()), record)
+
+
+def test_every_decrypt_error_says_the_same() -> None:
+    assert str(DecryptError()) == "a record failed authentication (tampered, replayed or reordered)"
+
+
+# -- rekeying -------------------------------------------------------------------
+
+
+def test_rekey_by_count_in_step_and_old_key_is_gone() -> None:
+    policy = RekeyPolicy(records=3, bytes=1 << 40)
+    sealer, opener = pair(policy)
+    records = [sealer.seal(f"m{i}".encode()) for i in range(10)]
+    assert sealer.epoch == 3
+    assert [open_record(opener, r) for r in records] == [f"m{i}".encode() for i in range(10)]
+    assert opener.epoch == sealer.epoch == 3
+    # Record 3 is the first of epoch 1: it opens under ratchet(KEY), not under KEY.
+    old, new = Opener(KEY, policy), Opener(ratchet(KEY), policy)
+    old.seq = new.seq = 3
+    assert open_record(new, records[3]) == b"m3"
+    with pytest.raises(DecryptError):
+        open_record(old, records[3])
+
+
+def test_rekey_by_bytes_in_step() -> None:
+    policy = RekeyPolicy(records=1 << 40, bytes=1000)  # padded bytes: 256, 512, 256 ... per record
+    sealer, opener = pair(policy)
+    sizes = [10, 300, 10, 10, 900, 10, 10, 10, 10]
+    epochs = []
+    for size in sizes:
+        assert open_record(opener, sealer.seal(bytes(size))) == bytes(size)
+        assert opener.epoch == sealer.epoch
+        epochs.append(sealer.epoch)
+    # 256+512+256 >= 1000 -> epoch 1; 256+1024 -> epoch 2; 4 x 256 -> epoch 3
+    assert epochs == [0, 0, 1, 1, 2, 2, 2, 2, 3]
+    key = ratchet(ratchet(ratchet(KEY)))
+    late = Opener(key, policy)
+    late.seq = sealer.seq
+    assert open_record(late, sealer.seal(b"epoch 3")) == b"epoch 3"
+
+
+def test_rekeyed_sides_out_of_step_cannot_talk() -> None:
+    sealer = Sealer(KEY, RekeyPolicy(records=2))
+    opener = Opener(KEY, RekeyPolicy(records=3))
+    for i in range(2):
+        assert open_record(opener, sealer.seal(b"%d" % i)) == b"%d" % i
+    with pytest.raises(DecryptError):
+        open_record(opener, sealer.seal(b"2"))
+
+
+def test_default_rekey_policy() -> None:
+    assert RekeyPolicy().records == 1 << 16
+    assert RekeyPolicy().bytes == 1 << 28
+
+
+def test_counter_exhaustion_is_refused() -> None:
+    sealer, _ = pair()
+    sealer.seq = (1 << 64) - 1
+    sealer.seal(b"last")
+    with pytest.raises(ProtocolError, match="exhausted"):
+        sealer.seal(b"one too many")
+
+
+# -- plaintext records and header checks ------------------------------------------
+
+
+def test_plain_records() -> None:
+    assert plain_record(HANDSHAKE, b"hi") == b"\x01\x01\x00\x02hi"
+    assert split_record(plain_record(ALERT, b"no")) == (ALERT, b"\x01\x02\x00\x02", b"no")
+    with pytest.raises(ValueError, match="too large"):
+        plain_record(HANDSHAKE, bytes(MAX_RECORD))
+
+
+@pytest.mark.parametrize(
+    ("record", "why"),
+    [
+        (b"", "shorter"),
+        (b"\x01\x17\x00", "shorter"),
+        (b"\x02\x17\x00\x00", "version"),
+        (b"\x00\x17\x00\x00", "version"),
+        (b"\x01\x03\x00\x00", "type"),
+        (b"\x01\x17\x00\x05abcd", "length"),
+        (b"\x01\x17\x00\x03abcd", "length"),
+    ],
+)
+def test_split_record_rejects_bad_headers(record: bytes, why: str) -> None:
+    with pytest.raises(ProtocolError, match=why):
+        split_record(record)
