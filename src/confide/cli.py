@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import re
 import secrets
 import sys
 import unicodedata
@@ -48,9 +49,19 @@ secrets are never taken as bare arguments (ps would show them):
 """
 
 
+_CODE_LIKE = re.compile(r"\d+(?:[-_ ]+[^\s'\",]+){2,}")
+NO_CODE_ARGUMENT = (
+    "a code is never taken as an argument (ps shows arguments to everyone): "
+    "set CONFIDE_CODE, use --code-file FILE, or type it at the prompt"
+)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
+        redacted = _CODE_LIKE.sub("<code hidden>", message)
+        if redacted != message:  # never echo what looks like a secret
+            raise UsageError(f"{redacted}; {NO_CODE_ARGUMENT}")
         raise UsageError(message)
 
 
@@ -205,7 +216,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         key, room = code.secret, code.nameplate
     else:
         key, room = password, ""
-    join_opts = run.JoinOptions(key, room, _nick(args), address, port, timeout=args.timeout)
+    timeout = min(args.timeout, args.handshake_timeout)  # either flag bounds the wait
+    join_opts = run.JoinOptions(key, room, _nick(args), address, port, timeout=timeout)
     return await run.join_chat(join_opts, run_ui)
 
 

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from confide.errors import LocalError, UsageError
+from confide.errors import UsageError
 
 MAX_SECRET_FILE = 4096
 
@@ -23,7 +23,7 @@ def read_secret_file(path: str, what: str) -> str:
         with Path(path).open("rb") as f:
             data = f.read(MAX_SECRET_FILE + 1)
     except OSError as exc:
-        raise LocalError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_SECRET_FILE:
         raise UsageError(f"{what} file {path} is too large")
     lines = data.decode("utf-8", "replace").splitlines()
