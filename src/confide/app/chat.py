@@ -5,6 +5,12 @@ goodbye, the connection drops, or we ``leave``. Each thing that happens is
 handed to ``on_event`` as an ``AppEvent``; what a user does comes in through
 ``say``, ``act``, ``rename``, ``typing`` and ``leave``. Received chat is
 acknowledged with a receipt; pings measure latency.
+
+The typing indicator is opt-in on both sides. A side with ``typing_enabled``
+announces it by sending one ``Typing(on=False)`` right after its nick; it
+sends real typing updates only once it has seen a ``Typing`` from the peer
+(``peer_typing_enabled``), and it shows the peer's only if it enabled typing
+itself. So nothing is sent or shown unless both sides turned it on.
 """
 
 from __future__ import annotations
@@ -59,12 +65,15 @@ class ChatSession:
         self._connected = False
         self._leaving = False
         self.typing_enabled = False
+        self.peer_typing_enabled = False
 
     async def run(self) -> int:
         """Receive until the session ends; return the exit code it ended with."""
         pinger = None
         try:
             self.channel.send(m.Nick(self.nick))
+            if self.typing_enabled:
+                self.channel.send(m.Typing(False))  # announce: we opted in
             await self.channel.drain()
             if self._ping_interval:
                 pinger = asyncio.create_task(self._ping_loop(self._ping_interval))
@@ -104,6 +113,7 @@ class ChatSession:
                 old, self.peer_nick = self.peer_nick, m.clean_nick(nick)
                 self.on_event(PeerNick(old, self.peer_nick))
             case m.Typing(on=on):
+                self.peer_typing_enabled = True
                 if self.typing_enabled:
                     self.on_event(PeerTyping(self.peer_nick, on))
             case m.Ping(n=n):
@@ -147,8 +157,8 @@ class ChatSession:
         return self.nick
 
     def typing(self, on: bool) -> None:
-        """Tell the peer we started or stopped typing (only if enabled)."""
-        if self.typing_enabled:
+        """Tell the peer we started or stopped typing (only if both sides enabled it)."""
+        if self.typing_enabled and self.peer_typing_enabled:
             self._send(m.Typing(on))
 
     async def drain(self) -> None:

@@ -1,0 +1,27 @@
+"""The full-screen interface, on Textual.
+
+Importing this package does not import Textual (``confide --help`` and line
+mode must stay fast); ``run_tui`` does, when the interface actually starts.
+The pieces: ``app`` (the ``ConfideApp``), ``log`` (the virtual scrollback),
+``widgets`` (status bar, input line, small bars), ``screens`` (the leave and
+paste questions), ``messages`` (the typed Textual messages they exchange),
+and Textual-free logic: ``commands``, ``history``, ``complete``, ``colours``
+and ``settings``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from confide.app.chat import ChatSession
+    from confide.ui.tui.settings import TuiSettings
+
+
+async def run_tui(session: ChatSession, settings: TuiSettings) -> int:
+    """Run the full-screen chat over ``session`` until it ends; return the exit code."""
+    from confide.ui.tui.app import ConfideApp
+
+    app = ConfideApp(settings, session)
+    await app.run_async()
+    return await app.finish()

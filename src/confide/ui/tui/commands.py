@@ -1,0 +1,116 @@
+"""What a line typed into the input means: a message, or one of the commands.
+
+``parse`` turns the text into a ``Command``. A line starting with ``/`` is a
+command; ``//`` sends a line that starts with a single ``/``. ``bye`` on its
+own leaves, as in line mode. An unknown command, or a command used wrongly,
+becomes ``Invalid``: the interface says so and sends nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "/help": ("", "show this help"),
+    "/me": ("ACTION", "send an action, shown as * you ACTION"),
+    "/nick": ("NEW", "change your nickname"),
+    "/who": ("", "who is in this chat"),
+    "/verify": ("[ok]", "show the SAS and how to compare it; /verify ok marks the peer verified"),
+    "/clear": ("", "clear the screen's scrollback"),
+    "/quit": ("", "leave the chat (so does bye)"),
+}
+
+KEYS_HELP = (
+    "Enter sends · Shift+Enter or Ctrl+J: new line · Up/Down: earlier input",
+    "Tab completes commands and nicks · PgUp/PgDn scroll · Ctrl-C or Ctrl-D leaves",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Base of everything ``parse`` returns."""
+
+
+@dataclass(frozen=True, slots=True)
+class Say(Command):
+    """Send ``text`` as a chat message."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Me(Command):
+    """Send ``text`` as an action."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Nick(Command):
+    """Change our nick."""
+
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verify(Command):
+    """Show the SAS, or (``ok``) mark the peer verified."""
+
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Simple(Command):
+    """A command without arguments: ``help``, ``who``, ``clear`` or ``quit``."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid(Command):
+    """Not a valid command; ``reason`` says why. Nothing is sent."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Empty(Command):
+    """Only whitespace: nothing to do."""
+
+
+def parse(line: str) -> Command:
+    """What ``line`` (the whole input, possibly several lines) asks for."""
+    if not line.strip():
+        return Empty()
+    if line.strip().lower() == "bye":
+        return Simple("quit")
+    if line.startswith("//"):
+        return Say(line[1:])
+    if not line.startswith("/"):
+        return Say(line)
+    name, _, rest = line.partition(" ")
+    name = name.lower()
+    arg = rest.strip()
+    if name not in COMMANDS:
+        return Invalid(f"unknown command {name} (try /help); nothing was sent")
+    if name == "/me":
+        return Me(arg) if arg else Invalid("usage: /me ACTION")
+    if name == "/nick":
+        return Nick(arg) if arg else Invalid("usage: /nick NEW")
+    if name == "/verify":
+        if arg.lower() in ("", "ok"):
+            return Verify(ok=bool(arg))
+        return Invalid("usage: /verify, or /verify ok once the SAS matched")
+    if arg:
+        return Invalid(f"{name} takes no arguments")
+    return Simple(name[1:])
+
+
+def help_lines() -> list[str]:
+    """The lines ``/help`` shows."""
+    width = max(len(f"{name} {args}".strip()) for name, (args, _) in COMMANDS.items())
+    lines = []
+    for name, (args, what) in COMMANDS.items():
+        usage = f"{name} {args}".strip()
+        lines.append(f"{usage:<{width}}  {what}")
+    return [*lines, *KEYS_HELP]

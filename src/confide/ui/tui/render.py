@@ -1,0 +1,130 @@
+"""One log entry, and how it is laid out as terminal rows.
+
+Every row starts with the same columns: the time, a two-cell receipt mark
+(own messages only: ``✓`` sent, ``✓✓`` delivered), the nick right-aligned
+in a fixed column, and a separator. The text starts after them, and wrapped
+or continued lines start at the same column, so text always lines up. Actions
+show ``*`` in the nick column and system lines ``•``.
+
+Text from the peer arrives here already made inert by ``sanitize`` and is
+only ever wrapped in a ``rich.text.Text`` with our style: it is never parsed
+as markup, so it cannot choose its own style (system lines are dim italic,
+a style peer text never gets). Wide characters wrap by cell width.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.strip import Strip
+
+from confide.ui.tui.colours import LogStyles
+
+TIME_WIDTH = 5
+MARK_WIDTH = 2
+SENT = "✓ "
+DELIVERED = "✓✓"
+
+
+class Kind(Enum):
+    """What sort of line an entry is."""
+
+    OWN = "own"
+    PEER = "peer"
+    OWN_ACTION = "own-action"
+    PEER_ACTION = "peer-action"
+    SYSTEM = "system"
+    ERROR = "error"
+
+
+@dataclass(eq=False)
+class Entry:
+    """One line of the log (a message may span several rows)."""
+
+    kind: Kind
+    stamp: str
+    nick: str
+    text: str
+    id: int | None = None  # our message id, for receipts
+    delivered: bool = False
+    mention: bool = False
+    row: int = 0  # absolute index of its first row (kept by the log)
+    height: int = 0
+
+
+def mentions(text: str, nick: str) -> bool:
+    """Whether ``text`` names ``nick`` as a word (case-insensitive)."""
+    if not nick:
+        return False
+    return re.search(rf"(?<!\w){re.escape(nick)}(?!\w)", text, re.IGNORECASE) is not None
+
+
+def nick_width(width: int) -> int:
+    """The nick column's width for a log ``width`` cells wide."""
+    return 10 if width >= 60 else 6
+
+
+def text_column(width: int) -> int:
+    """Where the text starts."""
+    return TIME_WIDTH + 1 + MARK_WIDTH + 1 + nick_width(width) + 3
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` right-aligned in ``width`` cells, cut with an ellipsis if too long."""
+    if cell_len(text) > width:
+        text = set_cell_size(text, width - 1) + "…"
+    return " " * (width - cell_len(text)) + text
+
+
+def render_entry(entry: Entry, width: int, styles: LogStyles, console: Console) -> list[Strip]:
+    """The rows of ``entry`` in a log ``width`` cells wide."""
+    col = text_column(width)
+    body_width = max(8, width - col)
+    own = entry.kind in (Kind.OWN, Kind.OWN_ACTION)
+    if entry.kind in (Kind.SYSTEM, Kind.ERROR):
+        nick_cell, nick_style = "•", styles.system
+        text_style = styles.system if entry.kind is Kind.SYSTEM else styles.error
+    elif entry.kind in (Kind.OWN_ACTION, Kind.PEER_ACTION):
+        nick_cell, nick_style = "*", styles.nick(entry.nick, own=own)
+        text_style = styles.action + (styles.own_text if own else styles.peer_text)
+    else:
+        nick_cell, nick_style = entry.nick, styles.nick(entry.nick, own=own)
+        text_style = styles.own_text if own else styles.peer_text
+    if entry.mention:
+        text_style = text_style + styles.mention
+    body = Text(style=text_style, end="")
+    if entry.kind in (Kind.OWN_ACTION, Kind.PEER_ACTION):
+        body.append(entry.nick + " ", nick_style)
+    body.append(entry.text)
+    lines = body.wrap(console, body_width, overflow="fold") or [Text("")]
+    mark = (DELIVERED if entry.delivered else SENT) if own and entry.id is not None else "  "
+    first = [
+        Segment(entry.stamp.ljust(TIME_WIDTH), styles.time),
+        Segment(" "),
+        Segment(mark, styles.mark),
+        Segment(" "),
+        Segment(_fit(nick_cell, nick_width(width)), nick_style),
+        Segment(" │ ", styles.separator),
+    ]
+    rest = [Segment(" " * (col - 2)), Segment("│ ", styles.separator)]
+    rows = []
+    for index, line in enumerate(lines):
+        line.end = ""
+        segments = [*(first if index == 0 else rest), *line.render(console)]
+        rows.append(Strip(segments).adjust_cell_length(width))
+    return rows
+
+
+def render_marker(width: int, count: int, style: Style) -> Strip:
+    """The row that marks where unread messages begin."""
+    label = f" {count} new " if count else " new "
+    side = max(0, (width - cell_len(label)) // 2)
+    text = "─" * side + label + "─" * max(0, width - side - cell_len(label))
+    return Strip([Segment(text, style)], width)

@@ -1,0 +1,180 @@
+"""Drive the full-screen app with a real chat over loopback TCP.
+
+``loopback_pair`` runs a real ``Host`` on 127.0.0.1 (port 0) and a real
+joiner, completes the CPace handshake, and returns both confirmed ends. The
+app gets one end as its ``ChatSession``; the test plays the peer with a
+second real ``ChatSession`` on the other end (``Chat.peer``), whose app events
+are collected in ``Chat.peer_events``.
+
+``chat`` is the async context manager the Pilot tests use; ``attach`` does
+the same inside an app that is already running (snapshot tests, where
+pytest-textual-snapshot runs the app). Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from textual.pilot import Pilot
+
+from confide.app.chat import ChatSession
+from confide.app.events import AppEvent, MessageIn
+from confide.net import tcp
+from confide.net.host import Established, Host, Secret
+from confide.protocol import codes
+from confide.ui.tui.app import ConfideApp
+from confide.ui.tui.log import ChatLog
+from confide.ui.tui.settings import TuiSettings
+from confide.ui.tui.widgets import ChatInput
+
+FIXED_SAS = ("orbit", "velvet", "canyon", "mango", "thistle")
+FIXED_TIME = datetime(2025, 5, 17, 9, 41)
+WAIT_STEPS = 400  # x 10 ms: at most about 4 s for any one condition
+
+
+def fixed_settings(**changes: object) -> TuiSettings:
+    """Settings with a fixed clock and room, for repeatable screens."""
+    settings = TuiSettings(room=lambda: "7", clock=lambda: FIXED_TIME)
+    for key, value in changes.items():
+        setattr(settings, key, value)
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def loopback_host() -> AsyncIterator[tuple[Host, int, codes.Code]]:
+    """A real ``Host`` listening on 127.0.0.1 (port 0): (host, port, code)."""
+    code = codes.generate("7", 3, lambda n: 1 % n)
+    host = Host(Secret(code=code), lambda _s: None, lambda _c: None, handshake_timeout=5)
+    server = await tcp.listen(host, "127.0.0.1", 0)
+    try:
+        yield host, server.sockets[0].getsockname()[1], code
+    finally:
+        server.close()
+        await host.close()
+
+
+async def loopback_pair(first: Callable[[Established], object]) -> tuple[Established, Established]:
+    """A confirmed (joiner end, host end) pair over 127.0.0.1.
+
+    The host hands a joiner on only after its first message, so ``first`` is
+    called with the joiner's end to start it talking (e.g. start its session).
+    """
+    async with loopback_host() as (host, port, code):
+        joiner = await tcp.connect("127.0.0.1", port, code.secret, code.nameplate, timeout=5)
+        first(joiner)
+        hosted = await asyncio.wait_for(tcp.wait_for_joiner(host), 5)
+    return joiner, hosted
+
+
+@dataclass
+class Chat:
+    """The app under test, its pilot, and the real peer at the other end."""
+
+    app: ConfideApp
+    pilot: Pilot[int]
+    peer: ChatSession
+    peer_task: asyncio.Task[int]
+    peer_events: list[AppEvent] = field(default_factory=list)
+
+    @property
+    def log(self) -> ChatLog:
+        """The app's scrollback."""
+        return self.app.query_one(ChatLog)
+
+    @property
+    def input(self) -> ChatInput:
+        """The app's input line."""
+        return self.app.query_one(ChatInput)
+
+    def lines(self) -> list[str]:
+        """The scrollback as text rows."""
+        return self.log.text_lines()
+
+    def received(self) -> list[MessageIn]:
+        """What the peer received so far."""
+        return [e for e in self.peer_events if isinstance(e, MessageIn)]
+
+    async def until(self, condition: Callable[[], object], what: str) -> None:
+        """Wait (bounded) until ``condition()`` is true."""
+        await until(self.pilot, condition, what)
+
+    async def type(self, text: str) -> None:
+        """Type ``text`` key by key."""
+        await self.pilot.press(*text)
+
+    async def send(self, text: str) -> None:
+        """Type ``text`` and press Enter."""
+        await self.type(text)
+        await self.pilot.press("enter")
+
+
+async def until(pilot: Pilot[int], condition: Callable[[], object], what: str) -> None:
+    """Let the app run until ``condition()`` holds; fail after ``WAIT_STEPS`` pauses."""
+    for _ in range(WAIT_STEPS):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def attach(
+    pilot: Pilot[int],
+    *,
+    peer_nick: str = "bob",
+    nick: str = "alice",
+    sas: tuple[str, ...] | None = FIXED_SAS,
+    peer_typing: bool = False,
+) -> Chat:
+    """Start a real chat inside the running app; return the handle to drive the peer."""
+    app = pilot.app
+    assert isinstance(app, ConfideApp)
+
+    def start(ours: Established) -> None:
+        app.start_session(ChatSession(ours.channel, nick, sas or ours.done.sas, lambda _e: None))
+
+    _, theirs = await loopback_pair(start)
+    events: list[AppEvent] = []
+    peer = ChatSession(theirs.channel, peer_nick, theirs.done.sas, events.append)
+    peer.typing_enabled = peer_typing
+    task = asyncio.create_task(peer.run())
+    chat = Chat(app, pilot, peer, task, events)
+    app.query_one(ChatInput).cursor_blink = False
+    await chat.until(lambda: app.state == "connected", "the app to connect")
+    await chat.until(lambda: any(e.__class__.__name__ == "Connected" for e in events), "peer")
+    return chat
+
+
+async def detach(chat: Chat) -> None:
+    """Say goodbye from the peer and wait for its session to end."""
+    with contextlib.suppress(Exception):
+        await chat.peer.leave("test over")
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(chat.peer_task, 5)
+    if chat.app.session is not None:
+        await chat.app.session.channel.close()
+
+
+@contextlib.asynccontextmanager
+async def chat(
+    settings: TuiSettings | None = None,
+    *,
+    size: tuple[int, int] = (80, 24),
+    **attach_args: object,
+) -> AsyncIterator[Chat]:
+    """Run the app (headless) in a real chat with a peer; clean everything up."""
+    app = ConfideApp(settings or fixed_settings())
+    async with app.run_test(size=size) as pilot:
+        handle = await attach(pilot, **attach_args)  # type: ignore[arg-type]
+        try:
+            yield handle
+        finally:
+            await detach(handle)
+
+
+def run(coro_fn: Callable[[], object]) -> None:
+    """Run an async test body to completion."""
+    asyncio.run(coro_fn())  # type: ignore[arg-type]
