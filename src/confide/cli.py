@@ -31,6 +31,7 @@ from confide.errors import (
 if TYPE_CHECKING:
     from confide.app.chat import ChatSession
     from confide.app.run import UiRunner
+    from confide.ui.tui.settings import TuiSettings
 
 EXIT_CODES = """\
 exit codes:
@@ -76,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     parser.add_argument("--version", action="version", version=f"confide {__version__}")
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="show where the config file is and what it holds, then exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="{host,join}", parser_class=_Parser)
 
     host = sub.add_parser(
@@ -92,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     host.add_argument(
         "--port",
         type=int,
-        default=7100,
-        help="port to listen on; 0 picks a free one (default: 7100)",
+        default=None,
+        help="port to listen on; 0 picks a free one (default: 7100, or port in the config)",
     )
     host.add_argument(
         "--words",
@@ -124,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", metavar="NICK", help="your nickname (default: your login name)")
+    p.add_argument(
+        "--name", metavar="NICK", help="your nickname (default: nick in the config, or login name)"
+    )
     group = p.add_mutually_exclusive_group()
     group.add_argument(
         "--password",
@@ -133,6 +141,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--password-file", metavar="FILE", help="read the password from FILE")
     p.add_argument("--plain", action="store_true", help="line mode even on a terminal")
+    p.add_argument("--no-bell", action="store_true", help="never ring the bell on a mention")
+    p.add_argument(
+        "--typing",
+        action="store_true",
+        help="show and send a typing indicator (only if your peer turns it on too)",
+    )
     p.add_argument(
         "--handshake-timeout",
         type=float,
@@ -149,6 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args_list:
             args_list = guided()
         args = build_parser().parse_args(args_list)
+        if args.print_config:
+            from confide import config
+
+            print(config.describe(config.load()))
+            return 0
         if args.command is None:
             build_parser().print_help(sys.stderr)
             return EXIT_USAGE
@@ -185,12 +204,19 @@ def _password(args: argparse.Namespace) -> bytes | None:
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
+    from confide import config
     from confide.app import run
     from confide.net.host import Secret
     from confide.net.tcp import parse_address
     from confide.protocol import codes
+    from confide.ui.tui.settings import TuiSettings  # no Textual import
 
-    run_ui = _ui(args.plain)
+    cfg = config.load()
+    args.name = args.name or cfg.nick  # flags win over the config file
+    if args.command == "host" and args.port is None:
+        args.port = cfg.port
+    settings = TuiSettings.from_config(cfg, no_bell=args.no_bell, typing=args.typing)
+    run_ui = _ui(args.plain, settings)
     if args.command == "host":
         if not 0 <= args.port <= 65535:
             raise UsageError("--port must be between 0 and 65535")
@@ -203,6 +229,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
             secret = Secret(code=code, words=args.words)
         else:
             secret = Secret(password=password)
+        settings.room = lambda: secret.room
         opts = run.HostOptions(secret, _nick(args), args.bind, args.port, args.handshake_timeout)
         return await run.host_chat(opts, run_ui)
     if not args.at:
@@ -216,13 +243,24 @@ async def _dispatch(args: argparse.Namespace) -> int:
         key, room = code.secret, code.nameplate
     else:
         key, room = password, ""
+    settings.room = lambda: room
     timeout = min(args.timeout, args.handshake_timeout)  # either flag bounds the wait
     join_opts = run.JoinOptions(key, room, _nick(args), address, port, timeout=timeout)
     return await run.join_chat(join_opts, run_ui)
 
 
-def _ui(plain: bool) -> UiRunner:
-    """Line mode for now; the full-screen UI arrives with its own module."""
+def _ui(plain: bool, settings: TuiSettings | None = None) -> UiRunner:
+    """The full-screen UI when stdin and stdout are terminals (and not --plain), else line mode."""
+    if not plain and sys.stdin.isatty() and sys.stdout.isatty():
+
+        async def full_screen(session: ChatSession) -> int:
+            from confide.ui.tui import run_tui  # the only path that imports Textual
+            from confide.ui.tui.settings import TuiSettings
+
+            return await run_tui(session, settings or TuiSettings())
+
+        return full_screen
+
     from confide.ui.line import LineUI, run_line_mode
 
     async def line(session: ChatSession) -> int:
