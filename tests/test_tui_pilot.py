@@ -9,11 +9,11 @@ peer receives is checked on the peer's side.
 from __future__ import annotations
 
 from textual import events
+from tui_harness import chat, run
 
 from confide.app.events import PeerLeft
 from confide.ui.tui.screens import LeaveScreen, PasteScreen
 from confide.ui.tui.widgets import UnreadBar
-from tui_harness import chat, run
 
 
 def test_enter_sends_and_own_line_shows() -> None:
@@ -62,7 +62,8 @@ def test_shift_enter_and_ctrl_j_make_a_multi_line_message() -> None:
             rows = c.lines()
             start = next(i for i, r in enumerate(rows) if r.endswith("alice │ one"))
             # continuation lines start in the text column, under "one"
-            assert rows[start + 1].endswith("│ two") and rows[start + 1].startswith(" " * 20)
+            assert rows[start + 1].endswith("│ two")
+            assert rows[start + 1].startswith(" " * 20)
             assert rows[start + 1].index("two") == rows[start].index("one")
             assert rows[start + 2].index("three") == rows[start].index("one")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from functools import partial
 from typing import ClassVar
 
@@ -24,6 +25,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.theme import Theme
+from textual.timer import Timer
 from textual.widgets import Label, TextArea
 from textual.worker import Worker
 
@@ -93,6 +95,8 @@ class ConfideApp(App[int]):
         self._worker: Worker[int] | None = None
         self._leaving = False
         self._typing = False
+        self._typing_timer: Timer | None = None
+        self._peer_typing_timer: Timer | None = None
         self._print_buffer = ""
         self.register_theme(MONO_THEME)
 
@@ -183,8 +187,14 @@ class ConfideApp(App[int]):
 
     # -- session events -------------------------------------------------------
 
+    def _gone(self) -> bool:
+        """True while the app shuts down (its widgets are already gone)."""
+        return not self.query(ChatLog)
+
     def on_session_event(self, message: SessionEvent) -> None:
         """Render one app event."""
+        if self._gone():
+            return
         status = self.query_one(StatusBar)
         match message.event:
             case Connected(peer=peer, sas=sas):
@@ -209,7 +219,10 @@ class ConfideApp(App[int]):
             case PeerTyping(nick=nick, on=on):
                 self.query_one(TypingBar).show_typing(nick if on else None)
                 if on:
-                    self.set_timer(TYPING_SHOWN, self._typing_expired, name="peer-typing")
+                    self._peer_typing_timer = _restart(
+                        self._peer_typing_timer,
+                        lambda: self.set_timer(TYPING_SHOWN, self._typing_expired),
+                    )
             case Latency(ms=ms):
                 status.show(latency_ms=ms)
             case PeerLeft(nick=nick, reason=reason):
@@ -224,14 +237,16 @@ class ConfideApp(App[int]):
                 self.system(reason, error=True)
 
     def _typing_expired(self) -> None:
-        self.query_one(TypingBar).show_typing(None)
+        self._peer_typing_timer = None
+        if not self._gone():
+            self.query_one(TypingBar).show_typing(None)
 
     def on_session_ended(self, message: SessionEnded) -> None:
         """The session is over: say how to close, unless we are leaving anyway."""
         self.state = "ended"
         if message.exit_code and not self.exit_code:
             self.exit_code = message.exit_code
-        if not self._leaving:
+        if not self._leaving and not self._gone():
             self.query_one(ChatInput).placeholder = "the chat is over · Enter closes"
             self.system("the chat is over: press Enter or Ctrl-C to close")
 
@@ -240,7 +255,7 @@ class ConfideApp(App[int]):
         self._print_buffer += event.text
         *lines, self._print_buffer = self._print_buffer.split("\n")
         for line in lines:
-            if line.strip():
+            if line.strip() and not self._gone():
                 self.system(line)
 
     def on_chat_log_unread_changed(self, message: ChatLog.UnreadChanged) -> None:
@@ -353,13 +368,15 @@ class ConfideApp(App[int]):
             if not self._typing:
                 self._typing = True
                 self.session.typing(True)
-            self.set_timer(TYPING_IDLE, self._typing_idle, name="own-typing")
+            self._typing_timer = _restart(
+                self._typing_timer, lambda: self.set_timer(TYPING_IDLE, self._typing_idle)
+            )
         else:
             self._stop_typing()
 
     def _typing_idle(self) -> None:
-        if self.query_one(ChatInput).text.strip() and self._typing:
-            self._stop_typing()
+        self._typing_timer = None
+        self._stop_typing()  # no keystroke for a while: "stopped typing"
 
     def _stop_typing(self) -> None:
         if self._typing and self.session is not None:
@@ -416,3 +433,11 @@ class ConfideApp(App[int]):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._worker.wait(), 3)
         self.exit(EXIT_OK, return_code=EXIT_OK)
+
+
+def _restart(timer: Timer | None, start: Callable[[], Timer]) -> Timer:
+    """Restart a running one-shot ``timer``, or start a new one."""
+    if timer is None:
+        return start()
+    timer.reset()
+    return timer

@@ -120,6 +120,10 @@ class ChatLog(ScrollView, can_focus=False):
             rows.insert(idx, self._marker_strip().text.strip())
         return rows
 
+    def row_strips(self) -> list[Strip]:
+        """The laid-out rows (without the marker), oldest first."""
+        return list(self._rows)
+
     @property
     def marker_row(self) -> int | None:
         """Index (in ``text_lines``) of the unread marker, if shown."""

@@ -31,6 +31,7 @@ TIME_WIDTH = 5
 MARK_WIDTH = 2
 SENT = "✓ "
 DELIVERED = "✓✓"
+RESERVED = frozenset({"•", "*", ""})  # the nick-column marks of system and action lines
 
 
 class Kind(Enum):
@@ -96,13 +97,15 @@ def render_entry(entry: Entry, width: int, styles: LogStyles, console: Console) 
         text_style = styles.action + (styles.own_text if own else styles.peer_text)
     else:
         nick_cell, nick_style = entry.nick, styles.nick(entry.nick, own=own)
+        if nick_cell.strip() in RESERVED:  # a nick may not pose as a marker
+            nick_cell = f"<{nick_cell}>"
         text_style = styles.own_text if own else styles.peer_text
     if entry.mention:
         text_style = text_style + styles.mention
-    body = Text(style=text_style, end="")
+    body = Text(end="")
     if entry.kind in (Kind.OWN_ACTION, Kind.PEER_ACTION):
-        body.append(entry.nick + " ", nick_style)
-    body.append(entry.text)
+        body.append(entry.nick + " ", nick_style + text_style)
+    body.append(entry.text, text_style)
     lines = body.wrap(console, body_width, overflow="fold") or [Text("")]
     mark = (DELIVERED if entry.delivered else SENT) if own and entry.id is not None else "  "
     first = [
