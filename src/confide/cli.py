@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="words in the generated code (default: 3, 33 bits)",
     )
+    _reach_options(host)
 
     join = sub.add_parser(
         "join",
@@ -117,7 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     _common(join)
-    join.add_argument("--at", metavar="HOST:PORT", help="where the host listens")
+    join.add_argument(
+        "--at", metavar="HOST:PORT", help="where the host listens (default: search the LAN)"
+    )
+    join.add_argument(
+        "--discover-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long to search the LAN when there is no --at (default: 5)",
+    )
     join.add_argument("--code-file", metavar="FILE", help="read the code from FILE")
     join.add_argument(
         "--timeout",
@@ -127,6 +137,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="connect and handshake timeout (default: 10)",
     )
     return parser
+
+
+def _reach_options(host: argparse.ArgumentParser) -> None:
+    """``--tunnel`` (SSH reverse tunnel) and ``--no-discovery`` (LAN zeroconf)."""
+    host.add_argument(
+        "--tunnel",
+        metavar="[USER@]SSHHOST[:SSHPORT]",
+        help="publish the chat through an SSH reverse tunnel with your ssh (e.g. serveo.net, "
+        "or you@your-server: its sshd needs GatewayPorts for others to reach the port)",
+    )
+    host.add_argument(
+        "--tunnel-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="port to open on the SSH server (default: one the server picks)",
+    )
+    host.add_argument(
+        "--no-discovery",
+        action="store_true",
+        help="do not advertise the room on the LAN (zeroconf: nameplate and version only)",
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -231,10 +263,16 @@ async def _dispatch(args: argparse.Namespace) -> int:
             secret = Secret(password=password)
         settings.room = lambda: secret.room
         opts = run.HostOptions(secret, _nick(args), args.bind, args.port, args.handshake_timeout)
+        opts.tunnel, opts.tunnel_port = args.tunnel, args.tunnel_port
+        opts.discovery = not args.no_discovery
+        if args.tunnel is not None:
+            from confide.net.tunnel import parse_target
+
+            parse_target(args.tunnel)  # a malformed target is a usage error (exit 2)
+        if not 0 <= args.tunnel_port <= 65535:
+            raise UsageError("--tunnel-port must be between 0 and 65535")
         return await run.host_chat(opts, run_ui)
-    if not args.at:
-        raise UsageError("say where the host is: confide join --at HOST:PORT")
-    address, port = parse_address(args.at)
+    address, port = parse_address(args.at) if args.at else ("", 0)  # no --at: search the LAN
     password = _password(args)
     if password is None:
         from confide.secrets_input import secret_from
@@ -246,6 +284,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     settings.room = lambda: room
     timeout = min(args.timeout, args.handshake_timeout)  # either flag bounds the wait
     join_opts = run.JoinOptions(key, room, _nick(args), address, port, timeout=timeout)
+    join_opts.discover_timeout = args.discover_timeout
     return await run.join_chat(join_opts, run_ui)
 
 

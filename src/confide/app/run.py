@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from confide.app.chat import ChatSession
-from confide.net import tcp
+from confide.net import discovery, tcp, tunnel
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host, Secret
 from confide.protocol.codes import Code
 
@@ -37,6 +37,9 @@ class HostOptions:
     port: int = tcp.DEFAULT_PORT
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
     status: Status = field(default=stderr_status)
+    tunnel: str | None = None  # [USER@]SSHHOST[:SSHPORT]: publish through ssh -R
+    tunnel_port: int = 0  # the port on the SSH server (0: it picks)
+    discovery: bool = True  # advertise on the LAN (zeroconf)
 
 
 @dataclass
@@ -50,6 +53,7 @@ class JoinOptions:
     port: int
     timeout: float = tcp.CONNECT_TIMEOUT
     status: Status = field(default=stderr_status)
+    discover_timeout: float = 5.0  # LAN search when address is "" (no --at)
 
 
 def show_code(status: Status) -> Callable[[Code], None]:
@@ -63,18 +67,38 @@ def show_code(status: Status) -> Callable[[Code], None]:
 
 async def host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
     """Listen, wait for one confirmed joiner, chat; return the exit code."""
-    host = Host(
-        opts.secret, opts.status, show_code(opts.status), handshake_timeout=opts.handshake_timeout
-    )
-    server = await tcp.listen(host, opts.bind, opts.port)
+    advertiser: discovery.Advertiser | None = None
+
+    def on_code(code: Code) -> None:
+        show_code(opts.status)(code)
+        if advertiser is not None:
+            advertiser.update(code.nameplate)
+
+    host = Host(opts.secret, opts.status, on_code, handshake_timeout=opts.handshake_timeout)
+    bind, port = ("127.0.0.1", 0) if opts.tunnel else (opts.bind, opts.port)  # ssh -R reaches it
+    server = await tcp.listen(host, bind, port)
     try:
         sock = server.sockets[0].getsockname()
         opts.status(f"listening on {_fmt(sock[0])}:{sock[1]}")
-        if opts.secret.code is not None:
-            show_code(opts.status)(opts.secret.code)
-        opts.status("waiting for a joiner (Ctrl-C to stop)")
-        joined = await tcp.wait_for_joiner(host)
-        return await _chat(joined, opts.nick, run_ui)
+        async with contextlib.AsyncExitStack() as paths:
+            tun = None
+            if opts.tunnel:
+                tun = await paths.enter_async_context(
+                    tunnel.opened(opts.tunnel, sock[1], opts.tunnel_port, opts.status)
+                )
+            elif opts.discovery:
+                advertiser = discovery.start_advertising(
+                    sock[0], sock[1], opts.secret.room, opts.status
+                )
+                if advertiser is not None:
+                    paths.push_async_callback(advertiser.close)
+            if opts.secret.code is not None:
+                show_code(opts.status)(opts.secret.code)
+            opts.status("waiting for a joiner (Ctrl-C to stop)")
+            if tun is None:
+                return await _chat(await tcp.wait_for_joiner(host), opts.nick, run_ui)
+            joined = await tun.guard(tcp.wait_for_joiner(host))
+            return await tun.after_chat(await _chat(joined, opts.nick, run_ui))
     finally:
         server.close()
         await host.close()
@@ -84,6 +108,15 @@ async def host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
 
 async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
     """Connect, confirm the handshake, chat; return the exit code."""
+    if not opts.address:  # no --at: find the host on the LAN by the nameplate
+        found = await discovery.join_discovered(
+            opts.room,
+            opts.secret,
+            opts.status,
+            discover_timeout=opts.discover_timeout,
+            timeout=opts.timeout,
+        )
+        return await _chat(found, opts.nick, run_ui)
     opts.status(f"connecting to {opts.address}:{opts.port}")
     joined = await tcp.connect(
         opts.address, opts.port, opts.secret, opts.room, timeout=opts.timeout
