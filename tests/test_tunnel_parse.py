@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from confide.errors import UsageError
-from confide.net import tunnel as t
+from confide.net import sshcmd as t
 
 
 @pytest.mark.parametrize(
@@ -87,6 +87,8 @@ def test_ssh_command_for_an_ssh_server() -> None:
     pairs = list(itertools.pairwise(argv))
     assert ("-o", "ExitOnForwardFailure=yes") in pairs
     assert ("-o", "BatchMode=yes") in pairs
+    assert ("-o", "ControlMaster=no") in pairs  # never through a shared connection
+    assert ("-o", "ControlPath=none") in pairs
     assert any(a == "-o" and b.startswith("ServerAliveInterval=") for a, b in pairs)
     assert ("-F", "/c") in pairs
     assert ("-p", "2222") in pairs
@@ -141,3 +143,9 @@ def test_explain_drop_and_signals() -> None:
         "Connection to 127.0.0.1 closed by remote host."
     )
     assert t.explain_drop(["Transferred: sent 1"], -9, TARGET).endswith("killed (signal 9)")
+
+
+def test_channel_events() -> None:
+    assert t.channel_event("debug1: channel 3: new forwarded-tcpip [127.0.0.1]") == ("3", "new")
+    assert t.channel_event("debug1: channel 3: free: 127.0.0.1, nchannels 1") == ("3", "free")
+    assert t.channel_event("debug1: channel 3: connected to 127.0.0.1 port 5") is None

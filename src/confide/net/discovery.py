@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from confide.errors import AuthenticationError, ClosedError, ConfideError
 from confide.net import localip, tcp
+from confide.net.channel import describe
 from confide.net.host import Established
 from confide.protocol.handshake import SUPPORTED_VERSIONS, RandomBytes
 
@@ -138,7 +139,7 @@ class Advertiser:
             await (await self._zc.async_register_service(info, allow_name_change=True))
             self._registered = info
         except Exception as exc:
-            self.status(f"LAN discovery unavailable ({_why(exc)}): joiners need --at {hint}")
+            self.status(f"LAN discovery unavailable ({describe(exc)}): joiners need --at {hint}")
             return
         self.status(f"LAN: joiners on this network need only the code (elsewhere: --at {hint})")
         while True:
@@ -148,7 +149,7 @@ class Advertiser:
             try:
                 await (await self._zc.async_update_service(info))
             except Exception as exc:
-                self.status(f"LAN discovery stopped ({_why(exc)}): joiners need --at {hint}")
+                self.status(f"LAN discovery stopped ({describe(exc)}): joiners need --at {hint}")
                 return
             self._registered = info
 
@@ -192,7 +193,7 @@ async def discover(room: str, timeout: float) -> list[Found]:
     try:
         azc = AsyncZeroconf(ip_version=IPVersion.V4Only)
     except Exception as exc:
-        raise ClosedError(f"cannot search the LAN ({_why(exc)}): add --at HOST:PORT") from None
+        raise ClosedError(f"cannot search the LAN ({describe(exc)}): add --at HOST:PORT") from None
     found: dict[str, Found] = {}
     got = asyncio.Event()
     pending: set[asyncio.Task[None]] = set()
@@ -229,7 +230,7 @@ async def discover(room: str, timeout: float) -> list[Found]:
     except ConfideError:
         raise
     except Exception as exc:
-        raise ClosedError(f"cannot search the LAN ({_why(exc)}): add --at HOST:PORT") from None
+        raise ClosedError(f"cannot search the LAN ({describe(exc)}): add --at HOST:PORT") from None
     finally:
         for task in list(pending):
             task.cancel()
@@ -272,7 +273,3 @@ async def join_discovered(
                 if not isinstance(failure, AuthenticationError):
                     failure = exc
     raise failure or ClosedError(f"could not reach the host with {what}")
-
-
-def _why(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

@@ -8,9 +8,17 @@ runs::
 
 so the user's ``~/.ssh/config``, agent and keys all work, and ssh may still
 ask for a password or passphrase on the terminal (``BatchMode=yes`` is added
-only when there is no terminal to ask on). ``*`` asks the server to listen
-on all its interfaces; the server honours that only with ``GatewayPorts yes``
-or ``clientspecified``, and otherwise listens on its own loopback.
+only when there is no terminal to ask on). Connection sharing is turned off
+(``ControlMaster=no``, ``ControlPath=none``): a forward made through a shared
+master connection would stay open after confide and its ssh have gone.
+``*`` asks the server to listen on all its interfaces; the server honours
+that only with ``GatewayPorts yes`` or ``clientspecified``, and otherwise
+listens on its own loopback.
+
+Each forwarded connection shows up in ssh's ``-v`` output as ``channel N:
+new`` and ``channel N: free``. On a normal exit ``close`` waits (briefly)
+until no channel is open, so ssh carries our goodbye across before it is
+stopped.
 
 ``-v`` is what lets us see, on ssh's stderr, when the forward is really up:
 ``Allocated port N for remote forward`` for port 0 (``--tunnel-port`` not
@@ -28,7 +36,8 @@ exit path: terminate, wait a bounded time, kill. A SIGTERM or SIGHUP to
 confide stops ssh at once and then leaves the chat as Ctrl-C would.
 
 ``CONFIDE_SSH`` names another ssh binary and ``CONFIDE_SSH_CONFIG`` an
-ssh_config file passed with ``-F`` (the tests use both).
+ssh_config file passed with ``-F`` (the tests use both). The command line and
+the reading of ssh's output live in ``confide.net.sshcmd``.
 """
 
 from __future__ import annotations
@@ -36,29 +45,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import shutil
 import signal
 import subprocess
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
-from confide.errors import EXIT_CONNECT, ClosedError, UsageError
-from confide.net.tcp import parse_address
+from confide.errors import EXIT_CONNECT, ClosedError
+from confide.net.sshcmd import (
+    Target,
+    channel_event,
+    clean,
+    explain_drop,
+    explain_failure,
+    parse_allocated_port,
+    parse_forward_success,
+    parse_serveo,
+    parse_target,
+    ssh_command,
+)
 
 SSH_ENV = "CONFIDE_SSH"
 SSH_CONFIG_ENV = "CONFIDE_SSH_CONFIG"
-SERVER_ALIVE_INTERVAL = 15
-SERVER_ALIVE_COUNT = 3
-CONNECT_TIMEOUT = 15
 OPEN_TIMEOUT = 30.0
 """Seconds for the forward to come up when nobody can type a password."""
 PROMPT_TIMEOUT = 180.0
 """Seconds for the forward to come up when ssh may be asking for a password."""
 STOP_TIMEOUT = 2.0
-DROP_GRACE = 1.0
+DROP_GRACE = 2.0
 """After a chat broke, how long to wait to see whether ssh is exiting too."""
 LINGER = 1.5
 """On a normal exit, how long ssh may finish carrying the last bytes (our goodbye)."""
@@ -67,170 +82,9 @@ KEEP_LINES = 60
 Status = Callable[[str], None]
 T = TypeVar("T")
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_ALLOCATED = re.compile(r"Allocated port (\d+) for remote forward to")
-_SUCCESS = re.compile(r"remote forward success for: listen (?:\S*:)?(\d+), connect")
-_REFUSED = re.compile(r"remote port forwarding failed for listen port (\d+)")
-_CHANNEL_NEW = re.compile(r"channel (\d+): new\b")
-_CHANNEL_FREE = re.compile(r"channel (\d+): free\b")
-_SERVEO = re.compile(r"Forwarding TCP connections from ([A-Za-z0-9.\-]+):(\d+)")
-_UNREACHABLE = (
-    "Could not resolve hostname",
-    "Connection refused",
-    "Connection timed out",
-    "No route to host",
-    "Network is unreachable",
-    "Connection closed by",
-    "Connection reset by",
-    "kex_exchange_identification",
-)
-_NOISE = (
-    "debug",
-    "OpenSSH_",
-    "Authenticated to",
-    "Allocated port",
-    "Transferred:",
-    "Bytes per second",
-    "Warning: Permanently added",
-    "Pseudo-terminal",
-    "Forwarding TCP",
-)
-
 
 class TunnelError(ClosedError):
     """The SSH tunnel could not be set up, or it dropped (exit 4)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where to tunnel through: ``[USER@]HOST[:PORT]``."""
-
-    host: str
-    user: str = ""
-    port: int = 0
-
-    @property
-    def destination(self) -> str:
-        """What ssh is given as its destination argument."""
-        return f"{self.user}@{self.host}" if self.user else self.host
-
-    @property
-    def serveo(self) -> bool:
-        """Whether this is serveo.net, which announces the public port in a session."""
-        return self.host.lower().rstrip(".") in ("serveo.net", "www.serveo.net")
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        where = f"{host}:{self.port}" if self.port else self.host
-        return f"{self.user}@{where}" if self.user else where
-
-
-def parse_target(text: str) -> Target:
-    """Parse ``[USER@]SSHHOST[:SSHPORT]``; ``UsageError`` if malformed."""
-    user, _, rest = text.strip().rpartition("@")
-    host, port = parse_address(rest, default_port=0)
-    for part, what in ((user, "user"), (host, "host")):
-        if part.startswith("-") or any(c.isspace() for c in part):
-            raise UsageError(f"bad --tunnel {what} {part!r}")
-    if "@" in text and not user:
-        raise UsageError(f"bad --tunnel {text!r}: empty user")
-    return Target(host, user, port)
-
-
-def ssh_command(
-    ssh: str,
-    target: Target,
-    local_port: int,
-    remote_port: int = 0,
-    *,
-    config: str | None = None,
-    batch: bool = False,
-) -> list[str]:
-    """The ssh argv that forwards ``remote_port`` on ``target`` to 127.0.0.1:``local_port``."""
-    argv = [ssh, "-v", "-T" if target.serveo else "-N"]
-    for option in (
-        "ExitOnForwardFailure=yes",
-        f"ServerAliveInterval={SERVER_ALIVE_INTERVAL}",
-        f"ServerAliveCountMax={SERVER_ALIVE_COUNT}",
-        f"ConnectTimeout={CONNECT_TIMEOUT}",
-        *(["BatchMode=yes"] if batch else []),
-    ):
-        argv += ["-o", option]
-    if config:
-        argv += ["-F", config]
-    if target.port:
-        argv += ["-p", str(target.port)]
-    bind = "" if target.serveo else "*:"
-    argv += ["-R", f"{bind}{remote_port}:127.0.0.1:{local_port}", target.destination]
-    return argv
-
-
-def clean(line: str) -> str:
-    """One line of ssh output without colour codes or surrounding space."""
-    return _ANSI.sub("", line).strip()
-
-
-def parse_allocated_port(line: str) -> int | None:
-    """The port in ssh's ``Allocated port N for remote forward to ...``, else None."""
-    found = _ALLOCATED.search(line)
-    return int(found.group(1)) if found else None
-
-
-def parse_forward_success(line: str) -> int | None:
-    """The port in ssh's ``remote forward success for: listen [ADDR:]N, ...``, else None."""
-    found = _SUCCESS.search(line)
-    return int(found.group(1)) if found else None
-
-
-def parse_serveo(line: str) -> tuple[str, int] | None:
-    """``(host, port)`` from serveo's ``Forwarding TCP connections from HOST:PORT``."""
-    found = _SERVEO.search(clean(line))
-    return (found.group(1), int(found.group(2))) if found else None
-
-
-def _meaningful(lines: Iterable[str]) -> list[str]:
-    said = [line.removeprefix("ssh: ") for line in lines]
-    return [line for line in said if line and not line.startswith(_NOISE)]
-
-
-def _ended(returncode: int | None) -> str:
-    if returncode is not None and returncode < 0:
-        return f"ssh was killed (signal {-returncode})"
-    return f"ssh exited with status {returncode}"
-
-
-def explain_failure(lines: Iterable[str], returncode: int | None, target: Target) -> str:
-    """One line saying why ssh gave up before the forward was up."""
-    said = _meaningful(lines)
-    for line in reversed(said):
-        refused = _REFUSED.search(line)
-        if refused:
-            return (
-                f"the SSH server {target} refused to open port {refused.group(1)} for the "
-                "tunnel (in use there, or forwarding is not allowed: see its "
-                "AllowTcpForwarding, GatewayPorts and PermitListen)"
-            )
-    for line in reversed(said):
-        if "Permission denied" in line or "Too many authentication failures" in line:
-            return f"SSH authentication to {target} failed ({line}): check your key or agent"
-        if "Host key verification failed" in line:
-            port = f"-p {target.port} " if target.port else ""
-            return (
-                f"the SSH host key of {target.host} is not trusted: "
-                f"run 'ssh {port}{target.destination}' once to check and accept it"
-            )
-        if line.startswith(_UNREACHABLE) or any(u in line for u in _UNREACHABLE):
-            return f"cannot reach the SSH server {target}: {line}"
-    if said:
-        return f"ssh to {target} failed: {said[-1]}"
-    return f"ssh to {target} failed: {_ended(returncode)}"
-
-
-def explain_drop(lines: Iterable[str], returncode: int | None, target: Target) -> str:
-    """One line saying that (and why) an established tunnel went away."""
-    said = _meaningful(lines)
-    reason = said[-1] if said else _ended(returncode)
-    return f"the SSH tunnel to {target} dropped: {reason}"
 
 
 def _restore_sigint(previous: object) -> None:
@@ -405,13 +259,15 @@ class Tunnel:
 
     def _count_channels(self, line: str) -> None:
         """Follow ssh's forwarded channels (``-v``), to know when it has delivered everything."""
-        opened = _CHANNEL_NEW.search(line)
-        if opened:
-            self._channels.add(opened.group(1))
+        event = channel_event(line)
+        if event is None:
+            return
+        number, what = event
+        if what == "new":
+            self._channels.add(number)
             self._idle.clear()
-        freed = _CHANNEL_FREE.search(line)
-        if freed:
-            self._channels.discard(freed.group(1))
+        else:
+            self._channels.discard(number)
             if not self._channels:
                 self._idle.set()
 
@@ -504,3 +360,6 @@ async def opened(
         yield tunnel
     finally:
         await tunnel.close()
+
+
+__all__ = ["Tunnel", "TunnelError", "opened", "parse_target"]  # the CLI checks --tunnel early
