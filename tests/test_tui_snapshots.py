@@ -118,3 +118,5 @@ def test_readme_screenshot_is_the_current_main_screen() -> None:
     assert README_SHOT.read_bytes() == snapshot.read_bytes(), (
         "docs/screenshot.svg is stale: run python scripts/update_screenshot.py"
     )
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "](docs/screenshot.svg)" in readme.split("## Interface", 1)[1]
