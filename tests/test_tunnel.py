@@ -182,3 +182,22 @@ def test_tunnel_dropped_while_waiting(confide: Launcher, sshd: SshServer) -> Non
     sshd.stop()
     line = _one_error(host, "the SSH tunnel to root@127.0.0.1")
     assert "dropped" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--tunnel-port", "5000"], "--tunnel-port needs --tunnel"),
+        (["--tunnel", "me@host", "--tunnel-port", "70000"], "--tunnel-port must be"),
+        (["--tunnel=-oProxyCommand=touch /tmp/x"], "bad --tunnel host"),
+        (["--tunnel", "@host"], "bad --tunnel"),
+    ],
+    ids=["port-alone", "port-range", "option-injection", "empty-user"],
+)
+def test_tunnel_usage_errors_exit_2(confide: Launcher, args: list[str], fragment: str) -> None:
+    host = confide.run("host", "--plain", "--bind", "127.0.0.1", "--port", "0", *args)
+    assert host.wait() == 2, host
+    lines = [x for x in host.err_lines if x.startswith("confide: ")]
+    assert len(lines) == 1, host
+    assert fragment in lines[0], host
+    assert not any(x.startswith("listening on") for x in host.err_lines), host

@@ -271,6 +271,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
             parse_target(args.tunnel)  # a malformed target is a usage error (exit 2)
         if not 0 <= args.tunnel_port <= 65535:
             raise UsageError("--tunnel-port must be between 0 and 65535")
+        if args.tunnel_port and args.tunnel is None:
+            raise UsageError("--tunnel-port needs --tunnel [USER@]SSHHOST")
         return await run.host_chat(opts, run_ui)
     address, port = parse_address(args.at) if args.at else ("", 0)  # no --at: search the LAN
     password = _password(args)
