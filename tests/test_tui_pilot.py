@@ -8,12 +8,14 @@ peer receives is checked on the peer's side.
 
 from __future__ import annotations
 
+import re
+
 from textual import events
 from tui_harness import chat, run
 
 from confide.app.events import PeerLeft
 from confide.ui.tui.screens import LeaveScreen, PasteScreen
-from confide.ui.tui.widgets import UnreadBar
+from confide.ui.tui.widgets import StatusBar, UnreadBar
 
 
 def test_enter_sends_and_own_line_shows() -> None:
@@ -273,5 +275,26 @@ def test_status_lines_printed_during_the_chat_become_system_lines() -> None:
             await c.until(lambda: any("room full" in x for x in c.lines()), "the status line")
             row = next(x for x in c.lines() if "room full" in x)
             assert "• │" in row
+
+    run(body)
+
+
+def test_status_bar_shows_room_who_state_shield_sas_and_latency() -> None:
+    async def body() -> None:
+        async with chat(ping_interval=0.05) as c:
+            bar = c.app.query_one(StatusBar)
+            await c.until(lambda: bar.status.latency_ms is not None, "a round trip")
+            shown = str(bar.render())
+            assert "alice ↔ bob" in shown
+            assert "connected" in shown
+            assert "\U0001f6e1 e2e" in shown
+            assert "SAS orbit velvet canyon mango thistle" in shown
+            assert re.search(r"\d+ ms", shown)
+            await c.pilot.resize_terminal(120, 30)
+            await c.pilot.pause()
+            assert "room 7" in str(bar.render())
+            await c.peer.leave("bye")
+            await c.until(lambda: bar.status.state == "left", "the peer to leave")
+            assert "e2e" not in str(bar.render())  # no shield once the channel is gone
 
     run(body)

@@ -128,13 +128,17 @@ async def attach(
     nick: str = "alice",
     sas: tuple[str, ...] | None = FIXED_SAS,
     peer_typing: bool = False,
+    ping_interval: float | None = None,
 ) -> Chat:
     """Start a real chat inside the running app; return the handle to drive the peer."""
     app = pilot.app
     assert isinstance(app, ConfideApp)
 
     def start(ours: Established) -> None:
-        app.start_session(ChatSession(ours.channel, nick, sas or ours.done.sas, lambda _e: None))
+        session = ChatSession(
+            ours.channel, nick, sas or ours.done.sas, lambda _e: None, ping_interval=ping_interval
+        )
+        app.start_session(session)
 
     _, theirs = await loopback_pair(start)
     events: list[AppEvent] = []
