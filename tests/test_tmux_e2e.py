@@ -5,7 +5,8 @@ that joins, each a real terminal, so ``confide`` picks the Textual interface.
 Keys go in with ``send-keys`` and the screens are read with ``capture-pane``.
 The code reaches the joiner in ``CONFIDE_CODE``, set with ``new-session -e``
 (never on a command line). Each side sends a message and must see the other's;
-both status bars must show the same SAS. Then both leave cleanly.
+both status bars must show the same SAS. A mention rings the bell (tmux
+flags the window). Then both leave cleanly.
 """
 
 from __future__ import annotations
@@ -73,6 +74,15 @@ class Tmux:
             time.sleep(0.1)
         raise AssertionError(f"{name}: {pattern!r} never appeared; the screen was:\n{shown}")
 
+    def wait_for_flag(self, name: str, flag: str) -> None:
+        """Poll (bounded) until the tmux format ``#{flag}`` of the pane's window is 1."""
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline:
+            if self.tmux("display", "-p", "-t", name, f"#{{{flag}}}").strip() == "1":
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{name}: {flag} never became 1")
+
     def keys(self, name: str, *keys: str) -> None:
         """Type into the pane: literal text, then named keys such as Enter or C-c."""
         self.tmux("send-keys", "-t", name, *keys)
@@ -129,6 +139,13 @@ def test_two_full_screen_clients_chat_in_tmux(tmux: Tmux) -> None:
     tmux.wait_for("host", r"bob │ hi from bob, 漢字 ok")
     tmux.wait_for("host", r"✓✓ +alice │ hello from alice")  # delivered
     tmux.wait_for("join", r"✓✓ +bob │ hi from bob")
+
+    # a mention rings the real terminal's bell (tmux flags the window)
+    assert tmux.tmux("display", "-p", "-t", "host", "#{window_bell_flag}").strip() == "0"
+    tmux.type("join", "alice: are you still there?")
+    tmux.keys("join", "Enter")
+    tmux.wait_for("host", r"bob │ alice: are you still there\?")
+    tmux.wait_for_flag("host", "window_bell_flag")
 
     tmux.keys("host", "C-c")
     tmux.wait_for("host", r"Leave the chat\?")
