@@ -66,7 +66,10 @@ def message_line(nick: str, text: str) -> str:
 class _Stream:
     """The lines of one output pipe, read by a daemon thread."""
 
-    def __init__(self, pipe: IO[bytes], cond: threading.Condition) -> None:
+    def __init__(
+        self, pipe: IO[bytes], cond: threading.Condition, limit: int | None = None
+    ) -> None:
+        self.limit = limit
         self.lines: list[str] = []
         self.cursor = 0
         self.eof = False
@@ -81,6 +84,9 @@ class _Stream:
                 with self._cond:
                     self.lines.append(line)
                     self._cond.notify_all()
+                if self.limit is not None and len(self.lines) >= self.limit:
+                    pipe.close()  # like `| head -n LIMIT`: the writer gets EPIPE
+                    break
         except (OSError, ValueError):
             pass
         finally:
@@ -91,14 +97,25 @@ class _Stream:
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
 
 class Proc:
     """One running ``confide`` process with line access to its output."""
 
     def __init__(
-        self, args: Iterable[str], *, env: Mapping[str, str] | None = None, label: str = ""
+        self,
+        args: Iterable[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        label: str = "",
+        stdout_lines: int | None = None,
     ) -> None:
-        """Start ``confide ARGS``; ``env`` adds to a copy of the environment (minus secrets)."""
+        """Start ``confide ARGS``; ``env`` adds to a copy of the environment (minus secrets).
+
+        With ``stdout_lines=N`` stdout is closed after N lines, as ``| head -n N`` would.
+        """
         self.args = list(args)
         self.label = label or " ".join(self.args[:1])
         full_env = {k: v for k, v in os.environ.items() if k not in _ENV_DROP}
@@ -114,7 +131,7 @@ class Proc:
         self._cond = threading.Condition()
         assert self.popen.stdout is not None
         assert self.popen.stderr is not None
-        self._out = _Stream(self.popen.stdout, self._cond)
+        self._out = _Stream(self.popen.stdout, self._cond, stdout_lines)
         self._err = _Stream(self.popen.stderr, self._cond)
 
     # -- input -----------------------------------------------------------
@@ -216,15 +233,20 @@ class Proc:
         return self.popen.poll() is None
 
     def kill(self) -> None:
-        """Kill the process if it still runs, reap it, close the pipes; never raises."""
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.popen.kill()
+        """Kill the process and its session (children such as ``ssh``), reap it; never raises."""
+        with contextlib.suppress(OSError):
+            os.killpg(self.popen.pid, signal.SIGKILL)  # its own session: pgid == pid
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(5)
         self._out.join(2)
         self._err.join(2)
-        for pipe in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
+        for pipe, stream in (
+            (self.popen.stdin, None),
+            (self.popen.stdout, self._out),
+            (self.popen.stderr, self._err),
+        ):
+            if stream is not None and stream.alive():
+                continue  # closing under a blocked reader thread would deadlock
             if pipe is not None:
                 with contextlib.suppress(OSError):
                     pipe.close()
@@ -272,10 +294,17 @@ class Launcher:
         self.procs: list[Proc] = []
         self.config_home = tempfile.mkdtemp(prefix="confide-test-config-")
 
-    def run(self, *args: str, env: Mapping[str, str] | None = None, label: str = "") -> Proc:
-        """Start ``confide ARGS`` and track it."""
+    def run(
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        label: str = "",
+        stdout_lines: int | None = None,
+    ) -> Proc:
+        """Start ``confide ARGS`` and track it (``stdout_lines``: see ``Proc``)."""
         full_env = {"XDG_CONFIG_HOME": self.config_home, **(env or {})}
-        proc = Proc(args, env=full_env, label=label or (args[0] if args else "confide"))
+        label = label or (args[0] if args else "confide")
+        proc = Proc(args, env=full_env, label=label, stdout_lines=stdout_lines)
         self.procs.append(proc)
         return proc
 
@@ -302,6 +331,7 @@ class Launcher:
         *args: str,
         code: str | None = None,
         env: Mapping[str, str] | None = None,
+        stdout_lines: int | None = None,
     ) -> Proc:
         """Start a line-mode joiner for ``hosted`` (or an ``--at`` address).
 
@@ -313,7 +343,16 @@ class Launcher:
         full_env = dict(env or {})
         if secret:
             full_env["CONFIDE_CODE"] = secret
-        return self.run("join", "--at", at, "--plain", *args, env=full_env, label="join")
+        return self.run(
+            "join",
+            "--at",
+            at,
+            "--plain",
+            *args,
+            env=full_env,
+            label="join",
+            stdout_lines=stdout_lines,
+        )
 
     def stop_all(self) -> None:
         """Kill every process still running and reap them all."""

@@ -214,3 +214,17 @@ def test_huge_line_is_dropped_without_buffering_it_whole(confide: Launcher) -> N
     host.proc.expect_out(message_line("bob", "after the huge one"))
     assert not any("yyyyyyyy" in line for line in host.proc.out_lines)
     assert len([x for x in joiner.err_lines if x.startswith("not sent")]) == 1
+
+
+def test_closed_stdout_ends_the_chat_cleanly(confide: Launcher) -> None:
+    host = confide.host("--name", "alice")
+    joiner = confide.join(host, "--name", "bob", stdout_lines=1)  # like `confide join | head -1`
+    connected(host.proc, joiner)
+    host.proc.say("one")
+    joiner.expect_out(message_line("alice", "one"))
+    host.proc.say("two")
+    host.proc.say("three")
+    assert joiner.wait() == 0, joiner
+    assert joiner.err_lines[-1] == "output closed: left the chat", joiner
+    host.proc.expect_err(r"^bob left$")
+    assert host.proc.wait() == 0

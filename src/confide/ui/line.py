@@ -3,7 +3,9 @@
 Each line read from stdin is sent. Each message received goes to stdout as
 ``HH:MM nick: text`` (one output line per line of the message). Status goes
 to stderr: connected, the SAS, the peer leaving, errors. ``bye``, ``/quit``,
-end of input and Ctrl-C all leave cleanly and tell the peer.
+end of input and Ctrl-C all leave cleanly and tell the peer, and so does
+losing stdout (``confide join | head -1``). A typed line too long for one
+message is not sent: a status line says so and the chat goes on.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class LineUI:
         """Write messages to ``out`` (stdout) and status to ``err`` (stderr)."""
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self.out_closed = asyncio.Event()
+        """Set when stdout is gone (``confide ... | head -1``): the chat then ends."""
 
     def status(self, text: str) -> None:
         """One status line on stderr."""
@@ -53,18 +57,29 @@ class LineUI:
                 self.status("SAS: " + " ".join(sas))
             case MessageIn(nick=nick, text=text, when=when, action=action):
                 stamp = when.strftime("%H:%M")
-                for line in sanitize(text, keep_newlines=True).split("\n"):
-                    if action:
-                        print(f"{stamp} * {sanitize(nick)} {line}", file=self.out)
-                    else:
-                        print(f"{stamp} {sanitize(nick)}: {line}", file=self.out)
-                self.out.flush()
+                who = f"* {sanitize(nick)} " if action else f"{sanitize(nick)}: "
+                lines = sanitize(text, keep_newlines=True).split("\n")
+                self._write_out("".join(f"{stamp} {who}{line}\n" for line in lines))
             case PeerNick(old=old, new=new):
                 self.status(f"{sanitize(old)} is now {sanitize(new)}")
             case PeerLeft(nick=nick):
                 self.status(f"{sanitize(nick)} left")
             case Disconnected(reason=reason):
                 self.status(f"error: {reason}")
+
+    def _write_out(self, text: str) -> None:
+        """Write to stdout; if the reader went away, stop writing and end the chat."""
+        if self.out_closed.is_set():
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except (BrokenPipeError, ValueError):
+            self.out_closed.set()
+            with contextlib.suppress(OSError, ValueError):  # no "Exception ignored" at exit
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self.out.fileno())
+                os.close(devnull)
 
 
 def _start_stdin_reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes]) -> None:
@@ -96,18 +111,23 @@ async def run_line_mode(session: ChatSession, ui: LineUI) -> int:
     chat = asyncio.create_task(session.run())
     typing = asyncio.create_task(_send_typed(session, chunks, ui))
     stop = asyncio.create_task(interrupted.wait())
+    gone = asyncio.create_task(ui.out_closed.wait())
     try:
-        done, _ = await asyncio.wait({chat, typing, stop}, return_when=asyncio.FIRST_COMPLETED)
-        if chat in done:
+        done, _ = await asyncio.wait(
+            {chat, typing, stop, gone}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if chat in done and not ui.out_closed.is_set():
             return chat.result()
         await session.leave("interrupted" if stop in done else "bye")
         code = await chat
         if stop in done:
             ui.status("interrupted: left the chat")
             return EXIT_INTERRUPTED
+        if ui.out_closed.is_set():
+            ui.status("output closed: left the chat")
         return code
     finally:
-        for task in (typing, stop, chat):
+        for task in (typing, stop, gone, chat):
             task.cancel()
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
