@@ -37,6 +37,8 @@ from confide.net.channel import Channel
 from confide.protocol import messages as m
 
 EventSink = Callable[[AppEvent], None]
+LEAVE_TIMEOUT = 2.0
+"""Seconds ``leave`` waits for the goodbye to reach the kernel before closing anyway."""
 
 
 class ChatSession:
@@ -170,9 +172,9 @@ class ChatSession:
         if self._leaving:
             return
         self._leaving = True
-        with contextlib.suppress(ConfideError):
+        with contextlib.suppress(ConfideError, TimeoutError):  # a peer that stops reading
             self.channel.send(m.Bye(reason))
-            await self.channel.drain()
+            await asyncio.wait_for(self.channel.drain(), LEAVE_TIMEOUT)
         await self.channel.close()
 
     async def _ping_loop(self, interval: float) -> None:

@@ -30,6 +30,8 @@ from confide.protocol.handshake import HOST, RandomBytes
 
 MAX_FAILURES = 5
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
+REFUSE_LINGER = 1.0
+"""Seconds a refused joiner gets to read our alert and close first."""
 FIRST_MESSAGE_TIMEOUT = 10.0
 """At least this long for a confirmed joiner's first message (its UI may be starting)."""
 
@@ -78,10 +80,7 @@ class Host:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve one incoming stream: refuse it, or handshake and hand it on."""
         if self.busy:
-            with contextlib.suppress(Exception):
-                writer.write(alert_frame(ALERT_ROOM_FULL))
-                await writer.drain()
-            writer.close()
+            await _refuse(reader, writer)
             self.status("refused a second joiner: room full")
             return
         conn = Connection(HOST, self.secret.value, self.rand, room=self.secret.room)
@@ -128,3 +127,22 @@ class Host:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
+
+
+async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Send a ``room full`` alert and close without a reset.
+
+    Closing a socket with unread input (the joiner's hello) sends a TCP reset,
+    which on some systems discards the alert before the joiner reads it. So
+    we half-close, read what the joiner sent until it closes (bounded), then close.
+    """
+    with contextlib.suppress(Exception):
+        writer.write(alert_frame(ALERT_ROOM_FULL))
+        await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(REFUSE_LINGER):
+            for _ in range(16):
+                if not await reader.read(4096):
+                    break
+    writer.close()
