@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from textual import events
 from tui_harness import chat, run
 
 from confide.app.events import PeerLeft
+from confide.ui.tui import app as app_module
 from confide.ui.tui.screens import LeaveScreen, PasteScreen
 from confide.ui.tui.widgets import StatusBar, UnreadBar
 
@@ -296,5 +298,25 @@ def test_status_bar_shows_room_who_state_shield_sas_and_latency() -> None:
             await c.peer.leave("bye")
             await c.until(lambda: bar.status.state == "left", "the peer to leave")
             assert "e2e" not in str(bar.render())  # no shield once the channel is gone
+
+    run(body)
+
+
+def test_leaving_never_hangs_on_a_peer_that_stopped_reading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app_module, "GOODBYE_TIMEOUT", 0.3)
+
+    async def body() -> None:
+        async with chat() as c:
+            c.peer.channel.writer.transport.pause_reading()
+            session = c.app.session
+            assert session is not None
+            for _ in range(200):  # far more than the socket buffers hold
+                session.say("x" * 30_000)
+            await c.pilot.press("ctrl+c", "ctrl+c")
+            await c.until(lambda: not c.app.is_running, "the app to exit anyway")
+            assert c.app.return_code == 0
+            assert session.channel.closed
 
     run(body)

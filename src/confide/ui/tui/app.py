@@ -69,6 +69,7 @@ MONO_THEME = Theme(
 TEXTUAL_THEMES = {"dark": "textual-dark", "light": "textual-light", "mono": MONO_THEME.name}
 TYPING_IDLE = 4.0  # seconds without a keystroke before "stopped typing"
 TYPING_SHOWN = 8.0  # hide the peer's indicator if no update came for this long
+GOODBYE_TIMEOUT = 3.0  # a peer that stopped reading must not keep us from leaving
 
 
 class ConfideApp(App[int]):
@@ -151,8 +152,7 @@ class ConfideApp(App[int]):
     async def finish(self) -> int:
         """After the app stopped: make sure the peer was told; the exit code."""
         if self.session is not None:
-            with contextlib.suppress(ConfideError):
-                await self.session.leave("closed")
+            await _say_goodbye(self.session, "closed")
         return self.exit_code if self.return_code is None else self.return_code
 
     # -- helpers ------------------------------------------------------------
@@ -428,7 +428,7 @@ class ConfideApp(App[int]):
 
     async def _leave(self) -> None:
         if self.session is not None:
-            await self.session.leave("bye")
+            await _say_goodbye(self.session, "bye")
         if self._worker is not None and self._worker.is_running:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._worker.wait(), 3)
@@ -441,3 +441,12 @@ def _restart(timer: Timer | None, start: Callable[[], Timer]) -> Timer:
         return start()
     timer.reset()
     return timer
+
+
+async def _say_goodbye(session: ChatSession, reason: str) -> None:
+    """Tell the peer we leave, but never wait long for a peer that stopped reading."""
+    try:
+        await asyncio.wait_for(session.leave(reason), GOODBYE_TIMEOUT)
+    except (TimeoutError, ConfideError):
+        session.channel.writer.transport.abort()  # drop what it never read; close now
+        await session.channel.close()
