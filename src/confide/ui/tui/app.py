@@ -144,7 +144,8 @@ class ConfideApp(App[int]):
         try:
             code = await session.run()
         except Exception as exc:  # a bug: say so in one line, never a traceback
-            self._post_event(Disconnected(f"internal error: {type(exc).__name__}: {exc}", 1))
+            why = f"internal error: {type(exc).__name__}: {exc}"
+            self._post_event(Disconnected(why, EXIT_ERROR))
             code = EXIT_ERROR
         self.post_message(SessionEnded(code))
         return code
