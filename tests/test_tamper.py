@@ -228,3 +228,29 @@ def test_flipped_bit_in_handshake_fails_cleanly_and_host_goes_on(
     host.proc.expect_err(r"^bob left$")
     assert host.proc.wait() == 0
     assert "quixotic" not in host.proc.err
+
+
+def test_flipped_first_record_is_a_failed_join_and_host_goes_on(
+    confide: Launcher, recording_proxy: ProxyFactory
+) -> None:
+    tamper = Tamper("c2s", "flip", index=0, record_type=DATA, offset=PREFIX.size + 30)
+    host, proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
+    host.proc.expect_err(r"^a join attempt from .* failed: .*failed authentication")
+    assert joiner.wait() == 4, joiner
+    assert "SAS:" not in host.proc.err
+    assert proxy.fired.is_set()
+    real = confide.join(host, "--name", "bob")
+    connected(host.proc, real)
+    real.say("bye")
+    assert real.wait() == 0
+    assert host.proc.wait() == 0
+
+
+def test_stream_from_host_cut_mid_record(confide: Launcher, recording_proxy: ProxyFactory) -> None:
+    tamper = Tamper("s2c", "truncate", index=1, record_type=DATA, keep=10)
+    host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
+    connected(host.proc, joiner)
+    host.proc.say(SECRET_REPLY)
+    _one_error_line(joiner, r"^error: .*(closed|lost|cut|truncated)")
+    assert joiner.out == ""
+    _one_error_line(host.proc, r"^error: .*(closed|lost|cut|truncated)")
