@@ -28,39 +28,90 @@ class FrameDecoder:
 
     ``max_record`` may be raised between records (the handshake runs with a
     small limit, an open channel with 64 KiB).
+
+    The stream is ``_buf[_pos:]`` followed by ``_chunk[_cpos:]``. ``add`` keeps
+    a reference to the bytes it is given instead of copying them, and records
+    are cut straight out of that chunk; only a record split across two reads
+    is assembled in ``_buf``. A bulk stream of 64 KiB records is so copied once
+    on its way through, not three times.
     """
 
-    __slots__ = ("_buf", "_pos", "max_record")
+    __slots__ = ("_buf", "_chunk", "_cpos", "_pos", "max_record")
 
     def __init__(self, max_record: int = MAX_RECORD) -> None:
         """Create a decoder that refuses records longer than ``max_record``."""
         self._buf = bytearray()
         self._pos = 0
+        self._chunk = b""
+        self._cpos = 0
         self.max_record = max_record
 
     def add(self, data: bytes) -> None:
         """Append bytes read from the stream."""
-        if self._pos and self._pos == len(self._buf):
-            self._buf.clear()
+        if not isinstance(data, bytes):  # a mutable buffer could change under us
+            data = bytes(data)
+        if self._cpos < len(self._chunk):  # two adds in a row: join them in the buffer
+            self._take(len(self._chunk) - self._cpos)
+        self._chunk, self._cpos = data, 0
+
+    def _take(self, n: int) -> None:
+        """Move ``n`` bytes from the front of the chunk to the end of the buffer."""
+        buf = self._buf
+        if self._pos:
+            del buf[: self._pos]
             self._pos = 0
-        self._buf += data
+        buf += memoryview(self._chunk)[self._cpos : self._cpos + n]
+        self._cpos += n
+
+    def _length(self, head: bytes | bytearray, at: int) -> int:
+        (length,) = PREFIX.unpack_from(head, at)
+        if length == 0 or length > self.max_record:
+            raise ProtocolError(f"frame length {length} out of range")
+        return int(length)
 
     def next_record(self) -> bytes | None:
         """The next complete record, or None until more bytes arrive."""
-        buf, pos = self._buf, self._pos
-        if len(buf) - pos < PREFIX.size:
-            return None
-        (length,) = PREFIX.unpack_from(buf, pos)
-        if length == 0 or length > self.max_record:
-            raise ProtocolError(f"frame length {length} out of range")
-        end = pos + PREFIX.size + length
-        if len(buf) < end:
-            if pos:
-                del buf[:pos]
-                self._pos = 0
-            return None
-        self._pos = end
-        return bytes(buf[pos + PREFIX.size : end])
+        buffered = len(self._buf) - self._pos
+        if not buffered:
+            return self._from_chunk()
+        available = len(self._chunk) - self._cpos
+        if buffered < PREFIX.size:
+            self._take(min(PREFIX.size - buffered, available))
+            buffered = len(self._buf) - self._pos
+            if buffered < PREFIX.size:
+                return None
+            available = len(self._chunk) - self._cpos
+        end = PREFIX.size + self._length(self._buf, self._pos)
+        if buffered == PREFIX.size and available >= end - PREFIX.size:
+            # Only the prefix is buffered: cut the body straight from the chunk.
+            self._buf.clear()
+            self._pos = 0
+            start = self._cpos
+            self._cpos = start + end - PREFIX.size
+            return self._chunk[start : self._cpos]
+        if buffered < end:
+            self._take(min(end - buffered, available))
+            if len(self._buf) - self._pos < end:
+                return None
+        start = self._pos + PREFIX.size
+        self._pos += end
+        record = bytes(memoryview(self._buf)[start : self._pos])
+        if self._pos == len(self._buf):
+            self._buf.clear()
+            self._pos = 0
+        return record
+
+    def _from_chunk(self) -> bytes | None:
+        chunk, pos = self._chunk, self._cpos
+        available = len(chunk) - pos
+        if available >= PREFIX.size:
+            end = pos + PREFIX.size + self._length(chunk, pos)
+            if end <= len(chunk):
+                self._cpos = end
+                return chunk[pos + PREFIX.size : end]
+        if available:
+            self._take(available)
+        return None
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add bytes from the stream; return every record now complete."""
@@ -73,4 +124,4 @@ class FrameDecoder:
     @property
     def pending(self) -> int:
         """Bytes buffered toward a record not yet complete."""
-        return len(self._buf) - self._pos
+        return len(self._buf) - self._pos + len(self._chunk) - self._cpos

@@ -33,6 +33,9 @@ HANDSHAKE = 0x01
 ALERT = 0x02
 DATA = 0x17
 HEADER = struct.Struct(">BBH")
+NONCE = struct.Struct(">4xQ")
+"""A record's nonce: four zero bytes, then the direction's 64-bit record counter."""
+LAST_SEQ = (1 << 64) - 1
 TAG_SIZE = 16
 BUCKET = 256
 MAX_PADDED = (MAX_RECORD - HEADER.size - TAG_SIZE) // BUCKET * BUCKET
@@ -81,16 +84,23 @@ def pad(message: bytes) -> bytes:
     """Append 0x80 and zeros up to the next multiple of 256 bytes."""
     if len(message) > MAX_MESSAGE:
         raise ValueError(f"message of {len(message)} bytes exceeds {MAX_MESSAGE}")
-    size = (len(message) // BUCKET + 1) * BUCKET
-    return message + b"\x80" + bytes(size - len(message) - 1)
+    zeros = BUCKET - 1 - len(message) % BUCKET
+    return b"".join((message, b"\x80", bytes(zeros)))  # one copy of the message
 
 
 def unpad(padded: bytes) -> bytes:
     """Strip the padding added by ``pad``."""
-    end = padded.rstrip(b"\x00")
-    if not end or end[-1] != 0x80 or len(padded) % BUCKET:
+    # The last non-zero byte must be the 0x80 marker. ``rfind`` and ``count``
+    # run in C over the tail only (at most BUCKET - 1 zeros follow a valid
+    # marker), and the message is copied once.
+    marker = padded.rfind(b"\x80")
+    if (
+        len(padded) % BUCKET
+        or marker < 0
+        or padded.count(0, marker + 1) != len(padded) - marker - 1
+    ):
         raise ProtocolError("bad record padding")
-    return end[:-1]
+    return padded[:marker]
 
 
 class _Direction:
@@ -108,9 +118,10 @@ class _Direction:
         self.bytes_in_epoch = 0
 
     def nonce(self) -> bytes:
-        if self.seq >= 1 << 64:
+        seq = self.seq
+        if seq > LAST_SEQ:
             raise ProtocolError("record counter exhausted")
-        return b"\x00\x00\x00\x00" + self.seq.to_bytes(8, "big")
+        return NONCE.pack(seq)
 
     def advance(self, size: int) -> None:
         self.seq += 1
@@ -135,8 +146,8 @@ class Sealer(_Direction):
     def seal(self, message: bytes) -> bytes:
         """One DATA record holding ``message``."""
         padded = pad(message)
-        head = header(DATA, len(padded) + TAG_SIZE)
-        body = self.aead.encrypt(self.nonce(), padded, head)
+        head = HEADER.pack(VERSION, DATA, len(padded) + TAG_SIZE)
+        body = self._aead.encrypt(self.nonce(), padded, head)
         self.advance(len(padded))
         return head + body
 
@@ -147,7 +158,7 @@ class Opener(_Direction):
     def open(self, head: bytes, body: bytes) -> bytes:
         """The message inside one DATA record; ``DecryptError`` if it is not authentic."""
         try:
-            padded = self.aead.decrypt(self.nonce(), body, head)
+            padded = self._aead.decrypt(self.nonce(), body, head)
         except InvalidTag:
             raise DecryptError() from None
         self.advance(len(padded))
