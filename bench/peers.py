@@ -1,0 +1,144 @@
+"""Loopback endpoints: confide hosts and joiners, and the far-end peer process.
+
+Everything here listens and connects on 127.0.0.1 only, through confide's own
+``tcp.listen``/``Host``/``tcp.connect`` (and ``relay_client``), so the bench
+measures the code users run. ``PeerProcess`` drives ``python -m bench.peer``,
+the far end of the chat and bulk scenarios; ``peer_stream`` and
+``peer_channel`` connect to what it serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from confide.net import tcp
+from confide.net.host import Established, Host, Secret
+from confide.protocol import codes
+from confide.protocol import messages as m
+
+LOOPBACK = "127.0.0.1"
+SETUP_TIMEOUT = 10.0
+
+
+def new_secret() -> Secret:
+    """A freshly generated code, as ``confide host`` makes one."""
+    code = codes.generate(codes.new_nameplate(secrets.randbelow), 3, secrets.randbelow)
+    return Secret(code=code, words=3)
+
+
+async def listening_host(secret: Secret) -> tuple[Host, asyncio.Server, int]:
+    """A confide ``Host`` listening on a free loopback port."""
+    host = Host(secret, lambda _s: None, lambda _c: None, handshake_timeout=SETUP_TIMEOUT)
+    server = await tcp.listen(host, LOOPBACK, 0)
+    return host, server, server.sockets[0].getsockname()[1]
+
+
+async def join(host: Host, port: int, secret: Secret) -> tuple[Established, Established]:
+    """Join ``host`` as ``confide join`` does; return (joiner's, host's) ``Established``.
+
+    The joiner sends its nick at once, as a ``ChatSession`` does, because a
+    host hands a channel on only after the joiner's first message.
+    """
+    joined = await tcp.connect(LOOPBACK, port, secret.value, secret.room, timeout=SETUP_TIMEOUT)
+    joined.channel.send(m.Nick("bench"))
+    await joined.channel.drain()
+    hosted = await asyncio.wait_for(tcp.wait_for_joiner(host), SETUP_TIMEOUT)
+    return joined, hosted
+
+
+ROOT = Path(__file__).resolve().parents[1]
+PEER_TIMEOUT = 60.0
+
+
+class PeerProcess:
+    """The far end, ``python -m bench.peer``, driven one JSON line at a time."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        """Wrap a started peer; use ``PeerProcess.start``."""
+        self.proc = proc
+
+    @classmethod
+    async def start(cls) -> PeerProcess:
+        """Start a peer process."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.peer",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+        )
+        return cls(proc)
+
+    async def _line(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), PEER_TIMEOUT)
+        if not line:
+            raise RuntimeError(f"the bench peer exited ({self.proc.returncode})")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"bench peer: {answer['error']}")
+        return answer
+
+    async def command(self, **cmd: object) -> dict[str, Any]:
+        """Send one command; its answer (where to connect)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd).encode() + b"\n")
+        await self.proc.stdin.drain()
+        return await self._line()
+
+    async def done(self) -> None:
+        """Wait until the peer has finished serving the last connection."""
+        answer = await self._line()
+        if not answer.get("done"):
+            raise RuntimeError(f"bench peer said {answer!r}")
+
+    async def stop(self) -> None:
+        """End the peer (closing its stdin), killing it if it lingers."""
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 5)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+async def peer_stream(
+    peer: PeerProcess, kind: str, mode: str, **cmd: object
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
+    """Connect to a bare (``tcp``) or sealed (``aead``) peer; (reader, writer, key)."""
+    answer = await peer.command(kind=kind, mode=mode, **cmd)
+    reader, writer = await asyncio.open_connection(LOOPBACK, answer["port"])
+    return reader, writer, bytes.fromhex(answer["key"])
+
+
+async def peer_channel(
+    peer: PeerProcess, mode: str, relay_port: int = 0, *, nick: bool = True, **cmd: object
+) -> Established:
+    """Join a confide peer, directly or through the relay; the joiner's ``Established``.
+
+    With ``nick`` the joiner sends its nick at once (the host hands a channel on
+    only after the joiner's first message); a ``ChatSession`` does that itself.
+    """
+    answer = await peer.command(kind="confide", mode=mode, relay=relay_port, **cmd)
+    secret, room = bytes.fromhex(answer["secret"]), str(answer["room"])
+    if relay_port:
+        from confide.net import relay_client
+
+        joined = await relay_client.connect(
+            (LOOPBACK, relay_port), secret, room, timeout=SETUP_TIMEOUT
+        )
+    else:
+        joined = await tcp.connect(
+            LOOPBACK, int(answer["port"]), secret, room, timeout=SETUP_TIMEOUT
+        )
+    if nick:
+        joined.channel.send(m.Nick("bench"))
+        await joined.channel.drain()
+    return joined

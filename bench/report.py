@@ -1,0 +1,122 @@
+"""Turn figures into the human table and the JSON document.
+
+The table has one block per scenario and one row per figure: median, min and
+max over the runs, the ratio of the median to the baseline's median (and which
+baseline), and the target with whether the median (or ratio) meets it. A
+figure that could not be measured shows why in place of its numbers. The JSON
+holds the same, plus every sample, the sizes and the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from typing import Any
+
+from bench.core import Config, Figure, figure_map, ratio, target_met
+
+NAME_WIDTH = 32
+
+
+def number(value: float) -> str:
+    """A value with about three significant digits, never in exponent form."""
+    size = abs(value)
+    if size >= 100:
+        return f"{value:.0f}"
+    if size >= 10:
+        return f"{value:.1f}"
+    if size >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def table(figures: list[Figure], cfg: Config, seconds: float) -> str:
+    """The human-readable report."""
+    by_key = figure_map(figures)
+    lines = [
+        f"confide bench: {cfg.mode} mode, {machine()['summary']}, {seconds:.0f} s",
+        "each figure: median [min .. max] over its runs; ratio = median / baseline median",
+    ]
+    scenario = ""
+    for fig in figures:
+        if fig.scenario != scenario:
+            scenario = fig.scenario
+            lines += ["", f"{scenario}"]
+        lines.append(_row(fig, by_key))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _row(fig: Figure, by_key: dict[tuple[str, str], Figure]) -> str:
+    name = f"  {fig.name}".ljust(NAME_WIDTH)
+    if not fig.ok:
+        return f"{name} {fig.unavailable or 'not measured'}"
+    spread = f"[{number(fig.low)} .. {number(fig.high)}]"
+    cells = [
+        name,
+        f"{number(fig.median):>8} {fig.unit:<5}",
+        f"{spread:<20}",
+        f"n={len(fig.samples)}",
+    ]
+    r = ratio(fig, by_key)
+    if r is not None:
+        cells.append(f"{r:6.2f}x {fig.baseline}")
+    if fig.target is not None:
+        met = target_met(fig, by_key)
+        verdict = "met" if met else "MISSED" if met is not None else "?"
+        cells.append(f"| target {fig.target.text(fig.unit)}: {verdict}")
+    return " ".join(cells).rstrip()
+
+
+def machine() -> dict[str, Any]:
+    """What this ran on, for the report's first line and the JSON."""
+    cpus = os.cpu_count() or 0
+    python = platform.python_version()
+    system = f"{platform.system()} {platform.machine()}"
+    return {
+        "system": system,
+        "cpus": cpus,
+        "python": python,
+        "implementation": sys.implementation.name,
+        "summary": f"{system}, {cpus} CPUs, Python {python}",
+    }
+
+
+def document(figures: list[Figure], cfg: Config, seconds: float) -> dict[str, Any]:
+    """The JSON report."""
+    by_key = figure_map(figures)
+    out = []
+    for fig in figures:
+        item: dict[str, Any] = {
+            "scenario": fig.scenario,
+            "name": fig.name,
+            "unit": fig.unit,
+            "better": fig.better,
+            "note": fig.note,
+            "baseline": fig.baseline,
+        }
+        if fig.ok:
+            item |= {
+                "median": fig.median,
+                "min": fig.low,
+                "max": fig.high,
+                "runs": len(fig.samples),
+                "samples": fig.samples,
+                "ratio": ratio(fig, by_key),
+            }
+        else:
+            item["unavailable"] = fig.unavailable or "not measured"
+        if fig.target is not None:
+            item["target"] = {
+                "text": fig.target.text(fig.unit),
+                "on": "ratio" if fig.target.ratio else "median",
+                "met": target_met(fig, by_key),
+            }
+        out.append(item)
+    return {
+        "machine": machine(),
+        "config": cfg.as_dict(),
+        "seconds": seconds,
+        "figures": out,
+    }

@@ -1,0 +1,34 @@
+"""The scenarios, in the order the report shows them.
+
+Each module has ``run(cfg) -> list[Figure]`` (a coroutine) and measures its
+variants interleaved, so a slow moment of the machine spreads over all of them
+instead of landing on one. A module is imported only when its scenario runs,
+so one that cannot load (say, without the relay) fails alone, with its reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+
+from bench.core import Config, Figure
+
+Scenario = Callable[[Config], Awaitable[list[Figure]]]
+
+
+def _load(module: str) -> Scenario:
+    async def run(cfg: Config) -> list[Figure]:
+        scenario = importlib.import_module(f"bench.scenarios.{module}")
+        figures: list[Figure] = await scenario.run(cfg)
+        return figures
+
+    return run
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "handshake": _load("handshake"),
+    "chat": _load("chat"),
+    "bulk": _load("bulk"),
+    "relay": _load("relay_scale"),
+    "startup": _load("startup"),
+}

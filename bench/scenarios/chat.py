@@ -1,0 +1,214 @@
+"""Chat latency: the round trip of a 100-byte message between two endpoints.
+
+The far end runs in its own process (``bench.peer``), as the other side of a
+chat runs on another machine; the near end, in the bench, times each round
+trip and reports p50 and p99 per run. Every variant is an echo: send one
+100-byte message, wait until it comes back whole.
+
+* ``tcp echo``: bare asyncio streams, ``readexactly(100)`` each way.
+* ``tcp+aead echo``: the same with ChaCha20-Poly1305 sealing and opening at
+  each end, as any encrypted chat must (the baseline of the targets).
+* ``confide direct``: a ``Chat`` with 100 bytes of text over confirmed
+  ``Channel`` objects on loopback: records, padding, msgpack, the lot.
+* ``confide relay``: the same through a real ``confide relay`` process.
+* ``session receipt``: ``ChatSession.say`` on both ends (the app itself) until
+  the peer's ``Receipt`` arrives as ``Delivered``: a user's round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from bench import relay
+from bench.core import Config, Figure, Target, percentile
+from bench.peer import nonce
+from bench.peers import PeerProcess, peer_channel, peer_stream
+from confide.app.chat import ChatSession
+from confide.app.events import AppEvent, Delivered
+from confide.protocol import messages as m
+
+SCENARIO = "chat"
+SIZE = 100
+TEXT = "x" * SIZE
+WARMUP = 200
+
+BLOCK = 50
+"""Round trips of one variant before the next variant takes its turn."""
+
+RoundTrip = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Echo:
+    """One open connection of one variant: how to do a round trip, how to close."""
+
+    round_trip: RoundTrip
+    close: Callable[[], Awaitable[None]]
+
+
+async def _stream(peer: PeerProcess, kind: str) -> Echo:
+    reader, writer, key = await peer_stream(peer, kind, "echo", size=SIZE)
+    aead = ChaCha20Poly1305(key)
+    message = b"x" * SIZE
+    seq = [0]
+
+    async def plain() -> None:
+        writer.write(message)
+        await writer.drain()
+        await reader.readexactly(SIZE)
+
+    async def sealed() -> None:
+        seq[0] += 1
+        writer.write(aead.encrypt(nonce(0, seq[0]), message, None))
+        await writer.drain()
+        aead.decrypt(nonce(1, seq[0]), await reader.readexactly(SIZE + 16), None)
+
+    async def close() -> None:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+        await peer.done()
+
+    return Echo(sealed if kind == "aead" else plain, close)
+
+
+async def _echo(peer: PeerProcess, relay_port: int = 0) -> Echo:
+    channel = (await peer_channel(peer, "echo", relay_port)).channel
+    ids = iter(range(1, 1 << 62))
+
+    async def round_trip() -> None:
+        channel.send(m.Chat(next(ids), TEXT))
+        await channel.drain()
+        await channel.receive()
+
+    async def close() -> None:
+        await channel.close()
+        await peer.done()
+
+    return Echo(round_trip, close)
+
+
+async def _session(peer: PeerProcess) -> Echo:
+    joined = await peer_channel(peer, "session", nick=False)
+    waiting: list[asyncio.Future[None]] = []
+
+    def on_event(event: AppEvent) -> None:
+        if isinstance(event, Delivered) and waiting and not waiting[0].done():
+            waiting[0].set_result(None)
+
+    session = ChatSession(joined.channel, "bench", joined.done.sas, on_event)
+    running = asyncio.create_task(session.run())
+    loop = asyncio.get_running_loop()
+
+    async def round_trip() -> None:
+        waiting[:] = [loop.create_future()]
+        session.say(TEXT)
+        await session.drain()
+        await waiting[0]
+
+    async def close() -> None:
+        await session.leave()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(running, 5)
+        running.cancel()
+        await peer.done()
+
+    return Echo(round_trip, close)
+
+
+async def _one_run(
+    opens: dict[str, Callable[[], Awaitable[Echo]]], count: int
+) -> dict[str, tuple[float, float]]:
+    """Open every variant, then take turns of ``BLOCK`` round trips; (p50, p99) in us each.
+
+    Taking turns spreads whatever else the machine does over all variants alike.
+    """
+    echoes: dict[str, Echo] = {}
+    try:
+        for key, open_ in opens.items():
+            echoes[key] = await open_()
+        for echo in echoes.values():
+            for _ in range(WARMUP):
+                await echo.round_trip()
+        times: dict[str, list[float]] = {key: [] for key in echoes}
+        clock = time.perf_counter
+        for done in range(0, count, BLOCK):
+            for key, echo in echoes.items():
+                rtt = times[key]
+                for _ in range(min(BLOCK, count - done)):
+                    start = clock()
+                    await echo.round_trip()
+                    rtt.append(clock() - start)
+    finally:
+        for echo in echoes.values():
+            await echo.close()
+    out = {}
+    for key, rtts in times.items():
+        rtts.sort()
+        out[key] = (percentile(rtts, 50) * 1e6, percentile(rtts, 99) * 1e6)
+    return out
+
+
+def _figures(cfg: Config) -> dict[str, tuple[Figure, Figure]]:
+    def both(name: str, note: str, p50: Target | None = None) -> tuple[Figure, Figure]:
+        base50 = base99 = None
+        if not name.startswith("tcp"):
+            base50, base99 = "tcp+aead echo p50", "tcp+aead echo p99"
+        elif name == "tcp+aead echo":
+            base50, base99 = "tcp echo p50", "tcp echo p99"
+        return (
+            Figure(SCENARIO, f"{name} p50", "us", "lower", baseline=base50, target=p50, note=note),
+            Figure(SCENARIO, f"{name} p99", "us", "lower", baseline=base99, note=note),
+        )
+
+    rts = f"{cfg.chat_round_trips} round trips of {SIZE} B per run, far end in its own process"
+    return {
+        "tcp": both("tcp echo", f"bare asyncio echo; {rts}"),
+        "aead": both("tcp+aead echo", "the echo plus ChaCha20-Poly1305 at each end"),
+        "direct": both("confide direct", "Chat over two Channels", Target("<=", 1.5, ratio=True)),
+        "relay": both(
+            "confide relay", "Chat through a confide relay process", Target("<=", 2.5, ratio=True)
+        ),
+        "session": both("session receipt", "ChatSession.say until Delivered (the receipt)"),
+    }
+
+
+async def run(cfg: Config) -> list[Figure]:
+    """Measure every variant, each against its own peer process, taking turns."""
+    figs = _figures(cfg)
+    server = await relay.start_relay()
+    keys = ["tcp", "aead", "direct", "session"]
+    if isinstance(server, relay.RelayProcess):
+        keys.append("relay")
+    else:
+        for fig in figs["relay"]:
+            fig.unavailable = server
+    peers: dict[str, PeerProcess] = {}
+    try:
+        for key in keys:
+            peers[key] = await PeerProcess.start()
+        opens: dict[str, Callable[[], Awaitable[Echo]]] = {
+            "tcp": lambda: _stream(peers["tcp"], "tcp"),
+            "aead": lambda: _stream(peers["aead"], "aead"),
+            "direct": lambda: _echo(peers["direct"]),
+            "session": lambda: _session(peers["session"]),
+        }
+        if isinstance(server, relay.RelayProcess):
+            port = server.port
+            opens["relay"] = lambda: _echo(peers["relay"], port)
+        for _ in range(cfg.runs):
+            for key, (p50, p99) in (await _one_run(opens, cfg.chat_round_trips)).items():
+                figs[key][0].samples.append(p50)
+                figs[key][1].samples.append(p99)
+    finally:
+        for peer in peers.values():
+            await peer.stop()
+        if isinstance(server, relay.RelayProcess):
+            await server.stop()
+    return [fig for pair in figs.values() for fig in pair]

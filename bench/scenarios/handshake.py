@@ -1,0 +1,132 @@
+"""Handshake: from TCP connect to both sides confirmed, over loopback.
+
+Each run opens a fresh connection to a listening confide ``Host`` with
+``tcp.connect`` (the joiner's real code path) and stops the clock when the
+joiner holds a confirmed channel and the host has handed its confirmed channel
+on. The baseline does the least any key exchange can: connect, swap two X25519
+public keys over the same kind of socket, and derive the shared secret on both
+sides. A third figure runs the same CPace handshake between two ``Connection``
+objects in memory, to show how much of the time is the cryptography itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from bench.core import Config, Figure, Target
+from bench.peers import LOOPBACK, SETUP_TIMEOUT, join, listening_host, new_secret
+from confide.protocol.connection import Connection
+from confide.protocol.handshake import HOST, JOINER
+
+SCENARIO = "handshake"
+WARMUP = 2
+
+
+def _public(key: X25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+async def _confide_once() -> float:
+    secret = new_secret()
+    host, server, port = await listening_host(secret)
+    try:
+        start = time.perf_counter()
+        joined, hosted = await join(host, port, secret)
+        elapsed = time.perf_counter() - start
+        if joined.done.sas != hosted.done.sas:
+            raise RuntimeError("the two sides derived different SAS words")
+        await joined.channel.close()
+        await hosted.channel.close()
+        return elapsed
+    finally:
+        server.close()
+        await host.close()
+        await server.wait_closed()
+
+
+async def _x25519_once() -> float:
+    done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = await reader.readexactly(32)
+        key = X25519PrivateKey.generate()
+        writer.write(_public(key))
+        await writer.drain()
+        done.set_result(key.exchange(X25519PublicKey.from_public_bytes(peer)))
+        writer.close()
+
+    server = await asyncio.start_server(serve, LOOPBACK, 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        start = time.perf_counter()
+        reader, writer = await asyncio.open_connection(LOOPBACK, port)
+        key = X25519PrivateKey.generate()
+        writer.write(_public(key))
+        await writer.drain()
+        peer = await reader.readexactly(32)
+        ours = key.exchange(X25519PublicKey.from_public_bytes(peer))
+        theirs = await asyncio.wait_for(done, SETUP_TIMEOUT)
+        elapsed = time.perf_counter() - start
+        if ours != theirs:
+            raise RuntimeError("X25519 sides disagree")
+        writer.close()
+        await writer.wait_closed()
+        return elapsed
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def _in_memory_once() -> float:
+    start = time.perf_counter()
+    joiner = Connection(JOINER, b"bench", secrets.token_bytes, room="1")
+    host = Connection(HOST, b"bench", secrets.token_bytes, room="1")
+    joiner.start()
+    for _ in range(4):  # hello, reply, share, confirm
+        host.receive_data(joiner.data_to_send())
+        joiner.receive_data(host.data_to_send())
+    elapsed = time.perf_counter() - start
+    if not (joiner.is_open and host.is_open):
+        raise RuntimeError("in-memory handshake did not open")
+    return elapsed
+
+
+async def run(cfg: Config) -> list[Figure]:
+    """Measure the three handshakes, interleaved run by run."""
+    confide = Figure(
+        SCENARIO,
+        "confide connect->confirmed",
+        "ms",
+        "lower",
+        baseline="bare X25519 exchange",
+        target=Target("<", 5.0),
+        note="tcp.connect to a Host on loopback until both are confirmed and the host has the nick",
+    )
+    bare = Figure(
+        SCENARIO,
+        "bare X25519 exchange",
+        "ms",
+        "lower",
+        note="connect, swap 32-byte public keys, derive on both sides",
+    )
+    memory = Figure(
+        SCENARIO,
+        "confide in memory (no sockets)",
+        "ms",
+        "lower",
+        baseline="bare X25519 exchange",
+        note="the same 4 CPace messages between two Connection objects",
+    )
+    for _ in range(WARMUP):
+        await _confide_once()
+        await _x25519_once()
+    for _ in range(cfg.handshake_runs):
+        confide.samples.append(await _confide_once() * 1000)
+        bare.samples.append(await _x25519_once() * 1000)
+        memory.samples.append(_in_memory_once() * 1000)
+    return [confide, bare, memory]

@@ -1,0 +1,360 @@
+"""Relay scale: idle rooms held at once, forwarding under load, meeting under load.
+
+All of it runs against a real ``confide relay`` process on loopback; the bench
+speaks the relay's routing frames directly (``bench.relay.raw_pair``), so its
+own cost per connection stays small. A room with one pair is three
+connections, as with real clients: the host's control link, the joiner, and
+the host's accepted link.
+
+* ``N idle pairs: peak RSS/conn``: a fresh relay holds N rooms, each with one
+  spliced, silent pair; its ``VmHWM`` (peak resident memory, from
+  ``/proc/PID/status``) divided by the 3N connections. The baseline is an
+  asyncio server that does nothing but hold the same 3N connections, which is
+  the least any Python server can spend. ``added RSS/conn`` is the growth of
+  ``VmRSS`` over the idle process, per connection.
+* ``forwarding, 100 active pairs``: every joiner streams 64 KiB writes through
+  the relay to its host for a fixed time; the figure is the bytes delivered per
+  second, all pairs together. The baseline is the same load generator over 100
+  direct loopback connections (bare asyncio TCP, no relay).
+* ``new pair meets, under load``: while that load runs, the time from a new
+  host's ``OPEN`` until both ends of a new pair are ``SPLICED``; the baseline
+  is the same on an idle relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bench import rawclient, relay
+from bench.core import Config, Figure, Target
+from bench.peers import LOOPBACK, SETUP_TIMEOUT
+
+SCENARIO = "relay"
+CONNS_PER_PAIR = 3
+SETUP_CONCURRENCY = 32
+CHUNK = bytes(64 * 1024)
+READ_SIZE = 256 * 1024
+KIB = 1024
+MIB = 1 << 20
+SETTLE = 0.1
+MEETS = 9
+PROBE_TIMEOUT = 60.0
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _hold(
+    server: relay.RelayProcess, pairs: int, make: Callable[[], Awaitable[list[object]]]
+) -> list[object]:
+    """Make ``pairs`` pairs with at most ``SETUP_CONCURRENCY`` being made at once."""
+    gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+    held: list[object] = []
+
+    async def one() -> None:
+        async with gate:
+            held.extend(await make())
+
+    results = await asyncio.gather(*(one() for _ in range(pairs)), return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        _drop(held)
+        raise RuntimeError(f"{len(errors)} of {pairs} pairs failed: {errors[0]!r}")
+    return held
+
+
+def _drop(held: list[object]) -> None:
+    for item in held:
+        if isinstance(item, rawclient.RawPair):
+            item.abort()
+        elif isinstance(item, asyncio.StreamWriter):
+            item.transport.abort()
+
+
+async def _idle_rss(levels: tuple[int, ...], bare: bool) -> list[tuple[float, float]]:
+    """(peak RSS per connection, added RSS per connection) in KiB at each level."""
+    started = await (relay.start_bare_server() if bare else relay.start_relay())
+    if isinstance(started, str):
+        raise RuntimeError(started)
+    server = started
+    held: list[socket.socket] = []
+    out = []
+    try:
+        await asyncio.sleep(SETTLE)
+        idle = server.rss().rss
+        pairs = 0
+        for level in sorted(levels):
+            if bare:
+                add = (level - pairs) * CONNS_PER_PAIR
+                await asyncio.to_thread(rawclient.hold_plain, server.port, add, held)
+            else:
+                await asyncio.to_thread(rawclient.hold_pairs, server.port, level - pairs, held)
+            pairs = level
+            await asyncio.sleep(SETTLE)
+            if not server.alive():
+                raise RuntimeError(f"the server died holding {level} pairs")
+            rss = server.rss()
+            conns = level * CONNS_PER_PAIR
+            out.append((rss.hwm / conns / KIB, (rss.rss - idle) / conns / KIB))
+        return out
+    finally:
+        rawclient.close_all(held)
+        await server.stop()
+
+
+Flow = tuple[asyncio.StreamWriter, asyncio.StreamReader]
+"""One active pair: where the sender writes, where the receiver reads."""
+
+
+async def _load(
+    flows: list[Flow], seconds: float, during: Callable[[], Awaitable[float]]
+) -> tuple[float, float]:
+    """Stream through every flow for ``seconds``; (MiB/s delivered, ``during()`` run meanwhile)."""
+    received = [0]
+    stop = asyncio.Event()
+
+    async def send(writer: asyncio.StreamWriter) -> None:
+        while not stop.is_set():
+            writer.write(CHUNK)
+            await writer.drain()
+
+    async def receive(reader: asyncio.StreamReader) -> None:
+        while data := await reader.read(READ_SIZE):
+            received[0] += len(data)
+
+    tasks = [asyncio.create_task(send(w)) for w, _ in flows]
+    tasks += [asyncio.create_task(receive(r)) for _, r in flows]
+    try:
+        await asyncio.sleep(min(0.5, seconds / 3))  # let every flow get going
+        start, before = time.perf_counter(), received[0]
+        side = await during()
+        await asyncio.sleep(max(0.0, seconds - (time.perf_counter() - start)))
+        rate = (received[0] - before) / MIB / (time.perf_counter() - start)
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if any(t.exception() for t in tasks if not t.cancelled()):
+        raise RuntimeError("a flow failed during the load")
+    return rate, side
+
+
+class Prober:
+    """The meet-timing process (``python -m bench.rawclient``), kept for the whole scenario."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        """Wrap a started prober; use ``Prober.start``."""
+        self.proc = proc
+
+    @classmethod
+    async def start(cls) -> Prober:
+        """Start the prober process."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.rawclient",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+        )
+        return cls(proc)
+
+    async def meets(self, port: int, count: int) -> float:
+        """The median time in ms for a new pair to meet through the relay at ``port``."""
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(f"{port} {count}\n".encode())
+        await self.proc.stdin.drain()
+        line = await asyncio.wait_for(self.proc.stdout.readline(), PROBE_TIMEOUT)
+        if not line:
+            raise RuntimeError(f"the meet prober exited ({self.proc.returncode})")
+        times = sorted(json.loads(line))
+        return float(times[len(times) // 2])
+
+    async def stop(self) -> None:
+        """End the prober (closing its stdin), killing it if it lingers."""
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 5)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+async def _nothing() -> float:
+    return 0.0
+
+
+async def _one_raw(server: relay.RelayProcess) -> list[object]:
+    return [await rawclient.raw_pair(server.port)]
+
+
+class Active:
+    """What the forwarding runs share: a relay with N pairs, N direct pairs, a prober."""
+
+    def __init__(self) -> None:
+        """Nothing yet; ``setup`` makes it all."""
+        self.server: relay.RelayProcess | None = None
+        self.prober: Prober | None = None
+        self.listener: asyncio.Server | None = None
+        self.held: list[object] = []
+        self.relayed: list[Flow] = []
+        self.direct: list[Flow] = []
+
+    async def setup(self, pairs: int) -> None:
+        """Start the relay and the prober; connect ``pairs`` pairs each way."""
+        started = await relay.start_relay()
+        if isinstance(started, str):
+            raise RuntimeError(started)
+        self.server = server = started
+        self.prober = await Prober.start()
+        self.held = await _hold(server, pairs, lambda: _one_raw(server))
+        self.relayed = [
+            (p.joiner[1], p.host[0]) for p in self.held if isinstance(p, rawclient.RawPair)
+        ]
+        accepted: asyncio.Queue[asyncio.StreamReader] = asyncio.Queue()
+
+        def on_accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.held.append(writer)
+            accepted.put_nowait(reader)
+
+        self.listener = await asyncio.start_server(on_accept, LOOPBACK, 0, backlog=1024)
+        port = self.listener.sockets[0].getsockname()[1]
+        for _ in range(pairs):
+            _, writer = await asyncio.open_connection(LOOPBACK, port)
+            self.held.append(writer)
+            reader = await asyncio.wait_for(accepted.get(), SETUP_TIMEOUT)
+            self.direct.append((writer, reader))
+
+    async def run(self, seconds: float, meets: int) -> tuple[float, float, float, float]:
+        """(relay MiB/s, direct MiB/s, meet ms on the idle relay, meet ms under load)."""
+        assert self.server is not None
+        assert self.prober is not None
+        port, prober = self.server.port, self.prober
+        idle_meet = await prober.meets(port, meets)
+        relayed, busy_meet = await _load(self.relayed, seconds, lambda: prober.meets(port, meets))
+        direct, _ = await _load(self.direct, seconds, _nothing)
+        return relayed, direct, idle_meet, busy_meet
+
+    async def close(self) -> None:
+        """Drop every connection, stop the prober, the listener and the relay."""
+        _drop(self.held)
+        if self.prober is not None:
+            await self.prober.stop()
+        if self.listener is not None:
+            self.listener.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.listener.wait_closed(), 2)
+        if self.server is not None:
+            await self.server.stop()
+
+
+def _meets_per_run(cfg: Config) -> int:
+    return 1 if cfg.mode == "tiny" else 5 if cfg.mode == "quick" else MEETS
+
+
+def _figures(cfg: Config) -> dict[str, Figure]:
+    figs: dict[str, Figure] = {}
+    top = max(cfg.idle_pairs)  # the target (5,000 pairs in a full run) is on the largest
+    for n in sorted(cfg.idle_pairs):
+        conns = f"{n * CONNS_PER_PAIR} connections"
+        figs[f"peak{n}"] = Figure(
+            SCENARIO,
+            f"{n} idle pairs: peak RSS/conn",
+            "KiB",
+            "lower",
+            baseline=f"{n} idle pairs: bare asyncio",
+            target=Target("<", 20.0) if n == top >= 1000 else None,
+            note=f"relay VmHWM / {conns}",
+        )
+        figs[f"added{n}"] = Figure(
+            SCENARIO,
+            f"{n} idle pairs: added RSS/conn",
+            "KiB",
+            "lower",
+            note=f"relay VmRSS growth over its idle start / {conns}",
+        )
+        figs[f"bare{n}"] = Figure(
+            SCENARIO,
+            f"{n} idle pairs: bare asyncio",
+            "KiB",
+            "lower",
+            note=f"VmHWM / {conns} of an asyncio server that only holds them",
+        )
+    n = cfg.active_pairs
+    figs["fwd"] = Figure(
+        SCENARIO,
+        f"forwarding, {n} active pairs",
+        "MiB/s",
+        "higher",
+        baseline=f"direct tcp, {n} active pairs",
+        target=Target(">=", 0.8, ratio=True),
+        note=f"64 KiB writes through the relay, all pairs, {cfg.active_seconds:g} s per run",
+    )
+    figs["direct"] = Figure(
+        SCENARIO,
+        f"direct tcp, {n} active pairs",
+        "MiB/s",
+        "higher",
+        note="the same load over direct loopback connections",
+    )
+    figs["busy"] = Figure(
+        SCENARIO,
+        "new pair meets, under load",
+        "ms",
+        "lower",
+        baseline="new pair meets, relay idle",
+        note=f"OPEN to both SPLICED under the load (median of {_meets_per_run(cfg)})",
+    )
+    figs["idle"] = Figure(
+        SCENARIO, "new pair meets, relay idle", "ms", "lower", note="the same on an idle relay"
+    )
+    return figs
+
+
+async def run(cfg: Config) -> list[Figure]:
+    """Measure every figure, a fresh relay for each part of each run."""
+    figs = _figures(cfg)
+    probe = await relay.start_relay()
+    if isinstance(probe, str):
+        for fig in figs.values():
+            fig.unavailable = probe
+        return list(figs.values())
+    await probe.stop()
+    soft, _ = relay.raise_fd_limit()
+    need = max(cfg.idle_pairs) * CONNS_PER_PAIR + 256
+    levels = cfg.idle_pairs
+    if soft < need:
+        for key, fig in figs.items():
+            if key.startswith(("peak", "added", "bare")):
+                fig.unavailable = f"RLIMIT_NOFILE is {soft}; holding the pairs needs {need}"
+        levels = ()
+    meets = _meets_per_run(cfg)
+    active = Active()
+    try:
+        await active.setup(cfg.active_pairs)
+        for _ in range(cfg.runs):
+            if levels:  # one after the other: together they would need twice the descriptors
+                ours = await _idle_rss(levels, bare=False)
+                bare = await _idle_rss(levels, bare=True)
+                for n, (peak, added), (bare_peak, _) in zip(
+                    sorted(levels), ours, bare, strict=True
+                ):
+                    figs[f"peak{n}"].samples.append(peak)
+                    figs[f"added{n}"].samples.append(added)
+                    figs[f"bare{n}"].samples.append(bare_peak)
+            relayed, direct, idle, busy = await active.run(cfg.active_seconds, meets)
+            figs["fwd"].samples.append(relayed)
+            figs["direct"].samples.append(direct)
+            figs["idle"].samples.append(idle)
+            figs["busy"].samples.append(busy)
+    finally:
+        await active.close()
+    return list(figs.values())

@@ -1,0 +1,145 @@
+"""Smoke test of the benchmark suite (issue 5, acceptance point 2).
+
+It runs ``python -m bench --tiny --json -`` as a real process: every scenario
+once, with tiny sizes, against real sockets, a real ``confide relay`` and real
+``confide`` processes. It checks only that every figure the suite promises is
+there and sane (measured, positive, finite, min <= median <= max, a ratio
+where there is a baseline) and that the human table shows each of them. It
+never checks how fast anything is: benchmarks are not tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 100
+NAME_WIDTH = 32
+"""Width of the figure-name column in the table (``bench.report.NAME_WIDTH``)."""
+
+EXPECTED: dict[str, list[str]] = {
+    "handshake": [
+        "confide connect->confirmed",
+        "bare X25519 exchange",
+        "confide in memory (no sockets)",
+    ],
+    "chat": [
+        f"{variant} {p}"
+        for variant in (
+            "tcp echo",
+            "tcp+aead echo",
+            "confide direct",
+            "confide relay",
+            "session receipt",
+        )
+        for p in ("p50", "p99")
+    ],
+    "bulk": ["tcp stream", "tcp+aead stream", "confide direct", "confide relay"],
+    "relay": [
+        "100 idle pairs: peak RSS/conn",
+        "100 idle pairs: added RSS/conn",
+        "100 idle pairs: bare asyncio",
+        "forwarding, 4 active pairs",
+        "direct tcp, 4 active pairs",
+        "new pair meets, under load",
+        "new pair meets, relay idle",
+    ],
+    "startup": ["confide --help", "python -c pass", "ready line-mode client"],
+}
+
+
+@pytest.fixture(scope="module")
+def report() -> tuple[dict[str, Any], str, int]:
+    """One tiny run of the whole suite: (JSON report, table on stderr, exit status)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--tiny", "--json", "-"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert done.stdout.strip(), f"no JSON on stdout; stderr:\n{done.stderr[-2000:]}"
+    return json.loads(done.stdout), done.stderr, done.returncode
+
+
+def _figures(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(f["scenario"], f["name"]): f for f in doc["figures"]}
+
+
+@pytest.mark.slow
+def test_every_promised_figure_is_measured(report: tuple[dict[str, Any], str, int]) -> None:
+    doc, table, status = report
+    figures = _figures(doc)
+    missing = [
+        (scenario, name)
+        for scenario, names in EXPECTED.items()
+        for name in names
+        if (scenario, name) not in figures
+    ]
+    assert not missing, f"figures missing from the report: {missing}"
+    unmeasured = {k: f["unavailable"] for k, f in figures.items() if "unavailable" in f}
+    assert not unmeasured, f"figures not measured: {unmeasured}"
+    assert status == 0, table[-2000:]
+
+
+@pytest.mark.slow
+def test_figures_are_sane(report: tuple[dict[str, Any], str, int]) -> None:
+    doc, _, _ = report
+    figures = _figures(doc)
+    for key, fig in figures.items():
+        values = [fig["median"], fig["min"], fig["max"], *fig["samples"]]
+        assert all(isinstance(v, float | int) and math.isfinite(v) for v in values), key
+        assert all(v > 0 for v in values), (key, values)
+        assert fig["min"] <= fig["median"] <= fig["max"], key
+        assert fig["runs"] == len(fig["samples"]) >= 1, key
+        if fig["baseline"] is not None:
+            assert (fig["scenario"], fig["baseline"]) in figures, key
+            assert fig["ratio"] > 0, key
+            assert math.isclose(
+                fig["ratio"], fig["median"] / figures[fig["scenario"], fig["baseline"]]["median"]
+            ), key
+        if "target" in fig:
+            assert isinstance(fig["target"]["met"], bool), key
+            assert fig["target"]["text"], key
+
+
+def _table_rows(table: str) -> dict[tuple[str, str], str]:
+    """The table's rows by (scenario, figure name): scenario lines, then indented rows."""
+    rows: dict[tuple[str, str], str] = {}
+    scenario = ""
+    for line in table.splitlines():
+        if line and not line.startswith(" "):
+            scenario = line.strip()
+        elif line.startswith("  "):
+            name = line[:NAME_WIDTH].strip()
+            rows[scenario, name] = line
+    return rows
+
+
+@pytest.mark.slow
+def test_table_shows_every_figure_with_its_targets(
+    report: tuple[dict[str, Any], str, int],
+) -> None:
+    doc, table, _ = report
+    rows = _table_rows(table)
+    for fig in doc["figures"]:
+        line = rows.get((fig["scenario"], fig["name"]), "")
+        assert line, f"{fig['name']!r} is not in the {fig['scenario']} table"
+        assert f"n={fig['runs']}" in line, line
+        if "target" in fig:
+            assert f"target {fig['target']['text']}:" in line, line
+        if fig["baseline"] is not None:
+            assert f"x {fig['baseline']}" in line, line
+    assert doc["config"]["mode"] == "tiny"
+    assert doc["machine"]["cpus"] >= 1
