@@ -27,6 +27,7 @@ from confide.errors import (
     ConfideError,
     UsageError,
 )
+from confide.relay import command as relay_command
 
 if TYPE_CHECKING:
     from confide.app.chat import ChatSession
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show where the config file is and what it holds, then exit",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{host,join}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{host,join,relay}", parser_class=_Parser)
 
     host = sub.add_parser(
         "host",
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="words in the generated code (default: 3, 33 bits)",
     )
     _reach_options(host)
+    relay_command.add_client_options(host, joiner=False)
 
     join = sub.add_parser(
         "join",
@@ -129,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to search the LAN when there is no --at (default: 5)",
     )
     join.add_argument("--code-file", metavar="FILE", help="read the code from FILE")
+    relay_command.add_client_options(join, joiner=True)
     join.add_argument(
         "--timeout",
         type=float,
@@ -136,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="connect and handshake timeout (default: 10)",
     )
+    relay_command.add_parser(sub)
     return parser
 
 
@@ -243,6 +247,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from confide.protocol import codes
     from confide.ui.tui.settings import TuiSettings  # no Textual import
 
+    if args.command == "relay":
+        return await relay_command.run(args)
+    from confide.net import relay_client
+
     cfg = config.load()
     args.name = args.name or cfg.nick  # flags win over the config file
     if args.command == "host" and args.port is None:
@@ -265,6 +273,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         opts = run.HostOptions(secret, _nick(args), args.bind, args.port, args.handshake_timeout)
         opts.tunnel, opts.tunnel_port = args.tunnel, args.tunnel_port
         opts.discovery = not args.no_discovery
+        opts.relay = relay_client.from_args(args)
         if args.tunnel is not None:
             from confide.net.tunnel import parse_target
 
@@ -283,10 +292,14 @@ async def _dispatch(args: argparse.Namespace) -> int:
         key, room = code.secret, code.nameplate
     else:
         key, room = password, ""
+    relay = relay_client.from_args(args)
+    if relay is not None and password is not None:
+        room = relay_client.password_room(args.room)
     settings.room = lambda: room
     timeout = min(args.timeout, args.handshake_timeout)  # either flag bounds the wait
     join_opts = run.JoinOptions(key, room, _nick(args), address, port, timeout=timeout)
     join_opts.discover_timeout = args.discover_timeout
+    join_opts.relay = relay
     return await run.join_chat(join_opts, run_ui)
 
 

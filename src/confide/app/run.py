@@ -40,6 +40,7 @@ class HostOptions:
     tunnel: str | None = None  # [USER@]SSHHOST[:SSHPORT]: publish through ssh -R
     tunnel_port: int = 0  # the port on the SSH server (0: it picks)
     discovery: bool = True  # advertise on the LAN (zeroconf)
+    relay: tuple[str, int] | None = None  # a confide relay: it gives the nameplate
 
 
 @dataclass
@@ -54,6 +55,7 @@ class JoinOptions:
     timeout: float = tcp.CONNECT_TIMEOUT
     status: Status = field(default=stderr_status)
     discover_timeout: float = 5.0  # LAN search when address is "" (no --at)
+    relay: tuple[str, int] | None = None  # reach the host through this confide relay
 
 
 def show_code(status: Status) -> Callable[[Code], None]:
@@ -75,6 +77,8 @@ async def host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
             advertiser.update(code.nameplate)
 
     host = Host(opts.secret, opts.status, on_code, handshake_timeout=opts.handshake_timeout)
+    if opts.relay is not None:
+        return await _host_via_relay(host, opts.relay, opts, run_ui)
     bind, port = ("127.0.0.1", 0) if opts.tunnel else (opts.bind, opts.port)  # ssh -R reaches it
     server = await tcp.listen(host, bind, port)
     try:
@@ -108,6 +112,13 @@ async def host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
 
 async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
     """Connect, confirm the handshake, chat; return the exit code."""
+    if opts.relay is not None:
+        from confide.net import relay_client
+
+        joined = await relay_client.connect(
+            opts.relay, opts.secret, opts.room, timeout=opts.timeout, status=opts.status
+        )
+        return await _chat(joined, opts.nick, run_ui)
     if not opts.address:  # no --at: find the host on the LAN by the nameplate
         found = await discovery.join_discovered(
             opts.room,
@@ -122,6 +133,15 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
         opts.address, opts.port, opts.secret, opts.room, timeout=opts.timeout
     )
     return await _chat(joined, opts.nick, run_ui)
+
+
+async def _host_via_relay(
+    host: Host, relay: tuple[str, int], opts: HostOptions, run_ui: UiRunner
+) -> int:
+    from confide.net import relay_client
+
+    async with relay_client.hosting(host, relay, opts.status) as room:
+        return await _chat(await room.wait_for_joiner(host), opts.nick, run_ui)
 
 
 async def _chat(joined: Established, nick: str, run_ui: UiRunner) -> int:

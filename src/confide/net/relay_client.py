@@ -1,0 +1,420 @@
+"""Reach a host through a ``confide relay``: the client side of its routing protocol.
+
+Joiner: ``join`` connects to the relay, sends ``JOIN`` with the code's
+nameplate and waits for ``SPLICED``; ``connect`` then runs the normal
+end-to-end handshake (``tcp.handshake_joiner``) over that stream.
+
+Host: ``RelayRoom.open`` makes the room's control connection and learns the
+nameplate the relay allocated; the host's code takes that nameplate. For
+each ``INCOMING`` on the control connection the room opens a fresh
+connection, sends ``ACCEPT`` and, once spliced, hands the stream to the
+normal ``Host.handle``. ``hosting`` wraps all of that for ``app.run``.
+
+The relay wraps what it forwards in ``DATA`` frames. ``RelayProtocol``
+unwraps them into a ``RelayReader``, so a ``Channel`` reads plain end-to-end
+bytes; a ``CLOSE`` from the relay ends that reader with a clear reason
+("the relay at HOST:PORT shut down"), which the chat shows (exit 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Coroutine
+
+from confide.errors import ClosedError, ConfideError, ProtocolError, RefusedError, UsageError
+from confide.net.host import Established, Host
+from confide.net.tcp import CONNECT_TIMEOUT, handshake_joiner, parse_address
+from confide.protocol.codes import Code
+from confide.protocol.handshake import RandomBytes
+from confide.relay import routing
+from confide.relay.routing import Reason
+
+DEFAULT_PORT = 7200
+MAX_ACCEPTING = 16
+"""Joiners the host connects through the relay at once; more wait for the relay's timeout."""
+READ_LIMIT = 256 * 1024
+_ENDED = -1
+
+Status = Callable[[str], None]
+Address = tuple[str, int]
+
+
+def resolve(flag: str | None, *, use_defaults: bool = True) -> Address | None:
+    """The relay to use: ``--relay``, else ``$CONFIDE_RELAY``, else the config file's ``relay``.
+
+    With ``use_defaults`` false (another path was asked for) only the flag counts.
+    """
+    text = flag
+    if not text and use_defaults:
+        text = os.environ.get("CONFIDE_RELAY", "").strip()
+        if not text:
+            from confide import config
+
+            text = config.load().relay or ""
+    if not text:
+        return None
+    return parse_address(text, DEFAULT_PORT)
+
+
+def from_args(args: argparse.Namespace) -> Address | None:
+    """The relay ``confide host``/``join`` should use, if any.
+
+    ``--relay`` wins; ``$CONFIDE_RELAY`` and the config file count only when
+    no other path (``--at``, ``--tunnel``) was asked for and not ``--no-relay``.
+    """
+    other = getattr(args, "at", None) or getattr(args, "tunnel", None)
+    if args.relay and (other or args.no_relay):
+        raise UsageError("--relay cannot be combined with --at, --tunnel or --no-relay")
+    return resolve(args.relay, use_defaults=not (other or args.no_relay))
+
+
+def password_room(text: str | None) -> str:
+    """The nameplate a ``--password`` joiner names with ``--room`` (needed through a relay)."""
+    if not text:
+        raise UsageError(
+            "a --password chat through a relay needs --room NUMBER (the host shows it)"
+        )
+    try:
+        return routing.check_nameplate(text.strip())
+    except ValueError:
+        raise UsageError("--room takes the room number the host shows, like 42") from None
+
+
+def describe_address(relay: Address) -> str:
+    """``HOST:PORT`` (IPv6 in brackets)."""
+    host, port = relay
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def close_text(reason: Reason | None, retry_after: int, where: str, nameplate: str = "") -> str:
+    """One plain line for a ``CLOSE`` from the relay."""
+    room = f"room {nameplate}" if nameplate else "that room"
+    texts = {
+        Reason.UNKNOWN_ROOM: f"{where} has no {room} (check the code's number; has the host left?)",
+        Reason.RATE_LIMITED: f"{where} refused: too many join attempts for {room}; "
+        f"try again in {retry_after} s",
+        Reason.RELAY_FULL: f"{where} is full (too many rooms); try again later",
+        Reason.TOO_MANY_CONNECTIONS: f"{where} refused: too many connections from your address",
+        Reason.FRAME_TOO_LARGE: f"{where} did not understand us (a different version?)",
+        Reason.BAD_FRAME: f"{where} did not understand us (a different version?)",
+        Reason.HELLO_TIMEOUT: f"{where} gave up waiting for us",
+        Reason.IDLE_TIMEOUT: f"{where} closed the connection after it was idle too long",
+        Reason.SHUTDOWN: f"{where} shut down",
+        Reason.PEER_GONE: f"the other side's connection to {where} ended",
+        Reason.EXPIRED: f"the room's time on {where} ran out",
+        Reason.NO_ANSWER: f"the host did not answer through {where}",
+        Reason.HOST_GONE: f"the host left {where}",
+    }
+    if reason is None:
+        return f"{where} closed the connection"
+    return texts[reason]
+
+
+class RelayReader(asyncio.StreamReader):
+    """A stream reader whose end can carry the relay's reason."""
+
+    def __init__(self) -> None:
+        """An empty reader; ``close_reason`` is set when the relay says ``CLOSE``."""
+        super().__init__(limit=READ_LIMIT)
+        self.close_reason = ""
+
+    async def read(self, n: int = -1) -> bytes:
+        """Like ``StreamReader.read``, but the relay's ``CLOSE`` raises ``ClosedError``."""
+        data = await super().read(n)
+        if not data and self.close_reason:
+            raise ClosedError(self.close_reason)
+        return data
+
+
+class RelayProtocol(asyncio.StreamReaderProtocol):
+    """Unwraps the relay's frames: DATA into the reader, the rest into ``frames``."""
+
+    def __init__(self, reader: RelayReader, where: str, nameplate: str = "") -> None:
+        """Feed ``reader``; ``where`` and ``nameplate`` make the error lines."""
+        super().__init__(reader)
+        self.reader = reader
+        self.where = where
+        self.nameplate = nameplate
+        self.frames: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+        self.spliced = False
+        self._deframer = routing.Deframer()
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Remember the transport (to close it on a ``CLOSE``)."""
+        self._transport = transport
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        """Split what the relay sent into end-to-end bytes and routing frames."""
+        if self.reader.close_reason:
+            return
+        try:
+            frames = self._deframer.feed(data)
+        except routing.FrameError:
+            self._end(f"{self.where} does not speak the confide relay protocol")
+            return
+        for ftype, body in frames:
+            if ftype == routing.DATA and self.spliced:
+                self.reader.feed_data(body)
+            elif ftype == routing.CLOSE:
+                reason, retry_after = routing.parse_close(body)
+                self._end(close_text(reason, retry_after, self.where, self.nameplate))
+                return
+            elif ftype == routing.DATA:
+                self._end(f"{self.where} sent data before connecting us")
+                return
+            else:
+                self.spliced = self.spliced or ftype == routing.SPLICED
+                self.frames.put_nowait((ftype, body))
+
+    def _end(self, text: str) -> None:
+        self.reader.close_reason = text
+        self.reader.feed_eof()
+        self.frames.put_nowait((_ENDED, b""))
+        if self._transport is not None:
+            self._transport.close()
+
+    def eof_received(self) -> bool:
+        """The relay closed its side."""
+        super().eof_received()
+        self.frames.put_nowait((_ENDED, b""))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The socket is gone."""
+        super().connection_lost(exc)
+        self.frames.put_nowait((_ENDED, b""))
+
+
+async def _connect(
+    relay: Address, timeout: float, nameplate: str = ""
+) -> tuple[RelayReader, asyncio.StreamWriter, RelayProtocol]:
+    loop = asyncio.get_running_loop()
+    where = f"the relay at {describe_address(relay)}"
+    reader = RelayReader()
+    protocol = RelayProtocol(reader, where, nameplate)
+    try:
+        transport, _ = await asyncio.wait_for(
+            loop.create_connection(lambda: protocol, relay[0], relay[1]), timeout
+        )
+    except TimeoutError:
+        raise ClosedError(f"could not reach {where}: timed out") from None
+    except OSError as exc:
+        raise ClosedError(f"could not reach {where}: {exc.strerror or exc}") from None
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol
+
+
+async def _expect(protocol: RelayProtocol, timeout: float | None) -> tuple[int, bytes]:
+    """The relay's next routing frame; ``RefusedError`` if it closed us instead."""
+    try:
+        ftype, body = await asyncio.wait_for(protocol.frames.get(), timeout)
+    except TimeoutError:
+        raise ClosedError(f"{protocol.where} did not answer within {timeout:g} s") from None
+    if ftype == _ENDED:
+        reason = protocol.reader.close_reason
+        raise RefusedError(reason or f"{protocol.where} closed the connection")
+    return ftype, body
+
+
+async def _expect_type(protocol: RelayProtocol, timeout: float, wanted: int) -> bytes:
+    """The body of the relay's next frame, which must be of type ``wanted``."""
+    ftype, body = await _expect(protocol, timeout)
+    if ftype != wanted:
+        raise ProtocolError(f"{protocol.where} answered with an unexpected frame {ftype:#04x}")
+    return body
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        writer.close()
+        await asyncio.wait_for(writer.wait_closed(), 2)
+
+
+async def join(
+    relay: Address, nameplate: str, *, timeout: float = CONNECT_TIMEOUT
+) -> tuple[RelayReader, asyncio.StreamWriter]:
+    """A stream to the host of ``nameplate`` through ``relay`` (exit 4 if refused)."""
+    reader, writer, protocol = await _connect(relay, timeout, nameplate)
+    try:
+        writer.write(routing.join_request(nameplate))
+        await _expect_type(protocol, timeout, routing.SPLICED)
+    except BaseException:
+        await _close(writer)
+        raise
+    return reader, writer
+
+
+async def connect(
+    relay: Address,
+    secret: bytes,
+    room: str,
+    *,
+    timeout: float = CONNECT_TIMEOUT,
+    status: Status | None = None,
+    rand: RandomBytes = secrets.token_bytes,
+) -> Established:
+    """Reach the host of nameplate ``room`` through ``relay`` and complete the handshake."""
+    if status is not None:
+        status(f"connecting to room {room} through the relay at {describe_address(relay)}")
+    reader, writer = await join(relay, room, timeout=timeout)
+    return await handshake_joiner(reader, writer, secret, room, timeout=timeout, rand=rand)
+
+
+class RelayRoom:
+    """A room on a relay: the control connection and the joiners it brings."""
+
+    def __init__(
+        self,
+        relay: Address,
+        protocol: RelayProtocol,
+        writer: asyncio.StreamWriter,
+        opened: routing.Opened,
+        *,
+        status: Status,
+        timeout: float,
+    ) -> None:
+        """Use ``RelayRoom.open``."""
+        self.relay = relay
+        self.opened = opened
+        self.status = status
+        self.timeout = timeout
+        self._protocol = protocol
+        self._writer = writer
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._control: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(
+        cls, relay: Address, status: Status, *, timeout: float = CONNECT_TIMEOUT
+    ) -> RelayRoom:
+        """Ask ``relay`` for a room (exit 4 if it refuses or cannot be reached)."""
+        _, writer, protocol = await _connect(relay, timeout)
+        try:
+            writer.write(routing.open_request())
+            opened = routing.parse_opened(await _expect_type(protocol, timeout, routing.OPENED))
+        except routing.FrameError:
+            await _close(writer)
+            raise ProtocolError(f"{protocol.where} sent a bad OPENED frame") from None
+        except BaseException:
+            await _close(writer)
+            raise
+        protocol.nameplate = opened.nameplate
+        return cls(relay, protocol, writer, opened, status=status, timeout=timeout)
+
+    @property
+    def nameplate(self) -> str:
+        """The nameplate the relay gave this room."""
+        return self.opened.nameplate
+
+    @property
+    def address(self) -> str:
+        """The relay as ``HOST:PORT``."""
+        return describe_address(self.relay)
+
+    def start(self, host: Host) -> None:
+        """Give the host's code our nameplate and start bringing joiners to ``host``."""
+        show = host.on_code
+
+        def on_code(code: Code) -> None:
+            host.secret.code = dataclasses.replace(code, nameplate=self.nameplate)
+            show(host.secret.code)
+
+        host.on_code = on_code
+        if host.secret.code is not None:
+            host.secret.code = dataclasses.replace(host.secret.code, nameplate=self.nameplate)
+        self._control = asyncio.create_task(self._control_loop(host))
+        self._spawn(self._ping_loop())
+
+    async def wait_for_joiner(self, host: Host) -> Established:
+        """The first joiner to complete the handshake; ``ConfideError`` if the room ends first."""
+        assert self._control is not None
+        getter = asyncio.ensure_future(host.established.get())
+        try:
+            await asyncio.wait({getter, self._control}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not getter.done():
+                getter.cancel()
+        if getter.done() and not getter.cancelled():
+            return getter.result()
+        self._control.result()  # raises why the room ended
+        raise ClosedError(f"{self._protocol.where} closed the room")
+
+    async def _control_loop(self, host: Host) -> None:
+        while True:
+            ftype, body = await _expect(self._protocol, None)
+            if ftype == routing.INCOMING:
+                try:
+                    joiner = routing.parse_incoming(body)
+                except routing.FrameError:
+                    raise ProtocolError(f"{self._protocol.where} sent a bad frame") from None
+                if len(self._tasks) <= MAX_ACCEPTING:
+                    self._spawn(self._accept(host, joiner))
+            elif ftype != routing.PONG:
+                raise ProtocolError(f"{self._protocol.where} sent an unexpected frame")
+
+    async def _accept(self, host: Host, joiner: int) -> None:
+        try:
+            reader, writer, protocol = await _connect(self.relay, self.timeout)
+        except ConfideError as exc:
+            self.status(f"could not connect a joiner: {exc}")
+            return
+        try:
+            writer.write(routing.accept_request(self.opened.token, joiner))
+            await _expect_type(protocol, self.timeout, routing.SPLICED)
+        except ConfideError as exc:
+            await _close(writer)
+            self.status(f"a join through the relay did not happen: {exc}")
+            return
+        host.spawn(reader, writer)
+
+    async def _ping_loop(self) -> None:
+        interval = min(60.0, max(0.2, self.opened.idle_timeout / 3))
+        ping = routing.frame(routing.PING)
+        while not self._writer.is_closing():
+            await asyncio.sleep(interval)
+            self._writer.write(ping)
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Leave the relay: stop every task and close the control connection."""
+        tasks = [*self._tasks, *([self._control] if self._control else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        await _close(self._writer)
+
+
+@contextlib.asynccontextmanager
+async def hosting(
+    host: Host, relay: Address, status: Status, *, timeout: float = CONNECT_TIMEOUT
+) -> AsyncIterator[RelayRoom]:
+    """Open a room on ``relay`` for ``host``, print where and the code; close it all after."""
+    status(f"connecting to the relay at {describe_address(relay)}")
+    room = await RelayRoom.open(relay, status, timeout=timeout)
+    try:
+        room.start(host)
+        status(f"relay: {room.address}")
+        if host.secret.code is not None:
+            host.on_code(host.secret.code)
+        else:
+            status(
+                f"room: {room.nameplate} (joiners run: confide join --relay {room.address} "
+                f"--room {room.nameplate} --password)"
+            )
+        status("waiting for a joiner (Ctrl-C to stop)")
+        yield room
+    finally:
+        await room.close()
+        await host.close()

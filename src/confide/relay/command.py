@@ -1,0 +1,99 @@
+"""The ``confide relay`` subcommand: its flags, its help, and starting the server.
+
+``add_parser`` is called by ``confide.cli`` to add the subcommand;
+``run`` is what it dispatches to. The help ends with a systemd unit, the
+same one docs/RELAY.md explains.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from confide.errors import UsageError
+from confide.relay import limits
+
+DEFAULT_PORT = 7200
+
+SERVICE_HELP = """\
+running it as a service (systemd), e.g. /etc/systemd/system/confide-relay.service:
+
+  [Unit]
+  Description=confide relay
+  After=network-online.target
+  Wants=network-online.target
+
+  [Service]
+  ExecStart=/usr/local/bin/confide relay --port 7200
+  DynamicUser=yes
+  Restart=on-failure
+  NoNewPrivileges=yes
+  ProtectSystem=strict
+  ProtectHome=yes
+  PrivateTmp=yes
+  LimitNOFILE=65536
+
+  [Install]
+  WantedBy=multi-user.target
+
+then: systemctl daemon-reload && systemctl enable --now confide-relay
+logs: journalctl -u confide-relay (one line per event; never payload or codes)
+SIGTERM (systemctl stop) tells every connected end and exits 0.
+clients use it with: confide host --relay HOST:7200, confide join CODE --relay HOST:7200
+(or $CONFIDE_RELAY, or relay = "HOST:7200" in the config file). See docs/RELAY.md.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add ``confide relay`` to the subcommands."""
+    parser = sub.add_parser(
+        "relay",
+        help="run a relay that pairs hosts and joiners across the internet",
+        description="Run a confide relay: hosts get a nameplate from it, joiners reach them\n"
+        "through it. It forwards end-to-end encrypted bytes it cannot read.",
+        epilog=SERVICE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--bind",
+        default="0.0.0.0",
+        metavar="ADDR",
+        help="address to listen on (default: 0.0.0.0, all IPv4; '::' for IPv6; "
+        "'0.0.0.0,::' for both)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to listen on; 0 picks a free one (default: {DEFAULT_PORT})",
+    )
+    limits.add_arguments(parser)
+
+
+def add_client_options(parser: argparse.ArgumentParser, *, joiner: bool) -> None:
+    """``--relay``, ``--no-relay`` (and for a joiner ``--room``) on ``host`` or ``join``."""
+    parser.add_argument(
+        "--relay",
+        metavar="HOST:PORT",
+        help="go through a confide relay (default: $CONFIDE_RELAY, or relay in the config file)",
+    )
+    parser.add_argument(
+        "--no-relay",
+        action="store_true",
+        help="ignore $CONFIDE_RELAY and the config file's relay",
+    )
+    if joiner:
+        parser.add_argument(
+            "--room",
+            metavar="NUMBER",
+            help="the relay room of a --password chat (the host prints it)",
+        )
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Start the relay the parsed flags describe; return its exit code."""
+    from confide.relay.server import serve
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError("--port must be between 0 and 65535")
+    return await serve(limits.from_args(args), args.bind, args.port)

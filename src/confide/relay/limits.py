@@ -1,0 +1,101 @@
+"""The relay's limits: one flag each, with defaults a small public relay can live with.
+
+``Limits`` holds them; ``add_arguments`` puts the flags on the ``confide
+relay`` parser and ``from_args`` reads them back, refusing nonsense with a
+usage error. ``JoinBucket`` is the token bucket that slows join attempts on
+one nameplate, so guessing a code through the relay is slow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, fields
+
+from confide.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Every limit the relay enforces."""
+
+    max_frame: int = 256
+    """Largest routing frame body a client may send, in bytes."""
+    hello_timeout: float = 10.0
+    """Seconds a connection has to name what it wants (and a joiner waits for its host)."""
+    idle_timeout: float = 600.0
+    """Seconds without a byte either way before a pair or a room's control link is closed."""
+    max_per_ip: int = 100
+    """Connections open at once from one IP address."""
+    max_connections: int = 10000
+    """Connections open at once in total."""
+    max_rooms: int = 1000
+    """Rooms open at once."""
+    room_lifetime: float = 3600.0
+    """Seconds a nameplate lives; chats already going carry on after it."""
+    join_burst: int = 5
+    """Join attempts on one nameplate allowed at once."""
+    join_rate: float = 10.0
+    """Further join attempts on one nameplate allowed per minute."""
+
+
+_FLAGS: dict[str, tuple[str, str]] = {
+    "max_frame": ("BYTES", "largest routing frame a client may send"),
+    "hello_timeout": ("SECONDS", "time a new connection has to name its room"),
+    "idle_timeout": ("SECONDS", "close a pair or room after this long without traffic"),
+    "max_per_ip": ("N", "connections at once from one IP address"),
+    "max_connections": ("N", "connections at once in total"),
+    "max_rooms": ("N", "rooms open at once"),
+    "room_lifetime": ("SECONDS", "how long a nameplate lives (running chats carry on)"),
+    "join_burst": ("N", "join attempts on one nameplate allowed at once"),
+    "join_rate": ("PER_MINUTE", "further join attempts per nameplate per minute"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one ``--flag`` per limit, each showing its default."""
+    defaults = Limits()
+    group = parser.add_argument_group("limits")
+    for f in fields(Limits):
+        metavar, text = _FLAGS[f.name]
+        default = getattr(defaults, f.name)
+        group.add_argument(
+            "--" + f.name.replace("_", "-"),
+            type=type(default),
+            default=default,
+            metavar=metavar,
+            help=f"{text} (default: {default:g})",
+        )
+
+
+def from_args(args: argparse.Namespace) -> Limits:
+    """The limits the flags ask for; ``UsageError`` if one is out of range."""
+    values = {f.name: getattr(args, f.name) for f in fields(Limits)}
+    for name, value in values.items():
+        if not math.isfinite(value) or value <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be above 0")
+    if values["max_frame"] < 64:
+        raise UsageError("--max-frame must be at least 64 (an ACCEPT frame is 21 bytes)")
+    return Limits(**values)
+
+
+class JoinBucket:
+    """A token bucket: ``burst`` attempts at once, refilled at ``per_minute``."""
+
+    __slots__ = ("_burst", "_rate", "_stamp", "_tokens")
+
+    def __init__(self, burst: int, per_minute: float, now: float) -> None:
+        """A full bucket at time ``now`` (seconds, monotonic)."""
+        self._burst = float(burst)
+        self._rate = per_minute / 60.0
+        self._tokens = float(burst)
+        self._stamp = now
+
+    def take(self, now: float) -> int:
+        """Spend one attempt: 0 if allowed, else whole seconds until one is free."""
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0
+        return max(1, math.ceil((1.0 - self._tokens) / self._rate))

@@ -1,0 +1,78 @@
+"""The relay's log: one line per event, ``key=value`` fields, never payload.
+
+A line looks like::
+
+    2025-01-31T12:00:00Z closed room=42 joiner=1 up=5120 down=4864 secs=61.2 why=eof
+
+Events: ``opened`` (a room), ``join`` (a joiner named a room), ``joined``
+(host and joiner spliced), ``closed`` (a pair or a room), ``refused``
+(anything turned away, with ``why=``), plus ``listening``, ``stopping`` and
+``stopped``. Values are numbers, nameplates (digits), IP addresses and fixed
+reason words; no routing frame is ever logged raw, and the relay never sees
+code words or text. Refusals are rate-limited so a flood cannot flood the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+Value = str | int | float
+
+MAX_REFUSALS_PER_SECOND = 20
+
+
+class EventLog:
+    """Writes one line per relay event."""
+
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        clock: Callable[[], float] = time.time,
+        max_refusals: int = MAX_REFUSALS_PER_SECOND,
+    ) -> None:
+        """Log to ``out`` (stderr); at most ``max_refusals`` refusal lines a second."""
+        self.out = out or sys.stderr
+        self._clock = clock
+        self._max_refusals = max_refusals
+        self._second = 0
+        self._refusals = 0
+        self._suppressed = 0
+
+    def event(self, name: str, **fields: Value) -> None:
+        """Write one event line."""
+        now = self._clock()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        parts = [stamp, name, *(f"{k}={_fmt(v)}" for k, v in fields.items())]
+        with contextlib.suppress(OSError, ValueError):  # a closed log must not stop the relay
+            print(" ".join(parts), file=self.out, flush=True)
+
+    def refused(self, why: str, **fields: Value) -> None:
+        """Log a refusal, unless this second already had too many."""
+        second = int(self._clock())
+        if second != self._second:
+            self.flush()
+            self._second, self._refusals = second, 0
+        self._refusals += 1
+        if self._refusals > self._max_refusals:
+            self._suppressed += 1
+            return
+        self.event("refused", why=why, **fields)
+
+    def flush(self) -> None:
+        """Log how many refusals went unlogged since the last line about them."""
+        if self._suppressed:
+            self.event("refused-unlogged", count=self._suppressed)
+            self._suppressed = 0
+
+
+def _fmt(value: Value) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    text = str(value)
+    if text.isprintable() and " " not in text and "=" not in text:
+        return text
+    return repr(text)

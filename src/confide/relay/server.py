@@ -1,0 +1,515 @@
+"""The relay server: pair hosts with joiners by nameplate and splice their bytes.
+
+Every connection is one ``Conn`` (an ``asyncio.BufferedProtocol`` with
+slots): no task, no stream objects, no buffer of its own while it is idle.
+All connections read into one shared buffer. A connection in its routing
+phase copies what it read into a small ``head`` (at most one frame's
+worth); a spliced connection hands the bytes straight to its peer's
+transport, wrapped in a ``DATA`` header that sits in four bytes reserved in
+front of the shared buffer, so forwarding is one ``recv_into`` and one
+``send`` per read with no per-byte work. Back-pressure pauses the reading
+side when the writing side's buffer is full.
+
+One ticker, not one timer per connection, enforces the deadlines: the
+hello timeout (a new connection must name its room; a joiner's host must
+answer), the idle timeout (pairs and control links), the room lifetime, and
+a grace period for connections that will not take their last bytes.
+
+Life of a room: ``OPEN`` makes it (the control connection); each ``JOIN``
+is rate-limited per nameplate and announced to the host as ``INCOMING``;
+the host's ``ACCEPT`` on a new connection splices it with that joiner. A
+room ends when its control connection does; pairs already spliced carry
+on. On SIGTERM every end gets ``CLOSE(shutdown)`` before the socket closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import signal
+import sys
+import time
+from typing import cast
+
+from confide.errors import ClosedError
+from confide.relay import routing
+from confide.relay.limits import JoinBucket, Limits
+from confide.relay.log import EventLog, Value
+from confide.relay.routing import HEADER, Reason
+
+DEFAULT_PORT = 7200
+READ_SIZE = 256 * 1024
+HIGH_WATER = 512 * 1024
+LOW_WATER = 128 * 1024
+CLOSE_GRACE = 5.0
+"""Seconds a closing connection gets to take its last bytes before it is aborted."""
+SHUTDOWN_GRACE = 3.0
+BACKLOG = 1024
+_RETAINS_VIEWS = sys.version_info >= (3, 12)
+"""Whether a transport may keep a view of what it was given to write (3.12+)."""
+
+NEW, CONTROL, WAITING, SPLICED, CLOSING = range(5)
+_PONG = routing.frame(routing.PONG)
+_SPLICED = routing.frame(routing.SPLICED)
+
+
+class Room:
+    """One nameplate: its host's control connection and the joiners waiting."""
+
+    __slots__ = (
+        "bucket",
+        "control",
+        "created",
+        "joins",
+        "nameplate",
+        "next_id",
+        "pairs",
+        "token",
+        "waiting",
+    )
+
+    def __init__(self, nameplate: str, control: Conn, bucket: JoinBucket, now: float) -> None:
+        """A fresh room whose host talks on ``control``."""
+        self.nameplate = nameplate
+        self.token = secrets.token_bytes(routing.TOKEN_SIZE)
+        self.control = control
+        self.bucket = bucket
+        self.created = now
+        self.waiting: dict[int, Conn] = {}
+        self.next_id = 0
+        self.joins = 0
+        self.pairs = 0
+
+
+class Conn(asyncio.BufferedProtocol):
+    """One client connection; the ``Relay`` holds all the logic."""
+
+    __slots__ = (
+        "count",
+        "deadline",
+        "head",
+        "ip",
+        "is_joiner",
+        "joiner",
+        "last",
+        "peer",
+        "relay",
+        "room",
+        "started",
+        "state",
+        "transport",
+    )
+
+    def __init__(self, relay: Relay) -> None:
+        """A connection owned by ``relay``."""
+        self.relay = relay
+        self.transport: asyncio.Transport | None = None
+        self.ip = "?"
+        self.state = NEW
+        self.head: bytearray | None = None
+        self.peer: Conn | None = None
+        self.room: Room | None = None
+        self.joiner = 0
+        self.is_joiner = False
+        self.deadline = 0.0
+        self.last = 0.0
+        self.started = 0.0
+        self.count = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Count the connection and start its hello deadline."""
+        self.transport = cast(asyncio.Transport, transport)
+        self.relay.admit(self)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """The shared buffer (a small slice of it before the splice)."""
+        if self.state == SPLICED:
+            return self.relay.view
+        return self.relay.view[: self.relay.head_room]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """Forward what was read, or parse it as routing frames."""
+        if self.state == SPLICED:
+            self.relay.forward(self, nbytes)
+        elif self.state != CLOSING:
+            self.relay.routing_bytes(self, nbytes)
+
+    def eof_received(self) -> bool:
+        """The client is gone: tear down what depended on it."""
+        self.relay.hangup(self, None, None, "eof")
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the connection."""
+        self.relay.lost(self)
+
+    def pause_writing(self) -> None:
+        """Our buffer is full: stop reading from the peer that fills it."""
+        peer = self.peer
+        if peer is not None and peer.state == SPLICED and peer.transport is not None:
+            peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        """Our buffer drained: read from the peer again."""
+        peer = self.peer
+        if peer is not None and peer.state == SPLICED and peer.transport is not None:
+            peer.transport.resume_reading()
+
+
+class Relay:
+    """Rooms, connections and limits of one running relay."""
+
+    def __init__(self, limits: Limits, log: EventLog) -> None:
+        """An empty relay; ``serve`` binds it to a socket."""
+        self.limits = limits
+        self.log = log
+        self.conns: set[Conn] = set()
+        self.per_ip: dict[str, int] = {}
+        self.rooms: dict[str, Room] = {}
+        self.by_token: dict[bytes, Room] = {}
+        self.stopping = False
+        self.server: asyncio.AbstractServer | None = None
+        self.now = time.monotonic()
+        self.head_room = HEADER + limits.max_frame
+        self.tick_interval = max(0.05, min(1.0, limits.hello_timeout / 4, limits.idle_timeout / 4))
+        self._wake = asyncio.Event()
+        self._new_buffer()
+
+    def _new_buffer(self) -> None:
+        self.buffer = bytearray(HEADER + READ_SIZE)
+        self.whole = memoryview(self.buffer)
+        self.view = self.whole[HEADER:]
+
+    def protocol(self) -> Conn:
+        """The protocol factory for the listening server."""
+        return Conn(self)
+
+    # -- arrivals and departures -----------------------------------------
+
+    def admit(self, c: Conn) -> None:
+        """A new connection: count it per IP and refuse it if over a limit."""
+        assert c.transport is not None
+        peer = c.transport.get_extra_info("peername")
+        c.ip = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        c.last = now = time.monotonic()
+        c.deadline = now + self.limits.hello_timeout
+        self.conns.add(c)
+        count = self.per_ip.get(c.ip, 0) + 1
+        self.per_ip[c.ip] = count
+        if self.stopping:
+            self._close(c, Reason.SHUTDOWN)
+        elif len(self.conns) > self.limits.max_connections or count > self.limits.max_per_ip:
+            self.refuse(c, Reason.TOO_MANY_CONNECTIONS)
+
+    def lost(self, c: Conn) -> None:
+        """A socket closed: forget it (and whatever depended on it)."""
+        self.hangup(c, None, None, "lost")
+        if c in self.conns:
+            self.conns.discard(c)
+            left = self.per_ip.get(c.ip, 1) - 1
+            if left > 0:
+                self.per_ip[c.ip] = left
+            else:
+                self.per_ip.pop(c.ip, None)
+        c.peer = None
+        if self.stopping and not self.conns:
+            self._wake.set()
+
+    # -- the routing phase -----------------------------------------------
+
+    def routing_bytes(self, c: Conn, nbytes: int) -> None:
+        """Bytes from a connection that is not spliced yet."""
+        if c.head is None:
+            c.head = bytearray()
+        c.head += self.view[:nbytes]
+        c.last = time.monotonic()
+        try:
+            if c.state == NEW:
+                got = routing.take_frame(c.head, self.limits.max_frame)
+                if got is None:
+                    return
+                self._request(c, routing.parse_request(*got))
+            if c.state == CONTROL:
+                self._control_frames(c)
+            elif c.head is not None and len(c.head) > self.limits.max_frame:
+                self.hangup(c, Reason.BAD_FRAME, None, "data-before-splice")
+        except routing.FrameError as exc:
+            self.hangup(c, exc.reason, Reason.HOST_GONE, exc.reason.label)
+
+    def _control_frames(self, c: Conn) -> None:
+        assert c.head is not None
+        assert c.transport is not None
+        while (got := routing.take_frame(c.head, self.limits.max_frame)) is not None:
+            if got[0] != routing.PING:
+                raise routing.FrameError(Reason.BAD_FRAME, "only PING on a control link")
+            c.transport.write(_PONG)
+
+    def _request(self, c: Conn, req: routing.Request) -> None:
+        if req.kind == routing.OPEN:
+            self._open(c)
+        elif req.kind == routing.JOIN:
+            self._join(c, req.nameplate)
+        else:
+            self._accept(c, req.token, req.joiner)
+
+    def _open(self, c: Conn) -> None:
+        assert c.transport is not None
+        nameplate = self._allocate() if len(self.rooms) < self.limits.max_rooms else None
+        if nameplate is None:
+            self.refuse(c, Reason.RELAY_FULL)
+            return
+        lim = self.limits
+        room = Room(nameplate, c, JoinBucket(lim.join_burst, lim.join_rate, c.last), c.last)
+        self.rooms[nameplate] = room
+        self.by_token[room.token] = room
+        c.state, c.room = CONTROL, room
+        answer = routing.Opened(nameplate, room.token, lim.idle_timeout, lim.room_lifetime)
+        c.transport.write(routing.opened(answer))
+        self.log.event("opened", room=nameplate, ip=c.ip)
+
+    def _allocate(self) -> str | None:
+        """A free nameplate, as short as the number of rooms allows."""
+        for digits in range(3, 8):
+            for _ in range(16):
+                nameplate = str(1 + secrets.randbelow(10**digits - 1))
+                if nameplate not in self.rooms:
+                    return nameplate
+        return None
+
+    def _join(self, c: Conn, nameplate: str) -> None:
+        room = self.rooms.get(nameplate)
+        if room is None:
+            self.refuse(c, Reason.UNKNOWN_ROOM, room=nameplate)
+            return
+        wait = room.bucket.take(c.last)
+        if wait:
+            self.refuse(c, Reason.RATE_LIMITED, wait, room=nameplate)
+            return
+        assert room.control.transport is not None
+        room.next_id += 1
+        room.joins += 1
+        room.waiting[room.next_id] = c
+        c.state, c.room, c.joiner, c.is_joiner = WAITING, room, room.next_id, True
+        c.deadline = c.last + self.limits.hello_timeout
+        room.control.transport.write(routing.incoming(room.next_id))
+        self.log.event("join", room=nameplate, joiner=room.next_id, ip=c.ip)
+
+    def _accept(self, c: Conn, token: bytes, joiner: int) -> None:
+        room = self.by_token.get(token)
+        if room is None:
+            self.refuse(c, Reason.UNKNOWN_ROOM)
+            return
+        j = room.waiting.pop(joiner, None)
+        if j is None:
+            self.refuse(c, Reason.PEER_GONE, room=room.nameplate)
+            return
+        self._splice(j, c, room)
+
+    def _splice(self, j: Conn, h: Conn, room: Room) -> None:
+        room.pairs += 1
+        h.joiner, h.room = j.joiner, room
+        now = time.monotonic()
+        for a, b in ((j, h), (h, j)):
+            assert a.transport is not None
+            a.state, a.peer, a.started, a.last, a.count = SPLICED, b, now, now, 0
+            a.transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
+            a.transport.write(_SPLICED)
+        for a in (j, h):
+            early, a.head = a.head, None
+            if early:
+                self._send_data(a, bytes(early))
+        self.log.event("joined", room=room.nameplate, joiner=j.joiner, ip=j.ip)
+
+    # -- the spliced phase -------------------------------------------------
+
+    def forward(self, src: Conn, nbytes: int) -> None:
+        """Send what ``src`` just read into the shared buffer to its peer, as one DATA frame."""
+        dst = src.peer
+        src.count += nbytes
+        src.last = self.now
+        if dst is None or dst.state != SPLICED or dst.transport is None:
+            return
+        buf = self.buffer
+        buf[0] = routing.DATA
+        buf[1:HEADER] = nbytes.to_bytes(3, "big")
+        transport = dst.transport
+        transport.write(self.whole[: HEADER + nbytes])
+        if _RETAINS_VIEWS and transport.get_write_buffer_size():
+            self._new_buffer()  # the transport may hold a view of the old one
+
+    def _send_data(self, src: Conn, data: bytes) -> None:
+        src.count += len(data)
+        dst = src.peer
+        if dst is not None and dst.transport is not None:
+            dst.transport.write(routing.header(routing.DATA, len(data)) + data)
+
+    # -- endings -----------------------------------------------------------
+
+    def refuse(self, c: Conn, reason: Reason, retry_after: int = 0, **fields: Value) -> None:
+        """Turn a connection away with ``CLOSE(reason)`` and log one line."""
+        if c.state == CLOSING:
+            return
+        self.log.refused(reason.label, ip=c.ip, **fields)
+        self._close(c, reason, retry_after)
+
+    def hangup(self, c: Conn, reason: Reason | None, others: Reason | None, why: str) -> None:
+        """End ``c`` and what depends on it; ``c`` gets ``reason``, its partners ``others``.
+
+        ``None`` for ``reason`` means ``c`` is gone and is told nothing; for
+        ``others`` it means the natural word (the peer or the host is gone).
+        """
+        if c.state == SPLICED:
+            self._end_pair(c, reason, others or Reason.PEER_GONE, why)
+        elif c.state == CONTROL and c.room is not None:
+            self._end_room(c.room, reason, others or Reason.HOST_GONE, why)
+        elif c.state == WAITING and c.room is not None:
+            c.room.waiting.pop(c.joiner, None)
+            self.log.event("closed", room=c.room.nameplate, joiner=c.joiner, why=why)
+            self._close(c, reason)
+        elif c.state == NEW:
+            if reason is not None:
+                self.log.refused(reason.label, ip=c.ip)
+            self._close(c, reason)
+
+    def _end_pair(self, c: Conn, reason: Reason | None, others: Reason, why: str) -> None:
+        peer = c.peer
+        j, h = (c, peer) if c.is_joiner else (peer, c)
+        up = j.count if j is not None else 0
+        down = h.count if h is not None else 0
+        room = c.room
+        if room is not None:
+            secs = time.monotonic() - c.started
+            self.log.event(
+                "closed", room=room.nameplate, joiner=c.joiner, up=up, down=down, secs=secs, why=why
+            )
+        self._close(c, reason)
+        if peer is not None:
+            self._close(peer, others)
+
+    def _end_room(self, room: Room, reason: Reason | None, others: Reason, why: str) -> None:
+        if self.rooms.get(room.nameplate) is room:
+            del self.rooms[room.nameplate]
+        self.by_token.pop(room.token, None)
+        for j in room.waiting.values():
+            self._close(j, others)
+        room.waiting.clear()
+        self._close(room.control, reason)
+        secs = time.monotonic() - room.created
+        self.log.event(
+            "closed", room=room.nameplate, joins=room.joins, pairs=room.pairs, secs=secs, why=why
+        )
+
+    def _close(self, c: Conn, reason: Reason | None, retry_after: int = 0) -> None:
+        if c.state == CLOSING:
+            return
+        c.state = CLOSING
+        c.head = None
+        c.deadline = time.monotonic() + CLOSE_GRACE
+        if c.transport is None:
+            return
+        with contextlib.suppress(Exception):
+            if reason is not None and not c.transport.is_closing():
+                c.transport.write(routing.close(reason, retry_after))
+            c.transport.close()
+
+    # -- time ----------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Enforce every deadline; called a few times a second."""
+        now = self.now = time.monotonic()
+        lim = self.limits
+        for c in list(self.conns):
+            state = c.state
+            if state == NEW and now >= c.deadline:
+                self.hangup(c, Reason.HELLO_TIMEOUT, None, "hello-timeout")
+            elif state == WAITING and now >= c.deadline:
+                self.hangup(c, Reason.NO_ANSWER, None, "no-answer")
+            elif state == CONTROL and now - c.last >= lim.idle_timeout:
+                self.hangup(c, Reason.IDLE_TIMEOUT, None, "idle")
+            elif state == SPLICED and c.is_joiner and c.peer is not None:
+                if now - max(c.last, c.peer.last) >= lim.idle_timeout:
+                    self.hangup(c, Reason.IDLE_TIMEOUT, Reason.IDLE_TIMEOUT, "idle")
+            elif state == CLOSING and now >= c.deadline and c.transport is not None:
+                c.transport.abort()
+        for room in list(self.rooms.values()):
+            if now - room.created >= lim.room_lifetime:
+                self._end_room(room, Reason.EXPIRED, Reason.EXPIRED, "expired")
+
+    def shutdown(self) -> None:
+        """Stop accepting and tell every end ``CLOSE(shutdown)``."""
+        if self.stopping:
+            return
+        self.stopping = True
+        if self.server is not None:
+            self.server.close()
+        self.log.event("stopping", rooms=len(self.rooms), connections=len(self.conns))
+        for c in list(self.conns):
+            self.hangup(c, Reason.SHUTDOWN, Reason.SHUTDOWN, "shutdown")
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Tick until shut down and every connection is gone (or the grace ran out)."""
+        while not self.stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.tick_interval)
+            self.tick()
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        while self.conns and time.monotonic() < deadline:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.05)
+        for c in list(self.conns):
+            if c.transport is not None:
+                c.transport.abort()
+
+
+async def serve(limits: Limits, bind: str, port: int, log: EventLog | None = None) -> int:
+    """Run a relay on ``bind:port`` until SIGTERM or SIGINT; return the exit code."""
+    loop = asyncio.get_running_loop()
+    log = log or EventLog()
+    relay = Relay(limits, log)
+    _raise_file_limit(limits.max_connections + 64)
+    try:
+        hosts = [h.strip() for h in bind.split(",") if h.strip()] or None
+        server = await loop.create_server(
+            relay.protocol, hosts, port, reuse_address=True, backlog=BACKLOG
+        )
+    except OSError as exc:
+        raise ClosedError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from None
+    relay.server = server
+    for sock in server.sockets:
+        name = sock.getsockname()
+        host = f"[{name[0]}]" if ":" in name[0] else name[0]
+        print(f"relay listening on {host}:{name[1]}", file=sys.stderr, flush=True)
+    signals = [s for s in (signal.SIGTERM, signal.SIGINT) if _on_signal(loop, s, relay)]
+    try:
+        await relay.run()
+    finally:
+        server.close()
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    log.flush()
+    log.event("stopped")
+    return 0
+
+
+def _on_signal(loop: asyncio.AbstractEventLoop, sig: signal.Signals, relay: Relay) -> bool:
+    try:
+        loop.add_signal_handler(sig, relay.shutdown)
+    except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C raises instead
+        return False
+    return True
+
+
+def _raise_file_limit(wanted: int) -> None:
+    """Allow enough open files for ``wanted`` sockets, where the OS lets us."""
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

@@ -1,0 +1,199 @@
+"""Unit tests of the relay's routing protocol, limits and log (pure code, no sockets).
+
+The wire bytes are written out literally here, as docs/RELAY.md documents
+them, so a change to the format breaks these tests and not only round trips.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from confide.cli import main
+from confide.relay import routing
+from confide.relay.limits import JoinBucket
+from confide.relay.log import EventLog
+from confide.relay.routing import Deframer, FrameError, Reason
+
+TOKEN = bytes(range(16))
+
+
+def test_request_frames_have_the_documented_bytes() -> None:
+    assert routing.open_request() == b"\x01\x00\x00\x01\x01"
+    assert routing.join_request("42") == b"\x02\x00\x00\x03\x0142"
+    assert routing.accept_request(TOKEN, 7) == (
+        b"\x03\x00\x00\x15\x01" + TOKEN + b"\x00\x00\x00\x07"
+    )
+    assert routing.frame(routing.PING) == b"\x04\x00\x00\x00"
+
+
+def test_relay_frames_have_the_documented_bytes() -> None:
+    opened = routing.opened(routing.Opened("815", TOKEN, 600.0, 3600.0))
+    assert opened == (
+        b"\x81\x00\x00\x1b"
+        + TOKEN
+        + (600_000).to_bytes(4, "big")
+        + (3_600_000).to_bytes(4, "big")
+        + b"815"
+    )
+    assert routing.incoming(3) == b"\x82\x00\x00\x04\x00\x00\x00\x03"
+    assert routing.frame(routing.SPLICED) == b"\x83\x00\x00\x00"
+    assert routing.close(Reason.RATE_LIMITED, 12) == b"\x85\x00\x00\x05\x02\x00\x00\x00\x0c"
+    assert routing.frame(routing.PONG) == b"\x86\x00\x00\x00"
+
+
+def test_take_frame_waits_for_a_whole_frame_then_removes_it() -> None:
+    wire = routing.join_request("7") + b"rest"
+    buf = bytearray()
+    for i, byte in enumerate(wire[:-5]):
+        buf.append(byte)
+        assert routing.take_frame(buf, 256) is None, f"a frame after {i + 1} bytes"
+    buf += wire[-5:]
+    assert routing.take_frame(buf, 256) == (routing.JOIN, b"\x017")
+    assert buf == b"rest"
+
+
+def test_oversized_frame_is_refused_from_its_header_alone() -> None:
+    buf = bytearray(b"\x02\x01\x00\x00")  # JOIN, 65536 bytes announced, none sent
+    with pytest.raises(FrameError) as info:
+        routing.take_frame(buf, 256)
+    assert info.value.reason is Reason.FRAME_TOO_LARGE
+    buf = bytearray(b"\x02\x00\x01\x01")  # 257 > 256
+    with pytest.raises(FrameError):
+        routing.take_frame(buf, 256)
+    assert routing.take_frame(bytearray(b"\x02\x00\x01\x00" + b"\x01" + b"1" * 255), 256)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"GET / HTTP/1.1\r\n", b"\x16\x03\x01\x02\x00", b"\x00\x00\x00\x05hello", b"\x85\x00\x00\x00"],
+)
+def test_garbage_is_refused_on_the_first_byte_it_can_judge(garbage: bytes) -> None:
+    with pytest.raises(FrameError) as info:
+        routing.take_frame(bytearray(garbage), 256)
+    assert info.value.reason is Reason.BAD_FRAME
+
+
+@pytest.mark.parametrize(
+    ("ftype", "body", "why"),
+    [
+        (routing.PING, b"", "first frame"),
+        (routing.OPEN, b"", "no version"),
+        (routing.OPEN, b"\x02", "version 2"),
+        (routing.OPEN, b"\x01x", "OPEN with arguments"),
+        (routing.JOIN, b"\x01", "no nameplate"),
+        (routing.JOIN, b"\x01abc", "letters"),
+        (routing.JOIN, b"\x01" + b"1" * 17, "17 digits"),
+        (routing.JOIN, b"\x01\xd9\xa3", "non-ASCII digit"),
+        (routing.JOIN, b"\x01-5", "a sign"),
+        (routing.ACCEPT, b"\x01" + TOKEN, "no joiner id"),
+        (routing.ACCEPT, b"\x01" + TOKEN + b"\x00" * 5, "too long"),
+    ],
+)
+def test_bad_requests_are_refused(ftype: int, body: bytes, why: str) -> None:
+    with pytest.raises(FrameError) as info:
+        routing.parse_request(ftype, body)
+    assert info.value.reason is Reason.BAD_FRAME, why
+
+
+def test_good_requests_parse() -> None:
+    assert routing.parse_request(routing.OPEN, b"\x01") == routing.Request(routing.OPEN)
+    assert routing.parse_request(routing.JOIN, b"\x01007").nameplate == "7"
+    accept = routing.parse_request(routing.ACCEPT, b"\x01" + TOKEN + b"\x00\x00\x01\x00")
+    assert (accept.token, accept.joiner) == (TOKEN, 256)
+
+
+def test_nameplates_are_canonical_digits() -> None:
+    assert routing.check_nameplate("0042") == "42"
+    for bad in ("", "4 2", "x", "1" * 17, "²"):
+        with pytest.raises(ValueError, match="nameplate"):
+            routing.check_nameplate(bad)
+
+
+def test_deframer_streams_data_and_keeps_control_frames_whole() -> None:
+    wire = (
+        routing.frame(routing.SPLICED)
+        + routing.frame(routing.DATA, b"hello ")
+        + routing.frame(routing.DATA, b"")
+        + routing.frame(routing.DATA, b"world")
+        + routing.close(Reason.SHUTDOWN)
+    )
+    for size in (1, 2, 3, 5, len(wire)):
+        deframer = Deframer()
+        got: list[tuple[int, bytes]] = []
+        for i in range(0, len(wire), size):
+            got += deframer.feed(wire[i : i + size])
+        data = b"".join(body for ftype, body in got if ftype == routing.DATA)
+        others = [(ftype, body) for ftype, body in got if ftype != routing.DATA]
+        assert data == b"hello world"
+        assert others == [(routing.SPLICED, b""), (routing.CLOSE, b"\x09\x00\x00\x00\x00")]
+
+
+def test_deframer_passes_a_large_data_frame_on_before_it_is_complete() -> None:
+    deframer = Deframer()
+    out = deframer.feed(routing.header(routing.DATA, 1 << 20) + b"x" * 1000)
+    assert out == [(routing.DATA, b"x" * 1000)]
+
+
+def test_deframer_refuses_bad_relay_frames() -> None:
+    with pytest.raises(FrameError) as info:
+        Deframer().feed(b"\x01\x00\x00\x00")  # a client type from the relay
+    assert info.value.reason is Reason.BAD_FRAME
+    with pytest.raises(FrameError) as info:
+        Deframer(max_control=100).feed(b"\x82\x00\x00\x65")  # a 101-byte INCOMING
+    assert info.value.reason is Reason.FRAME_TOO_LARGE
+
+
+def test_relay_answers_parse() -> None:
+    answer = routing.Opened("815", TOKEN, 1.5, 3600.0)
+    body = routing.opened(answer)[routing.HEADER :]
+    assert routing.parse_opened(body) == answer
+    with pytest.raises(FrameError):
+        routing.parse_opened(body[:24])
+    with pytest.raises(FrameError):
+        routing.parse_opened(body[:24] + b"8x")
+    assert routing.parse_incoming(b"\x00\x00\x00\x09") == 9
+    assert routing.parse_close(b"\x02\x00\x00\x00\x1e") == (Reason.RATE_LIMITED, 30)
+    assert routing.parse_close(b"\xee\x00\x00\x00\x00") == (None, 0)
+    assert routing.parse_close(b"") == (None, 0)
+
+
+def test_join_bucket_allows_a_burst_then_refills_slowly() -> None:
+    bucket = JoinBucket(burst=3, per_minute=6, now=100.0)
+    assert [bucket.take(100.0) for _ in range(3)] == [0, 0, 0]
+    assert bucket.take(100.0) == 10  # one attempt per 10 s
+    assert bucket.take(105.0) == 5
+    assert bucket.take(110.5) == 0
+    assert bucket.take(110.5) > 0
+    assert [bucket.take(1000.0) for _ in range(4)] == [0, 0, 0, 10]  # never above the burst
+
+
+def test_log_lines_are_one_per_event_and_refusals_are_rate_limited() -> None:
+    out = io.StringIO()
+    now = [1000.0]
+    log = EventLog(out, clock=lambda: now[0], max_refusals=2)
+    log.event("closed", room="42", up=10, down=20, secs=1.25, why="eof")
+    for _ in range(5):
+        log.refused("hello-timeout", ip="127.0.0.1")
+    now[0] += 1
+    log.refused("bad-frame", ip="127.0.0.1", odd="a b=c\n")
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith(" closed room=42 up=10 down=20 secs=1.2 why=eof")
+    assert [line.split(" ", 2)[1] for line in lines] == [
+        "closed",
+        "refused",
+        "refused",
+        "refused-unlogged",
+        "refused",
+    ]
+    assert lines[3].endswith("count=3")
+    assert lines[4].endswith("odd='a b=c\\n'")  # a value can never forge a field or a line
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--max-frame", "10"], ["--hello-timeout", "0"], ["--join-rate", "nan"], ["--port", "70000"]],
+)
+def test_bad_relay_flags_are_usage_errors(flags: list[str]) -> None:
+    assert main(["relay", "--bind", "127.0.0.1", *flags]) == 2
