@@ -71,9 +71,22 @@ class FrameDecoder:
 
     def next_record(self) -> bytes | None:
         """The next complete record, or None until more bytes arrive."""
+        if self._pos == len(self._buf):  # nothing buffered: cut it from the chunk
+            chunk, pos = self._chunk, self._cpos
+            available = len(chunk) - pos
+            if available >= PREFIX.size:
+                end = pos + PREFIX.size + self._length(chunk, pos)
+                if end <= len(chunk):
+                    self._cpos = end
+                    return chunk[pos + PREFIX.size : end]
+            if available:
+                self._take(available)
+            return None
+        return self._from_buffer()
+
+    def _from_buffer(self) -> bytes | None:
+        """``next_record`` when part of the stream is buffered."""
         buffered = len(self._buf) - self._pos
-        if not buffered:
-            return self._from_chunk()
         available = len(self._chunk) - self._cpos
         if buffered < PREFIX.size:
             self._take(min(PREFIX.size - buffered, available))
@@ -100,18 +113,6 @@ class FrameDecoder:
             self._buf.clear()
             self._pos = 0
         return record
-
-    def _from_chunk(self) -> bytes | None:
-        chunk, pos = self._chunk, self._cpos
-        available = len(chunk) - pos
-        if available >= PREFIX.size:
-            end = pos + PREFIX.size + self._length(chunk, pos)
-            if end <= len(chunk):
-                self._cpos = end
-                return chunk[pos + PREFIX.size : end]
-        if available:
-            self._take(available)
-        return None
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add bytes from the stream; return every record now complete."""

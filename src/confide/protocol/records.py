@@ -40,6 +40,8 @@ TAG_SIZE = 16
 BUCKET = 256
 MAX_PADDED = (MAX_RECORD - HEADER.size - TAG_SIZE) // BUCKET * BUCKET
 MAX_MESSAGE = MAX_PADDED - 1
+_PADDING = tuple(b"\x80" + bytes(zeros) for zeros in range(BUCKET))
+"""What ``pad`` appends, by the number of zeros: the marker and the zeros, made once."""
 """The largest message (encoded bytes) one record carries: 65,279."""
 
 DEFAULT_REKEY_RECORDS = 1 << 16
@@ -84,8 +86,7 @@ def pad(message: bytes) -> bytes:
     """Append 0x80 and zeros up to the next multiple of 256 bytes."""
     if len(message) > MAX_MESSAGE:
         raise ValueError(f"message of {len(message)} bytes exceeds {MAX_MESSAGE}")
-    zeros = BUCKET - 1 - len(message) % BUCKET
-    return b"".join((message, b"\x80", bytes(zeros)))  # one copy of the message
+    return message + _PADDING[BUCKET - 1 - len(message) % BUCKET]  # one copy of the message
 
 
 def unpad(padded: bytes) -> bytes:
@@ -147,7 +148,10 @@ class Sealer(_Direction):
         """One DATA record holding ``message``."""
         padded = pad(message)
         head = HEADER.pack(VERSION, DATA, len(padded) + TAG_SIZE)
-        body = self._aead.encrypt(self.nonce(), padded, head)
+        seq = self.seq
+        if seq > LAST_SEQ:
+            raise ProtocolError("record counter exhausted")
+        body = self._aead.encrypt(NONCE.pack(seq), padded, head)
         self.advance(len(padded))
         return head + body
 
@@ -157,8 +161,11 @@ class Opener(_Direction):
 
     def open(self, head: bytes, body: bytes) -> bytes:
         """The message inside one DATA record; ``DecryptError`` if it is not authentic."""
+        seq = self.seq
+        if seq > LAST_SEQ:
+            raise ProtocolError("record counter exhausted")
         try:
-            padded = self._aead.decrypt(self.nonce(), body, head)
+            padded = self._aead.decrypt(NONCE.pack(seq), body, head)
         except InvalidTag:
             raise DecryptError() from None
         self.advance(len(padded))
