@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import cpus
 from confide.net import tcp
 from confide.net.host import Established, Host, Secret
 from confide.protocol import codes
@@ -73,6 +74,7 @@ class PeerProcess:
             stdout=asyncio.subprocess.PIPE,
             cwd=ROOT,
         )
+        cpus.far(proc.pid)
         return cls(proc)
 
     async def _line(self) -> dict[str, Any]:
@@ -110,11 +112,17 @@ class PeerProcess:
 
 
 async def peer_stream(
-    peer: PeerProcess, kind: str, mode: str, **cmd: object
+    peer: PeerProcess, kind: str, mode: str, via: int = 0, **cmd: object
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
-    """Connect to a bare (``tcp``) or sealed (``aead``) peer; (reader, writer, key)."""
+    """Connect to a bare (``tcp``) or sealed (``aead``) peer; (reader, writer, key).
+
+    With ``via``, connect through the bare forwarder listening on that port.
+    """
     answer = await peer.command(kind=kind, mode=mode, **cmd)
-    reader, writer = await asyncio.open_connection(LOOPBACK, answer["port"])
+    port = int(answer["port"])
+    reader, writer = await asyncio.open_connection(LOOPBACK, via or port)
+    if via:
+        writer.write(port.to_bytes(2, "big"))
     return reader, writer, bytes.fromhex(answer["key"])
 
 

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import cpus
 from bench.peers import LOOPBACK
 
 READY_TIMEOUT = 10.0
@@ -145,6 +146,53 @@ asyncio.run(main())
 ``!`` once (so the bench can pace its connects to the accepts)."""
 
 
+BARE_FORWARDER = """
+import asyncio, sys
+class Side(asyncio.Protocol):
+    def __init__(self, peer=None):
+        self.peer, self.head, self.transport = peer, b"", None
+    def connection_made(self, transport):
+        self.transport = transport
+        if self.peer is not None:
+            self.peer.peer = self
+            self.peer.transport.resume_reading()
+    def data_received(self, data):
+        if self.peer is None:  # the client's first 2 bytes: the port to splice to
+            self.head += data
+            if len(self.head) >= 2:
+                port, rest = int.from_bytes(self.head[:2], "big"), self.head[2:]
+                self.transport.pause_reading()
+                asyncio.ensure_future(self.splice(port, rest))
+            return
+        self.peer.transport.write(data)
+    async def splice(self, port, rest):
+        loop = asyncio.get_running_loop()
+        await loop.create_connection(lambda: Side(self), "127.0.0.1", port)
+        if rest:
+            self.peer.transport.write(rest)
+    def connection_lost(self, exc):
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.close()
+async def main():
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Side, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    print(f"relay listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+"""The least a Python relay can do: splice two TCP connections with asyncio Protocols.
+
+A client sends the port to splice to (2 bytes) and then its stream; the rest
+is forwarded both ways unchanged.
+"""
+
+
+async def start_bare_forwarder() -> RelayProcess | str:
+    """Start ``BARE_FORWARDER`` as a process: the latency floor for any relay hop."""
+    return await start_listener([sys.executable, "-c", BARE_FORWARDER])
+
+
 async def start_bare_server() -> RelayProcess | str:
     """Start ``BARE_SERVER`` as a process, to compare memory per connection with."""
     return await start_listener([sys.executable, "-c", BARE_SERVER])
@@ -165,6 +213,7 @@ async def start_listener(argv: list[str]) -> RelayProcess | str:
     while time.monotonic() < deadline:
         found = LISTENING.search(log.read_text(errors="replace"))
         if found:
+            cpus.anywhere(popen.pid)
             return RelayProcess(popen, log, int(found.group(2)))
         if popen.poll() is not None:
             break

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 import msgpack
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from bench import relay
+from bench import cpus, relay
 from bench.core import Config, Figure, Target
 from bench.peer import nonce
 from bench.peers import PeerProcess, peer_channel, peer_stream
@@ -89,6 +89,12 @@ async def _confide(peer: PeerProcess, total: int, relay_port: int = 0) -> float:
 
 
 async def run(cfg: Config) -> list[Figure]:
+    """Measure with this end on one CPU and the far ends on the other (``bench.cpus``)."""
+    with cpus.near():
+        return await _run(cfg)
+
+
+async def _run(cfg: Config) -> list[Figure]:
     """Measure every variant, interleaved run by run."""
     size = f"{cfg.bulk_bytes // MIB} MiB per run in 64 KiB records"
     figs = {

@@ -13,6 +13,8 @@ trip and reports p50 and p99 per run. Every variant is an echo: send one
 * ``confide relay``: the same through a real ``confide relay`` process.
 * ``session receipt``: ``ChatSession.say`` on both ends (the app itself) until
   the peer's ``Receipt`` arrives as ``Delivered``: a user's round trip.
+* ``tcp+aead forwarded``: the encrypted echo through a bare asyncio process
+  that only splices the two connections: the floor for any relay hop here.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from bench import relay
+from bench import cpus, relay
 from bench.core import Config, Figure, Target, percentile
 from bench.peer import nonce
 from bench.peers import PeerProcess, peer_channel, peer_stream
@@ -52,8 +54,8 @@ class Echo:
     close: Callable[[], Awaitable[None]]
 
 
-async def _stream(peer: PeerProcess, kind: str) -> Echo:
-    reader, writer, key = await peer_stream(peer, kind, "echo", size=SIZE)
+async def _stream(peer: PeerProcess, kind: str, via: int = 0) -> Echo:
+    reader, writer, key = await peer_stream(peer, kind, "echo", via, size=SIZE)
     aead = ChaCha20Poly1305(key)
     message = b"x" * SIZE
     seq = [0]
@@ -158,10 +160,9 @@ async def _one_run(
 def _figures(cfg: Config) -> dict[str, tuple[Figure, Figure]]:
     def both(name: str, note: str, p50: Target | None = None) -> tuple[Figure, Figure]:
         base50 = base99 = None
-        if not name.startswith("tcp"):
-            base50, base99 = "tcp+aead echo p50", "tcp+aead echo p99"
-        elif name == "tcp+aead echo":
-            base50, base99 = "tcp echo p50", "tcp echo p99"
+        if name != "tcp echo":
+            base = "tcp echo" if name == "tcp+aead echo" else "tcp+aead echo"
+            base50, base99 = f"{base} p50", f"{base} p99"
         return (
             Figure(SCENARIO, f"{name} p50", "us", "lower", baseline=base50, target=p50, note=note),
             Figure(SCENARIO, f"{name} p99", "us", "lower", baseline=base99, note=note),
@@ -176,10 +177,20 @@ def _figures(cfg: Config) -> dict[str, tuple[Figure, Figure]]:
             "confide relay", "Chat through a confide relay process", Target("<=", 2.5, ratio=True)
         ),
         "session": both("session receipt", "ChatSession.say until Delivered (the receipt)"),
+        "forward": both(
+            "tcp+aead forwarded",
+            "the encrypted echo through a bare asyncio splice process: any relay's floor",
+        ),
     }
 
 
 async def run(cfg: Config) -> list[Figure]:
+    """Measure with this end on one CPU and the far ends on the other (``bench.cpus``)."""
+    with cpus.near():
+        return await _run(cfg)
+
+
+async def _run(cfg: Config) -> list[Figure]:
     """Measure every variant, each against its own peer process, taking turns."""
     figs = _figures(cfg)
     server = await relay.start_relay()
@@ -189,6 +200,10 @@ async def run(cfg: Config) -> list[Figure]:
     else:
         for fig in figs["relay"]:
             fig.unavailable = server
+    forwarder = await relay.start_bare_forwarder()
+    if isinstance(forwarder, str):
+        raise RuntimeError(f"the bare forwarder did not start: {forwarder}")
+    keys.append("forward")
     peers: dict[str, PeerProcess] = {}
     try:
         for key in keys:
@@ -202,6 +217,7 @@ async def run(cfg: Config) -> list[Figure]:
         if isinstance(server, relay.RelayProcess):
             port = server.port
             opens["relay"] = lambda: _echo(peers["relay"], port)
+        opens["forward"] = lambda: _stream(peers["forward"], "aead", forwarder.port)
         for _ in range(cfg.runs):
             for key, (p50, p99) in (await _one_run(opens, cfg.chat_round_trips)).items():
                 figs[key][0].samples.append(p50)
@@ -209,6 +225,7 @@ async def run(cfg: Config) -> list[Figure]:
     finally:
         for peer in peers.values():
             await peer.stop()
+        await forwarder.stop()
         if isinstance(server, relay.RelayProcess):
             await server.stop()
     return [fig for pair in figs.values() for fig in pair]
