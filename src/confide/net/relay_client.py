@@ -206,7 +206,8 @@ async def _connect(
     except TimeoutError:
         raise ClosedError(f"could not reach {where}: timed out") from None
     except OSError as exc:
-        raise ClosedError(f"could not reach {where}: {exc.strerror or exc}") from None
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ClosedError(f"could not reach {where}: {why}") from None
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol
 
 
@@ -376,8 +377,10 @@ class RelayRoom:
     async def _ping_loop(self) -> None:
         interval = min(60.0, max(0.2, self.opened.idle_timeout / 3))
         ping = routing.frame(routing.PING)
-        while not self._writer.is_closing():
+        while True:
             await asyncio.sleep(interval)
+            if self._writer.is_closing():
+                return
             self._writer.write(ping)
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:

@@ -40,8 +40,8 @@ from confide.relay.routing import HEADER, Reason
 
 DEFAULT_PORT = 7200
 READ_SIZE = 256 * 1024
-HIGH_WATER = 512 * 1024
-LOW_WATER = 128 * 1024
+HIGH_WATER = 256 * 1024
+LOW_WATER = 64 * 1024
 CLOSE_GRACE = 5.0
 """Seconds a closing connection gets to take its last bytes before it is aborted."""
 SHUTDOWN_GRACE = 3.0
