@@ -9,12 +9,16 @@ holds the same, plus every sample, the sizes and the machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from bench.core import Config, Figure, figure_map, ratio, target_met
+from confide import __version__
 
 NAME_WIDTH = 32
 
@@ -115,8 +119,25 @@ def document(figures: list[Figure], cfg: Config, seconds: float) -> dict[str, An
             }
         out.append(item)
     return {
+        "confide": {"version": __version__, "commit": _commit()},
         "machine": machine(),
         "config": cfg.as_dict(),
         "seconds": seconds,
         "figures": out,
     }
+
+
+def _commit() -> str:
+    """The git commit of the checkout the bench runs from, if it is one."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        if done.returncode == 0:
+            return done.stdout.strip()
+    return ""

@@ -39,6 +39,7 @@ EXPECTED: dict[str, list[str]] = {
             "confide direct",
             "confide relay",
             "session receipt",
+            "tcp+aead forwarded",
         )
         for p in ("p50", "p99")
     ],
@@ -49,6 +50,8 @@ EXPECTED: dict[str, list[str]] = {
         "100 idle pairs: bare asyncio",
         "forwarding, 4 active pairs",
         "direct tcp, 4 active pairs",
+        "relay CPU per GiB forwarded",
+        "bare asyncio CPU per GiB",
         "new pair meets, under load",
         "new pair meets, relay idle",
     ],

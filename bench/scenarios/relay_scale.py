@@ -16,6 +16,9 @@ the host's accepted link.
   the relay to its host for a fixed time; the figure is the bytes delivered per
   second, all pairs together. The baseline is the same load generator over 100
   direct loopback connections (bare asyncio TCP, no relay).
+* ``relay CPU per GiB forwarded``: the relay process's CPU time in that window per
+  GiB delivered; the baseline is the load generator's own CPU per GiB when it
+  sends and receives directly (the same two socket operations per byte).
 * ``new pair meets, under load``: while that load runs, the time from a new
   host's ``OPEN`` until both ends of a new pair are ``SPLICED``; the baseline
   is the same on an idle relay.
@@ -26,10 +29,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import rawclient, relay
@@ -43,6 +48,7 @@ CHUNK = bytes(64 * 1024)
 READ_SIZE = 256 * 1024
 KIB = 1024
 MIB = 1 << 20
+GIB = 1 << 30
 SETTLE = 0.1
 MEETS = 9
 PROBE_TIMEOUT = 60.0
@@ -111,10 +117,29 @@ Flow = tuple[asyncio.StreamWriter, asyncio.StreamReader]
 """One active pair: where the sender writes, where the receiver reads."""
 
 
+@dataclass
+class Load:
+    """What one load window measured."""
+
+    rate: float
+    """MiB/s delivered, all flows together."""
+    cpu_per_gib: float
+    """CPU seconds the metered process spent per GiB delivered."""
+    side: float
+    """What ``during`` returned."""
+
+
 async def _load(
-    flows: list[Flow], seconds: float, during: Callable[[], Awaitable[float]]
-) -> tuple[float, float]:
-    """Stream through every flow for ``seconds``; (MiB/s delivered, ``during()`` run meanwhile)."""
+    flows: list[Flow],
+    seconds: float,
+    during: Callable[[], Awaitable[float]],
+    meter: Callable[[], float],
+) -> Load:
+    """Stream through every flow for ``seconds`` while ``during()`` runs.
+
+    ``meter`` gives the CPU seconds used so far by the process whose cost per
+    byte is wanted; it is read at both ends of the measured window.
+    """
     received = [0]
     stop = asyncio.Event()
 
@@ -131,10 +156,11 @@ async def _load(
     tasks += [asyncio.create_task(receive(r)) for _, r in flows]
     try:
         await asyncio.sleep(min(0.5, seconds / 3))  # let every flow get going
-        start, before = time.perf_counter(), received[0]
+        start, before, cpu = time.perf_counter(), received[0], meter()
         side = await during()
         await asyncio.sleep(max(0.0, seconds - (time.perf_counter() - start)))
-        rate = (received[0] - before) / MIB / (time.perf_counter() - start)
+        delivered = received[0] - before
+        elapsed, cpu = time.perf_counter() - start, meter() - cpu
     finally:
         stop.set()
         for task in tasks:
@@ -142,7 +168,13 @@ async def _load(
         await asyncio.gather(*tasks, return_exceptions=True)
     if any(t.exception() for t in tasks if not t.cancelled()):
         raise RuntimeError("a flow failed during the load")
-    return rate, side
+    return Load(delivered / MIB / elapsed, cpu / (delivered / GIB), side)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Prober:
@@ -233,15 +265,24 @@ class Active:
             reader = await asyncio.wait_for(accepted.get(), SETUP_TIMEOUT)
             self.direct.append((writer, reader))
 
-    async def run(self, seconds: float, meets: int) -> tuple[float, float, float, float]:
-        """(relay MiB/s, direct MiB/s, meet ms on the idle relay, meet ms under load)."""
+    async def run(self, seconds: float, meets: int) -> tuple[Load, Load, float]:
+        """(the load through the relay, the load direct, meet ms on the idle relay).
+
+        The relay's load meters the relay process; the direct load meters this
+        process, which then does the same per byte (one send, one receive).
+        """
         assert self.server is not None
         assert self.prober is not None
-        port, prober = self.server.port, self.prober
-        idle_meet = await prober.meets(port, meets)
-        relayed, busy_meet = await _load(self.relayed, seconds, lambda: prober.meets(port, meets))
-        direct, _ = await _load(self.direct, seconds, _nothing)
-        return relayed, direct, idle_meet, busy_meet
+        server, prober = self.server, self.prober
+        idle_meet = await prober.meets(server.port, meets)
+        relayed = await _load(
+            self.relayed,
+            seconds,
+            lambda: prober.meets(server.port, meets),
+            lambda: cpu_seconds(server.pid),
+        )
+        direct = await _load(self.direct, seconds, _nothing, time.process_time)
+        return relayed, direct, idle_meet
 
     async def close(self) -> None:
         """Drop every connection, stop the prober, the listener and the relay."""
@@ -305,6 +346,21 @@ def _figures(cfg: Config) -> dict[str, Figure]:
         "higher",
         note="the same load over direct loopback connections",
     )
+    figs["cpu"] = Figure(
+        SCENARIO,
+        "relay CPU per GiB forwarded",
+        "s",
+        "lower",
+        baseline="bare asyncio CPU per GiB",
+        note="relay process CPU time (/proc/PID/stat) in the window / GiB delivered",
+    )
+    figs["cpu_direct"] = Figure(
+        SCENARIO,
+        "bare asyncio CPU per GiB",
+        "s",
+        "lower",
+        note="the load generator's own CPU per GiB when it sends and receives directly",
+    )
     figs["busy"] = Figure(
         SCENARIO,
         "new pair meets, under load",
@@ -350,11 +406,13 @@ async def run(cfg: Config) -> list[Figure]:
                     figs[f"peak{n}"].samples.append(peak)
                     figs[f"added{n}"].samples.append(added)
                     figs[f"bare{n}"].samples.append(bare_peak)
-            relayed, direct, idle, busy = await active.run(cfg.active_seconds, meets)
-            figs["fwd"].samples.append(relayed)
-            figs["direct"].samples.append(direct)
+            relayed, direct, idle = await active.run(cfg.active_seconds, meets)
+            figs["fwd"].samples.append(relayed.rate)
+            figs["direct"].samples.append(direct.rate)
+            figs["cpu"].samples.append(relayed.cpu_per_gib)
+            figs["cpu_direct"].samples.append(direct.cpu_per_gib)
             figs["idle"].samples.append(idle)
-            figs["busy"].samples.append(busy)
+            figs["busy"].samples.append(relayed.side)
     finally:
         await active.close()
     return list(figs.values())
