@@ -30,6 +30,7 @@ from confide.protocol import handshake as hs
 from confide.protocol import messages as m
 from confide.protocol.connection import (
     ALERT_AUTH,
+    ALERT_PROTOCOL,
     ALERT_UNKNOWN_ROOM,
     ALERT_VERSION,
     FAILED,
@@ -525,7 +526,8 @@ def test_joiner_refuses_a_low_order_share(point: bytes) -> None:
     reply["share"] = point
     with pytest.raises(ProtocolError, match="invalid"):
         joiner.receive_data(handshake_frame(reply))
-    assert joiner.data_to_send() == b""  # no share or tag goes out
+    # no share or tag goes out: only an alert saying the handshake was malformed
+    assert joiner.data_to_send() == alert_frame(ALERT_PROTOCOL)
 
 
 def test_a_forged_confirm_tag_is_refused() -> None:
@@ -603,3 +605,20 @@ def test_an_oversized_prefix_after_the_handshake_is_refused_at_once() -> None:
     _, host = opened()
     with pytest.raises(ProtocolError, match="out of range"):
         host.receive_data((64 * 1024 + 1).to_bytes(4, "big"))
+
+
+def test_messages_before_a_bad_record_are_kept_and_the_failure_follows() -> None:
+    joiner, host = opened()
+    (good,) = sent(joiner, m.Chat(1, "first"))
+    events = host.receive_data(good + good)  # the second copy is a replay
+    assert events == [MessageReceived(m.Chat(1, "first"))]
+    assert host.failed
+    with pytest.raises(DecryptError):
+        host.receive_data(b"")
+
+
+def test_a_malformed_hello_gets_a_protocol_error_alert() -> None:
+    _, host = sides()
+    with pytest.raises(ProtocolError):
+        host.receive_data(handshake_frame({"t": "hello", "versions": "bad"}))
+    assert host.data_to_send() == alert_frame(ALERT_PROTOCOL)

@@ -135,7 +135,7 @@ ATTACKS = {
     "oversized-prefix": (_oversized_prefix, r"frame length 4294967295 out of range"),
     "zero-length": (_zero_length, r"frame length 0 out of range"),
     "bad-record": (_bad_record, r"record"),
-    "half-a-frame": (_half_a_frame, r"closed"),
+    "half-a-frame": (_half_a_frame, r"cut off in the middle of a record"),
     "port-scanner": (_port_scanner, r"closed"),
     "silent": (_silent, r"timed out after 1 s"),
 }

@@ -55,7 +55,7 @@ class Channel:
             await self._flush()
         done: HandshakeComplete | None = None
         while True:
-            data = await self._read()
+            data = await self._read_unless_failed()
             try:
                 events = self.conn.receive_data(data)
             finally:
@@ -71,7 +71,7 @@ class Channel:
     async def receive(self) -> Message:
         """The next message; ``ClosedError`` at EOF, ``ProtocolError`` on bad bytes."""
         while not self._inbox:
-            data = await self._read()
+            data = await self._read_unless_failed()
             for event in self.conn.receive_data(data):
                 if isinstance(event, MessageReceived):
                     self._inbox.append(event.message)
@@ -114,12 +114,20 @@ class Channel:
             self.writer.close()
             await asyncio.wait_for(self.writer.wait_closed(), 2)
 
+    async def _read_unless_failed(self) -> bytes:
+        """The next bytes, unless an earlier bad record still has to be reported."""
+        if self.conn.failed:
+            self.conn.receive_data(b"")  # raises the failure it kept
+        return await self._read()
+
     async def _read(self) -> bytes:
         try:
             data = await self.reader.read(READ_SIZE)
         except (OSError, asyncio.IncompleteReadError) as exc:
             raise ClosedError(f"connection lost: {_why(exc)}") from None
         if not data:
+            if self.conn.pending_bytes:
+                raise ClosedError("connection cut off in the middle of a record")
             raise ClosedError("connection closed by the peer")
         return data
 

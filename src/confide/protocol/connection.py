@@ -19,7 +19,13 @@ from __future__ import annotations
 import msgpack
 from cpace import CPace, CPaceError
 
-from confide.errors import AuthenticationError, LocalError, ProtocolError, RefusedError
+from confide.errors import (
+    AuthenticationError,
+    ConfideError,
+    LocalError,
+    ProtocolError,
+    RefusedError,
+)
 from confide.protocol import handshake as hs
 from confide.protocol import keyschedule
 from confide.protocol.events import Event, HandshakeComplete, MessageReceived
@@ -56,7 +62,9 @@ ALERT_ROOM_FULL = "room-full"
 ALERT_UNKNOWN_ROOM = "unknown-room"
 ALERT_VERSION = "no-common-version"
 ALERT_TIMEOUT = "timeout"
+ALERT_PROTOCOL = "protocol-error"
 _ALERT_TEXT = {
+    ALERT_PROTOCOL: "the peer could not make sense of our handshake",
     ALERT_AUTH: "wrong code or password",
     ALERT_ROOM_FULL: "room full",
     ALERT_UNKNOWN_ROOM: "no such room here (check the code's number)",
@@ -100,6 +108,7 @@ class Connection:
         self._versions = versions
         self._decoder = FrameDecoder(hs.MAX_HANDSHAKE_RECORD)
         self._out: list[bytes] = []
+        self._error: ConfideError | None = None
         self._nonce = b""
         self._sid = b""
         self._peer_versions: tuple[int, ...] = ()
@@ -130,18 +139,41 @@ class Connection:
         return out
 
     def receive_data(self, data: bytes) -> list[Event]:
-        """Feed bytes read from the peer; return the events they complete."""
+        """Feed bytes read from the peer; return the events they complete.
+
+        When a record fails after earlier records of the same bytes were
+        accepted, their events are returned and the failure is raised by the
+        next call (``receive_data(b"")`` raises it at once), so nothing
+        authentic that arrived before a bad record is lost.
+        """
         if self.state == FAILED:
-            raise ProtocolError("connection already failed")
+            raise self._error or ProtocolError("connection already failed")
         events: list[Event] = []
         try:
             self._decoder.add(data)
             while (record := self._decoder.next_record()) is not None:
                 self._receive_record(record, events)
+        except ConfideError as exc:
+            if isinstance(exc, ProtocolError) and self.state != OPEN and not self._out:
+                self._out.append(alert_frame(ALERT_PROTOCOL))
+            self.state = FAILED
+            self._error = exc
+            if not events:
+                raise
         except Exception:
             self.state = FAILED
             raise
         return events
+
+    @property
+    def failed(self) -> bool:
+        """Whether a failure is waiting to be raised by ``receive_data``."""
+        return self.state == FAILED
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes received toward a record that is not complete yet."""
+        return self._decoder.pending
 
     def send(self, message: Message) -> None:
         """Encrypt one application message and queue it."""
