@@ -98,9 +98,11 @@ class Chat:
         """What the peer received so far."""
         return [e for e in self.peer_events if isinstance(e, MessageIn)]
 
-    async def until(self, condition: Callable[[], object], what: str) -> None:
+    async def until(
+        self, condition: Callable[[], object], what: str, steps: int = WAIT_STEPS
+    ) -> None:
         """Wait (bounded) until ``condition()`` is true."""
-        await until(self.pilot, condition, what)
+        await until(self.pilot, condition, what, steps)
 
     async def type(self, text: str) -> None:
         """Type ``text`` key by key."""
@@ -112,9 +114,11 @@ class Chat:
         await self.pilot.press("enter")
 
 
-async def until(pilot: Pilot[int], condition: Callable[[], object], what: str) -> None:
-    """Let the app run until ``condition()`` holds; fail after ``WAIT_STEPS`` pauses."""
-    for _ in range(WAIT_STEPS):
+async def until(
+    pilot: Pilot[int], condition: Callable[[], object], what: str, steps: int = WAIT_STEPS
+) -> None:
+    """Let the app run until ``condition()`` holds; fail after ``steps`` pauses."""
+    for _ in range(steps):
         if condition():
             return
         await pilot.pause(0.01)
