@@ -335,11 +335,22 @@ def guided() -> list[str]:
     role = _ask("Host a chat or join one? [h/j]", "h").lower()
     argv: list[str] = []
     if role.startswith("j"):
-        argv += ["join", "--at", _ask("Host address (HOST:PORT)", "")]
+        argv.append("join")
+        if _ask("Reach the host directly or through a relay? [d/r]", "d").lower().startswith("r"):
+            argv += ["--relay", _ask("Relay address (HOST:PORT)", "")]
+        else:
+            address = _ask("Host address HOST:PORT (empty: search the LAN)", "", optional=True)
+            argv += ["--at", address] if address else []
     else:
-        argv += ["host", "--port", _ask("Port to listen on", "7100")]
-    name = _ask("Your name", _default_name())
-    argv += ["--name", name]
+        argv.append("host")
+        how = _ask("Peer on the LAN, or over the internet by SSH tunnel or relay? [l/s/r]", "l")
+        if how.lower().startswith("s"):
+            argv += ["--tunnel", _ask("SSH host for the tunnel ([USER@]HOST[:PORT])", "serveo.net")]
+        elif how.lower().startswith("r"):
+            argv += ["--relay", _ask("Relay address (HOST:PORT)", "")]
+        else:
+            argv += ["--port", _ask("Port to listen on", "7100")]
+    argv += ["--name", _ask("Your name", _default_name())]
     if _ask("Use a generated code or your own password? [c/p]", "c").lower().startswith("p"):
         argv.append("--password")
     return argv
@@ -352,12 +363,12 @@ def _default_name() -> str:
         return "anon"
 
 
-def _ask(question: str, default: str) -> str:
+def _ask(question: str, default: str, *, optional: bool = False) -> str:
     suffix = f" [{default}]" if default and "[" not in question else ""
     try:
         answer = input(f"{question}{suffix}: ").strip()
     except EOFError:
         raise UsageError("guided prompt cancelled") from None
-    if not answer and not default:
+    if not answer and not default and not optional:
         raise UsageError("an answer is needed")
     return answer or default

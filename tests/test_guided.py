@@ -1,0 +1,155 @@
+"""``confide`` with no arguments: the guided prompt, driven in a real terminal.
+
+pexpect gives the prompt a pseudo-terminal, answers each question, and
+types the code at the no-echo prompt. The other side is an ordinary
+line-mode process, so the test sees the same chat the flags would give.
+The guided host binds all interfaces and advertises on the LAN, so it runs
+inside a network namespace of its own that has only loopback: nothing it
+sends can leave the test.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterator
+
+import netns
+import pexpect
+import pytest
+from proc import Launcher, confide_command
+
+TIMEOUT = 10
+
+
+def _spawn(
+    argv_prefix: list[str], config_home: str, env: dict[str, str] | None = None
+) -> pexpect.spawn:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}
+    clean.update({"XDG_CONFIG_HOME": config_home, "TERM": "xterm", **(env or {})})
+    cmd = [*argv_prefix, *confide_command()]
+    child = pexpect.spawn(
+        cmd[0], cmd[1:], env=clean, encoding="utf-8", timeout=TIMEOUT, dimensions=(30, 100)
+    )
+    child.logfile_read = io.StringIO()  # everything the terminal showed
+    return child
+
+
+@pytest.fixture
+def lonely() -> Iterator[netns.Lan]:
+    lan = netns.Lan.lonely()
+    try:
+        yield lan
+    finally:
+        lan.destroy()
+
+
+def _stop(child: pexpect.spawn) -> None:
+    if child.isalive():
+        child.terminate(force=True)
+    child.close(force=True)
+
+
+def test_guided_join_reaches_the_host_and_hides_the_code(confide: Launcher) -> None:
+    host = confide.host("--name", "alice")
+    assert host.code is not None
+    child = _spawn([], confide.config_home)
+    try:
+        child.expect(re.escape("Host a chat or join one? [h/j]"))
+        child.sendline("j")
+        child.expect(re.escape("directly or through a relay? [d/r]"))
+        child.sendline("d")
+        child.expect(re.escape("Host address HOST:PORT (empty: search the LAN)"))
+        child.sendline(host.at)
+        child.expect("Your name")
+        child.sendline("bob")
+        child.expect(re.escape("generated code or your own password? [c/p]"))
+        child.sendline("c")
+        child.expect("code: ")
+        child.sendline(host.code)
+        host.proc.expect_err(r"^connected to bob ")
+        sas = host.proc.expect_err(r"^SAS: (.+)$").group(1)
+        child.expect(re.escape(sas.split()[0]))  # the same SAS on the joiner's screen
+        host.proc.say("hello guided bob")
+        child.expect("hello guided bob")
+        shown = child.logfile_read.getvalue()
+        assert host.code not in shown  # the code typed at the prompt is never echoed
+        assert host.code.split("-")[1] not in shown
+    finally:
+        _stop(child)
+
+
+def test_guided_host_prints_a_code_that_a_joiner_uses(confide: Launcher, lonely: netns.Lan) -> None:
+    ns = lonely.names[0]
+    child = _spawn(["ip", "netns", "exec", ns], confide.config_home)
+    try:
+        child.expect(re.escape("Host a chat or join one? [h/j]"))
+        child.sendline("h")
+        child.expect(re.escape("[l/s/r]"))
+        child.sendline("l")
+        child.expect("Port to listen on")
+        child.sendline("0")
+        child.expect("Your name")
+        child.sendline("alice")
+        child.expect(re.escape("[c/p]"))
+        child.sendline("")  # the default: a generated code
+        child.expect(r"listening on 0\.0\.0\.0:(\d+)")
+        port = child.match.group(1)
+        child.expect(r"code: (\d+-\w+-\w+-\w+)")
+        code = child.match.group(1)
+        joiner = netns.run_in(
+            confide,
+            ns,
+            "join",
+            "--at",
+            f"127.0.0.1:{port}",
+            "--plain",
+            "--name",
+            "bob",
+            env={"CONFIDE_CODE": code},
+        )
+        joiner.expect_err(r"^connected to alice ")
+        joiner.expect_err(r"^SAS: ")
+        joiner.say("hi from bob")
+        child.expect("hi from bob")
+        joiner.say("bye")
+        assert joiner.wait() == 0
+    finally:
+        _stop(child)
+
+
+def test_guided_password_room(confide: Launcher, lonely: netns.Lan) -> None:
+    ns = lonely.names[0]
+    child = _spawn(["ip", "netns", "exec", ns], confide.config_home)
+    try:
+        for answer in ("h", "l", "0", "alice", "p"):
+            child.expect(r"\]: |: ")
+            child.sendline(answer)
+        child.expect("password: ")
+        child.sendline("correct horse battery")
+        child.expect(r"listening on 0\.0\.0\.0:(\d+)")
+        port = child.match.group(1)
+        joiner = netns.run_in(
+            confide,
+            ns,
+            "join",
+            "--at",
+            f"127.0.0.1:{port}",
+            "--plain",
+            "--password",
+            "--name",
+            "bob",
+            env={"CONFIDE_PASSWORD": "correct horse battery"},
+        )
+        joiner.expect_err(r"^connected to alice ")
+        joiner.say("bye")
+        assert joiner.wait() == 0
+    finally:
+        _stop(child)
+
+
+def test_guided_prompt_without_a_terminal_is_a_usage_error(confide: Launcher) -> None:
+    proc = confide.run()
+    assert proc.wait() == 2
+    assert "no arguments and no terminal" in proc.err
