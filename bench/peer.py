@@ -12,12 +12,13 @@ Commands (``kind`` and ``mode``):
 * ``tcp``/``aead`` + ``echo``: send back every ``size``-byte message (with
   ``aead``, open it and seal it again with ChaCha20-Poly1305 on the way).
 * ``tcp``/``aead`` + ``sink``: read ``total`` bytes (with ``aead``, open each
-  sealed 64 KiB chunk), then send one byte back.
+  sealed 64 KiB chunk), sending one byte back after every ``every`` bytes.
 * ``confide`` + ``echo``/``sink``/``session``: host a confide room, directly
   or on the relay at ``relay`` (a port), and answer with the port, the room
   and the secret (this bench's own throwaway code, never a user's). ``echo``
-  sends back every message; ``sink`` receives ``count`` messages, then sends
-  one; ``session`` runs a ``ChatSession``, which acknowledges each chat.
+  sends back every message; ``sink`` receives ``count`` messages and sends a
+  ``Receipt`` after every ``every`` of them; ``session`` runs a
+  ``ChatSession``, which acknowledges each chat.
 
 The peer exits when its stdin ends.
 """
@@ -67,7 +68,7 @@ async def _serve_stream(cmd: dict[str, Any], reply: Any) -> None:
         if cmd["mode"] == "echo":
             await _echo_stream(reader, writer, aead, int(cmd["size"]))
         else:
-            await _sink_stream(reader, writer, aead, int(cmd["total"]))
+            await _sink_stream(reader, writer, aead, int(cmd["total"]), int(cmd["every"]))
     finally:
         writer.close()
         with contextlib.suppress(Exception):
@@ -99,20 +100,17 @@ async def _sink_stream(
     writer: asyncio.StreamWriter,
     aead: ChaCha20Poly1305 | None,
     total: int,
+    every: int,
 ) -> None:
-    got = 0
-    if aead is None:
-        while got < total:
-            data = await reader.read(READ_SIZE)
-            if not data:
-                raise ConnectionError("stream ended early")
+    got, acked = 0, 0
+    size, pending, seq = CHUNK + TAG, bytearray(), 0
+    while got < total:
+        data = await reader.read(READ_SIZE)
+        if not data:
+            raise ConnectionError("stream ended early")
+        if aead is None:
             got += len(data)
-    else:  # read as confide does, open each sealed chunk in place
-        size, pending, seq = CHUNK + TAG, bytearray(), 0
-        while got < total:
-            data = await reader.read(READ_SIZE)
-            if not data:
-                raise ConnectionError("stream ended early")
+        else:  # read as confide does, open each sealed chunk in place
             pending += data
             view, at = memoryview(pending), 0
             while len(pending) - at >= size:
@@ -120,7 +118,9 @@ async def _sink_stream(
                 at, seq = at + size, seq + 1
             view.release()
             del pending[:at]
-    writer.write(b"!")
+        while got - acked >= every:  # one byte back per slice received
+            acked += every
+            writer.write(b"!")
     await writer.drain()
     await reader.read(1)  # until the bench closes
 
@@ -164,10 +164,12 @@ async def _confide_session(hosted: Established, cmd: dict[str, Any]) -> None:
             while True:
                 channel.send(await channel.receive())
                 await channel.drain()
-        for _ in range(int(cmd["count"])):
+        every = int(cmd["every"])
+        for n in range(1, int(cmd["count"]) + 1):
             await channel.receive()
-        channel.send(m.Receipt(1))
-        await channel.drain()
+            if n % every == 0:  # one receipt per slice received
+                channel.send(m.Receipt(n))
+                await channel.drain()
         await channel.receive()  # until the bench closes
     except ConfideError:
         return

@@ -43,7 +43,11 @@ EXPECTED: dict[str, list[str]] = {
         )
         for p in ("p50", "p99")
     ],
-    "bulk": ["tcp stream", "tcp+aead stream", "confide direct", "confide relay"],
+    "bulk": [
+        f"{variant}{cpu}"
+        for variant in ("tcp stream", "tcp+aead stream", "confide direct", "confide relay")
+        for cpu in ("", ": CPU/GiB")
+    ],
     "relay": [
         "100 idle pairs: peak RSS/conn",
         "100 idle pairs: added RSS/conn",

@@ -1,8 +1,10 @@
 """Bulk throughput: a long stream of 64 KiB records from one end to the other.
 
-Each run moves ``Config.bulk_bytes`` one way, from the bench to a receiver in
-its own process (``bench.peer``), and divides by the time from the first write
-until the receiver says it has everything (one small reply).
+Each run moves ``Config.bulk_bytes`` one way in every variant, from the bench
+to a receiver in its own process (``bench.peer``). The variants take turns, 64
+MiB at a time: each slice is timed from its first write until the receiver says
+it has all of it (one small reply), so a busy moment of the machine lands on
+every variant alike. The figure is the bytes over the summed slice times.
 
 * ``tcp stream``: bare asyncio streams, 64 KiB writes, ``read(256 KiB)``.
 * ``tcp+aead stream``: each 64 KiB chunk sealed with ChaCha20-Poly1305 before
@@ -16,7 +18,10 @@ until the receiver says it has everything (one small reply).
   and ignores it, as a chat would.
 * ``confide relay``: the same through a real ``confide relay`` process.
 
-The figure is MiB of application bytes per second.
+The figure is MiB of application bytes per second. Beside it, ``CPU/GiB`` is the
+CPU time both ends spent per GiB (the bench's own, and the receiver's from
+``/proc/PID/schedstat``): on a shared machine the rate swings with whatever else
+runs, while the CPU cost of a byte barely moves.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import msgpack
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -39,7 +46,10 @@ SCENARIO = "bulk"
 CHUNK = 64 * 1024
 READ_SIZE = 256 * 1024
 MIB = 1 << 20
+GIB = 1 << 30
 TIMEOUT = 600.0
+SLICE = 64 * MIB
+"""Bytes one variant sends before the next takes its turn."""
 
 
 def chunk_message() -> bytes:
@@ -53,39 +63,95 @@ def chunk_message() -> bytes:
         size += MAX_MESSAGE - len(encoded)
 
 
-async def _stream(peer: PeerProcess, total: int, kind: str) -> float:
-    count = total // CHUNK
-    reader, writer, key = await peer_stream(peer, kind, "sink", total=count * CHUNK)
+@dataclass
+class Sender:
+    """One open connection of one variant: send a slice and wait for its receipt."""
+
+    send: Callable[[int], Awaitable[None]]
+    """Send this many chunks (records), then wait until the peer says it has them."""
+    chunk: int
+    """Application bytes per chunk."""
+    close: Callable[[], Awaitable[None]]
+    pid: int
+    """The receiving peer process, whose CPU time counts too."""
+
+
+async def _stream(peer: PeerProcess, count: int, every: int, kind: str) -> Sender:
+    reader, writer, key = await peer_stream(
+        peer, kind, "sink", total=count * CHUNK, every=every * CHUNK
+    )
     aead = ChaCha20Poly1305(key)
     chunk = bytes(CHUNK)
-    try:
-        start = time.perf_counter()
-        for seq in range(count):
-            writer.write(aead.encrypt(nonce(0, seq), chunk, None) if kind == "aead" else chunk)
+    seq = [0]
+
+    async def send(n: int) -> None:
+        for _ in range(n):
+            if kind == "aead":
+                writer.write(aead.encrypt(nonce(0, seq[0]), chunk, None))
+                seq[0] += 1
+            else:
+                writer.write(chunk)
             await writer.drain()
-        await asyncio.wait_for(reader.readexactly(1), TIMEOUT)  # the peer has it all
-        return count * CHUNK / MIB / (time.perf_counter() - start)
-    finally:
+        await asyncio.wait_for(reader.readexactly(1), TIMEOUT)
+
+    async def close() -> None:
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
         await peer.done()
 
+    return Sender(send, CHUNK, close, peer.proc.pid)
 
-async def _confide(peer: PeerProcess, total: int, relay_port: int = 0) -> float:
+
+async def _confide(peer: PeerProcess, count: int, every: int, relay_port: int = 0) -> Sender:
     message = chunk_message()
-    count = max(1, total // CHUNK)
-    channel = (await peer_channel(peer, "sink", relay_port, count=count)).channel
-    try:
-        start = time.perf_counter()
-        for _ in range(count):
+    channel = (await peer_channel(peer, "sink", relay_port, count=count, every=every)).channel
+
+    async def send(n: int) -> None:
+        for _ in range(n):
             channel.writer.write(channel.conn.seal(message))
             await channel.drain()
-        await asyncio.wait_for(channel.receive(), TIMEOUT)  # the peer has it all
-        return count * len(message) / MIB / (time.perf_counter() - start)
-    finally:
+        await asyncio.wait_for(channel.receive(), TIMEOUT)  # the receipt
+
+    async def close() -> None:
         await channel.close()
         await peer.done()
+
+    return Sender(send, len(message), close, peer.proc.pid)
+
+
+def cpu_ns(pid: int) -> int:
+    """Nanoseconds process ``pid`` has run on a CPU (``/proc/PID/schedstat``)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+
+
+async def _one_run(
+    opens: dict[str, Callable[[], Awaitable[Sender]]], count: int, every: int
+) -> dict[str, tuple[float, float]]:
+    """Open every variant, then take turns of one slice each.
+
+    Returns (MiB/s, CPU seconds per GiB of both ends together) per variant.
+    """
+    senders: dict[str, Sender] = {}
+    seconds = dict.fromkeys(opens, 0.0)
+    cpu = dict.fromkeys(opens, 0.0)
+    try:
+        for key, open_ in opens.items():
+            senders[key] = await open_()
+        for _ in range(count // every):
+            for key, sender in senders.items():
+                start, mine, theirs = time.perf_counter(), time.process_time(), cpu_ns(sender.pid)
+                await sender.send(every)
+                seconds[key] += time.perf_counter() - start
+                cpu[key] += time.process_time() - mine + (cpu_ns(sender.pid) - theirs) / 1e9
+    finally:
+        for sender in senders.values():
+            await sender.close()
+    out = {}
+    for key, sender in senders.items():
+        size = count * sender.chunk
+        out[key] = (size / MIB / seconds[key], cpu[key] / (size / GIB))
+    return out
 
 
 async def run(cfg: Config) -> list[Figure]:
@@ -95,7 +161,7 @@ async def run(cfg: Config) -> list[Figure]:
 
 
 async def _run(cfg: Config) -> list[Figure]:
-    """Measure every variant, interleaved run by run."""
+    """Measure every variant, each against its own peer process, taking turns."""
     size = f"{cfg.bulk_bytes // MIB} MiB per run in 64 KiB records"
     figs = {
         "tcp": Figure(SCENARIO, "tcp stream", "MiB/s", "higher", note=f"bare asyncio; {size}"),
@@ -125,28 +191,41 @@ async def _run(cfg: Config) -> list[Figure]:
             note="the same through a confide relay process",
         ),
     }
-    total = cfg.bulk_bytes
+    for key, fig in list(figs.items()):
+        base = {"aead": "tcp", "direct": "aead", "relay": "aead"}.get(key)
+        figs[f"{key} cpu"] = Figure(
+            SCENARIO,
+            f"{fig.name}: CPU/GiB",
+            "s",
+            "lower",
+            baseline=f"{figs[base].name}: CPU/GiB" if base else None,
+            note="CPU time of both ends (not a relay) per GiB delivered",
+        )
+    count = max(1, cfg.bulk_bytes // CHUNK)
+    every = min(count, SLICE // CHUNK)
+    count -= count % every
     server = await relay.start_relay()
     keys = ["tcp", "aead", "direct"]
     if isinstance(server, relay.RelayProcess):
         keys.append("relay")
     else:
-        figs["relay"].unavailable = server
+        figs["relay"].unavailable = figs["relay cpu"].unavailable = server
     peers: dict[str, PeerProcess] = {}
     try:
         for key in keys:
             peers[key] = await PeerProcess.start()
-        variants: dict[str, Callable[[], Awaitable[float]]] = {
-            "tcp": lambda: _stream(peers["tcp"], total, "tcp"),
-            "aead": lambda: _stream(peers["aead"], total, "aead"),
-            "direct": lambda: _confide(peers["direct"], total),
+        opens: dict[str, Callable[[], Awaitable[Sender]]] = {
+            "tcp": lambda: _stream(peers["tcp"], count, every, "tcp"),
+            "aead": lambda: _stream(peers["aead"], count, every, "aead"),
+            "direct": lambda: _confide(peers["direct"], count, every),
         }
         if isinstance(server, relay.RelayProcess):
             port = server.port
-            variants["relay"] = lambda: _confide(peers["relay"], total, port)
+            opens["relay"] = lambda: _confide(peers["relay"], count, every, port)
         for _ in range(cfg.runs):
-            for key, measure in variants.items():
-                figs[key].samples.append(await measure())
+            for key, (rate, cpu) in (await _one_run(opens, count, every)).items():
+                figs[key].samples.append(rate)
+                figs[f"{key} cpu"].samples.append(cpu)
     finally:
         for peer in peers.values():
             await peer.stop()

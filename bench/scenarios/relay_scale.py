@@ -1,7 +1,7 @@
 """Relay scale: idle rooms held at once, forwarding under load, meeting under load.
 
 All of it runs against a real ``confide relay`` process on loopback; the bench
-speaks the relay's routing frames directly (``bench.relay.raw_pair``), so its
+speaks the relay's routing frames directly (``bench.rawclient``), so its
 own cost per connection stays small. A room with one pair is three
 connections, as with real clients: the host's control link, the joiner, and
 the host's accepted link.
