@@ -62,6 +62,9 @@ def test_password_room_advertises_an_empty_nameplate() -> None:
         ({b"np": b"7"}, "7", False),
         ({b"v": b"1"}, "7", False),
         ({b"v": None, b"np": b"7"}, "7", False),
+        ({b"v": b"1", b"np": None}, "", True),  # older zeroconf: "np=" reads as None
+        ({b"v": b"1", b"np": None}, "7", False),
+        ({b"v": b"1"}, "", False),  # no nameplate key at all is not a password room
     ],
 )
 def test_matches(props: dict[bytes, bytes | None], room: str, ok: bool) -> None:

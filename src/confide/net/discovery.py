@@ -86,10 +86,13 @@ class Found:
 
 def matches(properties: Mapping[bytes, bytes | None], room: str) -> bool:
     """Whether a TXT record names ``room`` and a protocol version we speak."""
-    nameplate = properties.get(TXT_NAMEPLATE.encode())
+    key = TXT_NAMEPLATE.encode()
+    if key not in properties:
+        return False
+    nameplate = properties[key] or b""  # older zeroconf reads an empty value ("np=") as None
     versions = (properties.get(TXT_VERSIONS.encode()) or b"").split(b",")
     ours = {str(v).encode() for v in SUPPORTED_VERSIONS}
-    return nameplate is not None and nameplate == room.encode() and bool(ours & set(versions))
+    return nameplate == room.encode() and bool(ours & set(versions))
 
 
 class Advertiser:
