@@ -211,21 +211,26 @@ async def _run(cfg: Config) -> list[Figure]:
     else:
         figs["relay"].unavailable = figs["relay cpu"].unavailable = server
     peers: dict[str, PeerProcess] = {}
+    opens: dict[str, Callable[[], Awaitable[Sender]]] = {
+        "tcp": lambda: _stream(peers["tcp"], count, every, "tcp"),
+        "aead": lambda: _stream(peers["aead"], count, every, "aead"),
+        "direct": lambda: _confide(peers["direct"], count, every),
+    }
+    if isinstance(server, relay.RelayProcess):
+        port = server.port
+        opens["relay"] = lambda: _confide(peers["relay"], count, every, port)
     try:
-        for key in keys:
-            peers[key] = await PeerProcess.start()
-        opens: dict[str, Callable[[], Awaitable[Sender]]] = {
-            "tcp": lambda: _stream(peers["tcp"], count, every, "tcp"),
-            "aead": lambda: _stream(peers["aead"], count, every, "aead"),
-            "direct": lambda: _confide(peers["direct"], count, every),
-        }
-        if isinstance(server, relay.RelayProcess):
-            port = server.port
-            opens["relay"] = lambda: _confide(peers["relay"], count, every, port)
         for _ in range(cfg.runs):
+            # Fresh receivers each run: a process's allocator settles into a
+            # fast or a slow state for large buffers (see the README), and a
+            # run should sample that, not inherit it.
+            for key in keys:
+                peers[key] = await PeerProcess.start()
             for key, (rate, cpu) in (await _one_run(opens, count, every)).items():
                 figs[key].samples.append(rate)
                 figs[f"{key} cpu"].samples.append(cpu)
+            for key in keys:
+                await peers.pop(key).stop()
     finally:
         for peer in peers.values():
             await peer.stop()
