@@ -40,8 +40,8 @@ then: systemctl daemon-reload && systemctl enable --now confide-relay
 logs: journalctl -u confide-relay (one line per event; never payload or codes)
 SIGTERM (systemctl stop) tells every connected end and exits 0.
 clients use it with: confide host --relay HOST:7200 and confide join --relay HOST:7200
-(the joiner types the code at the prompt, or sets CONFIDE_CODE)
-(or $CONFIDE_RELAY, or relay = "HOST:7200" in the config file). See docs/RELAY.md.
+(or $CONFIDE_RELAY, or relay = "HOST:7200" in the config file); the joiner types
+the code at the prompt or sets CONFIDE_CODE. See docs/RELAY.md.
 """
 
 
