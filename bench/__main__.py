@@ -3,6 +3,7 @@
     python -m bench               # the full run (1 GiB streams, 10,000 round trips)
     python -m bench --quick       # under a minute on two cores
     python -m bench --json out.json      # also write JSON (``-`` for stdout)
+    python -m bench --markdown out.md    # also write the table as Markdown
     python -m bench --only chat,bulk     # some scenarios
 
 With ``--json -`` the table goes to stderr so stdout is pure JSON. The exit
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 
 from bench.core import Config, Figure
 from bench.relay import raise_fd_limit
-from bench.report import document, table
+from bench.report import document, markdown, table
 from bench.scenarios import SCENARIOS
 
 
@@ -33,6 +34,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     size.add_argument("--quick", action="store_true", help="smaller sizes, under a minute")
     size.add_argument("--tiny", action="store_true", help="each scenario once, tiny sizes (tests)")
     parser.add_argument("--json", metavar="FILE", help="also write the JSON report (- for stdout)")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     parser.add_argument(
         "--only", metavar="NAMES", help=f"comma-separated scenarios of: {','.join(SCENARIOS)}"
     )
@@ -84,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             with open(args.json, "w", encoding="utf-8") as out:
                 out.write(text + "\n")
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as out:
+            out.write(markdown(figures))
     return 0 if all(f.ok for f in figures) else 1
 
 

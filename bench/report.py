@@ -52,6 +52,30 @@ def table(figures: list[Figure], cfg: Config, seconds: float) -> str:
     return "\n".join(lines)
 
 
+def markdown(figures: list[Figure]) -> str:
+    """The same table as Markdown, one table with a scenario column (for the README)."""
+    by_key = figure_map(figures)
+    lines = [
+        "| scenario | figure | median | min .. max | runs | ratio | baseline | target |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for fig in figures:
+        if not fig.ok:
+            lines.append(f"| {fig.scenario} | {fig.name} | {fig.unavailable} | | | | | |")
+            continue
+        r = ratio(fig, by_key)
+        target = ""
+        if fig.target is not None:
+            met = target_met(fig, by_key)
+            target = f"{fig.target.text(fig.unit)}: {'met' if met else '**missed**'}"
+        lines.append(
+            f"| {fig.scenario} | {fig.name} | {number(fig.median)} {fig.unit} "
+            f"| {number(fig.low)} .. {number(fig.high)} | {len(fig.samples)} "
+            f"| {f'{r:.2f}x' if r is not None else ''} | {fig.baseline or ''} | {target} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _row(fig: Figure, by_key: dict[tuple[str, str], Figure]) -> str:
     name = f"  {fig.name}".ljust(NAME_WIDTH)
     if not fig.ok:
