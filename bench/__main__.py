@@ -25,6 +25,7 @@ from bench.core import Config, Figure
 from bench.relay import raise_fd_limit
 from bench.report import document, markdown, table
 from bench.scenarios import SCENARIOS
+from confide import allocator
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -74,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     cfg = config(args)
     raise_fd_limit()
+    allocator.tune()  # as the confide command does: every variant runs with it
     start = time.perf_counter()
     figures = run_all(cfg, names)
     seconds = time.perf_counter() - start

@@ -34,6 +34,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from bench.peers import LOOPBACK, SETUP_TIMEOUT, listening_host, new_secret
+from confide import allocator
 from confide.app.chat import ChatSession
 from confide.errors import ConfideError
 from confide.net import tcp
@@ -202,4 +203,5 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
+    allocator.tune()  # as the confide command does at start-up
     sys.exit(asyncio.run(main()))

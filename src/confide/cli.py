@@ -207,6 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             build_parser().print_help(sys.stderr)
             return EXIT_USAGE
+        from confide import allocator
+
+        allocator.tune()  # streams reuse their buffers instead of page-faulting them
         return asyncio.run(_dispatch(args))
     except ConfideError as exc:
         print(f"confide: {exc}", file=sys.stderr)

@@ -185,7 +185,7 @@ class Connection:
             raise ProtocolError("cannot send before the handshake completes")
         if len(encoded) > MAX_MESSAGE:
             raise LocalError(f"message too long ({len(encoded)} bytes; at most {MAX_MESSAGE})")
-        return encode_frame(self._sealer.seal(encoded))
+        return self._sealer.seal_frame(encoded)
 
     @property
     def is_open(self) -> bool:
@@ -205,7 +205,7 @@ class Connection:
         elif rtype == HANDSHAKE:
             self._receive_handshake(hs.decode_handshake(body), events)
 
-    def _receive_alert(self, body: bytes) -> None:
+    def _receive_alert(self, body: bytes | memoryview) -> None:
         if self.state == OPEN:
             raise ProtocolError("plaintext alert after the handshake")
         try:

@@ -110,7 +110,7 @@ def encode_handshake(kind: str, **fields: object) -> bytes:
     return packed
 
 
-def decode_handshake(body: bytes) -> HandshakeMessage:
+def decode_handshake(body: bytes | memoryview) -> HandshakeMessage:
     """Decode and check one handshake message body."""
     try:
         data = msgpack.unpackb(body, raw=False)

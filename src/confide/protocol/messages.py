@@ -167,7 +167,7 @@ def encode(message: Message) -> bytes:
     return data
 
 
-def decode(data: bytes) -> Message:
+def decode(data: bytes | memoryview) -> Message:
     """Decode and schema-check one message; ``ProtocolError`` if malformed."""
     try:
         body = msgpack.unpackb(data, raw=False, strict_map_key=True)

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from confide.errors import DecryptError, ProtocolError
 from confide.protocol.framing import MAX_RECORD
+from confide.protocol.framing import PREFIX as FRAME_PREFIX
 from confide.protocol.keyschedule import ratchet
 
 VERSION = 1
@@ -68,8 +69,8 @@ def plain_record(rtype: int, body: bytes) -> bytes:
     return header(rtype, len(body)) + body
 
 
-def split_record(record: bytes) -> tuple[int, bytes, bytes]:
-    """Check a record's header; return ``(type, header, body)``."""
+def split_record(record: bytes) -> tuple[int, memoryview, memoryview]:
+    """Check a record's header; return ``(type, header, body)`` as views (no copy)."""
     if len(record) < HEADER.size:
         raise ProtocolError("record shorter than its header")
     version, rtype, length = HEADER.unpack_from(record)
@@ -79,7 +80,8 @@ def split_record(record: bytes) -> tuple[int, bytes, bytes]:
         raise ProtocolError("record length does not match its frame")
     if rtype not in (HANDSHAKE, ALERT, DATA):
         raise ProtocolError(f"unknown record type {rtype}")
-    return rtype, record[: HEADER.size], record[HEADER.size :]
+    view = memoryview(record)
+    return rtype, view[: HEADER.size], view[HEADER.size :]
 
 
 def pad(message: bytes) -> bytes:
@@ -89,11 +91,11 @@ def pad(message: bytes) -> bytes:
     return message + _PADDING[BUCKET - 1 - len(message) % BUCKET]  # one copy of the message
 
 
-def unpad(padded: bytes) -> bytes:
-    """Strip the padding added by ``pad``."""
+def unpad(padded: bytes) -> memoryview:
+    """Strip the padding added by ``pad``; a view of ``padded``, not a copy."""
     # The last non-zero byte must be the 0x80 marker. ``rfind`` and ``count``
     # run in C over the tail only (at most BUCKET - 1 zeros follow a valid
-    # marker), and the message is copied once.
+    # marker), and the message is not copied.
     marker = padded.rfind(b"\x80")
     if (
         len(padded) % BUCKET
@@ -101,7 +103,7 @@ def unpad(padded: bytes) -> bytes:
         or padded.count(0, marker + 1) != len(padded) - marker - 1
     ):
         raise ProtocolError("bad record padding")
-    return padded[:marker]
+    return memoryview(padded)[:marker]
 
 
 class _Direction:
@@ -146,6 +148,16 @@ class Sealer(_Direction):
 
     def seal(self, message: bytes) -> bytes:
         """One DATA record holding ``message``."""
+        head, body = self.seal_parts(message)
+        return head + body
+
+    def seal_frame(self, message: bytes) -> bytes:
+        """``seal`` with the frame's length prefix, in one copy of the ciphertext."""
+        head, body = self.seal_parts(message)
+        return b"".join((FRAME_PREFIX.pack(len(head) + len(body)), head, body))
+
+    def seal_parts(self, message: bytes) -> tuple[bytes, bytes]:
+        """The header and the body of one DATA record holding ``message``."""
         padded = pad(message)
         head = HEADER.pack(VERSION, DATA, len(padded) + TAG_SIZE)
         seq = self.seq
@@ -153,14 +165,14 @@ class Sealer(_Direction):
             raise ProtocolError("record counter exhausted")
         body = self._aead.encrypt(NONCE.pack(seq), padded, head)
         self.advance(len(padded))
-        return head + body
+        return head, body
 
 
 class Opener(_Direction):
     """Decrypts incoming DATA records, in order, exactly once each."""
 
-    def open(self, head: bytes, body: bytes) -> bytes:
-        """The message inside one DATA record; ``DecryptError`` if it is not authentic."""
+    def open(self, head: bytes | memoryview, body: bytes | memoryview) -> memoryview:
+        """The message inside one DATA record (a view); ``DecryptError`` if not authentic."""
         seq = self.seq
         if seq > LAST_SEQ:
             raise ProtocolError("record counter exhausted")
