@@ -194,7 +194,7 @@ class Connection:
 
     # -- records -------------------------------------------------------
 
-    def _receive_record(self, record: bytes, events: list[Event]) -> None:
+    def _receive_record(self, record: bytes | memoryview, events: list[Event]) -> None:
         rtype, head, body = split_record(record)
         if rtype == DATA:
             if self._opener is None:

@@ -69,8 +69,12 @@ class FrameDecoder:
             raise ProtocolError(f"frame length {length} out of range")
         return int(length)
 
-    def next_record(self) -> bytes | None:
-        """The next complete record, or None until more bytes arrive."""
+    def next_record(self) -> bytes | memoryview | None:
+        """The next complete record, or None until more bytes arrive.
+
+        A record that lies whole in the last chunk added is a view of it, not a
+        copy; the chunk stays alive while the view does.
+        """
         if self._pos == len(self._buf):  # nothing buffered: cut it from the chunk
             chunk, pos = self._chunk, self._cpos
             available = len(chunk) - pos
@@ -78,13 +82,13 @@ class FrameDecoder:
                 end = pos + PREFIX.size + self._length(chunk, pos)
                 if end <= len(chunk):
                     self._cpos = end
-                    return chunk[pos + PREFIX.size : end]
+                    return memoryview(chunk)[pos + PREFIX.size : end]
             if available:
                 self._take(available)
             return None
         return self._from_buffer()
 
-    def _from_buffer(self) -> bytes | None:
+    def _from_buffer(self) -> bytes | memoryview | None:
         """``next_record`` when part of the stream is buffered."""
         buffered = len(self._buf) - self._pos
         available = len(self._chunk) - self._cpos
@@ -101,7 +105,7 @@ class FrameDecoder:
             self._pos = 0
             start = self._cpos
             self._cpos = start + end - PREFIX.size
-            return self._chunk[start : self._cpos]
+            return memoryview(self._chunk)[start : self._cpos]
         if buffered < end:
             self._take(min(end - buffered, available))
             if len(self._buf) - self._pos < end:
@@ -114,10 +118,10 @@ class FrameDecoder:
             self._pos = 0
         return record
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes) -> list[bytes | memoryview]:
         """Add bytes from the stream; return every record now complete."""
         self.add(data)
-        out: list[bytes] = []
+        out: list[bytes | memoryview] = []
         while (record := self.next_record()) is not None:
             out.append(record)
         return out

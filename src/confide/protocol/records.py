@@ -69,7 +69,7 @@ def plain_record(rtype: int, body: bytes) -> bytes:
     return header(rtype, len(body)) + body
 
 
-def split_record(record: bytes) -> tuple[int, memoryview, memoryview]:
+def split_record(record: bytes | memoryview) -> tuple[int, memoryview, memoryview]:
     """Check a record's header; return ``(type, header, body)`` as views (no copy)."""
     if len(record) < HEADER.size:
         raise ProtocolError("record shorter than its header")
