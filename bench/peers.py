@@ -56,24 +56,43 @@ ROOT = Path(__file__).resolve().parents[1]
 PEER_TIMEOUT = 60.0
 
 
-class PeerProcess:
-    """The far end, ``python -m bench.peer``, driven one JSON line at a time."""
+class LineProcess:
+    """A helper process of the bench (``python -m MODULE``), driven over its stdin and stdout."""
 
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        """Wrap a started peer; use ``PeerProcess.start``."""
+        """Wrap a started process; use ``start``."""
         self.proc = proc
 
     @classmethod
-    async def start(cls) -> PeerProcess:
-        """Start a peer process."""
-        proc = await asyncio.create_subprocess_exec(
+    async def spawn(cls, module: str) -> asyncio.subprocess.Process:
+        """Start ``python -m module`` with pipes on stdin and stdout."""
+        return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bench.peer",
+            module,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             cwd=ROOT,
         )
+
+    async def stop(self) -> None:
+        """End the process (closing its stdin), killing it if it lingers."""
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 5)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+class PeerProcess(LineProcess):
+    """The far end, ``python -m bench.peer``, driven one JSON line at a time."""
+
+    @classmethod
+    async def start(cls) -> PeerProcess:
+        """Start a peer process, pinned to the other CPU."""
+        proc = await cls.spawn("bench.peer")
         cpus.far(proc.pid)
         return cls(proc)
 
@@ -99,16 +118,6 @@ class PeerProcess:
         answer = await self._line()
         if not answer.get("done"):
             raise RuntimeError(f"bench peer said {answer!r}")
-
-    async def stop(self) -> None:
-        """End the peer (closing its stdin), killing it if it lingers."""
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            await asyncio.wait_for(self.proc.wait(), 5)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
 
 
 async def peer_stream(

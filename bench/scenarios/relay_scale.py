@@ -31,7 +31,6 @@ import contextlib
 import json
 import os
 import socket
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from pathlib import Path
 
 from bench import rawclient, relay
 from bench.core import Config, Figure, Target
-from bench.peers import LOOPBACK, SETUP_TIMEOUT
+from bench.peers import LOOPBACK, SETUP_TIMEOUT, LineProcess
 
 SCENARIO = "relay"
 CONNS_PER_PAIR = 3
@@ -52,7 +51,6 @@ GIB = 1 << 30
 SETTLE = 0.1
 MEETS = 9
 PROBE_TIMEOUT = 60.0
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _hold(
@@ -177,25 +175,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class Prober:
+class Prober(LineProcess):
     """The meet-timing process (``python -m bench.rawclient``), kept for the whole scenario."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        """Wrap a started prober; use ``Prober.start``."""
-        self.proc = proc
 
     @classmethod
     async def start(cls) -> Prober:
         """Start the prober process."""
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bench.rawclient",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            cwd=ROOT,
-        )
-        return cls(proc)
+        return cls(await cls.spawn("bench.rawclient"))
 
     async def meets(self, port: int, count: int) -> float:
         """The median time in ms for a new pair to meet through the relay at ``port``."""
@@ -208,16 +194,6 @@ class Prober:
             raise RuntimeError(f"the meet prober exited ({self.proc.returncode})")
         times = sorted(json.loads(line))
         return float(times[len(times) // 2])
-
-    async def stop(self) -> None:
-        """End the prober (closing its stdin), killing it if it lingers."""
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            await asyncio.wait_for(self.proc.wait(), 5)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
 
 
 async def _nothing() -> float:
