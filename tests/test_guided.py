@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import netns
 import pexpect
 import pytest
-from proc import Launcher, confide_command
+from proc import Launcher, Proc, confide_command
 
 TIMEOUT = 10
 
@@ -80,35 +80,29 @@ def test_guided_join_reaches_the_host_and_hides_the_code(confide: Launcher) -> N
         _stop(child)
 
 
+def _join_in(confide: Launcher, ns: str, port: str, *args: str, env: dict[str, str]) -> Proc:
+    """A line-mode joiner inside ``ns``, for the guided host on ``port`` there."""
+    at = f"127.0.0.1:{port}"
+    return netns.run_in(confide, ns, "join", "--at", at, "--plain", "--name", "bob", *args, env=env)
+
+
 def test_guided_host_prints_a_code_that_a_joiner_uses(confide: Launcher, lonely: netns.Lan) -> None:
     ns = lonely.names[0]
     child = _spawn(["ip", "netns", "exec", ns], confide.config_home)
     try:
-        child.expect(re.escape("Host a chat or join one? [h/j]"))
-        child.sendline("h")
-        child.expect(re.escape("[l/s/r]"))
-        child.sendline("l")
-        child.expect("Port to listen on")
-        child.sendline("0")
-        child.expect("Your name")
-        child.sendline("alice")
-        child.expect(re.escape("[c/p]"))
-        child.sendline("")  # the default: a generated code
+        for question, answer in (
+            ("Host a chat or join one? [h/j]", "h"),
+            ("[l/s/r]", "l"),
+            ("Port to listen on", "0"),
+            ("Your name", "alice"),
+            ("[c/p]", ""),  # the default: a generated code
+        ):
+            child.expect(re.escape(question))
+            child.sendline(answer)
         child.expect(r"listening on 0\.0\.0\.0:(\d+)")
         port = child.match.group(1)
         child.expect(r"code: (\d+-\w+-\w+-\w+)")
-        code = child.match.group(1)
-        joiner = netns.run_in(
-            confide,
-            ns,
-            "join",
-            "--at",
-            f"127.0.0.1:{port}",
-            "--plain",
-            "--name",
-            "bob",
-            env={"CONFIDE_CODE": code},
-        )
+        joiner = _join_in(confide, ns, port, env={"CONFIDE_CODE": child.match.group(1)})
         joiner.expect_err(r"^connected to alice ")
         joiner.expect_err(r"^SAS: ")
         joiner.say("hi from bob")
@@ -129,19 +123,8 @@ def test_guided_password_room(confide: Launcher, lonely: netns.Lan) -> None:
         child.expect("password: ")
         child.sendline("correct horse battery")
         child.expect(r"listening on 0\.0\.0\.0:(\d+)")
-        port = child.match.group(1)
-        joiner = netns.run_in(
-            confide,
-            ns,
-            "join",
-            "--at",
-            f"127.0.0.1:{port}",
-            "--plain",
-            "--password",
-            "--name",
-            "bob",
-            env={"CONFIDE_PASSWORD": "correct horse battery"},
-        )
+        env = {"CONFIDE_PASSWORD": "correct horse battery"}
+        joiner = _join_in(confide, ns, child.match.group(1), "--password", env=env)
         joiner.expect_err(r"^connected to alice ")
         joiner.say("bye")
         assert joiner.wait() == 0
