@@ -6,7 +6,10 @@ ships with the package (11 bits a word), so the default three words carry 33
 bits. Only the words feed CPace; the nameplate never feeds any key.
 
 Parsing forgives case, surrounding and repeated spaces, and spaces (or
-underscores) in place of hyphens, then NFKC-normalises what it keeps.
+underscores) in place of hyphens, then NFKC-normalises what it keeps. The
+list was made so that the first four letters of a word identify it, so a word
+may be typed as its first four letters or more (``viol`` is ``violin``); the
+code's secret is always the full words.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ MIN_WORDS = 3
 """Fewest words a code may have: 3 x 11 bits is the least that reaches ``MIN_SECRET_BITS``."""
 MAX_WORDS = 8
 MIN_SECRET_BITS = 24
+UNIQUE_PREFIX = 4  # BIP-39: the first four letters of a word identify it
 NAMEPLATE_MAX = 999
 MAX_NAMEPLATE_DIGITS = 9
 
@@ -98,13 +102,24 @@ def parse(text: str) -> Code:
         raise UsageError("a code starts with its number, like 7-word-word-word")
     if len(nameplate) > MAX_NAMEPLATE_DIGITS:
         raise UsageError("the number at the start of a code is too long")
-    unknown = [w for w in words if w not in _word_set()]
-    if unknown:
-        raise UsageError(f"not a code word: {unknown[0]!r} (check the spelling)")
-    return Code(str(int(nameplate)), words)
+    return Code(str(int(nameplate)), tuple(_full_word(w, i) for i, w in enumerate(words, 1)))
+
+
+def _full_word(word: str, position: int) -> str:
+    """``word`` from the list, or the one word it abbreviates (4 letters are always enough).
+
+    The error names the word's position, never the word: a typo of a secret
+    is still mostly the secret, and error lines may end up in a log.
+    """
+    if word in _word_set():
+        return word
+    matches = complete(word) if len(word) >= UNIQUE_PREFIX else []
+    if len(matches) == 1:
+        return matches[0]
+    raise UsageError(f"word {position} of the code is not in the word list (check its spelling)")
 
 
 def complete(prefix: str) -> list[str]:
-    """Words that start with ``prefix`` (for Tab completion at the join prompt)."""
+    """Words that start with ``prefix``: one word for any prefix of 4 letters or more."""
     p = prefix.strip().lower()
     return [w for w in wordlist() if w.startswith(p)] if p else []
