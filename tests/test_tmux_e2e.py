@@ -127,7 +127,7 @@ def test_two_full_screen_clients_chat_in_tmux(tmux: Tmux) -> None:
     assert host_sas == join_sas
     for name, nick in (("host", "alice"), ("join", "bob")):
         screen = tmux.screen(name)
-        assert "\U0001f6e1 e2e" in screen
+        assert "\U0001f512 e2e" in screen
         assert f"{nick} \u203a" in screen  # the input prompt
         assert "code:" not in screen  # the chat screen replaced the start-up lines
 

@@ -289,7 +289,7 @@ def test_status_bar_shows_room_who_state_shield_sas_and_latency() -> None:
             shown = str(bar.render())
             assert "alice ↔ bob" in shown
             assert "connected" in shown
-            assert "\U0001f6e1 e2e" in shown
+            assert "\U0001f512 e2e" in shown
             assert "SAS orbit velvet canyon mango thistle" in shown
             assert re.search(r"\d+ ms", shown)
             await c.pilot.resize_terminal(120, 30)

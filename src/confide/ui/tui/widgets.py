@@ -24,7 +24,9 @@ from confide.ui.tui.complete import Completer
 from confide.ui.tui.history import History
 
 PASTE_GUARD_LINES = 5
-SHIELD = "\U0001f6e1"  # a shield, shown while end-to-end encryption is confirmed
+# A padlock: wide (2 cells) by Unicode and in every terminal, unlike U+1F6E1 (shield),
+# whose width terminals disagree on, which would shift the status bar.
+SHIELD = "\U0001f512"  # shown while end-to-end encryption is confirmed
 
 
 @dataclass(frozen=True)
