@@ -113,7 +113,7 @@ class Channel:
         with contextlib.suppress(Exception):
             self.writer.close()
             await asyncio.wait_for(self.writer.wait_closed(), 2)
-        if not self.writer.transport.is_closing() or self.writer.transport.get_write_buffer_size():
+        if self.writer.transport.get_write_buffer_size():
             self.writer.transport.abort()  # a peer that stopped reading: drop, don't wait
 
     async def _read_unless_failed(self) -> bytes:
