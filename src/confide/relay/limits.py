@@ -2,8 +2,17 @@
 
 ``Limits`` holds them; ``add_arguments`` puts the flags on the ``confide
 relay`` parser and ``from_args`` reads them back, refusing nonsense with a
-usage error. ``JoinBucket`` is the token bucket that slows join attempts on
-one nameplate, so guessing a code through the relay is slow.
+usage error. ``JoinBucket`` is the token bucket behind each join limit.
+
+The join limits are fair per source address, so nobody can spend someone
+else's budget: each address has its own budget per room (``--join-burst``,
+``--join-rate``) and its own budget for JOINs of rooms that do not exist
+(``--unknown-room-burst``, ``--unknown-room-rate``), which makes probing
+nameplates slow for the prober alone. A room also has a budget for all
+addresses together (``--room-join-burst``, ``--room-join-rate``), spent only
+by joins that reached its host; it bounds how fast many addresses can guess
+a code, and it is several times what one address may spend, so one address
+cannot use it up.
 """
 
 from __future__ import annotations
@@ -34,9 +43,17 @@ class Limits:
     room_lifetime: float = 3600.0
     """Seconds a nameplate lives; chats already going carry on after it."""
     join_burst: int = 5
-    """Join attempts on one nameplate allowed at once."""
+    """Join attempts one address may make on one nameplate at once."""
     join_rate: float = 10.0
-    """Further join attempts on one nameplate allowed per minute."""
+    """Further join attempts one address may make on one nameplate per minute."""
+    room_join_burst: int = 20
+    """Joins that reach one room's host, from all addresses together, allowed at once."""
+    room_join_rate: float = 60.0
+    """Further joins that reach one room's host, from all addresses, allowed per minute."""
+    unknown_room_burst: int = 5
+    """JOINs of rooms that do not exist one address may make at once."""
+    unknown_room_rate: float = 10.0
+    """Further JOINs of rooms that do not exist one address may make per minute."""
 
 
 _FLAGS: dict[str, tuple[str, str]] = {
@@ -47,8 +64,12 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "max_connections": ("N", "connections at once in total"),
     "max_rooms": ("N", "rooms open at once"),
     "room_lifetime": ("SECONDS", "how long a nameplate lives (running chats carry on)"),
-    "join_burst": ("N", "join attempts on one nameplate allowed at once"),
-    "join_rate": ("PER_MINUTE", "further join attempts per nameplate per minute"),
+    "join_burst": ("N", "join attempts on one nameplate from one address allowed at once"),
+    "join_rate": ("PER_MINUTE", "further join attempts per nameplate per address per minute"),
+    "room_join_burst": ("N", "joins reaching one room's host, all addresses together, at once"),
+    "room_join_rate": ("PER_MINUTE", "further joins reaching one room's host per minute"),
+    "unknown_room_burst": ("N", "JOINs of rooms that do not exist from one address at once"),
+    "unknown_room_rate": ("PER_MINUTE", "further JOINs of missing rooms per address per minute"),
 }
 
 
@@ -91,11 +112,63 @@ class JoinBucket:
         self._tokens = float(burst)
         self._stamp = now
 
-    def take(self, now: float) -> int:
-        """Spend one attempt: 0 if allowed, else whole seconds until one is free."""
+    def wait(self, now: float) -> int:
+        """0 if an attempt is free at ``now`` (none is spent), else seconds until one is."""
         self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
         if self._tokens >= 1.0:
-            self._tokens -= 1.0
             return 0
         return max(1, math.ceil((1.0 - self._tokens) / self._rate))
+
+    def spend(self) -> None:
+        """Spend one attempt (after ``wait`` said one is free)."""
+        self._tokens -= 1.0
+
+    def take(self, now: float) -> int:
+        """Spend one attempt: 0 if allowed, else whole seconds until one is free."""
+        wait = self.wait(now)
+        if not wait:
+            self.spend()
+        return wait
+
+    def full(self, now: float) -> bool:
+        """Whether the bucket has refilled completely (so it can be forgotten)."""
+        return self._tokens + (now - self._stamp) * self._rate >= self._burst
+
+
+class Budgets:
+    """One ``JoinBucket`` per key (a source address, or a room and an address).
+
+    A key gets its bucket when it first spends and loses it once the bucket
+    has refilled (``prune``), so an address that stopped knocking costs nothing.
+    """
+
+    __slots__ = ("_buckets", "_burst", "_rate")
+
+    def __init__(self, burst: int, per_minute: float) -> None:
+        """Budgets of ``burst`` attempts at once, refilled at ``per_minute``."""
+        self._burst = burst
+        self._rate = per_minute
+        self._buckets: dict[object, JoinBucket] = {}
+
+    def wait(self, key: object, now: float) -> int:
+        """0 if ``key`` may make an attempt at ``now`` (nothing is spent), else seconds to wait."""
+        bucket = self._buckets.get(key)
+        return 0 if bucket is None else bucket.wait(now)
+
+    def spend(self, key: object, now: float) -> None:
+        """Spend one of ``key``'s attempts at ``now``."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = JoinBucket(self._burst, self._rate, now)
+        bucket.take(now)
+
+    def prune(self, now: float) -> None:
+        """Forget the buckets that are full again."""
+        full = [key for key, bucket in self._buckets.items() if bucket.full(now)]
+        for key in full:
+            del self._buckets[key]
+
+    def __len__(self) -> int:
+        """How many keys have a bucket (that is not full)."""
+        return len(self._buckets)
