@@ -26,13 +26,16 @@ import time
 from proc import Launcher, Proc, connected, message_line
 from test_relay_support import (
     BAD_FRAME,
+    CLOSE,
     FRAME_TOO_LARGE,
     HELLO_TIMEOUT,
+    NO_ANSWER,
     OPENED,
     RELAY_BUSY,
     TOO_MANY_CONNECTIONS,
     close_frame,
     connect_from,
+    knock,
     read_frame,
     read_to_eof,
     refused_with,
@@ -219,12 +222,14 @@ def test_room_lifetime_and_idle_timeout(confide: Launcher) -> None:
         assert proc.wait() == 4
 
 
-async def _ping_flood(port: int, pid: int, base: int) -> tuple[int, int, bool]:
-    """Open a room, send PINGs without ever reading; return (bytes sent, peak growth, stalled).
+async def _ping_flood(port: int, pid: int, base: int) -> tuple[int, int, bool, int]:
+    """Open a room, send PINGs without ever reading.
 
     Sending stops when the relay has taken no byte for ``STALL`` seconds (it
     paused us), when it has taken them all, or as soon as its memory grew
-    past ``RSS_GROWTH``.
+    past ``RSS_GROWTH``. Returns the bytes sent, the peak growth, whether
+    the relay stopped reading us, and then what a JOIN of the flooded room
+    was told (a CLOSE reason; 0 for anything else).
     """
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # read nothing, hold little
@@ -233,7 +238,8 @@ async def _ping_flood(port: int, pid: int, base: int) -> tuple[int, int, bool]:
     sock.setblocking(False)
     reader, writer = await asyncio.open_connection(sock=sock)
     writer.write(b"\x01\x00\x00\x01\x01")  # OPEN
-    assert (await read_frame(reader))[0] == OPENED
+    ftype, opened = await read_frame(reader)
+    assert ftype == OPENED
     sent, peak = 0, 0
     unsent, since = -1, time.monotonic()
     deadline = since + 60
@@ -249,8 +255,10 @@ async def _ping_flood(port: int, pid: int, base: int) -> tuple[int, int, bool]:
             if now_unsent != unsent:
                 unsent, since = now_unsent, time.monotonic()
             elif time.monotonic() - since >= STALL:
-                return sent, peak, True
-        return sent, peak, False
+                break
+        stalled = time.monotonic() - since >= STALL
+        ftype, body = await knock(port, opened[24:].decode("ascii"), "127.0.0.2")
+        return sent, peak, stalled, body[0] if ftype == CLOSE else 0
     finally:
         writer.transport.abort()
 
@@ -264,9 +272,10 @@ def _in_flight(sock: socket.socket) -> int:
 def test_ping_flood_without_reading_does_not_grow_the_relay(confide: Launcher) -> None:
     relay = start_relay(confide)
     base = vm_rss(relay.proc.pid)
-    sent, peak, stalled = asyncio.run(_ping_flood(relay.port, relay.proc.pid, base))
+    sent, peak, stalled, join = asyncio.run(_ping_flood(relay.port, relay.proc.pid, base))
     assert peak < RSS_GROWTH, f"the relay grew {peak / MIB:.0f} MiB after {sent / MIB:.0f} MiB"
     assert stalled, f"the relay took all {sent / MIB:.0f} MiB of PINGs without being read"
+    assert join == NO_ANSWER  # nothing more is queued for a host that reads nothing
 
     host = relay_host(confide, relay.at, "--name", "alice")
     bob = relay_join(confide, relay.at, host.code, "--name", "bob")

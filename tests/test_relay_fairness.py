@@ -119,7 +119,7 @@ async def _waiting_joins(port: int) -> dict[str, object]:
 
         accept = await connect_from(port)  # the host answers the first: it waits no more
         held.append(accept[1])
-        accept[1].write(b"\x03\x00\x00\x15\x01" + token + (1).to_bytes(4, "big"))
+        accept[1].write(_accept_frame(token, 1))
         spliced = await read_frame(first[0])
         third = await connect_from(port, ATTACKER)
         held.append(third[1])
@@ -178,3 +178,45 @@ def test_probing_missing_rooms_spends_only_the_probers_budget(confide: Launcher)
     assert got["announced"] == (INCOMING, (1).to_bytes(4, "big"))
     relay.proc.expect_err(r" refused why=unknown-room ip=127\.0\.0\.2 room=5000$")
     relay.proc.expect_err(r" refused why=rate-limited ip=127\.0\.0\.2 room=\d+$")
+
+
+def _accept_frame(token: bytes, joiner: int) -> bytes:
+    return b"\x03\x00\x00\x15\x01" + token + joiner.to_bytes(4, "big")
+
+
+async def _two_joins_from_one_address(port: int, relay: Proc) -> list[tuple[int, bytes]]:
+    """Two client-API joins at once from ``JOINER``; the scripted host takes them one by one."""
+    control, host, nameplate, token = await _open_room(port)
+    at = ("127.0.0.1", port)
+    joins = [
+        asyncio.ensure_future(relay_client.join(at, nameplate, local_addr=(JOINER, 0)))
+        for _ in range(2)
+    ]
+    held = [host]
+    try:
+        announced = [await read_frame(control)]
+        # The other join was turned away while this one waits, and will try again.
+        await asyncio.to_thread(relay.expect_err, r" refused why=already-waiting ip=127\.0\.0\.3 ")
+        for joiner in (1, 2):
+            reader, writer = await connect_from(port)
+            held.append(writer)
+            writer.write(_accept_frame(token, joiner))
+            assert (await read_frame(reader))[0] == SPLICED
+            if joiner == 1:
+                announced.append(await read_frame(control))
+        for _, joined in await asyncio.gather(*joins):
+            joined.close()
+        return announced
+    finally:
+        for join in joins:
+            join.cancel()
+        for writer in held:
+            writer.close()
+
+
+def test_a_second_joiner_behind_the_same_address_gets_in_after_the_first(
+    confide: Launcher,
+) -> None:
+    relay = start_relay(confide)
+    announced = asyncio.run(_two_joins_from_one_address(relay.port, relay.proc))
+    assert announced == [(INCOMING, (1).to_bytes(4, "big")), (INCOMING, (2).to_bytes(4, "big"))]

@@ -12,8 +12,10 @@ front of the shared buffer, so forwarding is one ``recv_into`` and one
 Every write respects a high-water mark. Before the splice a connection's
 write buffer may hold at most ``ROUTING_HIGH_WATER`` bytes: above it the
 relay stops reading that connection (a host that sends PINGs and never
-reads its PONGs is simply no longer read). After the splice the mark is
-``HIGH_WATER``, and above it the relay stops reading the peer that fills it.
+reads its PONGs is simply no longer read), and a JOIN whose host's control
+link is over it is refused (``no-answer``) rather than queued. After the
+splice the mark is ``HIGH_WATER``, and above it the relay stops reading the
+peer that fills it.
 
 One ticker, not one timer per connection, enforces the deadlines: the
 hello timeout (a new connection must name its room; a joiner's host must
@@ -322,6 +324,11 @@ class Relay:
         if any(w.ip == c.ip for w in room.waiting.values()):
             self.refuse(c, Reason.ALREADY_WAITING, room=nameplate)
             return
+        control = room.control.transport
+        assert control is not None
+        if control.get_write_buffer_size() >= ROUTING_HIGH_WATER:  # the host reads nothing
+            self.refuse(c, Reason.NO_ANSWER, room=nameplate)
+            return
         key = (room.token, c.ip)
         wait = self.join_budgets.wait(key, now) or room.bucket.wait(now)
         if wait:
@@ -329,13 +336,12 @@ class Relay:
             return
         self.join_budgets.spend(key, now)
         room.bucket.spend()
-        assert room.control.transport is not None
         room.next_id += 1
         room.joins += 1
         room.waiting[room.next_id] = c
         c.state, c.room, c.joiner, c.is_joiner = WAITING, room, room.next_id, True
         c.deadline = c.last + self.limits.hello_timeout
-        room.control.transport.write(routing.incoming(room.next_id))
+        control.write(routing.incoming(room.next_id))
         self.log.event("join", room=nameplate, joiner=room.next_id, ip=c.ip)
 
     def _accept(self, c: Conn, token: bytes, joiner: int) -> None:
