@@ -243,6 +243,8 @@ def test_log_lines_are_one_per_event_and_refusals_are_rate_limited() -> None:
         ["--port", "70000"],
         ["--room-join-burst", "0"],
         ["--unknown-room-rate", "-1"],
+        ["--join-burst", "20"],  # as much as the room's: one address could empty it
+        ["--join-rate", "61"],
     ],
 )
 def test_bad_relay_flags_are_usage_errors(flags: list[str]) -> None:

@@ -11,8 +11,8 @@ else's budget: each address has its own budget per room (``--join-burst``,
 nameplates slow for the prober alone. A room also has a budget for all
 addresses together (``--room-join-burst``, ``--room-join-rate``), spent only
 by joins that reached its host; it bounds how fast many addresses can guess
-a code, and it is several times what one address may spend, so one address
-cannot use it up.
+a code. Its burst must be above one address's and its rate at least one
+address's, so one address never leaves it empty.
 """
 
 from __future__ import annotations
@@ -97,6 +97,14 @@ def from_args(args: argparse.Namespace) -> Limits:
             raise UsageError(f"--{name.replace('_', '-')} must be above 0")
     if values["max_frame"] < 64:
         raise UsageError("--max-frame must be at least 64 (an ACCEPT frame is 21 bytes)")
+    if values["room_join_burst"] <= values["join_burst"]:
+        raise UsageError(
+            "--room-join-burst must be above --join-burst (or one address could use it up)"
+        )
+    if values["room_join_rate"] < values["join_rate"]:
+        raise UsageError(
+            "--room-join-rate must be at least --join-rate (or one address could use it up)"
+        )
     return Limits(**values)
 
 
