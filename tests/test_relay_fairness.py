@@ -220,3 +220,48 @@ def test_a_second_joiner_behind_the_same_address_gets_in_after_the_first(
     relay = start_relay(confide)
     announced = asyncio.run(_two_joins_from_one_address(relay.port, relay.proc))
     assert announced == [(INCOMING, (1).to_bytes(4, "big")), (INCOMING, (2).to_bytes(4, "big"))]
+
+
+async def _joins_against_a_small_room_budget(port: int) -> list[tuple[str, object]]:
+    """JOINs from several addresses; the scripted host accepts each one it is told of."""
+    control, host, nameplate, token = await _open_room(port)
+    held = [host]
+
+    async def join(source: str) -> tuple[str, object]:
+        reader, writer = await connect_from(port, source)
+        held.append(writer)
+        writer.write(join_frame(nameplate))
+        told = asyncio.ensure_future(read_frame(control))
+        answered = asyncio.ensure_future(read_frame(reader))
+        await asyncio.wait({told, answered}, return_when=asyncio.FIRST_COMPLETED)
+        if answered.done():  # refused: the host was told nothing
+            told.cancel()
+            return source, _reason(answered.result())
+        joiner = int.from_bytes(told.result()[1], "big")
+        accept_reader, accept_writer = await connect_from(port)
+        held.append(accept_writer)
+        accept_writer.write(_accept_frame(token, joiner))
+        assert (await answered)[0] == SPLICED
+        assert (await read_frame(accept_reader))[0] == SPLICED
+        return source, "joined"
+
+    try:
+        return [await join(source) for source in [ATTACKER] * 8 + [JOINER, "127.0.0.4"]]
+    finally:
+        for writer in held:
+            writer.close()
+
+
+def test_only_joins_that_reach_the_host_spend_the_rooms_budget(confide: Launcher) -> None:
+    relay = start_relay(
+        confide,
+        *("--join-burst", "2", "--join-rate", "1"),
+        *("--room-join-burst", "3", "--room-join-rate", "1"),
+    )
+    got = asyncio.run(_joins_against_a_small_room_budget(relay.port))
+    assert got == [
+        *[(ATTACKER, "joined")] * 2,
+        *[(ATTACKER, RATE_LIMITED)] * 6,  # its own budget is spent; the room's is not touched
+        (JOINER, "joined"),  # the room's third and last
+        ("127.0.0.4", RATE_LIMITED),  # now the room's budget is spent
+    ]
