@@ -53,7 +53,7 @@ PING_FLOOD = 50 * MIB
 PING_CHUNK = b"\x04\x00\x00\x00" * 16384
 RSS_GROWTH = 20 * MIB
 """How much the relay may grow while flooded (the PONGs it would owe are 50 MiB)."""
-STALL = 2.0
+STALL = 3.0
 """Seconds in which the relay takes not one byte: it stopped reading us."""
 
 
@@ -288,7 +288,7 @@ def _hold(count: int, port: int, source: str) -> list[socket.socket]:
 
 
 def test_relay_wide_and_per_address_connection_limits_say_which(confide: Launcher) -> None:
-    everyone = start_relay(confide, "--max-connections", "2")
+    everyone = start_relay(confide, "--max-connections", "2", "--hello-timeout", "60")
     held = _hold(2, everyone.port, "127.0.0.2")
     try:
         busy = relay_join(confide, everyone.at, "123-abandon-ability-able")
@@ -303,7 +303,7 @@ def test_relay_wide_and_per_address_connection_limits_say_which(confide: Launche
             sock.close()
     everyone.proc.expect_err(r" refused why=relay-busy ip=127\.0\.0\.1$")
 
-    mine = start_relay(confide, "--max-per-ip", "2")
+    mine = start_relay(confide, "--max-per-ip", "2", "--hello-timeout", "60")
     held = _hold(2, mine.port, "127.0.0.1")
     try:
         crowded = relay_join(confide, mine.at, "123-abandon-ability-able")

@@ -78,7 +78,7 @@ async def _join_and_say(port: int, code: str, host: Proc) -> None:
 
 
 def test_spam_and_probes_from_one_address_do_not_lock_out_another(confide: Launcher) -> None:
-    relay = start_relay(confide)
+    relay = start_relay(confide, "--join-rate", "1")  # no attempt comes back during the test
     host = relay_host(confide, relay.at, "--name", "alice")
     nameplate = host.code.split("-")[0]
 
@@ -88,8 +88,8 @@ def test_spam_and_probes_from_one_address_do_not_lock_out_another(confide: Launc
     assert _reason(spam[-1]) == RATE_LIMITED
 
     asyncio.run(_join_and_say(relay.port, host.code, host.proc))  # raises if refused
-    assert probes.count(UNKNOWN_ROOM) <= BURST + 1  # one more may have refilled meanwhile
-    assert probes[-1] == RATE_LIMITED
+    assert probes[:BURST] == [UNKNOWN_ROOM] * BURST
+    assert probes.count(RATE_LIMITED) >= PROBES - BURST - 1  # one may have come back meanwhile
     relay.proc.expect_err(rf" refused why=rate-limited ip=127\.0\.0\.2 room={nameplate}$")
     relay.proc.expect_err(rf" joined room={nameplate} joiner={BURST + 1} ip=127\.0\.0\.3$")
 
@@ -171,8 +171,7 @@ def test_probing_missing_rooms_spends_only_the_probers_budget(confide: Launcher)
     probes = got["probes"]
     assert isinstance(probes, list)
     assert probes[:BURST] == [UNKNOWN_ROOM] * BURST
-    assert probes.count(UNKNOWN_ROOM) <= BURST + 1  # one more may have refilled meanwhile
-    assert probes[-1] == RATE_LIMITED
+    assert probes.count(RATE_LIMITED) >= PROBES - BURST - 1  # one may have come back meanwhile
     assert got["hidden"] == RATE_LIMITED  # the prober cannot tell a real room from a missing one
     assert got["elsewhere"] == UNKNOWN_ROOM  # another address still has its whole budget
     assert got["announced"] == (INCOMING, (1).to_bytes(4, "big"))
