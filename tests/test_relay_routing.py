@@ -13,7 +13,7 @@ import pytest
 from confide.cli import main
 from confide.net.relay_client import close_text
 from confide.relay import routing
-from confide.relay.limits import Budgets, JoinBucket
+from confide.relay.limits import Budgets, JoinBucket, source_key
 from confide.relay.log import EventLog
 from confide.relay.routing import Deframer, FrameError, Reason
 
@@ -194,6 +194,16 @@ def test_budgets_are_per_key_and_forgotten_once_full() -> None:
     budgets.prune(20.0)
     assert len(budgets) == 0
     assert budgets.wait("198.51.100.4", 20.0) == 0
+
+
+def test_an_address_is_an_ipv4_address_or_an_ipv6_64() -> None:
+    assert source_key("198.51.100.4") == "198.51.100.4"
+    assert source_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert source_key("2001:db8:1:2::9") == "2001:db8:1:2::/64"
+    assert source_key("2001:db8:1:3::9") != source_key("2001:db8:1:2::9")
+    assert source_key("::ffff:198.51.100.4") == "198.51.100.4"
+    assert source_key("fe80::1%eth0") == "fe80::/64"
+    assert source_key("?") == "?"
 
 
 def test_connection_limit_refusals_name_the_limit() -> None:

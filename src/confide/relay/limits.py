@@ -12,12 +12,15 @@ nameplates slow for the prober alone. A room also has a budget for all
 addresses together (``--room-join-burst``, ``--room-join-rate``), spent only
 by joins that reached its host; it bounds how fast many addresses can guess
 a code. Its burst must be above one address's and its rate at least one
-address's, so one address never leaves it empty.
+address's, so one address never leaves it empty. An "address" here is an
+IPv4 address or an IPv6 /64 (``source_key``): one IPv6 host usually has a
+whole /64 to pick addresses from.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 from dataclasses import dataclass, fields
 
@@ -106,6 +109,19 @@ def from_args(args: argparse.Namespace) -> Limits:
             "--room-join-rate must be at least --join-rate (or one address could use it up)"
         )
     return Limits(**values)
+
+
+def source_key(ip: str) -> str:
+    """What the per-address join limits count as one address: IPv4 as is, IPv6 by its /64."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(addr) >> 64 << 64, 64)))
+    return ip
 
 
 class JoinBucket:

@@ -49,7 +49,7 @@ from typing import cast
 
 from confide.errors import ClosedError
 from confide.relay import routing
-from confide.relay.limits import Budgets, JoinBucket, Limits
+from confide.relay.limits import Budgets, JoinBucket, Limits, source_key
 from confide.relay.log import EventLog, Value
 from confide.relay.routing import HEADER, Reason
 
@@ -195,7 +195,7 @@ class Relay:
         self.rooms: dict[str, Room] = {}
         self.by_token: dict[bytes, Room] = {}
         self.miss_budgets = Budgets(limits.unknown_room_burst, limits.unknown_room_rate)
-        """Per address: JOINs of rooms that do not exist."""
+        """Per address (``source_key``): JOINs of rooms that do not exist."""
         self.join_budgets = Budgets(limits.join_burst, limits.join_rate)
         """Per room token and address: JOINs announced to the room's host."""
         self.stopping = False
@@ -312,16 +312,17 @@ class Relay:
 
     def _join(self, c: Conn, nameplate: str) -> None:
         now = c.last
-        wait = self.miss_budgets.wait(c.ip, now)
+        source = source_key(c.ip)
+        wait = self.miss_budgets.wait(source, now)
         if wait:  # before the lookup: a prober out of budget learns nothing more
             self.refuse(c, Reason.RATE_LIMITED, wait, room=nameplate)
             return
         room = self.rooms.get(nameplate)
         if room is None:
-            self.miss_budgets.spend(c.ip, now)
+            self.miss_budgets.spend(source, now)
             self.refuse(c, Reason.UNKNOWN_ROOM, room=nameplate)
             return
-        if any(w.ip == c.ip for w in room.waiting.values()):
+        if any(source_key(w.ip) == source for w in room.waiting.values()):
             self.refuse(c, Reason.ALREADY_WAITING, room=nameplate)
             return
         control = room.control.transport
@@ -329,7 +330,7 @@ class Relay:
         if control.get_write_buffer_size() >= ROUTING_HIGH_WATER:  # the host reads nothing
             self.refuse(c, Reason.NO_ANSWER, room=nameplate)
             return
-        key = (room.token, c.ip)
+        key = (room.token, source)
         wait = self.join_budgets.wait(key, now) or room.bucket.wait(now)
         if wait:
             self.refuse(c, Reason.RATE_LIMITED, wait, room=nameplate)
