@@ -116,6 +116,7 @@ class RelayProcess:
 RELAY_LIMITS = [
     *("--max-connections", "60000", "--max-per-ip", "60000", "--max-rooms", "30000"),
     *("--join-burst", "1000", "--join-rate", "60000"),
+    *("--room-join-burst", "1001", "--room-join-rate", "60000"),
 ]
 """Flags that lift the relay's abuse limits: every bench connection comes from 127.0.0.1."""
 

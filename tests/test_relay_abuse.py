@@ -6,29 +6,55 @@ chat through the same relay keeps delivering messages; a joiner with a
 wrong code exits 3; join attempts past the per-nameplate rate limit are
 refused with a clear line (exit 4). Also the per-IP, room-count, lifetime
 and idle limits.
+
+Issue 8, section 3: a host that sends PINGs and never reads the PONGs does
+not grow the relay's memory, and the relay keeps serving chats; the refusal
+for the relay-wide connection limit names that limit, not the per-address one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import socket
+import sys
+import termios
 import threading
+import time
 
 from proc import Launcher, Proc, connected, message_line
 from test_relay_support import (
     BAD_FRAME,
+    CLOSE,
     FRAME_TOO_LARGE,
     HELLO_TIMEOUT,
+    NO_ANSWER,
+    OPENED,
+    RELAY_BUSY,
     TOO_MANY_CONNECTIONS,
     close_frame,
+    connect_from,
+    knock,
+    read_frame,
     read_to_eof,
     refused_with,
     relay_host,
     relay_join,
     start_relay,
+    vm_rss,
 )
 
 FLOOD = 500
 HELLO = 2.0
+MIB = 1 << 20
+PING_FLOOD = 50 * MIB
+"""Bytes of PING frames the flooding host tries to send."""
+PING_CHUNK = b"\x04\x00\x00\x00" * 16384
+RSS_GROWTH = 20 * MIB
+"""How much the relay may grow while flooded (the PONGs it would owe are 50 MiB)."""
+STALL = 3.0
+"""Seconds in which the relay takes not one byte: it stopped reading us."""
 
 
 async def _slowloris(port: int) -> tuple[bytes, int]:
@@ -194,3 +220,110 @@ def test_room_lifetime_and_idle_timeout(confide: Launcher) -> None:
     for proc in (host.proc, bob):
         proc.expect_err(r"closed the connection after it was idle too long$")
         assert proc.wait() == 4
+
+
+async def _ping_flood(port: int, pid: int, base: int) -> tuple[int, int, bool, int]:
+    """Open a room, send PINGs without ever reading.
+
+    Sending stops when the relay has taken no byte for ``STALL`` seconds (it
+    paused us), when it has taken them all, or as soon as its memory grew
+    past ``RSS_GROWTH``. Returns the bytes sent, the peak growth, whether
+    the relay stopped reading us, and then what a JOIN of the flooded room
+    was told (a CLOSE reason; 0 for anything else).
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # read nothing, hold little
+    sock.bind(("127.0.0.1", 0))
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(b"\x01\x00\x00\x01\x01")  # OPEN
+    ftype, opened = await read_frame(reader)
+    assert ftype == OPENED
+    sent, peak = 0, 0
+    unsent, since = -1, time.monotonic()
+    deadline = since + 60
+    try:
+        while sent < PING_FLOOD and peak <= RSS_GROWTH and time.monotonic() < deadline:
+            if writer.transport.get_write_buffer_size() < len(PING_CHUNK):
+                writer.write(PING_CHUNK)
+                sent += len(PING_CHUNK)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(writer.drain(), 0.2)
+            peak = max(peak, vm_rss(pid) - base)
+            now_unsent = writer.transport.get_write_buffer_size() + _in_flight(sock)
+            if now_unsent != unsent:
+                unsent, since = now_unsent, time.monotonic()
+            elif time.monotonic() - since >= STALL:
+                break
+        stalled = time.monotonic() - since >= STALL
+        ftype, body = await knock(port, opened[24:].decode("ascii"), "127.0.0.2")
+        return sent, peak, stalled, body[0] if ftype == CLOSE else 0
+    finally:
+        writer.transport.abort()
+
+
+def _in_flight(sock: socket.socket) -> int:
+    """Bytes sent on ``sock`` that the other end's kernel has not taken yet."""
+    got = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    return int.from_bytes(got, sys.byteorder, signed=True)
+
+
+def test_ping_flood_without_reading_does_not_grow_the_relay(confide: Launcher) -> None:
+    relay = start_relay(confide)
+    base = vm_rss(relay.proc.pid)
+    sent, peak, stalled, join = asyncio.run(_ping_flood(relay.port, relay.proc.pid, base))
+    assert peak < RSS_GROWTH, f"the relay grew {peak / MIB:.0f} MiB after {sent / MIB:.0f} MiB"
+    assert stalled, f"the relay took all {sent / MIB:.0f} MiB of PINGs without being read"
+    assert join == NO_ANSWER  # nothing more is queued for a host that reads nothing
+
+    host = relay_host(confide, relay.at, "--name", "alice")
+    bob = relay_join(confide, relay.at, host.code, "--name", "bob")
+    connected(host.proc, bob)
+    _chat_still_works(host.proc, bob, 0)
+
+
+def _hold(count: int, port: int, source: str) -> list[socket.socket]:
+    return [socket.create_connection(("127.0.0.1", port), 5, (source, 0)) for _ in range(count)]
+
+
+def test_relay_wide_and_per_address_connection_limits_say_which(confide: Launcher) -> None:
+    everyone = start_relay(confide, "--max-connections", "2", "--hello-timeout", "60")
+    held = _hold(2, everyone.port, "127.0.0.2")
+    try:
+        busy = relay_join(confide, everyone.at, "123-abandon-ability-able")
+        busy.expect_err(
+            rf"^confide: the relay at {everyone.at} is busy \(it has all the connections it "
+            r"takes, from all addresses\); try again later$"
+        )
+        assert busy.wait() == 4
+        assert asyncio.run(refused_with(everyone.port, b"")) == close_frame(RELAY_BUSY)
+    finally:
+        for sock in held:
+            sock.close()
+    everyone.proc.expect_err(r" refused why=relay-busy ip=127\.0\.0\.1$")
+
+    mine = start_relay(confide, "--max-per-ip", "2", "--hello-timeout", "60")
+    held = _hold(2, mine.port, "127.0.0.1")
+    try:
+        crowded = relay_join(confide, mine.at, "123-abandon-ability-able")
+        crowded.expect_err(
+            rf"^confide: the relay at {mine.at} refused: too many connections from your address$"
+        )
+        assert crowded.wait() == 4
+        other = asyncio.run(_first_frame_from(mine.port, "127.0.0.2"))
+        assert other != close_frame(TOO_MANY_CONNECTIONS)  # another address is still let in
+    finally:
+        for sock in held:
+            sock.close()
+    mine.proc.expect_err(r" refused why=too-many-connections ip=127\.0\.0\.1$")
+
+
+async def _first_frame_from(port: int, source: str) -> bytes:
+    reader, writer = await connect_from(port, source)
+    try:
+        writer.write(b"\x01\x00\x00\x01\x01")  # OPEN
+        ftype, body = await read_frame(reader)
+        return bytes((ftype,)) + len(body).to_bytes(3, "big") + body
+    finally:
+        writer.close()

@@ -11,8 +11,9 @@ import io
 import pytest
 
 from confide.cli import main
+from confide.net.relay_client import close_text
 from confide.relay import routing
-from confide.relay.limits import JoinBucket
+from confide.relay.limits import Budgets, JoinBucket, source_key
 from confide.relay.log import EventLog
 from confide.relay.routing import Deframer, FrameError, Reason
 
@@ -40,6 +41,8 @@ def test_relay_frames_have_the_documented_bytes() -> None:
     assert routing.incoming(3) == b"\x82\x00\x00\x04\x00\x00\x00\x03"
     assert routing.frame(routing.SPLICED) == b"\x83\x00\x00\x00"
     assert routing.close(Reason.RATE_LIMITED, 12) == b"\x85\x00\x00\x05\x02\x00\x00\x00\x0c"
+    assert routing.close(Reason.RELAY_BUSY) == b"\x85\x00\x00\x05\x0e\x00\x00\x00\x00"
+    assert routing.close(Reason.ALREADY_WAITING) == b"\x85\x00\x00\x05\x0f\x00\x00\x00\x00"
     assert routing.frame(routing.PONG) == b"\x86\x00\x00\x00"
 
 
@@ -169,6 +172,56 @@ def test_join_bucket_allows_a_burst_then_refills_slowly() -> None:
     assert [bucket.take(1000.0) for _ in range(4)] == [0, 0, 0, 10]  # never above the burst
 
 
+def test_join_bucket_can_be_checked_without_spending() -> None:
+    bucket = JoinBucket(burst=2, per_minute=6, now=0.0)
+    assert [bucket.wait(0.0) for _ in range(5)] == [0] * 5  # looking spends nothing
+    bucket.spend()
+    assert not bucket.full(0.0)
+    assert bucket.full(10.0)  # one attempt back after 10 s: full again
+    bucket.spend()
+    assert bucket.wait(0.0) == 10
+
+
+def test_budgets_are_per_key_and_forgotten_once_full() -> None:
+    budgets = Budgets(burst=2, per_minute=6)
+    for _ in range(2):
+        assert budgets.wait("198.51.100.4", 0.0) == 0
+        budgets.spend("198.51.100.4", 0.0)
+    assert budgets.wait("198.51.100.4", 0.0) == 10
+    assert budgets.wait("203.0.113.7", 0.0) == 0  # another address has its own budget
+    budgets.prune(5.0)
+    assert len(budgets) == 1
+    budgets.prune(20.0)
+    assert len(budgets) == 0
+    assert budgets.wait("198.51.100.4", 20.0) == 0
+
+
+def test_an_address_is_an_ipv4_address_or_an_ipv6_64() -> None:
+    assert source_key("198.51.100.4") == "198.51.100.4"
+    assert source_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert source_key("2001:db8:1:2::9") == "2001:db8:1:2::/64"
+    assert source_key("2001:db8:1:3::9") != source_key("2001:db8:1:2::9")
+    assert source_key("::ffff:198.51.100.4") == "198.51.100.4"
+    assert source_key("fe80::1%eth0") == "fe80::/64"
+    assert source_key("?") == "?"
+
+
+def test_connection_limit_refusals_name_the_limit() -> None:
+    where = "the relay at relay.example:7200"
+    per_address = close_text(Reason.TOO_MANY_CONNECTIONS, 0, where)
+    relay_wide = close_text(Reason.RELAY_BUSY, 0, where)
+    assert per_address == f"{where} refused: too many connections from your address"
+    assert relay_wide == (
+        f"{where} is busy (it has all the connections it takes, from all addresses); "
+        "try again later"
+    )
+    waiting = close_text(Reason.ALREADY_WAITING, 0, where, "815")
+    assert waiting == (
+        f"{where} refused: a join from your address is already waiting for room 815; "
+        "try again in a moment"
+    )
+
+
 def test_log_lines_are_one_per_event_and_refusals_are_rate_limited() -> None:
     out = io.StringIO()
     now = [1000.0]
@@ -193,7 +246,16 @@ def test_log_lines_are_one_per_event_and_refusals_are_rate_limited() -> None:
 
 @pytest.mark.parametrize(
     "flags",
-    [["--max-frame", "10"], ["--hello-timeout", "0"], ["--join-rate", "nan"], ["--port", "70000"]],
+    [
+        ["--max-frame", "10"],
+        ["--hello-timeout", "0"],
+        ["--join-rate", "nan"],
+        ["--port", "70000"],
+        ["--room-join-burst", "0"],
+        ["--unknown-room-rate", "-1"],
+        ["--join-burst", "20"],  # as much as the room's: one address could empty it
+        ["--join-rate", "61"],
+    ],
 )
 def test_bad_relay_flags_are_usage_errors(flags: list[str]) -> None:
     assert main(["relay", "--bind", "127.0.0.1", *flags]) == 2

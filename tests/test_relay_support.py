@@ -2,9 +2,11 @@
 
 ``start_relay`` runs a real ``confide relay`` on ``127.0.0.1`` port 0 and
 reads the port it prints; ``relay_host`` and ``relay_join`` run real
-line-mode ``confide host``/``join`` processes through it. ``raw`` helpers
-speak to the relay with bare sockets, to misbehave on purpose. Every
-process comes from the ``confide`` fixture, which kills them all at the end.
+line-mode ``confide host``/``join`` processes through it. The raw helpers
+(``connect_from``, ``read_frame``, ``knock``, ``refused_with``) speak to the
+relay with bare sockets, to misbehave on purpose; ``connect_from`` picks the
+source address, any of 127.0.0.0/8, so one test can play several addresses.
+Every process comes from the ``confide`` fixture, which kills them all at the end.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 from proc import Launcher, Proc
 
@@ -24,6 +27,12 @@ FRAME_TOO_LARGE = 5
 BAD_FRAME = 6
 HELLO_TIMEOUT = 7
 SHUTDOWN = 9
+NO_ANSWER = 12
+RELAY_BUSY = 14
+ALREADY_WAITING = 15
+OPENED = 0x81
+INCOMING = 0x82
+SPLICED = 0x83
 
 
 @dataclass
@@ -101,3 +110,40 @@ async def refused_with(port: int, send: bytes, timeout: float = 5.0) -> bytes:
         return await read_to_eof(reader, timeout)
     finally:
         writer.close()
+
+
+async def connect_from(
+    port: int, source: str = "127.0.0.1"
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to the relay on ``127.0.0.1:port`` from the address ``source``."""
+    return await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+
+
+async def read_frame(reader: asyncio.StreamReader, timeout: float = 5.0) -> tuple[int, bytes]:
+    """The relay's next frame: its type and body."""
+    async with asyncio.timeout(timeout):
+        head = await reader.readexactly(4)
+        return head[0], await reader.readexactly(int.from_bytes(head[1:], "big"))
+
+
+def join_frame(nameplate: str) -> bytes:
+    """A ``JOIN`` frame for ``nameplate``, byte for byte as docs/RELAY.md shows it."""
+    return b"\x02" + (1 + len(nameplate)).to_bytes(3, "big") + b"\x01" + nameplate.encode()
+
+
+async def knock(port: int, nameplate: str, source: str) -> tuple[int, bytes]:
+    """``JOIN nameplate`` from ``source``; return the relay's first answer, then hang up."""
+    reader, writer = await connect_from(port, source)
+    try:
+        writer.write(join_frame(nameplate))
+        return await read_frame(reader)
+    finally:
+        writer.close()
+
+
+def vm_rss(pid: int) -> int:
+    """The resident memory of process ``pid`` in bytes (``VmRSS`` in ``/proc/PID/status``)."""
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for process {pid}")

@@ -2,7 +2,10 @@
 
 Joiner: ``join`` connects to the relay, sends ``JOIN`` with the code's
 nameplate and waits for ``SPLICED``; ``connect`` then runs the normal
-end-to-end handshake (``tcp.handshake_joiner``) over that stream.
+end-to-end handshake (``tcp.handshake_joiner``) over that stream. The relay
+lets one address have one join waiting per room; a joiner refused with
+``already-waiting`` (someone else behind the same address is being
+connected) tries again shortly, within its timeout.
 
 Host: ``RelayRoom.open`` makes the room's control connection and learns the
 nameplate the relay allocated; the host's code takes that nameplate. For
@@ -38,6 +41,9 @@ DEFAULT_PORT = 7200
 MAX_ACCEPTING = 16
 """Joiners the host connects through the relay at once; more wait for the relay's timeout."""
 READ_LIMIT = 256 * 1024
+RETRY_FIRST = 0.1
+"""Seconds before the first retry of a JOIN refused as ``already-waiting`` (then doubling)."""
+RETRY_MAX = 1.0
 _ENDED = -1
 
 Status = Callable[[str], None]
@@ -100,6 +106,10 @@ def close_text(reason: Reason | None, retry_after: int, where: str, nameplate: s
         f"try again in {retry_after} s",
         Reason.RELAY_FULL: f"{where} is full (too many rooms); try again later",
         Reason.TOO_MANY_CONNECTIONS: f"{where} refused: too many connections from your address",
+        Reason.RELAY_BUSY: f"{where} is busy (it has all the connections it takes, "
+        "from all addresses); try again later",
+        Reason.ALREADY_WAITING: f"{where} refused: a join from your address is already "
+        f"waiting for {room}; try again in a moment",
         Reason.FRAME_TOO_LARGE: f"{where} did not understand us (a different version?)",
         Reason.BAD_FRAME: f"{where} did not understand us (a different version?)",
         Reason.HELLO_TIMEOUT: f"{where} gave up waiting for us",
@@ -142,6 +152,8 @@ class RelayProtocol(asyncio.StreamReaderProtocol):
         self.nameplate = nameplate
         self.frames: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
         self.spliced = False
+        self.reason: Reason | None = None
+        """The reason of the relay's ``CLOSE``, once it said one."""
         self._deframer = routing.Deframer()
         self._transport: asyncio.BaseTransport | None = None
 
@@ -164,6 +176,7 @@ class RelayProtocol(asyncio.StreamReaderProtocol):
                 self.reader.feed_data(body)
             elif ftype == routing.CLOSE:
                 reason, retry_after = routing.parse_close(body)
+                self.reason = reason
                 self._end(close_text(reason, retry_after, self.where, self.nameplate))
                 return
             elif ftype == routing.DATA:
@@ -193,7 +206,7 @@ class RelayProtocol(asyncio.StreamReaderProtocol):
 
 
 async def _connect(
-    relay: Address, timeout: float, nameplate: str = ""
+    relay: Address, timeout: float, nameplate: str = "", local_addr: Address | None = None
 ) -> tuple[RelayReader, asyncio.StreamWriter, RelayProtocol]:
     loop = asyncio.get_running_loop()
     where = f"the relay at {describe_address(relay)}"
@@ -201,7 +214,8 @@ async def _connect(
     protocol = RelayProtocol(reader, where, nameplate)
     try:
         transport, _ = await asyncio.wait_for(
-            loop.create_connection(lambda: protocol, relay[0], relay[1]), timeout
+            loop.create_connection(lambda: protocol, relay[0], relay[1], local_addr=local_addr),
+            timeout,
         )
     except TimeoutError:
         raise ClosedError(f"could not reach {where}: timed out") from None
@@ -238,17 +252,35 @@ async def _close(writer: asyncio.StreamWriter) -> None:
 
 
 async def join(
-    relay: Address, nameplate: str, *, timeout: float = CONNECT_TIMEOUT
+    relay: Address,
+    nameplate: str,
+    *,
+    timeout: float = CONNECT_TIMEOUT,
+    local_addr: Address | None = None,
 ) -> tuple[RelayReader, asyncio.StreamWriter]:
-    """A stream to the host of ``nameplate`` through ``relay`` (exit 4 if refused)."""
-    reader, writer, protocol = await _connect(relay, timeout, nameplate)
-    try:
-        writer.write(routing.join_request(nameplate))
-        await _expect_type(protocol, timeout, routing.SPLICED)
-    except BaseException:
-        await _close(writer)
-        raise
-    return reader, writer
+    """A stream to the host of ``nameplate`` through ``relay`` (exit 4 if refused).
+
+    ``local_addr`` is the address to connect from (the system picks one if None).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = RETRY_FIRST
+    while True:
+        reader, writer, protocol = await _connect(relay, timeout, nameplate, local_addr)
+        try:
+            writer.write(routing.join_request(nameplate))
+            await _expect_type(protocol, max(0.1, deadline - loop.time()), routing.SPLICED)
+        except RefusedError:
+            await _close(writer)
+            if protocol.reason is not Reason.ALREADY_WAITING or loop.time() + delay > deadline:
+                raise
+        except BaseException:
+            await _close(writer)
+            raise
+        else:
+            return reader, writer
+        await asyncio.sleep(delay)
+        delay = min(RETRY_MAX, delay * 2)
 
 
 async def connect(
@@ -259,11 +291,12 @@ async def connect(
     timeout: float = CONNECT_TIMEOUT,
     status: Status | None = None,
     rand: RandomBytes = secrets.token_bytes,
+    local_addr: Address | None = None,
 ) -> Established:
     """Reach the host of nameplate ``room`` through ``relay`` and complete the handshake."""
     if status is not None:
         status(f"connecting to room {room} through the relay at {describe_address(relay)}")
-    reader, writer = await join(relay, room, timeout=timeout)
+    reader, writer = await join(relay, room, timeout=timeout, local_addr=local_addr)
     return await handshake_joiner(reader, writer, secret, room, timeout=timeout, rand=rand)
 
 

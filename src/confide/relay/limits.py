@@ -2,13 +2,25 @@
 
 ``Limits`` holds them; ``add_arguments`` puts the flags on the ``confide
 relay`` parser and ``from_args`` reads them back, refusing nonsense with a
-usage error. ``JoinBucket`` is the token bucket that slows join attempts on
-one nameplate, so guessing a code through the relay is slow.
+usage error. ``JoinBucket`` is the token bucket behind each join limit.
+
+The join limits are fair per source address, so nobody can spend someone
+else's budget: each address has its own budget per room (``--join-burst``,
+``--join-rate``) and its own budget for JOINs of rooms that do not exist
+(``--unknown-room-burst``, ``--unknown-room-rate``), which makes probing
+nameplates slow for the prober alone. A room also has a budget for all
+addresses together (``--room-join-burst``, ``--room-join-rate``), spent only
+by joins that reached its host; it bounds how fast many addresses can guess
+a code. Its burst must be above one address's and its rate at least one
+address's, so one address never leaves it empty. An "address" here is an
+IPv4 address or an IPv6 /64 (``source_key``): one IPv6 host usually has a
+whole /64 to pick addresses from.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 from dataclasses import dataclass, fields
 
@@ -34,9 +46,17 @@ class Limits:
     room_lifetime: float = 3600.0
     """Seconds a nameplate lives; chats already going carry on after it."""
     join_burst: int = 5
-    """Join attempts on one nameplate allowed at once."""
+    """Join attempts one address may make on one nameplate at once."""
     join_rate: float = 10.0
-    """Further join attempts on one nameplate allowed per minute."""
+    """Further join attempts one address may make on one nameplate per minute."""
+    room_join_burst: int = 20
+    """Joins that reach one room's host, from all addresses together, allowed at once."""
+    room_join_rate: float = 60.0
+    """Further joins that reach one room's host, from all addresses, allowed per minute."""
+    unknown_room_burst: int = 5
+    """JOINs of rooms that do not exist one address may make at once."""
+    unknown_room_rate: float = 10.0
+    """Further JOINs of rooms that do not exist one address may make per minute."""
 
 
 _FLAGS: dict[str, tuple[str, str]] = {
@@ -47,8 +67,12 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "max_connections": ("N", "connections at once in total"),
     "max_rooms": ("N", "rooms open at once"),
     "room_lifetime": ("SECONDS", "how long a nameplate lives (running chats carry on)"),
-    "join_burst": ("N", "join attempts on one nameplate allowed at once"),
-    "join_rate": ("PER_MINUTE", "further join attempts per nameplate per minute"),
+    "join_burst": ("N", "join attempts on one nameplate from one address allowed at once"),
+    "join_rate": ("PER_MINUTE", "further join attempts per nameplate per address per minute"),
+    "room_join_burst": ("N", "joins reaching one room's host, all addresses together, at once"),
+    "room_join_rate": ("PER_MINUTE", "further joins reaching one room's host per minute"),
+    "unknown_room_burst": ("N", "JOINs of rooms that do not exist from one address at once"),
+    "unknown_room_rate": ("PER_MINUTE", "further JOINs of missing rooms per address per minute"),
 }
 
 
@@ -76,7 +100,28 @@ def from_args(args: argparse.Namespace) -> Limits:
             raise UsageError(f"--{name.replace('_', '-')} must be above 0")
     if values["max_frame"] < 64:
         raise UsageError("--max-frame must be at least 64 (an ACCEPT frame is 21 bytes)")
+    if values["room_join_burst"] <= values["join_burst"]:
+        raise UsageError(
+            "--room-join-burst must be above --join-burst (or one address could use it up)"
+        )
+    if values["room_join_rate"] < values["join_rate"]:
+        raise UsageError(
+            "--room-join-rate must be at least --join-rate (or one address could use it up)"
+        )
     return Limits(**values)
+
+
+def source_key(ip: str) -> str:
+    """What the per-address join limits count as one address: IPv4 as is, IPv6 by its /64."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(addr) >> 64 << 64, 64)))
+    return ip
 
 
 class JoinBucket:
@@ -91,11 +136,63 @@ class JoinBucket:
         self._tokens = float(burst)
         self._stamp = now
 
-    def take(self, now: float) -> int:
-        """Spend one attempt: 0 if allowed, else whole seconds until one is free."""
+    def wait(self, now: float) -> int:
+        """0 if an attempt is free at ``now`` (none is spent), else seconds until one is."""
         self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
         if self._tokens >= 1.0:
-            self._tokens -= 1.0
             return 0
         return max(1, math.ceil((1.0 - self._tokens) / self._rate))
+
+    def spend(self) -> None:
+        """Spend one attempt (after ``wait`` said one is free)."""
+        self._tokens -= 1.0
+
+    def take(self, now: float) -> int:
+        """Spend one attempt: 0 if allowed, else whole seconds until one is free."""
+        wait = self.wait(now)
+        if not wait:
+            self.spend()
+        return wait
+
+    def full(self, now: float) -> bool:
+        """Whether the bucket has refilled completely (so it can be forgotten)."""
+        return self._tokens + (now - self._stamp) * self._rate >= self._burst
+
+
+class Budgets:
+    """One ``JoinBucket`` per key (a source address, or a room and an address).
+
+    A key gets its bucket when it first spends and loses it once the bucket
+    has refilled (``prune``), so an address that stopped knocking costs nothing.
+    """
+
+    __slots__ = ("_buckets", "_burst", "_rate")
+
+    def __init__(self, burst: int, per_minute: float) -> None:
+        """Budgets of ``burst`` attempts at once, refilled at ``per_minute``."""
+        self._burst = burst
+        self._rate = per_minute
+        self._buckets: dict[object, JoinBucket] = {}
+
+    def wait(self, key: object, now: float) -> int:
+        """0 if ``key`` may make an attempt at ``now`` (nothing is spent), else seconds to wait."""
+        bucket = self._buckets.get(key)
+        return 0 if bucket is None else bucket.wait(now)
+
+    def spend(self, key: object, now: float) -> None:
+        """Spend one of ``key``'s attempts at ``now``."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = JoinBucket(self._burst, self._rate, now)
+        bucket.take(now)
+
+    def prune(self, now: float) -> None:
+        """Forget the buckets that are full again."""
+        full = [key for key, bucket in self._buckets.items() if bucket.full(now)]
+        for key in full:
+            del self._buckets[key]
+
+    def __len__(self) -> int:
+        """How many keys have a bucket (that is not full)."""
+        return len(self._buckets)

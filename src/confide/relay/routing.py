@@ -77,6 +77,8 @@ class Reason(IntEnum):
     EXPIRED = 11
     NO_ANSWER = 12
     HOST_GONE = 13
+    RELAY_BUSY = 14
+    ALREADY_WAITING = 15
 
     @property
     def label(self) -> str:

@@ -7,8 +7,15 @@ phase copies what it read into a small ``head`` (at most one frame's
 worth); a spliced connection hands the bytes straight to its peer's
 transport, wrapped in a ``DATA`` header that sits in four bytes reserved in
 front of the shared buffer, so forwarding is one ``recv_into`` and one
-``send`` per read with no per-byte work. Back-pressure pauses the reading
-side when the writing side's buffer is full.
+``send`` per read with no per-byte work.
+
+Every write respects a high-water mark. Before the splice a connection's
+write buffer may hold at most ``ROUTING_HIGH_WATER`` bytes: above it the
+relay stops reading that connection (a host that sends PINGs and never
+reads its PONGs is simply no longer read), and a JOIN whose host's control
+link is over it is refused (``no-answer``) rather than queued. After the
+splice the mark is ``HIGH_WATER``, and above it the relay stops reading the
+peer that fills it.
 
 One ticker, not one timer per connection, enforces the deadlines: the
 hello timeout (a new connection must name its room; a joiner's host must
@@ -16,10 +23,18 @@ answer), the idle timeout (pairs and control links), the room lifetime, and
 a grace period for connections that will not take their last bytes.
 
 Life of a room: ``OPEN`` makes it (the control connection); each ``JOIN``
-is rate-limited per nameplate and announced to the host as ``INCOMING``;
-the host's ``ACCEPT`` on a new connection splices it with that joiner. A
-room ends when its control connection does; pairs already spliced carry
-on. On SIGTERM every end gets ``CLOSE(shutdown)`` before the socket closes.
+is announced to the host as ``INCOMING``; the host's ``ACCEPT`` on a new
+connection splices it with that joiner. A room ends when its control
+connection does; pairs already spliced carry on. On SIGTERM every end gets
+``CLOSE(shutdown)`` before the socket closes.
+
+Joins are limited fairly per source address (``limits`` says how): a JOIN
+is checked, in order, against its address's budget for rooms that do not
+exist (a JOIN of a missing room spends it), the rule of one waiting join
+per address per room, its address's budget in that room, and the room's
+budget for all addresses. Only a JOIN announced to the host spends the last
+two, and a refused JOIN spends nothing, so one address cannot use up what
+another needs.
 """
 
 from __future__ import annotations
@@ -34,7 +49,7 @@ from typing import cast
 
 from confide.errors import ClosedError
 from confide.relay import routing
-from confide.relay.limits import JoinBucket, Limits
+from confide.relay.limits import Budgets, JoinBucket, Limits, source_key
 from confide.relay.log import EventLog, Value
 from confide.relay.routing import HEADER, Reason
 
@@ -42,6 +57,9 @@ DEFAULT_PORT = 7200
 READ_SIZE = 256 * 1024
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
+ROUTING_HIGH_WATER = 8 * 1024
+"""Write buffer above which a connection that is not spliced is no longer read."""
+ROUTING_LOW_WATER = 2 * 1024
 CLOSE_GRACE = 5.0
 """Seconds a closing connection gets to take its last bytes before it is aborted."""
 SHUTDOWN_GRACE = 3.0
@@ -120,6 +138,7 @@ class Conn(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Count the connection and start its hello deadline."""
         self.transport = cast(asyncio.Transport, transport)
+        self.transport.set_write_buffer_limits(ROUTING_HIGH_WATER, ROUTING_LOW_WATER)
         self.relay.admit(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -145,16 +164,23 @@ class Conn(asyncio.BufferedProtocol):
         self.relay.lost(self)
 
     def pause_writing(self) -> None:
-        """Our buffer is full: stop reading from the peer that fills it."""
-        peer = self.peer
-        if peer is not None and peer.state == SPLICED and peer.transport is not None:
-            peer.transport.pause_reading()
+        """Our buffer is full: stop reading whoever fills it (the peer, or before the splice us)."""
+        source = self._source()
+        if source is not None and source.transport is not None:
+            source.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        """Our buffer drained: read from the peer again."""
-        peer = self.peer
-        if peer is not None and peer.state == SPLICED and peer.transport is not None:
-            peer.transport.resume_reading()
+        """Our buffer drained: read again from whoever fills it."""
+        source = self._source()
+        if source is not None and source.transport is not None:
+            source.transport.resume_reading()
+
+    def _source(self) -> Conn | None:
+        """The connection whose bytes make our writes: the peer once spliced, else ourselves."""
+        if self.state == SPLICED:
+            peer = self.peer
+            return peer if peer is not None and peer.state == SPLICED else None
+        return self if self.state != CLOSING else None
 
 
 class Relay:
@@ -168,6 +194,10 @@ class Relay:
         self.per_ip: dict[str, int] = {}
         self.rooms: dict[str, Room] = {}
         self.by_token: dict[bytes, Room] = {}
+        self.miss_budgets = Budgets(limits.unknown_room_burst, limits.unknown_room_rate)
+        """Per address (``source_key``): JOINs of rooms that do not exist."""
+        self.join_budgets = Budgets(limits.join_burst, limits.join_rate)
+        """Per room token and address: JOINs announced to the room's host."""
         self.stopping = False
         self.server: asyncio.AbstractServer | None = None
         self.now = time.monotonic()
@@ -199,8 +229,10 @@ class Relay:
         self.per_ip[c.ip] = count
         if self.stopping:
             self._close(c, Reason.SHUTDOWN)
-        elif len(self.conns) > self.limits.max_connections or count > self.limits.max_per_ip:
+        elif count > self.limits.max_per_ip:
             self.refuse(c, Reason.TOO_MANY_CONNECTIONS)
+        elif len(self.conns) > self.limits.max_connections:
+            self.refuse(c, Reason.RELAY_BUSY)
 
     def lost(self, c: Conn) -> None:
         """A socket closed: forget it (and whatever depended on it)."""
@@ -260,7 +292,8 @@ class Relay:
             self.refuse(c, Reason.RELAY_FULL)
             return
         lim = self.limits
-        room = Room(nameplate, c, JoinBucket(lim.join_burst, lim.join_rate, c.last), c.last)
+        bucket = JoinBucket(lim.room_join_burst, lim.room_join_rate, c.last)
+        room = Room(nameplate, c, bucket, c.last)
         self.rooms[nameplate] = room
         self.by_token[room.token] = room
         c.state, c.room = CONTROL, room
@@ -278,21 +311,38 @@ class Relay:
         return None
 
     def _join(self, c: Conn, nameplate: str) -> None:
+        now = c.last
+        source = source_key(c.ip)
+        wait = self.miss_budgets.wait(source, now)
+        if wait:  # before the lookup: a prober out of budget learns nothing more
+            self.refuse(c, Reason.RATE_LIMITED, wait, room=nameplate)
+            return
         room = self.rooms.get(nameplate)
         if room is None:
+            self.miss_budgets.spend(source, now)
             self.refuse(c, Reason.UNKNOWN_ROOM, room=nameplate)
             return
-        wait = room.bucket.take(c.last)
+        if any(source_key(w.ip) == source for w in room.waiting.values()):
+            self.refuse(c, Reason.ALREADY_WAITING, room=nameplate)
+            return
+        control = room.control.transport
+        assert control is not None
+        if control.get_write_buffer_size() >= ROUTING_HIGH_WATER:  # the host reads nothing
+            self.refuse(c, Reason.NO_ANSWER, room=nameplate)
+            return
+        key = (room.token, source)
+        wait = self.join_budgets.wait(key, now) or room.bucket.wait(now)
         if wait:
             self.refuse(c, Reason.RATE_LIMITED, wait, room=nameplate)
             return
-        assert room.control.transport is not None
+        self.join_budgets.spend(key, now)
+        room.bucket.spend()
         room.next_id += 1
         room.joins += 1
         room.waiting[room.next_id] = c
         c.state, c.room, c.joiner, c.is_joiner = WAITING, room, room.next_id, True
         c.deadline = c.last + self.limits.hello_timeout
-        room.control.transport.write(routing.incoming(room.next_id))
+        control.write(routing.incoming(room.next_id))
         self.log.event("join", room=nameplate, joiner=room.next_id, ip=c.ip)
 
     def _accept(self, c: Conn, token: bytes, joiner: int) -> None:
@@ -435,6 +485,8 @@ class Relay:
         for room in list(self.rooms.values()):
             if now - room.created >= lim.room_lifetime:
                 self._end_room(room, Reason.EXPIRED, Reason.EXPIRED, "expired")
+        self.miss_budgets.prune(now)
+        self.join_budgets.prune(now)
 
     def shutdown(self) -> None:
         """Stop accepting and tell every end ``CLOSE(shutdown)``."""
