@@ -9,16 +9,16 @@ a zero-width space). Newlines and tabs are kept only where the caller
 allows them.
 
 What becomes a token: every character of the categories Cc (controls), Cf
-(format: bidi controls, zero-width spaces, soft hyphen, BOM, tag
-characters...), Cs (surrogates), Co (private use), Zl and Zp (line and
-paragraph separators), and Cn (unassigned here: we cannot know how a
-terminal with newer tables draws it, and the reserved default-ignorable
-ranges draw as nothing), plus the few letters and marks that draw as
-nothing or a blank (Hangul fillers, the combining grapheme joiner, Khmer
-inherent vowels), the favourite of "invisible nicknames".
+(format: the bidi embeddings, overrides, isolates and marks, zero-width
+spaces, soft hyphen, BOM, tag characters...), Cs (surrogates), Co (private
+use), Zl and Zp (line and paragraph separators), and Cn (unassigned here:
+we cannot know how a terminal with newer tables draws it, and the reserved
+default-ignorable ranges draw as nothing), plus the few letters and marks
+that draw as nothing or a blank (Hangul fillers, the combining grapheme
+joiner, Khmer inherent vowels), the favourite of "invisible nicknames".
 
-Three invisible characters are what ordinary text is made of, so they are
-kept where, and only where, they do their job:
+A few invisible characters are part of ordinary text, so they are kept
+where, and only where, they do their job:
 
 - ZERO WIDTH JOINER (U+200D), which builds emoji sequences (family,
   rainbow flag, professions) and Indic conjuncts, and ZERO WIDTH NON-JOINER
@@ -42,10 +42,6 @@ from __future__ import annotations
 
 import unicodedata
 
-BIDI_CONTROLS = frozenset(
-    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-)
-"""Embeddings, overrides, isolates and marks: all of category Cf, so always tokens."""
 TOKEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 INVISIBLE_LETTERS = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
 """Default-ignorable characters outside Cf/Cn that draw as nothing or a blank."""
