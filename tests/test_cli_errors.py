@@ -9,6 +9,7 @@ for a secret is impossible and must be refused rather than hang.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,3 +169,41 @@ def test_ctrl_c_while_connecting_exits_130(confide: Launcher, silent_server: int
     proc.interrupt()
     assert proc.wait() == 130, proc
     assert proc.err_lines[-1] == "confide: interrupted", proc
+
+
+# -- secrets that are not UTF-8 (issue 8) --------------------------------------
+
+NOT_UTF8 = os.fsdecode(b"hunter\xff\xfe2")
+"""A value whose bytes are not UTF-8 (the str form ``os.environ`` would hold)."""
+
+
+def _no_byte_positions(proc: Proc) -> None:
+    for leak in ("0xff", "position", "codec", "hunter", "\\x"):
+        assert leak not in proc.err, proc
+
+
+@pytest.mark.parametrize("role", ["host", "join"])
+def test_password_variable_not_utf8_exits_2(confide: Launcher, role: str) -> None:
+    where = LOOPBACK if role == "host" else ("--at", "127.0.0.1:9", "--plain")
+    proc = confide.run(role, "--password", *where, env={"CONFIDE_PASSWORD": NOT_UTF8})
+    _fails(proc, 2, "CONFIDE_PASSWORD is not valid UTF-8")
+    _no_byte_positions(proc)
+
+
+def test_code_variable_not_utf8_exits_2(confide: Launcher) -> None:
+    proc = confide.run("join", "--at", "127.0.0.1:9", "--plain", env={"CONFIDE_CODE": NOT_UTF8})
+    _fails(proc, 2, "CONFIDE_CODE is not valid UTF-8")
+    _no_byte_positions(proc)
+    assert "connecting" not in proc.err
+
+
+@pytest.mark.parametrize("what", ["password", "code"])
+def test_secret_file_not_utf8_exits_2(confide: Launcher, tmp_path: Path, what: str) -> None:
+    bad = tmp_path / "secret"
+    bad.write_bytes(os.fsencode(NOT_UTF8) + b"\n")
+    if what == "password":
+        proc = confide.run("host", "--password-file", str(bad), *LOOPBACK)
+    else:
+        proc = confide.run("join", "--at", "127.0.0.1:9", "--plain", "--code-file", str(bad))
+    _fails(proc, 2, f"{what} file {bad} is not valid UTF-8")
+    _no_byte_positions(proc)

@@ -13,6 +13,7 @@ gone afterwards.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 from collections.abc import Iterator
@@ -201,3 +202,36 @@ def test_tunnel_usage_errors_exit_2(confide: Launcher, args: list[str], fragment
     assert len(lines) == 1, host
     assert fragment in lines[0], host
     assert not any(x.startswith("listening on") for x in host.err_lines), host
+
+
+def test_secrets_never_reach_ssh(confide: Launcher, sshd: SshServer, tmp_path: Path) -> None:
+    """Issue 8: CONFIDE_PASSWORD and CONFIDE_CODE are not in any ssh child's environment."""
+    real_ssh = shutil.which("ssh")
+    assert real_ssh is not None
+    records = tmp_path / "ssh-env"
+    records.mkdir()
+    wrapper = tmp_path / "recording-ssh"
+    wrapper.write_text(f'#!/bin/sh\nenv > "{records}/env.$$"\nexec {real_ssh} "$@"\n')
+    wrapper.chmod(0o755)
+    secrets = {"CONFIDE_PASSWORD": "tunnel-pass-7s3cret", "CONFIDE_CODE": "4-zebra-umbrella-quiz"}
+    env = {"CONFIDE_SSH_CONFIG": str(sshd.client_config()), "CONFIDE_SSH": str(wrapper)}
+    host = confide.run(
+        "host", "--plain", "--name", "alice", "--password", "--tunnel", sshd.target(),
+        env={**env, **secrets},
+    )  # fmt: skip
+    at = host.expect_err(TUNNEL_LINE).group(0).rsplit(" ", 1)[1]
+    ssh_pid = _ssh_pid(host)
+    ssh_env = Path(f"/proc/{ssh_pid}/environ").read_bytes()
+    joiner = confide.run("join", "--plain", "--password", "--at", at, env=secrets)
+    connected(host, joiner)  # the host did read the password it then hid
+    joiner.say("bye")
+    assert joiner.wait() == 0, joiner
+    assert host.wait() == 0, host
+
+    seen = [p.read_bytes() for p in records.iterdir()]
+    assert len(seen) >= 2, seen  # `ssh -G` and the tunnel itself
+    for environment in [*seen, ssh_env]:
+        assert b"CONFIDE_SSH_CONFIG=" in environment  # the rest of the environment is passed
+        for name, value in secrets.items():
+            assert name.encode() not in environment
+            assert value.encode() not in environment

@@ -194,6 +194,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    from confide.secrets_input import take_environment
+
+    take_environment()  # CONFIDE_CODE/CONFIDE_PASSWORD: out of the environment children inherit
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         if not args_list:

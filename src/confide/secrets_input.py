@@ -3,6 +3,17 @@
 A secret comes from a file (``--code-file``/``--password-file``), an
 environment variable (``CONFIDE_CODE``/``CONFIDE_PASSWORD``) or a no-echo
 prompt on the controlling terminal. ``ps`` shows none of these.
+
+The environment is inherited by every child process (ssh, in tunnel mode),
+so ``take_environment`` removes both variables from it as soon as the
+command starts and keeps their raw bytes here; ``secret_from`` reads them
+from that store. ``child_environment`` is the environment to give a child,
+built without them even if something set them again.
+
+A secret must be valid UTF-8: a file or variable that is not is a usage
+error (exit 2) named in one line, never decoded with replacement
+characters (two different bad passwords would become the same one) and
+never with the codec's byte positions.
 """
 
 from __future__ import annotations
@@ -15,6 +26,38 @@ from pathlib import Path
 from confide.errors import UsageError
 
 MAX_SECRET_FILE = 4096
+SECRET_VARIABLES = ("CONFIDE_CODE", "CONFIDE_PASSWORD")
+
+_taken: dict[str, bytes] = {}
+"""The raw values ``take_environment`` removed from the environment."""
+
+
+def take_environment() -> None:
+    """Remove ``CONFIDE_CODE`` and ``CONFIDE_PASSWORD`` from the environment, keeping them here."""
+    for name in SECRET_VARIABLES:
+        value = _pop_variable(name)
+        if value is not None:
+            _taken[name] = value
+
+
+def _pop_variable(name: str) -> bytes | None:
+    """Remove ``name`` from ``os.environ`` (and the real environment); its raw bytes."""
+    if os.supports_bytes_environ:
+        return os.environb.pop(name.encode(), None)
+    value = os.environ.pop(name, None)
+    return None if value is None else value.encode("utf-8", "surrogateescape")
+
+
+def child_environment() -> dict[str, str]:
+    """Our environment without the secret variables: what a child process gets."""
+    return {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{where} is not valid UTF-8") from None
 
 
 def read_secret_file(path: str, what: str) -> str:
@@ -26,7 +69,7 @@ def read_secret_file(path: str, what: str) -> str:
         raise UsageError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_SECRET_FILE:
         raise UsageError(f"{what} file {path} is too large")
-    lines = data.decode("utf-8", "replace").splitlines()
+    lines = _decode(data, f"{what} file {path}").splitlines()
     text = lines[0].strip("\r\n") if lines else ""
     if not text.strip():
         raise UsageError(f"{what} file {path} is empty")
@@ -61,7 +104,9 @@ def secret_from(file: str | None, env: str, prompt: str, what: str) -> str:
     """A secret from ``file``, else the environment variable ``env``, else a prompt."""
     if file:
         return read_secret_file(file, what)
-    value = os.environ.get(env, "")
+    take_environment()  # in case the command did not yet
+    raw = _taken.get(env)
+    value = _decode(raw, env) if raw is not None else ""
     if value.strip():
         return value
     return prompt_secret(prompt, f"use --{what}-file FILE or set {env}")

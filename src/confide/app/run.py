@@ -17,14 +17,15 @@ from confide.app.chat import ChatSession
 from confide.net import discovery, tcp, tunnel
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host, Secret
 from confide.protocol.codes import Code
+from confide.ui.text import sanitize
 
 UiRunner = Callable[[ChatSession], Awaitable[int]]
 Status = Callable[[str], None]
 
 
 def stderr_status(text: str) -> None:
-    """Print one status line on stderr."""
-    print(text, file=sys.stderr, flush=True)
+    """Print one status line on stderr (made inert: it may quote what a joiner sent)."""
+    print(sanitize(text), file=sys.stderr, flush=True)
 
 
 @dataclass

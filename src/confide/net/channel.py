@@ -4,6 +4,14 @@
 connection. It runs the handshake with a deadline, then moves messages both
 ways. Every failure surfaces as a ``ConfideError``: OS errors and EOF become
 ``ClosedError``, so callers never see a raw socket exception.
+
+Back-pressure runs both ways. What we send is queued in the transport;
+``drain`` waits while that queue is above its high-water mark. What we
+receive can make us write too (a pong for each ping, a receipt for each
+chat line), so ``receive`` reads no more from a peer while our writes to it
+are above the high-water mark: a peer that sends without ever reading first
+fills the kernel's buffers, and then TCP flow control stalls its sending.
+Our memory stays bounded by one read's worth of replies past the mark.
 """
 
 from __future__ import annotations
@@ -71,6 +79,7 @@ class Channel:
     async def receive(self) -> Message:
         """The next message; ``ClosedError`` at EOF, ``ProtocolError`` on bad bytes."""
         while not self._inbox:
+            await self._wait_until_peer_reads()
             data = await self._read_unless_failed()
             for event in self.conn.receive_data(data):
                 if isinstance(event, MessageReceived):
@@ -115,6 +124,12 @@ class Channel:
             await asyncio.wait_for(self.writer.wait_closed(), 2)
         if self.writer.transport.get_write_buffer_size():
             self.writer.transport.abort()  # a peer that stopped reading: drop, don't wait
+
+    async def _wait_until_peer_reads(self) -> None:
+        """Read nothing more while our writes to the peer are above the high-water mark."""
+        transport = self.writer.transport
+        if transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]:
+            await self.drain()
 
     async def _read_unless_failed(self) -> bytes:
         """The next bytes, unless an earlier bad record still has to be reported."""

@@ -35,6 +35,10 @@ handle; ssh honours an inherited "ignore"), and ``close`` stops it on every
 exit path: terminate, wait a bounded time, kill. A SIGTERM or SIGHUP to
 confide stops ssh at once and then leaves the chat as Ctrl-C would.
 
+ssh (and ``ssh -G``) gets our environment without ``CONFIDE_CODE`` and
+``CONFIDE_PASSWORD`` (``secrets_input.child_environment``): a secret never
+reaches a child process.
+
 ``CONFIDE_SSH`` names another ssh binary and ``CONFIDE_SSH_CONFIG`` an
 ssh_config file passed with ``-F`` (the tests use both). The command line and
 the reading of ssh's output live in ``confide.net.sshcmd``.
@@ -65,6 +69,7 @@ from confide.net.sshcmd import (
     parse_target,
     ssh_command,
 )
+from confide.secrets_input import child_environment
 
 SSH_ENV = "CONFIDE_SSH"
 SSH_CONFIG_ENV = "CONFIDE_SSH_CONFIG"
@@ -176,6 +181,7 @@ class Tunnel:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
+                env=child_environment(),
             )
             out, _ = await asyncio.wait_for(proc.communicate(), STOP_TIMEOUT * 2)
         except (OSError, TimeoutError):
@@ -197,6 +203,7 @@ class Tunnel:
                 stdin=subprocess.PIPE if self.target.serveo else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                env=child_environment(),
             )
         except OSError as exc:
             why = exc.strerror or str(exc)

@@ -46,8 +46,8 @@ class LineUI:
         """Set when stdout is gone (``confide ... | head -1``): the chat then ends."""
 
     def status(self, text: str) -> None:
-        """One status line on stderr."""
-        print(text, file=self.err, flush=True)
+        """One status line on stderr (made inert: reasons may quote the peer)."""
+        print(sanitize(text), file=self.err, flush=True)
 
     def on_event(self, event: AppEvent) -> None:
         """Render one app event."""
