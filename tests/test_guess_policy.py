@@ -153,7 +153,9 @@ class FakeGuesses:
         return self.still
 
 
-def _host_and_joiner(guesses: FakeGuesses, code: codes.Code = CODE) -> tuple[Connection, Connection]:
+def _host_and_joiner(
+    guesses: FakeGuesses, code: codes.Code = CODE
+) -> tuple[Connection, Connection]:
     joiner = Connection(hs.JOINER, code.secret, secrets.token_bytes, room=code.nameplate)
     host = Connection(hs.HOST, b"", secrets.token_bytes, guesses=guesses)
     joiner.start()
