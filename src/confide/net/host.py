@@ -49,7 +49,13 @@ from confide.app.guesses import (
 from confide.errors import AuthenticationError, ConfideError, RoomClosedError
 from confide.net.channel import Channel
 from confide.protocol import codes
-from confide.protocol.connection import ALERT_BUSY, ALERT_ROOM_FULL, Connection, alert_frame
+from confide.protocol.connection import (
+    ALERT_BUSY,
+    ALERT_NO_GUESSES,
+    ALERT_ROOM_FULL,
+    Connection,
+    alert_frame,
+)
 from confide.protocol.events import HandshakeComplete
 from confide.protocol.handshake import HOST, RandomBytes
 from confide.throttle import Throttle
@@ -136,7 +142,10 @@ class Host:
             await _refuse(reader, writer, ALERT_ROOM_FULL)
             self._note(ROOM_FULL)
             return
-        if self._pending >= MAX_PENDING or self.guesses.closed:
+        if self.guesses.closed:
+            await _refuse(reader, writer, ALERT_NO_GUESSES)
+            return
+        if self._pending >= MAX_PENDING:
             await _refuse(reader, writer, ALERT_BUSY)
             self._note(TOO_MANY)
             return
@@ -262,7 +271,7 @@ def _shape(exc: ConfideError) -> str:
 
 
 async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reason: str) -> None:
-    """Send an alert (``room-full``, ``busy``) and close without a reset.
+    """Send an alert (``room-full``, ``busy``, ``no-guesses``) and close without a reset.
 
     Closing a socket with unread input (the joiner's hello) sends a TCP reset,
     which on some systems discards the alert before the joiner reads it. So

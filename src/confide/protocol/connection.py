@@ -293,7 +293,7 @@ class Connection:
             secret = self._guesses.spend()
             if secret is None:
                 self._out.append(alert_frame(ALERT_NO_GUESSES))
-                raise RefusedError("refused a joiner: no guesses left at this code or password")
+                raise RefusedError("no guesses left at this code or password")
             self._secret = secret
         self._nonce = self._rand(hs.NONCE_SIZE)
         sid = hs.session_id(fields["nonce"], self._nonce)  # type: ignore[arg-type]
@@ -311,7 +311,7 @@ class Connection:
         assert self._cpace is not None
         if self._guesses is not None and not self._guesses.answers():
             self._out.append(alert_frame(ALERT_NO_GUESSES))
-            raise RefusedError("refused a joiner: its code was retired during the handshake")
+            raise RefusedError("its code was retired during the handshake")
         cpace = self._derive(fields["share"])  # type: ignore[arg-type]
         if not cpace.verify(fields["tag"]):  # type: ignore[arg-type]
             self._out.append(alert_frame(ALERT_AUTH))
