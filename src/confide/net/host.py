@@ -16,7 +16,8 @@ guesses a code is retired and a new one made; a password room is closed and
 A connection holds one of ``MAX_HANDSHAKES`` slots from its first bytes to
 the end of its handshake: a silent connection holds none (the handshake
 timeout ends it), so it cannot keep the real joiner out. Over the cap, a
-handshake waits up to the handshake timeout, then is refused ``busy``;
+handshake waits (a running one ends within the handshake timeout, so a
+second more than that is enough for the first in line), then is refused ``busy``;
 over ``MAX_PENDING`` connections, more are refused at once. Repeated lines
 (refusals, failures of the same kind) are throttled and summarised.
 
@@ -65,6 +66,8 @@ REFUSE_LINGER = 1.0
 """Seconds a refused joiner gets to read our alert and close first."""
 FIRST_MESSAGE_TIMEOUT = 10.0
 """At least this long for a confirmed joiner's first message (its UI may be starting)."""
+TURN_GRACE = 1.0
+"""Seconds a handshake waits for a slot beyond the handshake timeout (which frees one)."""
 PASSWORD_ROOM_CLOSED = (
     f"{MAX_GUESSES} wrong passwords: this room is closed; host again with a new password"
 )
@@ -182,17 +185,18 @@ class Host:
         self.established.put_nowait(Established(channel, done))
 
     async def _take_turn(self) -> bool:
-        """One of the ``MAX_HANDSHAKES`` slots, waiting up to the handshake timeout for it."""
+        """One of the ``MAX_HANDSHAKES`` slots, waiting a little over the handshake timeout."""
+        wait = self.handshake_timeout + TURN_GRACE  # a running handshake ends within that
         async with self._turns:
             if self._running >= MAX_HANDSHAKES:
                 if not self._waiting:
                     self._note(
                         f"{MAX_HANDSHAKES} join attempts at once: more wait their turn "
-                        f"(up to {self.handshake_timeout:g} s)"
+                        f"(up to {wait:g} s)"
                     )
                 self._waiting += 1
                 try:
-                    async with asyncio.timeout(self.handshake_timeout):
+                    async with asyncio.timeout(wait):
                         await self._turns.wait_for(lambda: self._running < MAX_HANDSHAKES)
                 except TimeoutError:
                     return False
