@@ -289,16 +289,16 @@ class Connection:
             self._out.append(alert_frame(ALERT_UNKNOWN_ROOM))
             raise RefusedError(f"a joiner asked for room {str(room)[:16]!r}, which is not ours")
         self._negotiate(fields["versions"])  # type: ignore[arg-type]
-        if self._guesses is not None:
+        self._nonce = self._rand(hs.NONCE_SIZE)
+        sid = hs.session_id(fields["nonce"], self._nonce)  # type: ignore[arg-type]
+        self._sid = sid
+        own_ad, _ = self._ads()
+        if self._guesses is not None:  # the last check before the share: spend a guess
             secret = self._guesses.spend()
             if secret is None:
                 self._out.append(alert_frame(ALERT_NO_GUESSES))
                 raise RefusedError("no guesses left at this code or password")
             self._secret = secret
-        self._nonce = self._rand(hs.NONCE_SIZE)
-        sid = hs.session_id(fields["nonce"], self._nonce)  # type: ignore[arg-type]
-        self._sid = sid
-        own_ad, _ = self._ads()
         self._cpace = hs.start_cpace(self.role, self._secret, sid, own_ad, self._rand)
         self._send_handshake(
             "reply",
