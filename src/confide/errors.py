@@ -57,6 +57,10 @@ class AuthenticationError(RemoteError):
     exit_code = EXIT_AUTH
 
 
+class RoomClosedError(AuthenticationError):
+    """A password room took its last wrong guess: the host stops (exit 3)."""
+
+
 class RefusedError(RemoteError):
     """The peer refused us before the handshake finished (room full, unknown room)."""
 

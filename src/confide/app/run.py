@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from confide.app.chat import ChatSession
+from confide.errors import RoomClosedError
 from confide.net import discovery, tcp, tunnel
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host, Secret
 from confide.protocol.codes import Code
@@ -69,7 +70,19 @@ def show_code(status: Status) -> Callable[[Code], None]:
 
 
 async def host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
-    """Listen, wait for one confirmed joiner, chat; return the exit code."""
+    """Listen, wait for one confirmed joiner, chat; return the exit code.
+
+    A password room that took its last wrong guess says so in one line and
+    ends with exit 3 (before any UI opened: that needs a confirmed joiner).
+    """
+    try:
+        return await _host_chat(opts, run_ui)
+    except RoomClosedError as exc:
+        opts.status(str(exc))
+        return exc.exit_code
+
+
+async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
     advertiser: discovery.Advertiser | None = None
 
     def on_code(code: Code) -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Coroutine
+from typing import TypeVar
 
 from confide.errors import ClosedError, ConfideError, ProtocolError
 from confide.protocol.connection import ALERT_TIMEOUT, Connection, alert_frame
@@ -26,6 +28,7 @@ from confide.protocol.events import HandshakeComplete, MessageReceived
 from confide.protocol.messages import Message
 
 READ_SIZE = 256 * 1024
+T = TypeVar("T")
 
 
 class Channel:
@@ -49,21 +52,31 @@ class Channel:
             return f"{addr[0]}:{addr[1]}"
         return "peer"
 
-    async def handshake(self, timeout: float) -> HandshakeComplete:
-        """Run the handshake to confirmation within ``timeout`` seconds."""
+    async def handshake(self, timeout: float, first: bytes = b"") -> HandshakeComplete:
+        """Run the handshake to confirmation within ``timeout`` seconds.
+
+        ``first`` is what ``first_bytes`` already read from the peer.
+        """
+        return await self._in_time(self._handshake(first), timeout)
+
+    async def first_bytes(self, timeout: float) -> bytes:
+        """The peer's first bytes, within ``timeout`` s (a host reads them before taking a slot)."""
+        return await self._in_time(self._read(), timeout)
+
+    async def _in_time(self, work: Coroutine[object, object, T], timeout: float) -> T:
         try:
-            return await asyncio.wait_for(self._handshake(), timeout)
+            return await asyncio.wait_for(work, timeout)
         except TimeoutError:
             self._write(alert_frame(ALERT_TIMEOUT))
             raise ClosedError(f"handshake timed out after {timeout:g} s") from None
 
-    async def _handshake(self) -> HandshakeComplete:
+    async def _handshake(self, first: bytes) -> HandshakeComplete:
         if self.conn.role == "joiner":
             self.conn.start()
             await self._flush()
         done: HandshakeComplete | None = None
         while True:
-            data = await self._read_unless_failed()
+            data, first = first or await self._read_unless_failed(), b""
             try:
                 events = self.conn.receive_data(data)
             finally:

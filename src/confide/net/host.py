@@ -4,8 +4,22 @@
 from (a TCP listener, an SSH tunnel, a relay). Only one chat runs at a time
 (1:1 until group rooms exist); a joiner that arrives during it is told
 ``room full``. A handshake that fails for any reason (wrong code, garbage,
-silence) gets one status line and the host keeps waiting. After
-``MAX_FAILURES`` wrong codes the code is retired and a new one is made.
+silence) gets one status line and the host keeps waiting.
+
+Guessing is governed by ``app.guesses`` (read its docstring for the rule):
+each connection gets an ``Attempt`` that its ``Connection`` asks for the
+nameplate and secret when the hello arrives, spends a guess on before the
+host's share and checks before confirming. After ``MAX_GUESSES`` failed
+guesses a code is retired and a new one made; a password room is closed and
+``next_joiner`` raises ``RoomClosedError`` (the host exits 3).
+
+A connection holds one of ``MAX_HANDSHAKES`` slots from its first bytes to
+the end of its handshake: a silent connection holds none (the handshake
+timeout ends it), so it cannot keep the real joiner out. Over the cap, a
+handshake waits (a running one ends within the handshake timeout, so a
+second more than that is enough for the first in line), then is refused ``busy``;
+over ``MAX_PENDING`` connections, more are refused at once. Repeated lines
+(refusals, failures of the same kind) are throttled and summarised.
 
 The chat starts only when the joiner's first encrypted message (its nick)
 arrives: the joiner checks our proof last, so a joiner that rejects it (a
@@ -17,23 +31,52 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from confide.errors import AuthenticationError, ConfideError
+from confide.app.guesses import (
+    CLOSED,
+    MAX_GUESSES,
+    MAX_HANDSHAKES,
+    MAX_PENDING,
+    RETIRED,
+    Attempt,
+    Failure,
+    GuessBudget,
+)
+from confide.errors import AuthenticationError, ConfideError, RoomClosedError
 from confide.net.channel import Channel
 from confide.protocol import codes
-from confide.protocol.connection import ALERT_ROOM_FULL, Connection, alert_frame
+from confide.protocol.connection import (
+    ALERT_BUSY,
+    ALERT_NO_GUESSES,
+    ALERT_ROOM_FULL,
+    Connection,
+    alert_frame,
+)
 from confide.protocol.events import HandshakeComplete
 from confide.protocol.handshake import HOST, RandomBytes
+from confide.throttle import Throttle
 
-MAX_FAILURES = 5
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 REFUSE_LINGER = 1.0
 """Seconds a refused joiner gets to read our alert and close first."""
 FIRST_MESSAGE_TIMEOUT = 10.0
 """At least this long for a confirmed joiner's first message (its UI may be starting)."""
+TURN_GRACE = 1.0
+"""Seconds a handshake waits for a slot beyond the handshake timeout (which frees one)."""
+PASSWORD_ROOM_CLOSED = (
+    f"{MAX_GUESSES} wrong passwords: this room is closed; host again with a new password"
+)
+ROOM_FULL = "refused a second joiner: room full"
+TOO_MANY = "refused a joiner: too many join attempts at once"
+REPEATS_SHOWN = 5
+REPEAT_WINDOW = 5.0
+"""Seconds; each kind of repeated status line is shown ``REPEATS_SHOWN`` times in one."""
+_VARYING = re.compile(r"'[^']*'|\d+")
 
 
 @dataclass(slots=True)
@@ -72,47 +115,141 @@ class Host:
     on_code: Callable[[codes.Code], None]
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
     rand: RandomBytes = secrets.token_bytes
-    failures: int = 0
+    clock: Callable[[], float] = time.monotonic
     busy: bool = False
-    established: asyncio.Queue[Established] = field(default_factory=asyncio.Queue)
+    established: asyncio.Queue[Established | RoomClosedError] = field(default_factory=asyncio.Queue)
+    guesses: GuessBudget = field(init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _pending: int = 0
+    _running: int = 0
+    _waiting: int = 0
+    _turns: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _lines: Throttle = field(init=False)
+    _summary: asyncio.TimerHandle | None = None
+
+    def __post_init__(self) -> None:
+        self.guesses = GuessBudget(retire=self.secret.code is not None)
+        self._lines = Throttle(REPEATS_SHOWN, REPEAT_WINDOW, self.clock)
+
+    async def next_joiner(self) -> Established:
+        """The first joiner to complete the handshake; ``RoomClosedError`` if none can now."""
+        joined = await self.established.get()
+        if isinstance(joined, RoomClosedError):
+            self.established.put_nowait(joined)  # every later caller gets it too
+            raise joined
+        return joined
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve one incoming stream: refuse it, or handshake and hand it on."""
         if self.busy:
-            await _refuse(reader, writer)
-            self.status("refused a second joiner: room full")
+            await _refuse(reader, writer, ALERT_ROOM_FULL)
+            self._note(ROOM_FULL)
             return
-        conn = Connection(HOST, self.secret.value, self.rand, room=self.secret.room)
-        channel = Channel(conn, reader, writer)
+        if self.guesses.closed:
+            await _refuse(reader, writer, ALERT_NO_GUESSES)
+            return
+        if self._pending >= MAX_PENDING:
+            await _refuse(reader, writer, ALERT_BUSY)
+            self._note(TOO_MANY)
+            return
+        attempt = self.guesses.attempt(lambda: (self.secret.room, self.secret.value))
+        conn = Connection(HOST, b"", self.rand, guesses=attempt)
+        self._pending += 1
         try:
-            done = await channel.handshake(self.handshake_timeout)
+            await self._serve(Channel(conn, reader, writer), attempt)
+        finally:
+            self._pending -= 1
+
+    async def _serve(self, channel: Channel, attempt: Attempt) -> None:
+        try:
+            first = await channel.first_bytes(self.handshake_timeout)
+            if not await self._take_turn():
+                await _refuse(channel.reader, channel.writer, ALERT_BUSY)
+                self._note(TOO_MANY)
+                return
+            try:
+                done = await channel.handshake(self.handshake_timeout, first)
+            finally:
+                await self._end_turn()
+            attempt.settle(succeeded=True)
             await channel.first_message(max(self.handshake_timeout, FIRST_MESSAGE_TIMEOUT))
-        except AuthenticationError:
-            await channel.close()
-            self._failed()
-            return
         except ConfideError as exc:
             await channel.close()
-            self.status(f"a join attempt from {channel.peer} failed: {exc}")
+            self._failed(attempt.settle(succeeded=False), channel.peer, exc)
             return
         if self.busy:  # another joiner confirmed first
             await channel.close()
-            self.status("refused a second joiner: room full")
+            self._note(ROOM_FULL)
             return
         self.busy = True
         self.established.put_nowait(Established(channel, done))
 
-    def _failed(self) -> None:
-        self.failures += 1
-        self.status(f"a join failed: wrong code or password ({self.failures}/{MAX_FAILURES})")
-        if self.failures >= MAX_FAILURES and self.secret.code is not None:
-            self.failures = 0
+    async def _take_turn(self) -> bool:
+        """One of the ``MAX_HANDSHAKES`` slots, waiting a little over the handshake timeout."""
+        wait = self.handshake_timeout + TURN_GRACE  # a running handshake ends within that
+        async with self._turns:
+            if self._running >= MAX_HANDSHAKES:
+                if not self._waiting:
+                    self._note(
+                        f"{MAX_HANDSHAKES} join attempts at once: more wait their turn "
+                        f"(up to {wait:g} s)"
+                    )
+                self._waiting += 1
+                try:
+                    async with asyncio.timeout(wait):
+                        await self._turns.wait_for(lambda: self._running < MAX_HANDSHAKES)
+                except TimeoutError:
+                    return False
+                finally:
+                    self._waiting -= 1
+            self._running += 1
+            return True
+
+    async def _end_turn(self) -> None:
+        async with self._turns:
+            self._running -= 1
+            self._turns.notify()
+
+    def _failed(self, failure: Failure | None, peer: str, exc: ConfideError) -> None:
+        """Say how a join failed; count it if it had spent a guess, retire or close if last."""
+        if failure is None:
+            self._note(
+                f"a join attempt failed: {_shape(exc)}", f"a join attempt from {peer} failed: {exc}"
+            )
+            return
+        if isinstance(exc, AuthenticationError):
+            self.status(f"a join failed: wrong code or password ({failure.count}/{MAX_GUESSES})")
+        else:
+            self.status(
+                f"a join attempt from {peer} failed: {exc} "
+                f"(counted as a wrong guess: {failure.count}/{MAX_GUESSES})"
+            )
+        if failure.ended == RETIRED:
             self.secret.code = codes.generate(
                 codes.new_nameplate(secrets.randbelow), self.secret.words, secrets.randbelow
             )
-            self.status(f"{MAX_FAILURES} failed joins: that code is retired")
+            self.status(f"{MAX_GUESSES} failed joins: that code is retired")
             self.on_code(self.secret.code)
+        elif failure.ended == CLOSED:
+            self.established.put_nowait(RoomClosedError(PASSWORD_ROOM_CLOSED))
+
+    def _note(self, key: str, line: str = "") -> None:
+        """A status line that may repeat: shown a few times, then counted and summarised."""
+        if self._lines.allow(key):
+            self.status(line or key)
+        elif self._summary is None:
+            delay = max(0.0, (self._lines.next_end() or 0.0) - self.clock())
+            self._summary = asyncio.get_running_loop().call_later(delay, self._summarise)
+
+    def _summarise(self, final: bool = False) -> None:
+        self._summary = None
+        for key, count in self._lines.summaries(final):
+            self.status(f"{key} ({count} more {'time' if count == 1 else 'times'})")
+        end = self._lines.next_end()
+        if end is not None and not final:
+            self._summary = asyncio.get_running_loop().call_later(
+                max(0.0, end - self.clock()), self._summarise
+            )
 
     def spawn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve a stream in the background (the ``start_server`` callback)."""
@@ -121,23 +258,31 @@ class Host:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
-        """Stop every handshake still running."""
+        """Stop every handshake still running; say what repeated lines were not shown."""
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
+        if self._summary is not None:
+            self._summary.cancel()
+        self._summarise(final=True)
 
 
-async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Send a ``room full`` alert and close without a reset.
+def _shape(exc: ConfideError) -> str:
+    """An error's text with numbers and quoted parts blurred: its kind, for throttling."""
+    return _VARYING.sub("…", str(exc))
+
+
+async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reason: str) -> None:
+    """Send an alert (``room-full``, ``busy``, ``no-guesses``) and close without a reset.
 
     Closing a socket with unread input (the joiner's hello) sends a TCP reset,
     which on some systems discards the alert before the joiner reads it. So
     we half-close, read what the joiner sent until it closes (bounded), then close.
     """
     with contextlib.suppress(Exception):
-        writer.write(alert_frame(ALERT_ROOM_FULL))
+        writer.write(alert_frame(reason))
         await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()

@@ -368,7 +368,7 @@ class RelayRoom:
     async def wait_for_joiner(self, host: Host) -> Established:
         """The first joiner to complete the handshake; ``ConfideError`` if the room ends first."""
         assert self._control is not None
-        getter = asyncio.ensure_future(host.established.get())
+        getter = asyncio.ensure_future(host.next_joiner())
         try:
             await asyncio.wait({getter, self._control}, return_when=asyncio.FIRST_COMPLETED)
         finally:

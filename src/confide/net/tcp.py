@@ -47,8 +47,8 @@ async def listen(host: Host, bind: str, port: int) -> asyncio.Server:
 
 
 async def wait_for_joiner(host: Host) -> Established:
-    """The first joiner to complete the handshake."""
-    return await host.established.get()
+    """The first joiner to complete the handshake (``RoomClosedError`` if none can now)."""
+    return await host.next_joiner()
 
 
 async def connect(

@@ -12,9 +12,17 @@ States, and what moves between them (one table, ``TRANSITIONS``)::
     joiner: start --start()--> wait-reply --reply--> wait-confirm --confirm--> open
     host:   wait-hello --hello--> wait-share --share--> open
     any state --error--> failed
+
+A host may be given ``guesses`` (``Guesses``; ``app.guesses.Attempt`` is the
+real one): then the nameplate and secret are read when the hello arrives, one
+guess is spent just before the host sends its share (refused with ALERT
+``no-guesses`` when none is left), and the host confirms only if
+``guesses.answers()`` still holds when the joiner's share arrives.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import msgpack
 from cpace import CPace, CPaceError
@@ -63,6 +71,8 @@ ALERT_UNKNOWN_ROOM = "unknown-room"
 ALERT_VERSION = "no-common-version"
 ALERT_TIMEOUT = "timeout"
 ALERT_PROTOCOL = "protocol-error"
+ALERT_BUSY = "busy"
+ALERT_NO_GUESSES = "no-guesses"
 _ALERT_TEXT = {
     ALERT_PROTOCOL: "the peer could not make sense of our handshake",
     ALERT_AUTH: "wrong code or password",
@@ -70,7 +80,27 @@ _ALERT_TEXT = {
     ALERT_UNKNOWN_ROOM: "no such room here (check the code's number)",
     ALERT_VERSION: "the peer speaks no protocol version we know",
     ALERT_TIMEOUT: "the peer gave up waiting for the handshake",
+    ALERT_BUSY: "the host is busy with other join attempts; try again in a few seconds",
+    ALERT_NO_GUESSES: "the host takes no more guesses at this code or password "
+    "(too many failed joins); ask the host for a new one",
 }
+
+
+class Guesses(Protocol):
+    """A host's guess budget, asked at the two moments a guess matters."""
+
+    @property
+    def room(self) -> str:
+        """The nameplate a joiner must name now ("" for a password room)."""
+        ...
+
+    def spend(self) -> bytes | None:
+        """Just before the host sends its share: the secret to answer with, or ``None``."""
+        ...
+
+    def answers(self) -> bool:
+        """Just before the host confirms: whether that secret still answers."""
+        ...
 
 
 def alert_frame(reason: str) -> bytes:
@@ -91,11 +121,13 @@ class Connection:
         room: str = "",
         rekey: RekeyPolicy | None = None,
         versions: tuple[int, ...] = hs.SUPPORTED_VERSIONS,
+        guesses: Guesses | None = None,
     ) -> None:
         """Prepare a side: ``role`` is ``"joiner"`` or ``"host"``; ``rand`` gives randomness.
 
         ``room`` is the nameplate: the joiner sends it, the host (if it is not
-        empty) requires it.
+        empty) requires it. A host with ``guesses`` takes the nameplate and
+        the secret from it instead (see the module docstring).
         """
         if role not in (hs.JOINER, hs.HOST):
             raise ValueError(f"unknown role {role!r}")
@@ -106,6 +138,7 @@ class Connection:
         self._room = room
         self._rekey = rekey or RekeyPolicy()
         self._versions = versions
+        self._guesses = guesses
         self._decoder = FrameDecoder(hs.MAX_HANDSHAKE_RECORD)
         self._out: list[bytes] = []
         self._error: ConfideError | None = None
@@ -251,7 +284,8 @@ class Connection:
 
     def _on_hello(self, fields: dict[str, object], events: list[Event]) -> None:
         room = fields["room"]
-        if self._room and room != self._room:
+        ours = self._room if self._guesses is None else self._guesses.room
+        if ours and room != ours:
             self._out.append(alert_frame(ALERT_UNKNOWN_ROOM))
             raise RefusedError(f"a joiner asked for room {str(room)[:16]!r}, which is not ours")
         self._negotiate(fields["versions"])  # type: ignore[arg-type]
@@ -259,6 +293,12 @@ class Connection:
         sid = hs.session_id(fields["nonce"], self._nonce)  # type: ignore[arg-type]
         self._sid = sid
         own_ad, _ = self._ads()
+        if self._guesses is not None:  # the last check before the share: spend a guess
+            secret = self._guesses.spend()
+            if secret is None:
+                self._out.append(alert_frame(ALERT_NO_GUESSES))
+                raise RefusedError("no guesses left at this code or password")
+            self._secret = secret
         self._cpace = hs.start_cpace(self.role, self._secret, sid, own_ad, self._rand)
         self._send_handshake(
             "reply",
@@ -269,6 +309,9 @@ class Connection:
 
     def _on_share(self, fields: dict[str, object], events: list[Event]) -> None:
         assert self._cpace is not None
+        if self._guesses is not None and not self._guesses.answers():
+            self._out.append(alert_frame(ALERT_NO_GUESSES))
+            raise RefusedError("its code was retired during the handshake")
         cpace = self._derive(fields["share"])  # type: ignore[arg-type]
         if not cpace.verify(fields["tag"]):  # type: ignore[arg-type]
             self._out.append(alert_frame(ALERT_AUTH))

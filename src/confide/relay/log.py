@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from confide.throttle import Throttle
+
 Value = str | int | float
 
 MAX_REFUSALS_PER_SECOND = 20
@@ -37,10 +39,7 @@ class EventLog:
         """Log to ``out`` (stderr); at most ``max_refusals`` refusal lines a second."""
         self.out = out or sys.stderr
         self._clock = clock
-        self._max_refusals = max_refusals
-        self._second = 0
-        self._refusals = 0
-        self._suppressed = 0
+        self._refusals = Throttle(max_refusals, 1.0, clock)
 
     def event(self, name: str, **fields: Value) -> None:
         """Write one event line."""
@@ -52,21 +51,18 @@ class EventLog:
 
     def refused(self, why: str, **fields: Value) -> None:
         """Log a refusal, unless this second already had too many."""
-        second = int(self._clock())
-        if second != self._second:
-            self.flush()
-            self._second, self._refusals = second, 0
-        self._refusals += 1
-        if self._refusals > self._max_refusals:
-            self._suppressed += 1
-            return
-        self.event("refused", why=why, **fields)
+        allowed = self._refusals.allow("refused")
+        self._unlogged(self._refusals.summaries())
+        if allowed:
+            self.event("refused", why=why, **fields)
 
     def flush(self) -> None:
         """Log how many refusals went unlogged since the last line about them."""
-        if self._suppressed:
-            self.event("refused-unlogged", count=self._suppressed)
-            self._suppressed = 0
+        self._unlogged(self._refusals.summaries(final=True))
+
+    def _unlogged(self, counts: list[tuple[str, int]]) -> None:
+        for _, count in counts:
+            self.event("refused-unlogged", count=count)
 
 
 def _fmt(value: Value) -> str:
