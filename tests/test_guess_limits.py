@@ -146,7 +146,7 @@ async def _early_then_retired_via_relay(relay: tuple[str, int], old: codes.Code,
 def test_through_a_relay_a_joiner_from_before_retirement_cannot_use_the_old_code(
     confide: Launcher,
 ) -> None:
-    relay = start_relay(confide, "--join-burst", "50")
+    relay = start_relay(confide, "--join-burst", "50", "--room-join-burst", "100")
     host = relay_host(confide, relay.at, "--name", "alice", "--handshake-timeout", "20")
     old = codes.parse(host.code)
     result = asyncio.run(_early_then_retired_via_relay(("127.0.0.1", relay.port), old, host.proc))
@@ -158,21 +158,26 @@ def test_through_a_relay_a_joiner_from_before_retirement_cannot_use_the_old_code
 
 
 async def _relay_guesses(relay: tuple[str, int], code: codes.Code, count: int) -> list[str]:
-    async def one() -> str:
+    """``count`` wrong joins at once, each from its own loopback address (one may wait each)."""
+
+    async def one(n: int) -> str:
+        source = (f"127.0.1.{n + 1}", 0)
         try:
-            joined = await relay_client.connect(relay, code.secret, code.nameplate, timeout=20)
+            joined = await relay_client.connect(
+                relay, code.secret, code.nameplate, timeout=20, local_addr=source
+            )
         except Exception as exc:
             return _outcome(exc)
         await joined.channel.close()
         return "joined"
 
-    return list(await asyncio.gather(*(one() for _ in range(count))))
+    return list(await asyncio.gather(*(one(n) for n in range(count))))
 
 
 def test_forty_parallel_wrong_guesses_through_a_relay_get_at_most_five_answers(
     confide: Launcher,
 ) -> None:
-    relay = start_relay(confide, "--join-burst", "100", "--max-per-ip", "1000")
+    relay = start_relay(confide, "--room-join-burst", "100")
     host = relay_host(confide, relay.at, "--name", "alice", "--handshake-timeout", "5")
     seen = collections.Counter(
         asyncio.run(_relay_guesses(("127.0.0.1", relay.port), _wrong(host.code), 40))
