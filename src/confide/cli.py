@@ -230,7 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _nick(args: argparse.Namespace) -> str:
-    return str(args.name) if args.name else _default_name()
+    """The nick asked for, checked (a usage error says what is wrong), or the login name."""
+    from confide.protocol.messages import nick_problem
+
+    if not args.name:
+        return _default_name()
+    problem = nick_problem(str(args.name))
+    if problem is not None:
+        raise UsageError(f"--name: {problem}")
+    return str(args.name)
 
 
 def _password(args: argparse.Namespace) -> bytes | None:
@@ -259,6 +267,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
     cfg = config.load()
     args.name = args.name or cfg.nick  # flags win over the config file
+    nick = _nick(args)
     if args.command == "host" and args.port is None:
         args.port = cfg.port
     settings = TuiSettings.from_config(cfg, no_bell=args.no_bell, typing=args.typing)
@@ -276,7 +285,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         else:
             secret = Secret(password=password)
         settings.room = lambda: secret.room
-        opts = run.HostOptions(secret, _nick(args), args.bind, args.port, args.handshake_timeout)
+        opts = run.HostOptions(secret, nick, args.bind, args.port, args.handshake_timeout)
         opts.tunnel, opts.tunnel_port = args.tunnel, args.tunnel_port
         opts.discovery = not args.no_discovery
         opts.relay = relay_client.from_args(args)
@@ -303,7 +312,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         room = relay_client.password_room(args.room)
     settings.room = lambda: room
     timeout = min(args.timeout, args.handshake_timeout)  # either flag bounds the wait
-    join_opts = run.JoinOptions(key, room, _nick(args), address, port, timeout=timeout)
+    join_opts = run.JoinOptions(key, room, nick, address, port, timeout=timeout)
     join_opts.discover_timeout = args.discover_timeout
     join_opts.relay = relay
     return await run.join_chat(join_opts, run_ui)
@@ -363,8 +372,10 @@ def guided() -> list[str]:
 
 
 def _default_name() -> str:
+    from confide.protocol.messages import clean_nick
+
     try:
-        return getpass.getuser()
+        return clean_nick(getpass.getuser())
     except Exception:
         return "anon"
 

@@ -116,8 +116,12 @@ def _check_values(known: dict[str, Any], where: str) -> None:
         raise UsageError(f"{where}: theme must be one of {', '.join(THEMES)}")
     if "port" in known and not 0 <= known["port"] <= 65535:
         raise UsageError(f"{where}: port must be between 0 and 65535")
-    if "nick" in known and not known["nick"].strip():
-        raise UsageError(f"{where}: nick must not be empty")
+    if "nick" in known:
+        from confide.protocol.messages import nick_problem
+
+        problem = nick_problem(known["nick"])
+        if problem is not None:
+            raise UsageError(f"{where}: nick: {problem}")
     if "relay" in known:
         from confide.net.tcp import parse_address
 

@@ -27,7 +27,7 @@ from confide.app.events import (
     PeerLeft,
     PeerNick,
 )
-from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError
+from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError, UsageError
 from confide.ui.text import sanitize
 
 QUIT_WORDS = frozenset({"bye", "/quit"})
@@ -171,7 +171,11 @@ async def _send_line(session: ChatSession, text: str, ui: LineUI) -> None:
         if text.startswith("/me "):
             session.act(text[4:])
         elif text.startswith("/nick "):
-            nick = session.rename(text[6:])
+            try:
+                nick = session.rename(text[6:])
+            except UsageError as exc:
+                ui.status(f"nick not changed: {exc}")
+                return
             ui.status(f"you are now {nick}")
         else:
             session.say(text)
