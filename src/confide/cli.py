@@ -177,6 +177,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--password-file", metavar="FILE", help="read the password from FILE")
     p.add_argument("--plain", action="store_true", help="line mode even on a terminal")
+    p.add_argument(
+        "--log",
+        metavar="FILE",
+        help="append a transcript of the chat to FILE (mode 0600; off by default: "
+        "a log keeps what confide otherwise never keeps)",
+    )
     p.add_argument("--no-bell", action="store_true", help="never ring the bell on a mention")
     p.add_argument(
         "--typing",
@@ -255,7 +261,7 @@ def _password(args: argparse.Namespace) -> bytes | None:
 
 async def _dispatch(args: argparse.Namespace) -> int:
     from confide import config
-    from confide.app import run
+    from confide.app import run, transcript
     from confide.net.host import Secret
     from confide.net.tcp import parse_address
     from confide.protocol import codes
@@ -272,6 +278,12 @@ async def _dispatch(args: argparse.Namespace) -> int:
         args.port = cfg.port
     settings = TuiSettings.from_config(cfg, no_bell=args.no_bell, typing=args.typing)
     run_ui = _ui(args.plain, settings)
+    log_to = transcript.log_path(args.log, cfg.log_dir)
+    if log_to is not None:  # opened before connecting: a bad path is a usage error
+        log = transcript.open_transcript(log_to, make_dir=not args.log)
+        log.defer_warnings = _full_screen(args.plain)
+        print(f"logging the chat to {log_to}", file=sys.stderr, flush=True)
+        run_ui = transcript.logging_ui(run_ui, log)
     if args.command == "host":
         if not 0 <= args.port <= 65535:
             raise UsageError("--port must be between 0 and 65535")
@@ -320,7 +332,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
 def _ui(plain: bool, settings: TuiSettings | None = None) -> UiRunner:
     """The full-screen UI when stdin and stdout are terminals (and not --plain), else line mode."""
-    if not plain and sys.stdin.isatty() and sys.stdout.isatty():
+    if _full_screen(plain):
 
         async def full_screen(session: ChatSession) -> int:
             from confide.ui.tui import run_tui  # the only path that imports Textual
@@ -338,6 +350,10 @@ def _ui(plain: bool, settings: TuiSettings | None = None) -> UiRunner:
         return await run_line_mode(session, ui)
 
     return line
+
+
+def _full_screen(plain: bool) -> bool:
+    return not plain and sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def guided() -> list[str]:
