@@ -83,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show where the config file is and what it holds, then exit",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{host,join,relay}", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="{host,join,relay,completion}", parser_class=_Parser
+    )
 
     host = sub.add_parser(
         "host",
@@ -140,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="connect and handshake timeout (default: 10)",
     )
     relay_command.add_parser(sub)
+    completion = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh or fish)",
+        description="Print a completion script for your shell; the README shows where it goes.",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
     return parser
 
 
@@ -216,6 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             build_parser().print_help(sys.stderr)
             return EXIT_USAGE
+        if args.command == "completion":
+            from confide.completion import script
+
+            sys.stdout.write(script(args.shell, build_parser()))
+            return 0
         from confide import allocator
 
         allocator.tune()  # streams reuse their buffers instead of page-faulting them
