@@ -94,3 +94,19 @@ def test_a_received_nick_is_cleaned(confide: Launcher) -> None:
         host.proc.expect_out(message_line("x" * 32, "long"))
     finally:
         peer.close()
+
+
+def test_the_full_screen_ui_shows_a_peer_with_my_nick_apart() -> None:
+    """The UI shows ``ChatSession.peer_nick``: in the bar and in the log."""
+    from tui_harness import chat, run
+
+    from confide.ui.tui.widgets import StatusBar
+
+    async def body() -> None:
+        async with chat(nick="echobot", peer_nick="echobot") as c:
+            c.peer.say("hi")
+            await c.until(lambda: any(x.endswith("echobot~2 │ hi") for x in c.lines()), "hi")
+            bar = c.app.query_one(StatusBar).render().plain
+            assert "echobot~2" in bar, bar
+
+    run(body)
