@@ -3,7 +3,9 @@
 Everything is parsed here and handed to ``confide.app.run``. Errors become one
 plain line on stderr and a documented exit code; a traceback is shown only
 with ``CONFIDE_DEBUG=1``. Textual is imported only when the full-screen UI
-actually starts, so ``--help`` and line mode stay fast.
+actually starts, so ``--help`` and line mode stay fast. ``confide completion
+SHELL`` prints a completion script (``confide.completion``, which alone loads
+``shtab``); ``--log FILE`` wraps the UI in a transcript (``app.transcript``).
 """
 
 from __future__ import annotations
