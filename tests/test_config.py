@@ -45,7 +45,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
     path = _write(
         tmp_path / "c.toml",
         'nick = "alice"\nbell = false\ntheme = "mono"\ntyping = true\nport = 7300\n'
-        'relay = "relay.example:7200"\nfuture_key = 1\n',
+        'relay = "relay.example:7200"\nlog_dir = "~/logs"\nfuture_key = 1\n',
     )
     cfg = config.load(path)
     assert cfg.values() == {
@@ -55,6 +55,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         "typing": True,
         "port": 7300,
         "relay": "relay.example:7200",
+        "log_dir": "~/logs",
     }
     assert cfg.path == path
     assert cfg.ignored == ("future_key",)
@@ -68,8 +69,10 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         ("port = 70000", "port must be between 0 and 65535"),
         ("bell = 1", "bell must be a boolean"),
         ("theme = 'neon'", "theme must be one of dark, light, mono"),
-        ("nick = '  '", "nick must not be empty"),
+        ("nick = '  '", "nick: a nick can't be empty"),
+        ("nick = 'a: b'", "nick: a nick can't contain ':'"),
         ("relay = '[::1'", "relay: bad address"),
+        ("log_dir = ''", "log_dir must not be empty"),
         ("relay = 'host:notaport'", "relay: bad port"),
         ("nick = ", "is not valid TOML"),
     ],

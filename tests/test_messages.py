@@ -190,7 +190,32 @@ def test_ill_typed_messages_are_not_sent(message: Any) -> None:
         ("", "peer"),
         ("   ", "peer"),
         ("n" * 40, "n" * 32),
+        ("alice: fake", "alice? fake"),
+        ("a" * 31 + " b", "a" * 31),
     ],
 )
 def test_clean_nick(nick: str, clean: str) -> None:
     assert m.clean_nick(nick) == clean
+
+
+@pytest.mark.parametrize(
+    ("nick", "problem"),
+    [
+        ("alice", None),
+        ("zoë ✓", None),
+        ("a" * 32, None),
+        ("a" * 33, "a nick can have at most 32 characters"),
+        ("", "a nick can't be empty"),
+        ("a:b", "a nick can't contain ':'"),
+        ("a\u200bb", "a nick can't contain control or invisible characters"),
+        ("bob ", "a nick can't start or end with a space"),
+    ],
+)
+def test_nick_problem(nick: str, problem: str | None) -> None:
+    assert m.nick_problem(nick) == problem
+
+
+def test_same_nick_ignores_case_and_compatibility_forms() -> None:
+    assert m.same_nick("Bob", "bob")
+    assert m.same_nick("\uff42ob", "bob")  # fullwidth b
+    assert not m.same_nick("bob", "bobby")

@@ -56,6 +56,10 @@ def test_built_package_runs_from_a_clean_target(tmp_path: Path) -> None:
         timeout=120,
     )
     assert (target / "confide" / "protocol" / "words.txt").is_file()
+    (info,) = target.glob("confide-*.dist-info")
+    license_text = (info / "licenses" / "LICENSE").read_text(encoding="utf-8")
+    assert license_text.startswith("MIT License\n\nCopyright (c) 2026 confide developers\n")
+    assert "License-File: LICENSE" in (info / "METADATA").read_text(encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(target)}
     code = (
         "import confide, sys; from confide.protocol.codes import wordlist;"
@@ -83,3 +87,9 @@ def test_built_package_runs_from_a_clean_target(tmp_path: Path) -> None:
     )
     assert helped.returncode == 0
     assert "exit codes" in helped.stdout
+
+
+def test_readme_names_the_license_and_pipx() -> None:
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+    assert "`pipx install .`" in README
+    assert "LICENSE" in README

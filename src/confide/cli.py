@@ -3,7 +3,9 @@
 Everything is parsed here and handed to ``confide.app.run``. Errors become one
 plain line on stderr and a documented exit code; a traceback is shown only
 with ``CONFIDE_DEBUG=1``. Textual is imported only when the full-screen UI
-actually starts, so ``--help`` and line mode stay fast.
+actually starts, so ``--help`` and line mode stay fast. ``confide completion
+SHELL`` prints a completion script (``confide.completion``, which alone loads
+``shtab``); ``--log FILE`` wraps the UI in a transcript (``app.transcript``).
 """
 
 from __future__ import annotations
@@ -83,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show where the config file is and what it holds, then exit",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{host,join,relay}", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="{host,join,relay,completion}", parser_class=_Parser
+    )
 
     host = sub.add_parser(
         "host",
@@ -140,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="connect and handshake timeout (default: 10)",
     )
     relay_command.add_parser(sub)
+    completion = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh or fish)",
+        description="Print a completion script for your shell; the README shows where it goes.",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
     return parser
 
 
@@ -177,6 +187,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--password-file", metavar="FILE", help="read the password from FILE")
     p.add_argument("--plain", action="store_true", help="line mode even on a terminal")
+    p.add_argument(
+        "--log",
+        metavar="FILE",
+        help="append a transcript of the chat to FILE (mode 0600; off by default: "
+        "a log keeps what confide otherwise never keeps)",
+    )
     p.add_argument("--no-bell", action="store_true", help="never ring the bell on a mention")
     p.add_argument(
         "--typing",
@@ -210,6 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             build_parser().print_help(sys.stderr)
             return EXIT_USAGE
+        if args.command == "completion":
+            from confide.completion import script
+
+            sys.stdout.write(script(args.shell, build_parser()))
+            return 0
         from confide import allocator
 
         allocator.tune()  # streams reuse their buffers instead of page-faulting them
@@ -230,7 +251,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _nick(args: argparse.Namespace) -> str:
-    return str(args.name) if args.name else _default_name()
+    """The nick asked for, checked (a usage error says what is wrong), or the login name."""
+    from confide.protocol.messages import nick_problem
+
+    if not args.name:
+        return _default_name()
+    problem = nick_problem(str(args.name))
+    if problem is not None:
+        raise UsageError(f"--name: {problem}")
+    return str(args.name)
 
 
 def _password(args: argparse.Namespace) -> bytes | None:
@@ -247,7 +276,7 @@ def _password(args: argparse.Namespace) -> bytes | None:
 
 async def _dispatch(args: argparse.Namespace) -> int:
     from confide import config
-    from confide.app import run
+    from confide.app import run, transcript
     from confide.net.host import Secret
     from confide.net.tcp import parse_address
     from confide.protocol import codes
@@ -259,10 +288,17 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
     cfg = config.load()
     args.name = args.name or cfg.nick  # flags win over the config file
+    nick = _nick(args)
     if args.command == "host" and args.port is None:
         args.port = cfg.port
     settings = TuiSettings.from_config(cfg, no_bell=args.no_bell, typing=args.typing)
     run_ui = _ui(args.plain, settings)
+    log_to = transcript.log_path(args.log, cfg.log_dir)
+    if log_to is not None:  # opened before connecting: a bad path is a usage error
+        log = transcript.open_transcript(log_to, make_dir=not args.log)
+        log.defer_warnings = _full_screen(args.plain)
+        print(f"logging the chat to {log_to}", file=sys.stderr, flush=True)
+        run_ui = transcript.logging_ui(run_ui, log)
     if args.command == "host":
         if not 0 <= args.port <= 65535:
             raise UsageError("--port must be between 0 and 65535")
@@ -276,7 +312,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         else:
             secret = Secret(password=password)
         settings.room = lambda: secret.room
-        opts = run.HostOptions(secret, _nick(args), args.bind, args.port, args.handshake_timeout)
+        opts = run.HostOptions(secret, nick, args.bind, args.port, args.handshake_timeout)
         opts.tunnel, opts.tunnel_port = args.tunnel, args.tunnel_port
         opts.discovery = not args.no_discovery
         opts.relay = relay_client.from_args(args)
@@ -303,7 +339,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         room = relay_client.password_room(args.room)
     settings.room = lambda: room
     timeout = min(args.timeout, args.handshake_timeout)  # either flag bounds the wait
-    join_opts = run.JoinOptions(key, room, _nick(args), address, port, timeout=timeout)
+    join_opts = run.JoinOptions(key, room, nick, address, port, timeout=timeout)
     join_opts.discover_timeout = args.discover_timeout
     join_opts.relay = relay
     return await run.join_chat(join_opts, run_ui)
@@ -311,7 +347,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
 def _ui(plain: bool, settings: TuiSettings | None = None) -> UiRunner:
     """The full-screen UI when stdin and stdout are terminals (and not --plain), else line mode."""
-    if not plain and sys.stdin.isatty() and sys.stdout.isatty():
+    if _full_screen(plain):
 
         async def full_screen(session: ChatSession) -> int:
             from confide.ui.tui import run_tui  # the only path that imports Textual
@@ -329,6 +365,10 @@ def _ui(plain: bool, settings: TuiSettings | None = None) -> UiRunner:
         return await run_line_mode(session, ui)
 
     return line
+
+
+def _full_screen(plain: bool) -> bool:
+    return not plain and sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def guided() -> list[str]:
@@ -363,8 +403,10 @@ def guided() -> list[str]:
 
 
 def _default_name() -> str:
+    from confide.protocol.messages import clean_nick
+
     try:
-        return getpass.getuser()
+        return clean_nick(getpass.getuser())
     except Exception:
         return "anon"
 

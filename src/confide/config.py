@@ -12,6 +12,8 @@ key is optional::
     typing = false          # offer a typing indicator (both sides must opt in)
     port = 7100             # default --port for confide host
     relay = "relay.example:7200"  # default relay, HOST:PORT
+    log_dir = "~/chat-logs" # keep a transcript (confide-YYYY-MM-DD.log, mode 0600) here;
+                            # unset by default: confide keeps nothing (--log FILE wins)
 
 A value of the wrong type, or a file that is not TOML, is a usage error
 (exit 2) naming the file; an unknown key is reported by ``--print-config``
@@ -46,6 +48,7 @@ class Config:
     typing: bool = False
     port: int = DEFAULT_PORT
     relay: str | None = None
+    log_dir: str | None = None
     path: Path | None = None  # the file these came from (None: defaults only)
     ignored: tuple[str, ...] = field(default=())  # unknown keys in the file
 
@@ -61,6 +64,7 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "typing": bool,
     "port": int,
     "relay": str,
+    "log_dir": str,
 }
 
 
@@ -116,8 +120,14 @@ def _check_values(known: dict[str, Any], where: str) -> None:
         raise UsageError(f"{where}: theme must be one of {', '.join(THEMES)}")
     if "port" in known and not 0 <= known["port"] <= 65535:
         raise UsageError(f"{where}: port must be between 0 and 65535")
-    if "nick" in known and not known["nick"].strip():
-        raise UsageError(f"{where}: nick must not be empty")
+    if "nick" in known:
+        from confide.protocol.messages import nick_problem
+
+        problem = nick_problem(known["nick"])
+        if problem is not None:
+            raise UsageError(f"{where}: nick: {problem}")
+    if "log_dir" in known and not known["log_dir"].strip():
+        raise UsageError(f"{where}: log_dir must not be empty (leave it out to keep no log)")
     if "relay" in known:
         from confide.net.tcp import parse_address
 

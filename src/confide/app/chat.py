@@ -11,6 +11,14 @@ announces it by sending one ``Typing(on=False)`` right after its nick; it
 sends real typing updates only once it has seen a ``Typing`` from the peer
 (``peer_typing_enabled``), and it shows the peer's only if it enabled typing
 itself. So nothing is sent or shown unless both sides turned it on.
+
+Nicks: ours is checked when it is set (``rename`` refuses what
+``messages.nick_problem`` names, or the peer's nick); the peer's is cleaned
+as it arrives, and ``peer_nick`` shows it as ``NICK~2`` while it looks like
+ours, so no UI can show two people under one name.
+
+``observers`` (a transcript, see ``app.transcript``) see every event the UI
+sees, plus ``MessageOut`` and ``NickSet`` for what we send ourselves.
 """
 
 from __future__ import annotations
@@ -28,11 +36,13 @@ from confide.app.events import (
     Disconnected,
     Latency,
     MessageIn,
+    MessageOut,
+    NickSet,
     PeerLeft,
     PeerNick,
     PeerTyping,
 )
-from confide.errors import EXIT_OK, ClosedError, ConfideError
+from confide.errors import EXIT_OK, ClosedError, ConfideError, UsageError
 from confide.net.channel import Channel
 from confide.protocol import messages as m
 
@@ -53,13 +63,17 @@ class ChatSession:
         *,
         ping_interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = datetime.now,
     ) -> None:
         """Prepare a session; nothing is sent until ``run``."""
         self.channel = channel
         self.nick = m.clean_nick(nick)
         self.sas = sas
-        self.peer_nick = "peer"
+        self._peer_raw = "peer"
         self.on_event = on_event
+        self.observers: list[EventSink] = []
+        """Also told of every event and of what we send: e.g. a transcript."""
+        self._now = now
         self._ping_interval = ping_interval
         self._clock = clock
         self._next_id = 0
@@ -68,6 +82,21 @@ class ChatSession:
         self._leaving = False
         self.typing_enabled = False
         self.peer_typing_enabled = False
+
+    @property
+    def peer_nick(self) -> str:
+        """The peer's nick as shown: ``NICK~2`` while it looks like ours."""
+        if m.same_nick(self._peer_raw, self.nick):
+            return f"{self._peer_raw}~2"
+        return self._peer_raw
+
+    def _emit(self, event: AppEvent) -> None:
+        self.on_event(event)
+        self._observe(event)
+
+    def _observe(self, event: AppEvent) -> None:
+        for observer in self.observers:
+            observer(event)
 
     async def run(self) -> int:
         """Receive until the session ends; return the exit code it ended with."""
@@ -86,7 +115,7 @@ class ChatSession:
         except ConfideError as exc:
             if self._leaving:
                 return EXIT_OK
-            self.on_event(Disconnected(_plain(exc), exc.exit_code))
+            self._emit(Disconnected(_plain(exc), exc.exit_code))
             return exc.exit_code
         finally:
             if pinger is not None:
@@ -100,8 +129,8 @@ class ChatSession:
         if not self._connected:
             self._connected = True
             if isinstance(message, m.Nick):
-                self.peer_nick = m.clean_nick(message.nick)
-            self.on_event(Connected(self.peer_nick, self.sas))
+                self._peer_raw = m.clean_nick(message.nick)
+            self._emit(Connected(self.peer_nick, self.sas))
             if isinstance(message, m.Nick):
                 return False
         match message:
@@ -110,27 +139,28 @@ class ChatSession:
             case m.Action(id=mid, text=text):
                 self._deliver(mid, text, action=True)
             case m.Receipt(id=mid):
-                self.on_event(Delivered(mid))
+                self._emit(Delivered(mid))
             case m.Nick(nick=nick):
-                old, self.peer_nick = self.peer_nick, m.clean_nick(nick)
-                self.on_event(PeerNick(old, self.peer_nick))
+                old = self.peer_nick
+                self._peer_raw = m.clean_nick(nick)
+                self._emit(PeerNick(old, self.peer_nick))
             case m.Typing(on=on):
                 self.peer_typing_enabled = True
                 if self.typing_enabled:
-                    self.on_event(PeerTyping(self.peer_nick, on))
+                    self._emit(PeerTyping(self.peer_nick, on))
             case m.Ping(n=n):
                 self._send(m.Pong(n))
             case m.Pong(n=n):
                 sent = self._pings.pop(n, None)
                 if sent is not None:
-                    self.on_event(Latency((self._clock() - sent) * 1000))
+                    self._emit(Latency((self._clock() - sent) * 1000))
             case m.Bye(reason=reason):
-                self.on_event(PeerLeft(self.peer_nick, reason))
+                self._emit(PeerLeft(self.peer_nick, reason))
                 return True
         return False  # Members and Unknown are ignored in a 1:1 chat
 
     def _deliver(self, mid: int, text: str, *, action: bool) -> None:
-        self.on_event(MessageIn(self.peer_nick, text, datetime.now(), mid, action))
+        self._emit(MessageIn(self.peer_nick, text, self._now(), mid, action))
         self._send(m.Receipt(mid))
 
     def _send(self, message: m.Message) -> None:
@@ -141,21 +171,30 @@ class ChatSession:
 
     def say(self, text: str) -> int:
         """Send a chat line; return its id (receipts name it)."""
-        return self._numbered(lambda mid: m.Chat(mid, text))
+        return self._numbered(lambda mid: m.Chat(mid, text), text, action=False)
 
     def act(self, text: str) -> int:
         """Send a ``/me`` action; return its id."""
-        return self._numbered(lambda mid: m.Action(mid, text))
+        return self._numbered(lambda mid: m.Action(mid, text), text, action=True)
 
-    def _numbered(self, make: Callable[[int], m.Message]) -> int:
+    def _numbered(self, make: Callable[[int], m.Message], text: str, *, action: bool) -> int:
         self._next_id += 1
         self.channel.send(make(self._next_id))
+        self._observe(MessageOut(self.nick, text, self._now(), self._next_id, action))
         return self._next_id
 
     def rename(self, nick: str) -> str:
-        """Change our nick and tell the peer; return the nick as cleaned."""
-        self.nick = m.clean_nick(nick)
+        """Change our nick and tell the peer; return it.
+
+        ``UsageError`` (nothing changes) if ``messages.nick_problem`` refuses it
+        or it looks like the peer's nick.
+        """
+        m.check_nick(nick)
+        if self._connected and m.same_nick(nick, self._peer_raw):
+            raise UsageError(f"{nick!r} is your peer's nick")
+        old, self.nick = self.nick, nick
         self.channel.send(m.Nick(self.nick))
+        self._observe(NickSet(old, nick))
         return self.nick
 
     def typing(self, on: bool) -> None:

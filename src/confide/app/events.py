@@ -35,6 +35,25 @@ class MessageIn(AppEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class MessageOut(AppEvent):
+    """A chat line (or action) we sent; only ``ChatSession.observers`` see it."""
+
+    nick: str
+    text: str
+    when: datetime
+    id: int
+    action: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NickSet(AppEvent):
+    """We changed our nick; only ``ChatSession.observers`` see it."""
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
 class Delivered(AppEvent):
     """The peer's app has received our message ``id``."""
 

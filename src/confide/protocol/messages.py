@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import msgpack
 
-from confide.errors import LocalError, ProtocolError
+from confide.errors import LocalError, ProtocolError, UsageError
 from confide.protocol.records import MAX_MESSAGE
 
 MESSAGE_VERSION = 1
@@ -192,7 +193,48 @@ def decode(data: bytes | memoryview) -> Message:
     return cls(**values)
 
 
+def nick_problem(nick: str) -> str | None:
+    """Why ``nick`` may not be used (one plain sentence), or None if it is fine.
+
+    A nick has at least one and at most ``MAX_NICK`` characters, no control
+    or invisible characters, no ``:`` (line mode prints ``nick: text``, so a
+    colon could fake a line) and no space at either end.
+    """
+    if not nick.strip():
+        return "a nick can't be empty"
+    if len(nick) > MAX_NICK:
+        return f"a nick can have at most {MAX_NICK} characters"
+    if any(not c.isprintable() for c in nick):
+        return "a nick can't contain control or invisible characters"
+    if ":" in nick:
+        return "a nick can't contain ':'"
+    if nick != nick.strip():
+        return "a nick can't start or end with a space"
+    return None
+
+
+def check_nick(nick: str) -> str:
+    """``nick`` unchanged if it may be used; ``UsageError`` saying why not otherwise."""
+    problem = nick_problem(nick)
+    if problem is not None:
+        raise UsageError(f"{problem}: {clean_nick(nick)!r}")
+    return nick
+
+
 def clean_nick(nick: str) -> str:
-    """A nick safe to show: printable, no spaces at the ends, at most 32 characters."""
-    kept = "".join(c if c.isprintable() else "?" for c in nick).strip()
-    return kept[:MAX_NICK] or "peer"
+    """A received nick made safe to show: what ``nick_problem`` refuses becomes ``?`` or goes.
+
+    Control and invisible characters and ``:`` become ``?``; spaces at the ends
+    are dropped; at most ``MAX_NICK`` characters are kept; nothing left is ``peer``.
+    """
+    kept = "".join(c if c.isprintable() and c != ":" else "?" for c in nick).strip()
+    return kept[:MAX_NICK].strip() or "peer"
+
+
+def same_nick(a: str, b: str) -> bool:
+    """Whether two nicks would look alike (compatibility forms and case ignored)."""
+    return _fold(a) == _fold(b)
+
+
+def _fold(nick: str) -> str:
+    return unicodedata.normalize("NFKC", nick).casefold().strip()

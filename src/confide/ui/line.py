@@ -1,7 +1,9 @@
 """Line mode: for pipes, scripts, bots and ``--plain``. Needs no Textual.
 
 Each line read from stdin is sent. Each message received goes to stdout as
-``HH:MM nick: text`` (one output line per line of the message). Status goes
+``HH:MM nick: text`` (one output line per line of the message), and a
+``-- Monday 30 November 2026 --`` line before the first message of a new
+day (``app.days``). Status goes
 to stderr: connected, the SAS, the peer leaving, errors. ``bye``, ``/quit``,
 end of input and Ctrl-C all leave cleanly and tell the peer, and so does
 losing stdout (``confide join | head -1``). A typed line too long for one
@@ -16,9 +18,11 @@ import os
 import signal
 import sys
 import threading
+from datetime import date
 from typing import TextIO
 
 from confide.app.chat import ChatSession
+from confide.app.days import day_change
 from confide.app.events import (
     AppEvent,
     Connected,
@@ -27,7 +31,7 @@ from confide.app.events import (
     PeerLeft,
     PeerNick,
 )
-from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError
+from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError, UsageError
 from confide.ui.text import sanitize
 
 QUIT_WORDS = frozenset({"bye", "/quit"})
@@ -42,6 +46,7 @@ class LineUI:
         """Write messages to ``out`` (stdout) and status to ``err`` (stderr)."""
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self._day: date | None = None  # the day of the last message printed
         self.out_closed = asyncio.Event()
         """Set when stdout is gone (``confide ... | head -1``): the chat then ends."""
 
@@ -59,7 +64,10 @@ class LineUI:
                 stamp = when.strftime("%H:%M")
                 who = f"* {sanitize(nick)} " if action else f"{sanitize(nick)}: "
                 lines = sanitize(text, keep_newlines=True).split("\n")
-                self._write_out("".join(f"{stamp} {who}{line}\n" for line in lines))
+                new_day = day_change(self._day, when)
+                self._day = when.date()
+                dated = f"{new_day}\n" if new_day else ""
+                self._write_out(dated + "".join(f"{stamp} {who}{line}\n" for line in lines))
             case PeerNick(old=old, new=new):
                 self.status(f"{sanitize(old)} is now {sanitize(new)}")
             case PeerLeft(nick=nick):
@@ -171,7 +179,11 @@ async def _send_line(session: ChatSession, text: str, ui: LineUI) -> None:
         if text.startswith("/me "):
             session.act(text[4:])
         elif text.startswith("/nick "):
-            nick = session.rename(text[6:])
+            try:
+                nick = session.rename(text[6:])
+            except UsageError as exc:
+                ui.status(f"nick not changed: {exc}")
+                return
             ui.status(f"you are now {nick}")
         else:
             session.say(text)
