@@ -51,6 +51,15 @@ secrets are never taken as bare arguments (ps would show them):
 """
 
 
+LINE_MODE_HELP = """\
+line mode (stdin or stdout not a terminal, or --plain):
+  each input line is sent; the exact line 'bye' or '/quit' leaves, as do end of
+  input and Ctrl-C; '/me TEXT' and '/nick NEW' are commands.
+  --raw: every input line is sent as it is (commands and 'bye' too); only end
+  of input or Ctrl-C leaves. Use it to pipe in text you don't control.
+"""
+
+
 _CODE_LIKE = re.compile(r"\d+(?:[-_ ]+[^\s'\",]+){2,}")
 NO_CODE_ARGUMENT = (
     "a code is never taken as an argument (ps shows arguments to everyone): "
@@ -74,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="confide",
         description="End-to-end encrypted terminal chat. Share a short code, talk privately.\n"
         "Run with no arguments for a guided prompt.",
-        epilog=SECRETS_HELP + "\n" + EXIT_CODES,
+        epilog=SECRETS_HELP + "\n" + LINE_MODE_HELP + "\n" + EXIT_CODES,
         formatter_class=fmt,
     )
     parser.add_argument("--version", action="version", version=f"confide {__version__}")
@@ -89,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "host",
         help="host a chat and print a code for your peer",
         description="Host a chat: listen, print a code, and wait for one peer to join.",
-        epilog=SECRETS_HELP + "\n" + EXIT_CODES,
+        epilog=SECRETS_HELP + "\n" + LINE_MODE_HELP + "\n" + EXIT_CODES,
         formatter_class=fmt,
     )
     _common(host)
@@ -116,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "join",
         help="join a chat with the code your peer gave you",
         description="Join a chat. The code is read from --code-file, $CONFIDE_CODE, or a prompt.",
-        epilog=SECRETS_HELP + "\n" + EXIT_CODES,
+        epilog=SECRETS_HELP + "\n" + LINE_MODE_HELP + "\n" + EXIT_CODES,
         formatter_class=fmt,
     )
     _common(join)
@@ -177,6 +186,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--password-file", metavar="FILE", help="read the password from FILE")
     p.add_argument("--plain", action="store_true", help="line mode even on a terminal")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="line mode; every input line is a message (no commands, no bye): "
+        "only end of input leaves",
+    )
     p.add_argument("--no-bell", action="store_true", help="never ring the bell on a mention")
     p.add_argument(
         "--typing",
@@ -262,7 +277,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "host" and args.port is None:
         args.port = cfg.port
     settings = TuiSettings.from_config(cfg, no_bell=args.no_bell, typing=args.typing)
-    run_ui = _ui(args.plain, settings)
+    run_ui = _ui(args.plain or args.raw, settings, raw=args.raw)
     if args.command == "host":
         if not 0 <= args.port <= 65535:
             raise UsageError("--port must be between 0 and 65535")
@@ -309,8 +324,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
     return await run.join_chat(join_opts, run_ui)
 
 
-def _ui(plain: bool, settings: TuiSettings | None = None) -> UiRunner:
-    """The full-screen UI when stdin and stdout are terminals (and not --plain), else line mode."""
+def _ui(plain: bool, settings: TuiSettings | None = None, *, raw: bool = False) -> UiRunner:
+    """The full-screen UI when stdin and stdout are terminals (and not --plain), else line mode.
+
+    ``raw``: line mode sends every input line as a message (``--raw``).
+    """
     if not plain and sys.stdin.isatty() and sys.stdout.isatty():
 
         async def full_screen(session: ChatSession) -> int:
@@ -324,7 +342,7 @@ def _ui(plain: bool, settings: TuiSettings | None = None) -> UiRunner:
     from confide.ui.line import LineUI, run_line_mode
 
     async def line(session: ChatSession) -> int:
-        ui = LineUI()
+        ui = LineUI(raw=raw)
         session.on_event = ui.on_event
         return await run_line_mode(session, ui)
 
