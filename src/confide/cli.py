@@ -254,7 +254,8 @@ def _password(args: argparse.Namespace) -> bytes | None:
     if args.password_file:
         text = read_secret_file(args.password_file, "password")
     elif args.password:
-        text = secret_from(None, "CONFIDE_PASSWORD", "password: ", "password")
+        host = args.command == "host"  # a new password: typed twice, a typo would lock all out
+        text = secret_from(None, "CONFIDE_PASSWORD", "password: ", "password", confirm=host)
     else:
         return None
     return unicodedata.normalize("NFKC", text).encode("utf-8")
@@ -356,28 +357,35 @@ def guided() -> list[str]:
     if not sys.stdin.isatty() or not has_terminal():
         raise UsageError("no arguments and no terminal: try 'confide --help'")
     print("confide: end-to-end encrypted chat. Ctrl-C to cancel.", file=sys.stderr)
-    role = _ask("Host a chat or join one? [h/j]", "h").lower()
+    role = _choose("Host a chat or join one?", "hj")
     argv: list[str] = []
-    if role.startswith("j"):
+    if role == "j":
         argv.append("join")
-        if _ask("Reach the host directly or through a relay? [d/r]", "d").lower().startswith("r"):
+        if _choose("Reach the host directly or through a relay?", "dr") == "r":
             argv += ["--relay", _ask("Relay address (HOST:PORT)", "")]
         else:
             address = _ask("Host address HOST:PORT (empty: search the LAN)", "", optional=True)
             argv += ["--at", address] if address else []
     else:
         argv.append("host")
-        how = _ask("Peer on the LAN, or over the internet by SSH tunnel or relay? [l/s/r]", "l")
-        if how.lower().startswith("s"):
+        how = _choose("Peer on the LAN, or over the internet by SSH tunnel or relay?", "lsr")
+        if how == "s":
             argv += ["--tunnel", _ask("SSH host for the tunnel ([USER@]HOST[:PORT])", "serveo.net")]
-        elif how.lower().startswith("r"):
+        elif how == "r":
             argv += ["--relay", _ask("Relay address (HOST:PORT)", "")]
         else:
             argv += ["--port", _ask("Port to listen on", "7100")]
     argv += ["--name", _ask("Your name", _default_name())]
-    if _ask("Use a generated code or your own password? [c/p]", "c").lower().startswith("p"):
+    if _choose("Use a generated code or your own password?", "cp") == "p":
         argv.append("--password")
     return argv
+
+
+def _choose(question: str, letters: str) -> str:
+    """Ask for one of ``letters``; the first is the default, shown in capitals: ``[H/j]``."""
+    shown = "/".join([letters[0].upper(), *letters[1:]])
+    answer = _ask(f"{question} [{shown}]", letters[0]).lower()
+    return next((c for c in letters if answer.startswith(c)), letters[0])
 
 
 def _default_name() -> str:
