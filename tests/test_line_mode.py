@@ -1,5 +1,6 @@
 """Line mode keeps its promises, with real processes on real pipes (issue 9).
 
+- A side that sends a burst and leaves at once loses none of it.
 - ``| head`` is a normal end: the peer is told, nothing is printed, exit 0,
   also when stderr goes into the same pipe (``2>&1 | head``).
 - ``connected to NICK`` and ``SAS:`` always come on stderr, even when stdin
@@ -41,6 +42,18 @@ def test_head_ends_the_chat_quietly_with_exit_0(confide: Launcher) -> None:
     assert host.proc.wait() == 0, host.proc
 
 
+def test_head_exiting_ends_the_chat_before_anything_more_is_written(confide: Launcher) -> None:
+    """``head -1`` exits after one line; the joiner notices without writing again."""
+    host = confide.host("--name", "alice")
+    joiner = confide.join(host, "--name", "bob", stdout_lines=1)
+    connected(host.proc, joiner)
+    host.proc.say("only one")
+    assert joiner.wait() == 0, joiner
+    _no_status_after_sas(joiner)
+    host.proc.expect_err(r"^bob left$")
+    assert host.proc.wait() == 0, host.proc
+
+
 def test_head_while_the_peer_floods_and_leaves(confide: Launcher) -> None:
     """The peer sends a burst and leaves at once: still exit 0 and no error line."""
     for _ in range(3):
@@ -51,6 +64,26 @@ def test_head_while_the_peer_floods_and_leaves(confide: Launcher) -> None:
         host.proc.close_stdin()
         assert joiner.wait() == 0, joiner
         _no_status_after_sas(joiner)
+        assert host.proc.wait() == 0, host.proc
+
+
+def test_every_line_of_a_burst_arrives_when_the_sender_leaves_at_once(confide: Launcher) -> None:
+    """``seq 2000 | confide host``: the joiner gets all 2000 and the goodbye, and exits 0.
+
+    The leaving side used to close with the joiner's receipts unread; the
+    kernel then reset the connection and the joiner lost the rest
+    (``error: connection lost: Broken pipe``, exit 4), with or without ``| head``.
+    """
+    for _ in range(2):
+        host = confide.host("--name", "alice")
+        joiner = confide.join(host, "--name", "bob")
+        connected(host.proc, joiner)
+        host.proc.write(b"".join(f"burst {i}\n".encode() for i in range(2000)))
+        host.proc.close_stdin()
+        assert joiner.wait() == 0, joiner
+        got = [line.split(": ", 1)[1] for line in joiner.out_lines]
+        assert got == [f"burst {i}" for i in range(2000)], joiner
+        assert joiner.err_lines[-1] == "alice left", joiner
         assert host.proc.wait() == 0, host.proc
 
 

@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import signal
+import stat
 import sys
 import termios
 import threading
@@ -109,6 +111,12 @@ class LineUI:
             self.out_closed.set()
             _silence(self.out, self.err, broken=stream)
 
+    def reader_gone(self) -> None:
+        """Stdout's reader left (``| head`` exited): end the chat like a failed write does."""
+        if not self.out_closed.is_set():
+            self.out_closed.set()
+            _silence(self.out, self.err, broken=self.out)
+
 
 def _silence(*streams: TextIO, broken: TextIO) -> None:
     """Point ``broken``, and whichever of ``streams`` share its pipe, at /dev/null.
@@ -174,12 +182,36 @@ def _start_stdin_reader(
     threading.Thread(target=target, name="confide-stdin", daemon=True).start()
 
 
+def _watch_stdout(loop: asyncio.AbstractEventLoop, ui: LineUI) -> None:
+    """When stdout is a pipe, notice its reader leaving (``| head``) even if we write nothing.
+
+    ``poll`` reports ``POLLERR`` on a pipe's write end once no reader is
+    left, whatever events were asked for; a daemon thread waits for that.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        fd = ui.out.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+
+        def wait() -> None:
+            poller = select.poll()
+            poller.register(fd, 0)  # errors only
+            with contextlib.suppress(OSError):
+                events = poller.poll()  # blocks until the pipe fails: nothing else is asked
+                if any(ev & (select.POLLERR | select.POLLHUP) for _, ev in events):
+                    with contextlib.suppress(RuntimeError):  # loop already closed
+                        loop.call_soon_threadsafe(ui.reader_gone)
+
+        threading.Thread(target=wait, name="confide-stdout", daemon=True).start()
+
+
 async def run_line_mode(session: ChatSession, ui: LineUI) -> int:
     """Chat in line mode until either side leaves; return the exit code."""
     loop = asyncio.get_running_loop()
     chunks: asyncio.Queue[bytes] = asyncio.Queue()
     saved = _terminal_state()
     _start_stdin_reader(loop, chunks, ui)
+    _watch_stdout(loop, ui)
     interrupted = asyncio.Event()
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, interrupted.set)
