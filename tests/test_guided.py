@@ -56,15 +56,15 @@ def test_guided_join_reaches_the_host_and_hides_the_code(confide: Launcher) -> N
     assert host.code is not None
     child = _spawn([], confide.config_home)
     try:
-        child.expect(re.escape("Host a chat or join one? [h/j]"))
+        child.expect(re.escape("Host a chat or join one? [H/j]"))
         child.sendline("j")
-        child.expect(re.escape("directly or through a relay? [d/r]"))
+        child.expect(re.escape("directly or through a relay? [D/r]"))
         child.sendline("d")
         child.expect(re.escape("Host address HOST:PORT (empty: search the LAN)"))
         child.sendline(host.at)
         child.expect("Your name")
         child.sendline("bob")
-        child.expect(re.escape("generated code or your own password? [c/p]"))
+        child.expect(re.escape("generated code or your own password? [C/p]"))
         child.sendline("c")
         child.expect("code: ")
         child.sendline(host.code)
@@ -91,11 +91,11 @@ def test_guided_host_prints_a_code_that_a_joiner_uses(confide: Launcher, lonely:
     child = _spawn(["ip", "netns", "exec", ns], confide.config_home)
     try:
         for question, answer in (
-            ("Host a chat or join one? [h/j]", "h"),
-            ("[l/s/r]", "l"),
+            ("Host a chat or join one? [H/j]", "h"),
+            ("[L/s/r]", "l"),
             ("Port to listen on", "0"),
             ("Your name", "alice"),
-            ("[c/p]", ""),  # the default: a generated code
+            ("[C/p]", ""),  # the default: a generated code
         ):
             child.expect(re.escape(question))
             child.sendline(answer)
@@ -117,10 +117,23 @@ def test_guided_password_room(confide: Launcher, lonely: netns.Lan) -> None:
     ns = lonely.names[0]
     child = _spawn(["ip", "netns", "exec", ns], confide.config_home)
     try:
-        for answer in ("h", "l", "0", "alice", "p"):
-            child.expect(r"\]: |: ")
+        for question, answer in (
+            ("[H/j]: ", "h"),
+            ("[L/s/r]: ", "l"),
+            ("Port to listen on [7100]: ", "0"),
+            ("Your name", "alice"),
+            ("[C/p]: ", "p"),
+        ):
+            child.expect_exact(question)
             child.sendline(answer)
-        child.expect("password: ")
+        child.expect_exact("password: ")
+        child.sendline("correct horse battery")
+        child.expect_exact("password again: ")
+        child.sendline("correct horse batery")  # a typo: said, and both asked again
+        child.expect_exact("the two passwords differ; try again")
+        child.expect_exact("password: ")
+        child.sendline("correct horse battery")
+        child.expect_exact("password again: ")
         child.sendline("correct horse battery")
         child.expect(r"listening on 0\.0\.0\.0:(\d+)")
         env = {"CONFIDE_PASSWORD": "correct horse battery"}
@@ -128,6 +141,26 @@ def test_guided_password_room(confide: Launcher, lonely: netns.Lan) -> None:
         joiner.expect_err(r"^connected to alice ")
         joiner.say("bye")
         assert joiner.wait() == 0
+    finally:
+        _stop(child)
+
+
+def test_host_password_typed_differently_three_times_gives_up(confide: Launcher) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}
+    env.update({"XDG_CONFIG_HOME": confide.config_home, "TERM": "xterm"})
+    cmd = [*confide_command(), "host", "--password", "--bind", "127.0.0.1", "--port", "0"]
+    child = pexpect.spawn(cmd[0], [*cmd[1:], "--plain", "--no-discovery"], env=env, timeout=TIMEOUT)
+    try:
+        for attempt in range(3):
+            child.expect_exact("password: ")
+            child.sendline(f"first try {attempt}")
+            child.expect_exact("password again: ")
+            child.sendline(f"second try {attempt}")
+        child.expect_exact("the passwords typed did not match 3 times")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 2
+        assert b"listening" not in (child.before or b"")
     finally:
         _stop(child)
 

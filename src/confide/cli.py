@@ -53,6 +53,15 @@ secrets are never taken as bare arguments (ps would show them):
 """
 
 
+LINE_MODE_HELP = """\
+line mode (stdin or stdout not a terminal, or --plain):
+  each input line is sent; the exact line 'bye' or '/quit' leaves, as do end of
+  input and Ctrl-C; '/me TEXT' and '/nick NEW' are commands.
+  --raw: every input line is sent as it is (commands and 'bye' too); only end
+  of input or Ctrl-C leaves. Use it to pipe in text you don't control.
+"""
+
+
 _CODE_LIKE = re.compile(r"\d+(?:[-_ ]+[^\s'\",]+){2,}")
 NO_CODE_ARGUMENT = (
     "a code is never taken as an argument (ps shows arguments to everyone): "
@@ -76,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="confide",
         description="End-to-end encrypted terminal chat. Share a short code, talk privately.\n"
         "Run with no arguments for a guided prompt.",
-        epilog=SECRETS_HELP + "\n" + EXIT_CODES,
+        epilog=SECRETS_HELP + "\n" + LINE_MODE_HELP + "\n" + EXIT_CODES,
         formatter_class=fmt,
     )
     parser.add_argument("--version", action="version", version=f"confide {__version__}")
@@ -93,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "host",
         help="host a chat and print a code for your peer",
         description="Host a chat: listen, print a code, and wait for one peer to join.",
-        epilog=SECRETS_HELP + "\n" + EXIT_CODES,
+        epilog=SECRETS_HELP + "\n" + LINE_MODE_HELP + "\n" + EXIT_CODES,
         formatter_class=fmt,
     )
     _common(host)
@@ -120,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "join",
         help="join a chat with the code your peer gave you",
         description="Join a chat. The code is read from --code-file, $CONFIDE_CODE, or a prompt.",
-        epilog=SECRETS_HELP + "\n" + EXIT_CODES,
+        epilog=SECRETS_HELP + "\n" + LINE_MODE_HELP + "\n" + EXIT_CODES,
         formatter_class=fmt,
     )
     _common(join)
@@ -192,6 +201,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="append a transcript of the chat to FILE (mode 0600; off by default: "
         "a log keeps what confide otherwise never keeps)",
+    )
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="line mode; every input line is a message (no commands, no bye): "
+        "only end of input leaves",
     )
     p.add_argument("--no-bell", action="store_true", help="never ring the bell on a mention")
     p.add_argument(
@@ -268,7 +283,8 @@ def _password(args: argparse.Namespace) -> bytes | None:
     if args.password_file:
         text = read_secret_file(args.password_file, "password")
     elif args.password:
-        text = secret_from(None, "CONFIDE_PASSWORD", "password: ", "password")
+        host = args.command == "host"  # a new password: typed twice, a typo would lock all out
+        text = secret_from(None, "CONFIDE_PASSWORD", "password: ", "password", confirm=host)
     else:
         return None
     return unicodedata.normalize("NFKC", text).encode("utf-8")
@@ -292,11 +308,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "host" and args.port is None:
         args.port = cfg.port
     settings = TuiSettings.from_config(cfg, no_bell=args.no_bell, typing=args.typing)
-    run_ui = _ui(args.plain, settings)
+    run_ui = _ui(args.plain or args.raw, settings, raw=args.raw)
     log_to = transcript.log_path(args.log, cfg.log_dir)
     if log_to is not None:  # opened before connecting: a bad path is a usage error
         log = transcript.open_transcript(log_to, make_dir=not args.log)
-        log.defer_warnings = _full_screen(args.plain)
+        log.defer_warnings = _full_screen(args.plain or args.raw)
         print(f"logging the chat to {log_to}", file=sys.stderr, flush=True)
         run_ui = transcript.logging_ui(run_ui, log)
     if args.command == "host":
@@ -345,8 +361,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
     return await run.join_chat(join_opts, run_ui)
 
 
-def _ui(plain: bool, settings: TuiSettings | None = None) -> UiRunner:
-    """The full-screen UI when stdin and stdout are terminals (and not --plain), else line mode."""
+def _ui(plain: bool, settings: TuiSettings | None = None, *, raw: bool = False) -> UiRunner:
+    """The full-screen UI when stdin and stdout are terminals (and not --plain), else line mode.
+
+    ``raw``: line mode sends every input line as a message (``--raw``).
+    """
     if _full_screen(plain):
 
         async def full_screen(session: ChatSession) -> int:
@@ -360,7 +379,7 @@ def _ui(plain: bool, settings: TuiSettings | None = None) -> UiRunner:
     from confide.ui.line import LineUI, run_line_mode
 
     async def line(session: ChatSession) -> int:
-        ui = LineUI()
+        ui = LineUI(raw=raw)
         session.on_event = ui.on_event
         return await run_line_mode(session, ui)
 
@@ -378,28 +397,35 @@ def guided() -> list[str]:
     if not sys.stdin.isatty() or not has_terminal():
         raise UsageError("no arguments and no terminal: try 'confide --help'")
     print("confide: end-to-end encrypted chat. Ctrl-C to cancel.", file=sys.stderr)
-    role = _ask("Host a chat or join one? [h/j]", "h").lower()
+    role = _choose("Host a chat or join one?", "hj")
     argv: list[str] = []
-    if role.startswith("j"):
+    if role == "j":
         argv.append("join")
-        if _ask("Reach the host directly or through a relay? [d/r]", "d").lower().startswith("r"):
+        if _choose("Reach the host directly or through a relay?", "dr") == "r":
             argv += ["--relay", _ask("Relay address (HOST:PORT)", "")]
         else:
             address = _ask("Host address HOST:PORT (empty: search the LAN)", "", optional=True)
             argv += ["--at", address] if address else []
     else:
         argv.append("host")
-        how = _ask("Peer on the LAN, or over the internet by SSH tunnel or relay? [l/s/r]", "l")
-        if how.lower().startswith("s"):
+        how = _choose("Peer on the LAN, or over the internet by SSH tunnel or relay?", "lsr")
+        if how == "s":
             argv += ["--tunnel", _ask("SSH host for the tunnel ([USER@]HOST[:PORT])", "serveo.net")]
-        elif how.lower().startswith("r"):
+        elif how == "r":
             argv += ["--relay", _ask("Relay address (HOST:PORT)", "")]
         else:
             argv += ["--port", _ask("Port to listen on", "7100")]
     argv += ["--name", _ask("Your name", _default_name())]
-    if _ask("Use a generated code or your own password? [c/p]", "c").lower().startswith("p"):
+    if _choose("Use a generated code or your own password?", "cp") == "p":
         argv.append("--password")
     return argv
+
+
+def _choose(question: str, letters: str) -> str:
+    """Ask for one of ``letters``; the first is the default, shown in capitals: ``[H/j]``."""
+    shown = "/".join([letters[0].upper(), *letters[1:]])
+    answer = _ask(f"{question} [{shown}]", letters[0]).lower()
+    return next((c for c in letters if answer.startswith(c)), letters[0])
 
 
 def _default_name() -> str:

@@ -87,21 +87,45 @@ def has_terminal() -> bool:
         return False
 
 
-def prompt_secret(prompt: str, hint: str) -> str:
-    """Ask on the terminal without echo; ``UsageError`` with ``hint`` if there is none."""
+def prompt_secret(prompt: str, hint: str, *, confirm: bool = False) -> str:
+    """Ask on the terminal without echo; ``UsageError`` with ``hint`` if there is none.
+
+    With ``confirm`` (a host choosing a password) it is asked twice; if the
+    two differ, that is said and both are asked again, at most
+    ``CONFIRM_TRIES`` times.
+    """
     if not has_terminal():
         raise UsageError(f"no terminal to ask for the {prompt.rstrip(': ')}: {hint}")
+    what = prompt.rstrip(": ")
+    for _ in range(CONFIRM_TRIES if confirm else 1):
+        value = _ask_hidden(prompt, what)
+        if not confirm or _ask_hidden(f"{what} again: ", what) == value:
+            return value
+        print(f"the two {what}s differ; try again", file=sys.stderr, flush=True)
+    raise UsageError(f"the {what}s typed did not match {CONFIRM_TRIES} times")
+
+
+CONFIRM_TRIES = 3
+"""How often a host may mistype the confirmation of a new password."""
+
+
+def _ask_hidden(prompt: str, what: str) -> str:
     try:
         value = getpass.getpass(prompt)
     except EOFError:
-        raise UsageError(f"no {prompt.rstrip(': ')} given") from None
+        raise UsageError(f"no {what} given") from None
     if not value.strip():
-        raise UsageError(f"empty {prompt.rstrip(': ')}")
+        raise UsageError(f"empty {what}")
     return value
 
 
-def secret_from(file: str | None, env: str, prompt: str, what: str) -> str:
-    """A secret from ``file``, else the environment variable ``env``, else a prompt."""
+def secret_from(
+    file: str | None, env: str, prompt: str, what: str, *, confirm: bool = False
+) -> str:
+    """A secret from ``file``, else the environment variable ``env``, else a prompt.
+
+    ``confirm``: a prompted secret is asked twice (see ``prompt_secret``).
+    """
     if file:
         return read_secret_file(file, what)
     take_environment()  # in case the command did not yet
@@ -109,4 +133,4 @@ def secret_from(file: str | None, env: str, prompt: str, what: str) -> str:
     value = _decode(raw, env) if raw is not None else ""
     if value.strip():
         return value
-    return prompt_secret(prompt, f"use --{what}-file FILE or set {env}")
+    return prompt_secret(prompt, f"use --{what}-file FILE or set {env}", confirm=confirm)

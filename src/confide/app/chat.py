@@ -80,6 +80,8 @@ class ChatSession:
         self._pings: dict[int, float] = {}
         self._connected = False
         self._leaving = False
+        self._reading = False
+        self._ended = asyncio.Event()
         self.typing_enabled = False
         self.peer_typing_enabled = False
 
@@ -101,6 +103,7 @@ class ChatSession:
     async def run(self) -> int:
         """Receive until the session ends; return the exit code it ended with."""
         pinger = None
+        self._reading = True
         try:
             self.channel.send(m.Nick(self.nick))
             if self.typing_enabled:
@@ -118,6 +121,7 @@ class ChatSession:
             self._emit(Disconnected(_plain(exc), exc.exit_code))
             return exc.exit_code
         finally:
+            self._ended.set()
             if pinger is not None:
                 pinger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -207,13 +211,24 @@ class ChatSession:
         await self.channel.drain()
 
     async def leave(self, reason: str = "bye") -> None:
-        """Say goodbye and close; the peer sees ``PeerLeft``."""
+        """Say goodbye and close; the peer sees ``PeerLeft``.
+
+        After the goodbye we half-close and, while ``run`` is reading, let it
+        read until the peer closes too (at most ``LEAVE_TIMEOUT`` in all):
+        closing with its receipts unread would reset the connection, and a
+        reset makes the peer lose the messages it had not read yet.
+        """
         if self._leaving:
             return
         self._leaving = True
+        deadline = asyncio.get_running_loop().time() + LEAVE_TIMEOUT
         with contextlib.suppress(ConfideError, TimeoutError):  # a peer that stops reading
             self.channel.send(m.Bye(reason))
             await asyncio.wait_for(self.channel.drain(), LEAVE_TIMEOUT)
+            self.channel.shutdown_write()
+            if self._reading:
+                left = deadline - asyncio.get_running_loop().time()
+                await asyncio.wait_for(self._ended.wait(), max(left, 0))
         await self.channel.close()
 
     async def _ping_loop(self, interval: float) -> None:

@@ -43,6 +43,8 @@ class Channel:
         self.writer = writer
         self._inbox: deque[Message] = deque()
         self.closed = False
+        self.write_shut = False
+        """Set by ``shutdown_write``: we send nothing more, the peer may still."""
 
     @property
     def peer(self) -> str:
@@ -115,7 +117,7 @@ class Channel:
 
     def send(self, message: Message) -> None:
         """Encrypt and queue one message (call ``drain`` to apply back-pressure)."""
-        if self.closed:
+        if self.closed or self.write_shut:
             raise ClosedError("connection closed")
         self.conn.send(message)
         self._write(self.conn.data_to_send())
@@ -126,6 +128,21 @@ class Channel:
             await self.writer.drain()
         except (OSError, RuntimeError) as exc:
             raise ClosedError(f"connection lost: {_why(exc)}") from None
+
+    def shutdown_write(self) -> None:
+        """Send nothing more (a TCP half-close) but go on reading; never raises.
+
+        Closing a socket that still has unread bytes makes the kernel send a
+        reset, and a reset makes the peer drop what it received but did not
+        read yet (our last messages, our goodbye). A side that leaves
+        half-closes first, reads until the peer closes too, then closes.
+        """
+        if self.closed or self.write_shut:
+            return
+        self.write_shut = True
+        with contextlib.suppress(Exception):
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
 
     async def close(self) -> None:
         """Flush what we can and close the socket; never raises."""
@@ -162,7 +179,7 @@ class Channel:
         return data
 
     def _write(self, data: bytes) -> None:
-        if data and not self.writer.is_closing():
+        if data and not self.write_shut and not self.writer.is_closing():
             self.writer.write(data)
 
     async def _flush(self) -> None:

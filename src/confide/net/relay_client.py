@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 
 from confide.errors import ClosedError, ConfideError, ProtocolError, RefusedError, UsageError
 from confide.net.host import Established, Host
-from confide.net.tcp import CONNECT_TIMEOUT, handshake_joiner, parse_address
+from confide.net.tcp import CONNECT_TIMEOUT, connect_failure, handshake_joiner, parse_address
 from confide.protocol.codes import Code
 from confide.protocol.handshake import RandomBytes
 from confide.relay import routing
@@ -217,11 +217,8 @@ async def _connect(
             loop.create_connection(lambda: protocol, relay[0], relay[1], local_addr=local_addr),
             timeout,
         )
-    except TimeoutError:
-        raise ClosedError(f"could not reach {where}: timed out") from None
-    except OSError as exc:
-        why = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise ClosedError(f"could not reach {where}: {why}") from None
+    except (TimeoutError, OSError) as exc:
+        raise connect_failure(where, exc, timeout, server="relay") from None
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol
 
 

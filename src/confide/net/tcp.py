@@ -1,9 +1,18 @@
-"""Direct TCP: listen as a host, connect as a joiner, parse ``HOST:PORT``."""
+"""Direct TCP: listen as a host, connect as a joiner, parse ``HOST:PORT``.
+
+A failed connect is told in plain words (``connect_failure``): asyncio's own
+text (``Connect call failed ('127.0.0.1', 7100)``) never reaches the user.
+The relay client uses the same wording.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import re
 import secrets
+import socket
 
 from confide.errors import ClosedError, ConfideError, UsageError
 from confide.net.channel import Channel
@@ -63,11 +72,50 @@ async def connect(
     """Connect to a host and complete the handshake as the joiner."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
-    except TimeoutError:
-        raise ClosedError(f"could not connect to {address}:{port}: timed out") from None
-    except OSError as exc:
-        raise ClosedError(f"could not connect to {address}:{port}: {exc.strerror or exc}") from None
+    except (TimeoutError, OSError) as exc:
+        raise connect_failure(f"{_fmt(address)}:{port}", exc, timeout) from None
     return await handshake_joiner(reader, writer, secret, room, timeout=timeout, rand=rand)
+
+
+_CONNECT_WHY = {
+    errno.ETIMEDOUT: "no answer (a firewall, or the wrong address?)",
+    errno.EHOSTUNREACH: "no route to that host; check the address and your network",
+    errno.ENETUNREACH: "no route to that network; check the address and your network",
+    errno.ECONNRESET: "the connection was reset; is it the right port?",
+    errno.EADDRNOTAVAIL: "that address can't be used from here",
+}
+
+
+def connect_failure(
+    where: str, exc: BaseException, timeout: float, *, server: str = "host"
+) -> ClosedError:
+    """One plain line for a failed connect to ``where`` (``HOST:PORT`` or a description).
+
+    Refused, timed out, no route and an unknown name each say what they mean
+    and what to check; asyncio's ``Connect call failed (...)`` never shows.
+    """
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code is None and (found := re.search(r"\[Errno (\d+)\]", str(exc))):
+        code = int(found.group(1))  # asyncio's "Multiple exceptions: [Errno 111] ..."
+    if isinstance(exc, TimeoutError):
+        why = f"no answer within {timeout:g} s (a firewall, or the wrong address?)"
+    elif isinstance(exc, socket.gaierror):
+        why = "no such host name; check the spelling (or your DNS)"
+        if exc.errno == socket.EAI_AGAIN:
+            why = "could not look up that name; is the network up?"
+    elif code == errno.ECONNREFUSED:
+        why = f"nothing is listening there; is the {server} running?"
+    elif code in _CONNECT_WHY:
+        why = _CONNECT_WHY[code]
+    elif code:
+        why = os.strerror(code).lower()
+    else:
+        why = type(exc).__name__
+    return ClosedError(f"could not connect to {where}: {why}")
+
+
+def _fmt(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 async def handshake_joiner(

@@ -4,10 +4,21 @@ Each line read from stdin is sent. Each message received goes to stdout as
 ``HH:MM nick: text`` (one output line per line of the message), and a
 ``-- Monday 30 November 2026 --`` line before the first message of a new
 day (``app.days``). Status goes
-to stderr: connected, the SAS, the peer leaving, errors. ``bye``, ``/quit``,
-end of input and Ctrl-C all leave cleanly and tell the peer, and so does
-losing stdout (``confide join | head -1``). A typed line too long for one
-message is not sent: a status line says so and the chat goes on.
+to stderr: connected, the SAS, the peer leaving, errors. The
+``connected to NICK`` and ``SAS:`` lines always come first: what is typed or
+piped in is held until the peer's nick arrived, then sent, so even
+``printf 'hi\nbye\n' | confide join ...`` shows them and sends ``hi``.
+
+Leaving: the exact line ``bye`` or ``/quit``, end of input and Ctrl-C all
+leave cleanly and tell the peer. With ``--raw`` every line is a message
+(``/nick``, ``/me``, ``bye`` included): only end of input or Ctrl-C leave.
+Losing stdout (``confide join | head -1``) is a normal end too: the peer is
+told, nothing more is printed, and the exit code is 0. A typed line too long
+for one message is not sent: a status line says so and the chat goes on.
+
+With ``--plain`` on a terminal, lines are read with ``readline``; a line
+printed while one is half-typed clears the input line first and then shows
+the half-typed text again below it, so the two never mix.
 """
 
 from __future__ import annotations
@@ -15,11 +26,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import signal
+import stat
 import sys
+import termios
 import threading
 from datetime import date
-from typing import TextIO
+from typing import Any, TextIO
 
 from confide.app.chat import ChatSession
 from confide.app.days import day_change
@@ -35,6 +49,7 @@ from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError, 
 from confide.ui.text import sanitize
 
 QUIT_WORDS = frozenset({"bye", "/quit"})
+"""The whole lines that leave (exactly: ``Bye`` or ``bye `` is a message)."""
 MAX_LINE = 1 << 20
 """Bytes of one typed line we buffer at most; longer lines are dropped unsent."""
 
@@ -42,17 +57,28 @@ MAX_LINE = 1 << 20
 class LineUI:
     """Prints app events as lines and sends what is typed."""
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
-        """Write messages to ``out`` (stdout) and status to ``err`` (stderr)."""
+    def __init__(
+        self, out: TextIO | None = None, err: TextIO | None = None, *, raw: bool = False
+    ) -> None:
+        """Write messages to ``out`` (stdout) and status to ``err`` (stderr).
+
+        With ``raw`` every input line is a message: no commands, no ``bye``.
+        """
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self._day: date | None = None  # the day of the last message printed
+        self.raw = raw
         self.out_closed = asyncio.Event()
         """Set when stdout is gone (``confide ... | head -1``): the chat then ends."""
+        self.connected = asyncio.Event()
+        """Set once the peer's nick came (``connected to``); typed lines wait for it."""
+        self.editing = False
+        """True while ``readline`` reads a terminal (``--plain``): output repaints its line."""
 
     def status(self, text: str) -> None:
         """One status line on stderr (made inert: reasons may quote the peer)."""
-        print(sanitize(text), file=self.err, flush=True)
+        if not self.out_closed.is_set():
+            self._write(self.err, sanitize(text) + "\n")
 
     def on_event(self, event: AppEvent) -> None:
         """Render one app event."""
@@ -60,6 +86,7 @@ class LineUI:
             case Connected(peer=peer, sas=sas):
                 self.status(f"connected to {sanitize(peer)} (end-to-end encrypted)")
                 self.status("SAS: " + " ".join(sas))
+                self.connected.set()
             case MessageIn(nick=nick, text=text, when=when, action=action):
                 stamp = when.strftime("%H:%M")
                 who = f"* {sanitize(nick)} " if action else f"{sanitize(nick)}: "
@@ -67,7 +94,7 @@ class LineUI:
                 new_day = day_change(self._day, when)
                 self._day = when.date()
                 dated = f"{new_day}\n" if new_day else ""
-                self._write_out(dated + "".join(f"{stamp} {who}{line}\n" for line in lines))
+                self._write(self.out, dated + "".join(f"{stamp} {who}{line}\n" for line in lines))
             case PeerNick(old=old, new=new):
                 self.status(f"{sanitize(old)} is now {sanitize(new)}")
             case PeerLeft(nick=nick):
@@ -75,24 +102,67 @@ class LineUI:
             case Disconnected(reason=reason):
                 self.status(f"error: {reason}")
 
-    def _write_out(self, text: str) -> None:
-        """Write to stdout; if the reader went away, stop writing and end the chat."""
+    def _write(self, stream: TextIO, text: str) -> None:
+        """Write to stdout or stderr; if the reader went away, stop writing and end the chat.
+
+        While a terminal line is being edited, the half-typed line is cleared
+        first and shown again after ``text``.
+        """
         if self.out_closed.is_set():
             return
+        if self.editing:
+            text = "\r\x1b[K" + text + _line_buffer()
         try:
-            self.out.write(text)
-            self.out.flush()
-        except (BrokenPipeError, ValueError):
+            stream.write(text)
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # `| head`, also `2>&1 | head`
             self.out_closed.set()
-            with contextlib.suppress(OSError, ValueError):  # no "Exception ignored" at exit
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, self.out.fileno())
-                os.close(devnull)
+            _silence(self.out, self.err, broken=stream)
+
+    def reader_gone(self) -> None:
+        """Stdout's reader left (``| head`` exited): end the chat like a failed write does."""
+        if not self.out_closed.is_set():
+            self.out_closed.set()
+            _silence(self.out, self.err, broken=self.out)
 
 
-def _start_stdin_reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes]) -> None:
-    """Read stdin on a daemon thread with ``os.read`` (no buffered-reader lock held)."""
+def _silence(*streams: TextIO, broken: TextIO) -> None:
+    """Point ``broken``, and whichever of ``streams`` share its pipe, at /dev/null.
+
+    So nothing more is written there, and Python prints no "Exception
+    ignored" when it flushes them at exit.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        pipe = os.fstat(broken.fileno())
+        same = [s.fileno() for s in streams if os.path.samestat(os.fstat(s.fileno()), pipe)]
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for fd in {broken.fileno(), *same}:
+            os.dup2(devnull, fd)
+        os.close(devnull)
+
+
+def _line_buffer() -> str:
+    """What is typed so far on the readline input line ("" without readline)."""
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - every supported platform has it
+        return ""
+    return sanitize(readline.get_line_buffer())
+
+
+def _start_stdin_reader(
+    loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes], ui: LineUI
+) -> None:
+    """Read stdin on a daemon thread: ``readline`` on a terminal, else ``os.read``.
+
+    ``os.read`` holds no buffered-reader lock, so a pipe is read as it comes.
+    """
     fd = sys.stdin.fileno()
+    editing = os.isatty(fd) and ui.out.isatty()
+
+    def put(chunk: bytes) -> None:
+        with contextlib.suppress(RuntimeError):  # loop already closed
+            loop.call_soon_threadsafe(queue.put_nowait, chunk)
 
     def pump() -> None:
         while True:
@@ -100,19 +170,56 @@ def _start_stdin_reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[by
                 chunk = os.read(fd, 65536)
             except OSError:
                 chunk = b""
-            with contextlib.suppress(RuntimeError):  # loop already closed
-                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            put(chunk)
             if not chunk:
                 return
 
-    threading.Thread(target=pump, name="confide-stdin", daemon=True).start()
+    def edit() -> None:
+        import readline  # noqa: F401  (input() then edits the line with readline)
+
+        while True:
+            try:
+                line = input()
+            except (EOFError, OSError, ValueError):
+                put(b"")
+                return
+            put(line.encode("utf-8", "surrogateescape") + b"\n")
+
+    ui.editing = editing
+    target = edit if editing else pump
+    threading.Thread(target=target, name="confide-stdin", daemon=True).start()
+
+
+def _watch_stdout(loop: asyncio.AbstractEventLoop, ui: LineUI) -> None:
+    """When stdout is a pipe, notice its reader leaving (``| head``) even if we write nothing.
+
+    ``poll`` reports ``POLLERR`` on a pipe's write end once no reader is
+    left, whatever events were asked for; a daemon thread waits for that.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        fd = ui.out.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+
+        def wait() -> None:
+            poller = select.poll()
+            poller.register(fd, 0)  # errors only
+            with contextlib.suppress(OSError):
+                events = poller.poll()  # blocks until the pipe fails: nothing else is asked
+                if any(ev & (select.POLLERR | select.POLLHUP) for _, ev in events):
+                    with contextlib.suppress(RuntimeError):  # loop already closed
+                        loop.call_soon_threadsafe(ui.reader_gone)
+
+        threading.Thread(target=wait, name="confide-stdout", daemon=True).start()
 
 
 async def run_line_mode(session: ChatSession, ui: LineUI) -> int:
     """Chat in line mode until either side leaves; return the exit code."""
     loop = asyncio.get_running_loop()
     chunks: asyncio.Queue[bytes] = asyncio.Queue()
-    _start_stdin_reader(loop, chunks)
+    saved = _terminal_state()
+    _start_stdin_reader(loop, chunks, ui)
+    _watch_stdout(loop, ui)
     interrupted = asyncio.Event()
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, interrupted.set)
@@ -132,22 +239,43 @@ async def run_line_mode(session: ChatSession, ui: LineUI) -> int:
             ui.status("interrupted: left the chat")
             return EXIT_INTERRUPTED
         if ui.out_closed.is_set():
-            ui.status("output closed: left the chat")
+            return EXIT_OK  # `| head`: a normal end, told the peer, nothing to say
         return code
     finally:
+        ui.editing = False
         for task in (typing, stop, gone, chat):
             task.cancel()
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
+        _restore_terminal(saved)
+
+
+def _terminal_state() -> list[Any] | None:
+    """The terminal settings of stdin, if it is one (readline changes them)."""
+    with contextlib.suppress(OSError, ValueError, termios.error):
+        if os.isatty(sys.stdin.fileno()):
+            return termios.tcgetattr(sys.stdin.fileno())
+    return None
+
+
+def _restore_terminal(saved: list[Any] | None) -> None:
+    """Put the terminal back as it was: the readline thread may still hold it."""
+    if saved is not None:
+        with contextlib.suppress(OSError, ValueError, termios.error):
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
 
 
 async def _send_typed(session: ChatSession, chunks: asyncio.Queue[bytes], ui: LineUI) -> None:
     """Send each typed line until ``bye``, ``/quit`` or end of input.
 
-    A line too long for one message is not sent (a status line says so) and
-    the chat goes on; a line of more than ``MAX_LINE`` bytes is not even
-    buffered whole, so memory stays bounded whatever is piped in.
+    Nothing is sent (and end of input does not leave) before the peer's nick
+    came: lines typed or piped in early wait in the queue. With ``--raw``
+    only end of input leaves. A line too long for one message is not sent (a
+    status line says so) and the chat goes on; a line of more than
+    ``MAX_LINE`` bytes is not even buffered whole, so memory stays bounded
+    whatever is piped in.
     """
+    await ui.connected.wait()
     pending = b""
     skipping = False
     while True:
@@ -163,7 +291,7 @@ async def _send_typed(session: ChatSession, chunks: asyncio.Queue[bytes], ui: Li
             lines = lines[1:]
         for raw in lines:
             text = raw.decode("utf-8", "replace").rstrip("\r")
-            if text.strip().lower() in QUIT_WORDS:
+            if not ui.raw and text in QUIT_WORDS:
                 return
             await _send_line(session, text, ui)
         if len(pending) > MAX_LINE:
@@ -176,7 +304,9 @@ async def _send_line(session: ChatSession, text: str, ui: LineUI) -> None:
     if not text.strip():
         return
     try:
-        if text.startswith("/me "):
+        if ui.raw:
+            session.say(text)
+        elif text.startswith("/me "):
             session.act(text[4:])
         elif text.startswith("/nick "):
             try:
