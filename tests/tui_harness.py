@@ -45,6 +45,12 @@ WAIT_STEPS = 400  # x 10 ms: at most about 4 s for any one condition
 SETTLE_ROUNDS = 10  # more than the message queues one key's effect crosses
 SETTLE_TIMEOUT = 10.0  # seconds for one round (a loaded 2-core machine is slow)
 
+_PEERS: set[asyncio.Task[int]] = set()
+"""Every running peer session. The event loop holds tasks only weakly: a snapshot test
+keeps no handle on its peer, which was then collected mid-run ("Task was destroyed but
+it is pending", "coroutine ignored GeneratorExit" on Python 3.13). Held here, a peer
+is cancelled and closed by ``asyncio.run`` at the end like any other task."""
+
 
 def fixed_settings(**changes: object) -> TuiSettings:
     """Settings with a fixed clock and room, for repeatable screens."""
@@ -202,6 +208,8 @@ async def attach(
     peer = ChatSession(theirs.channel, peer_nick, theirs.done.sas, events.append)
     peer.typing_enabled = peer_typing
     task = asyncio.create_task(peer.run())
+    _PEERS.add(task)
+    task.add_done_callback(_PEERS.discard)
     chat = Chat(app, pilot, peer, task, events)
     app.query_one(ChatInput).cursor_blink = False
     await chat.until(lambda: app.state == "connected", "the app to connect")
