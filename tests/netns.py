@@ -12,7 +12,8 @@ which also removes the veth pair.
 ``run_in(launcher, ns, *args)`` starts ``confide ARGS`` inside a namespace
 through ``ip netns exec`` with the shared ``proc.Launcher``, so the process
 is tracked and killed like any other. If a namespace can't be created, the
-``ip`` command's error fails the test: these tests never skip.
+``ip`` command's error fails the test: these tests never skip. Without
+``ip`` on PATH the test fails with one line saying how to install it.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from dataclasses import dataclass, field
 
 import proc
 from proc import Launcher, Proc
+from tools import require
 
 SUBNET_PREFIX = "10.77.0."
 
 
 def ip(*args: str) -> str:
     """Run ``ip ARGS``; fail with its error output if it fails."""
+    require("ip")
     done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=15, check=False)
     assert done.returncode == 0, f"ip {' '.join(args)} failed: {done.stderr.strip()}"
     return done.stdout

@@ -5,7 +5,9 @@
 ``UsePAM no``, ``StrictModes no`` for the test's temporary directory,
 ``AddressFamily inet`` so remote forwards bind 127.0.0.1 only,
 ``GatewayPorts no`` so they stay on loopback) and runs
-``/usr/sbin/sshd -D -e -f CONFIG`` as a child. It waits, with a bound,
+``sshd -D -e -f CONFIG`` (found on PATH, by its absolute path, as sshd
+requires) as a child. A missing ``sshd``, ``ssh`` or ``ssh-keygen`` fails
+the test with one line saying how to install it (``tools.require``). It waits, with a bound,
 until the server sends its ``SSH-2.0`` banner. ``client_config`` writes an
 ``ssh_config`` for ``CONFIDE_SSH_CONFIG``: that key, a ``known_hosts`` with
 this server's real host key (strict checking stays on), ``BatchMode``.
@@ -27,7 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SSHD = "/usr/sbin/sshd"
+from tools import require
+
 PRIVSEP_DIR = Path("/run/sshd")
 START_TIMEOUT = 8.0
 
@@ -95,6 +98,7 @@ class SshServer:
     def start(cls, tmp: Path) -> SshServer:
         """Start sshd in ``tmp`` (an absolute directory) and wait for its banner."""
         tmp = tmp.resolve()
+        sshd = require("sshd", "ssh-keygen", "ssh")["sshd"]  # ssh: what confide runs
         PRIVSEP_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
         host_pub = keygen(tmp / "host_ed25519")
         client_pub = keygen(tmp / "client_ed25519")
@@ -107,7 +111,7 @@ class SshServer:
             config.write_text(_sshd_config(tmp, port))
             with log.open("wb") as out:
                 proc = subprocess.Popen(
-                    [SSHD, "-D", "-e", "-f", str(config)],
+                    [sshd, "-D", "-e", "-f", str(config)],
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=out,

@@ -6,7 +6,8 @@ Keys go in with ``send-keys`` and the screens are read with ``capture-pane``.
 The code reaches the joiner in ``CONFIDE_CODE``, set with ``new-session -e``
 (never on a command line). Each side sends a message and must see the other's;
 both status bars must show the same SAS. A mention rings the bell (tmux
-flags the window). Then both leave cleanly.
+flags the window). Then both leave cleanly. Without tmux on PATH the test
+fails with one line saying how to install it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 
 import pytest
 from proc import confide_command
+from tools import require
 
 WIDTH, HEIGHT = 100, 30
 DEADLINE = 20.0  # seconds for any one thing to appear on a screen
@@ -99,6 +101,7 @@ class Tmux:
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
     """A private tmux server, always killed at the end."""
+    require("tmux")
     with tempfile.TemporaryDirectory(prefix="confide-tmux-") as home:
         server = Tmux(home)
         try:

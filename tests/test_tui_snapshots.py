@@ -34,7 +34,7 @@ HOSTILE = (
 
 
 async def _settle(chat: Chat) -> None:
-    await chat.pilot.pause()
+    await chat.settle()
     await chat.pilot.wait_for_scheduled_animations()
 
 
@@ -99,7 +99,7 @@ async def _history_with_unread(chat: Chat) -> None:
     for n in range(30):
         chat.peer.say(f"earlier message {n}")
     await chat.until(lambda: "29" in chat.log.entries[-1].text, "30 lines")
-    await chat.pilot.press("pageup")
+    await chat.press("pageup")
     for n in range(4):
         chat.peer.say(f"new while you read {n}")
     await chat.until(lambda: chat.log.unread == 4, "4 unread")

@@ -135,8 +135,7 @@ def test_typing_indicator_when_both_sides_turned_it_on() -> None:
             await c.until(
                 lambda: any(isinstance(e, PeerTyping) and e.on for e in c.peer_events), "typing"
             )
-            await c.type("lo")
-            await c.pilot.press("enter")
+            await c.send("lo")
             await c.until(c.received, "the message")
             typing = [e.on for e in c.peer_events if isinstance(e, PeerTyping)]
             # the opt-in announcement, then one start and one stop (on send)
@@ -151,9 +150,7 @@ def test_typing_indicator_is_off_unless_both_turned_it_on(ours: bool, theirs: bo
         async with chat(fixed_settings(typing=ours), peer_typing=theirs) as c:
             bar = c.app.query_one(TypingBar)
             c.peer.typing(True)
-            await c.type("hello")
-            await c.pilot.pause(0.05)
-            await c.pilot.press("enter")
+            await c.send("hello")
             c.peer.say("barrier")  # everything sent before it has arrived when it has
             await c.until(c.received, "our message")
             await c.until(lambda: any("barrier" in x for x in c.lines()), "the barrier")
@@ -214,12 +211,15 @@ def test_it_fits_80x24_and_resizes_cleanly() -> None:
             before = c.log.entries[-1].height
             for width, height in ((50, 16), (120, 40), (80, 24)):
                 await c.pilot.resize_terminal(width, height)
+                # the log lays itself out again when its Resize message is handled
                 await c.until(
-                    lambda w=width: c.log.scrollable_content_region.width == w - 1, "a relayout"
+                    lambda w=width: (
+                        c.log.scrollable_content_region.width == w - 1
+                        and all(s.cell_length == w - 1 for s in c.log.row_strips())
+                    ),
+                    "a relayout",
                 )
-                await c.pilot.pause()
-                log_width = c.log.scrollable_content_region.width
-                assert all(s.cell_length == log_width for s in c.log.row_strips())
+                await c.until(lambda w=width: c.app.query_one(StatusBar).size.width == w, "bar")
                 assert cell_len(str(c.app.query_one(StatusBar).render())) <= width
                 assert c.app.query_one(StatusBar).region.width == width
                 assert c.input.region.bottom <= height
@@ -238,7 +238,7 @@ def test_ten_thousand_lines_are_kept_and_each_costs_one_layout() -> None:
             assert log.max_lines == 10_000
             for n in range(10_050):
                 log.add(Entry(Kind.PEER, "09:41", "bob", f"line {n}"))
-            await c.pilot.pause()
+            await c.settle()
             assert len(log.entries) == 10_000  # only the cap is kept
             assert log.entries[0].text == "line 50"
             assert log.entries[-1].text == "line 10049"
@@ -246,11 +246,11 @@ def test_ten_thousand_lines_are_kept_and_each_costs_one_layout() -> None:
             before = log.laid_out
             log.add(Entry(Kind.PEER, "09:41", "bob", "one more"))
             assert log.laid_out == before + 1  # one message, one layout: never the whole log
-            await c.pilot.press("pageup", "pageup")
+            await c.press("pageup", "pageup")
             top = log.scroll_offset.y
             top_text = log.render_line(0).text
             log.add(Entry(Kind.PEER, "09:41", "bob", "while reading"))
-            await c.pilot.pause()
+            await c.settle()
             assert len(log.entries) == 10_000
             assert log.unread == 1
             assert log.render_line(0).text == top_text  # what you read stays put

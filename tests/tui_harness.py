@@ -9,6 +9,13 @@ are collected in ``Chat.peer_events``.
 ``chat`` is the async context manager the Pilot tests use; ``attach`` does
 the same inside an app that is already running (snapshot tests, where
 pytest-textual-snapshot runs the app). Every wait is bounded.
+
+Keys go in through ``Chat.press`` / ``type`` / ``send``, which return only
+once the keys' effects have landed (``settle``): a key crosses several
+message queues (app, screen, the focused input, then a posted message
+bubbling back up to the app), and Pilot's own pause guesses "done" from the
+CPU going idle, which on a loaded machine it does too early. What arrives
+from the network is waited for with ``until``, on the condition itself.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from textual.app import App
 from textual.pilot import Pilot
 
 from confide.app.chat import ChatSession
@@ -34,6 +42,14 @@ from confide.ui.tui.widgets import ChatInput
 FIXED_SAS = ("orbit", "velvet", "canyon", "mango", "thistle")
 FIXED_TIME = datetime(2025, 5, 17, 9, 41)
 WAIT_STEPS = 400  # x 10 ms: at most about 4 s for any one condition
+SETTLE_ROUNDS = 10  # more than the message queues one key's effect crosses
+SETTLE_TIMEOUT = 10.0  # seconds for one round (a loaded 2-core machine is slow)
+
+_PEERS: set[asyncio.Task[int]] = set()
+"""Every running peer session. The event loop holds tasks only weakly: a snapshot test
+keeps no handle on its peer, which was then collected mid-run ("Task was destroyed but
+it is pending", "coroutine ignored GeneratorExit" on Python 3.13). Held here, a peer
+is cancelled and closed by ``asyncio.run`` at the end like any other task."""
 
 
 def fixed_settings(**changes: object) -> TuiSettings:
@@ -104,14 +120,57 @@ class Chat:
         """Wait (bounded) until ``condition()`` is true."""
         await until(self.pilot, condition, what, steps)
 
+    async def settle(self) -> None:
+        """Return once the app has handled every message pending now (see ``settle``)."""
+        await settle(self.pilot)
+
+    async def press(self, *keys: str) -> None:
+        """Press ``keys``; return once everything they caused was handled."""
+        await self.pilot.press(*keys)
+        await settle(self.pilot)
+
     async def type(self, text: str) -> None:
         """Type ``text`` key by key."""
-        await self.pilot.press(*text)
+        await self.press(*text)
 
     async def send(self, text: str) -> None:
-        """Type ``text`` and press Enter."""
+        """Type ``text`` and press Enter (the app has handled it when this returns)."""
         await self.type(text)
-        await self.pilot.press("enter")
+        await self.press("enter")
+
+
+async def settle(pilot: Pilot[int]) -> None:
+    """Let every message queue on screen handle what it holds, ``SETTLE_ROUNDS`` times.
+
+    Each round puts a callback at the end of every queue (the app's, the
+    screen's, each widget's) and waits until all of them ran: whatever was
+    queued before the round is then handled. A message that a handler posts
+    during a round is handled by the end of the next one, so a chain of
+    messages shorter than ``SETTLE_ROUNDS`` is done, however slow the machine.
+    """
+    app = pilot.app
+    for _ in range(SETTLE_ROUNDS):
+        if not app.is_running:  # a key that closes the app: wait for that with ``until``
+            return
+        await _one_round(app)
+
+
+async def _one_round(app: App[int]) -> None:
+    """Wait until every queue on screen has handled what it holds now."""
+    done = asyncio.Event()
+    pending = 0
+
+    def one_done() -> None:
+        nonlocal pending
+        pending -= 1
+        if pending == 0:
+            done.set()
+
+    for node in [app, *app.screen.walk_children(with_self=True)]:
+        if node.call_later(one_done):
+            pending += 1
+    if pending:
+        await asyncio.wait_for(done.wait(), SETTLE_TIMEOUT)
 
 
 async def until(
@@ -149,6 +208,8 @@ async def attach(
     peer = ChatSession(theirs.channel, peer_nick, theirs.done.sas, events.append)
     peer.typing_enabled = peer_typing
     task = asyncio.create_task(peer.run())
+    _PEERS.add(task)
+    task.add_done_callback(_PEERS.discard)
     chat = Chat(app, pilot, peer, task, events)
     app.query_one(ChatInput).cursor_blink = False
     await chat.until(lambda: app.state == "connected", "the app to connect")

@@ -70,6 +70,7 @@ TEXTUAL_THEMES = {"dark": "textual-dark", "light": "textual-light", "mono": MONO
 TYPING_IDLE = 4.0  # seconds without a keystroke before "stopped typing"
 TYPING_SHOWN = 8.0  # hide the peer's indicator if no update came for this long
 GOODBYE_TIMEOUT = 3.0  # a peer that stopped reading must not keep us from leaving
+_PARTS = (StatusBar, ChatLog, UnreadBar, TypingBar, ChatInput)  # what the handlers update
 
 
 class ConfideApp(App[int]):
@@ -189,8 +190,15 @@ class ConfideApp(App[int]):
     # -- session events -------------------------------------------------------
 
     def _gone(self) -> bool:
-        """True while the app shuts down (its widgets are already gone)."""
-        return not self.query(ChatLog)
+        """True once the app shuts down: its widgets are being removed, so leave them be.
+
+        Messages posted just before (an unread count, a session event) are still
+        handled while Textual removes the widgets, in an order that differs between
+        Python versions; a handler must not look up a widget that is already gone.
+        """
+        if not self.is_running:
+            return True
+        return any(not self.query(part) for part in _PARTS)
 
     def on_session_event(self, message: SessionEvent) -> None:
         """Render one app event."""
@@ -261,7 +269,8 @@ class ConfideApp(App[int]):
 
     def on_chat_log_unread_changed(self, message: ChatLog.UnreadChanged) -> None:
         """Show or hide the unread count."""
-        self.query_one(UnreadBar).show_count(message.count)
+        if not self._gone():
+            self.query_one(UnreadBar).show_count(message.count)
 
     # -- input ---------------------------------------------------------------
 
@@ -402,11 +411,10 @@ class ConfideApp(App[int]):
     # -- scrolling and leaving -------------------------------------------------
 
     def action_page(self, direction: int) -> None:
-        """PgUp / PgDn scroll the log."""
-        if direction < 0:
-            self.log_view.scroll_page_up(animate=False)
-        else:
-            self.log_view.scroll_page_down(animate=False)
+        """PgUp / PgDn scroll the log by one page, at once (two quick presses: two pages)."""
+        log = self.log_view
+        page = log.scrollable_content_region.height
+        log.scroll_to(y=log.scroll_y + direction * page, animate=False, immediate=True)
 
     def action_leave(self) -> None:
         """Ctrl-C / Ctrl-D: ask once; pressed again (or when the chat is over) leave."""

@@ -71,14 +71,16 @@ class StatusBar(Widget):
         else:
             sas = ("", "")
         latency = f"{s.latency_ms:.0f} ms" if s.latency_ms is not None else ""
+        # Dropped first: the name, then the room, then the latency (its width varies, so
+        # it must go before the state, which always stays beside who and the padlock).
         parts = [
-            ("confide", "status--dim", 4),
-            (room, "status--dim", 3),
+            ("confide", "status--dim", 5),
+            (room, "status--dim", 4),
             (who, "", 0),
             (s.state, "status--dim", 2),
             (f"{SHIELD} e2e" if s.secure else "", "status--secure", 0),
             (*sas, 1),
-            (latency, "status--dim", 2),
+            (latency, "status--dim", 3),
         ]
         return [p for p in parts if p[0]]
 
