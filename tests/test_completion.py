@@ -4,9 +4,9 @@ The bash script is loaded into a real ``bash`` and its completion function
 is called the way bash calls it on TAB (``COMP_WORDS``/``COMP_CWORD``), so
 ``confide jo<TAB>`` and ``confide host --pa<TAB>`` must give the right words.
 fish is asked with ``complete -C``; zsh must register the script for
-``confide`` through ``compinit``. Where zsh or fish is not installed, the
-script's text is checked instead (never skipped). ``--help`` must not load
-``shtab``.
+``confide`` through ``compinit``. Both shells are real (``./scripts/test``
+installs them; a missing one fails the test with one line). ``--help`` must
+not load ``shtab``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from proc import confide_command
+from tools import require
 
 SUBCOMMANDS = ("host", "join", "relay", "completion")
 
@@ -73,9 +74,7 @@ def test_fish_completes_subcommands_and_options(tmp_path: Path) -> None:
     assert "complete -c confide" in text
     for word in SUBCOMMANDS:
         assert f"-a {word} " in text
-    fish = shutil.which("fish")
-    if fish is None:  # no fish here: the script's text has been checked
-        return
+    fish = require("fish")["fish"]
     done = subprocess.run(
         [fish, "--no-config", "-c",
          f"source {script}; complete -C 'confide jo'; complete -C 'confide host --pa'"],
@@ -93,9 +92,7 @@ def test_zsh_script_registers_for_confide(tmp_path: Path) -> None:
     for word in SUBCOMMANDS:
         assert f"{word}:" in text
     assert "--password-file" in text
-    zsh = shutil.which("zsh")
-    if zsh is None:  # no zsh here: the script's text has been checked
-        return
+    zsh = require("zsh")["zsh"]
     functions = tmp_path / "fpath"
     functions.mkdir()
     shutil.copy(script, functions / "_confide")

@@ -26,6 +26,8 @@ PACKAGES = {
     "ssh-keygen": "openssh-client",
     "ip": "iproute2",
     "redis-server": "redis-server",
+    "zsh": "zsh",
+    "fish": "fish",
 }
 """Tool -> the Debian/Ubuntu package that provides it."""
 
