@@ -24,6 +24,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.driver import Driver
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Label, TextArea
@@ -104,6 +105,15 @@ class ConfideApp(App[int]):
 
     # -- layout -------------------------------------------------------------
 
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver; on Linux one that also sees pastes the terminal did not bracket."""
+        driver = super().get_driver_class()
+        if driver.__name__ == "LinuxDriver":
+            from confide.ui.tui.driver import BurstDriver
+
+            return BurstDriver
+        return driver
+
     def compose(self) -> ComposeResult:
         """Status bar on top, log, the two bars, the input line at the bottom."""
         yield StatusBar(id="status")
@@ -112,7 +122,7 @@ class ConfideApp(App[int]):
         yield TypingBar(id="typing")
         with Horizontal(id="input-row"):
             yield Label(self._prompt(), id="prompt")
-            yield ChatInput(self._nicks, cmd.COMMANDS, id="input")
+            yield ChatInput(self._nicks, cmd.COMMANDS, keep=_refused, id="input")
 
     def on_mount(self) -> None:
         """Apply the theme, catch stray prints, start the session."""
@@ -280,13 +290,11 @@ class ConfideApp(App[int]):
             self.exit(self.exit_code, return_code=self.exit_code)
             return
         command = cmd.parse(message.text)
-        chat_input = self.query_one(ChatInput)
         if isinstance(command, cmd.Empty):
             return
         if isinstance(command, cmd.Invalid):
-            self.system(command.reason, error=True)  # the text stays, to fix it
+            self.system(command.reason, error=True)  # the text stays, selected, to fix it
             return
-        chat_input.accept()
         self._stop_typing()
         self._run(command)
 
@@ -442,6 +450,11 @@ class ConfideApp(App[int]):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._worker.wait(), 3)
         self.exit(EXIT_OK, return_code=EXIT_OK)
+
+
+def _refused(text: str) -> bool:
+    """True for a command that will be refused: Enter keeps its text in the input."""
+    return isinstance(cmd.parse(text), cmd.Invalid)
 
 
 def _restart(timer: Timer | None, start: Callable[[], Timer]) -> Timer:

@@ -43,6 +43,11 @@ class Status:
     latency_ms: float | None = None
 
 
+def pasted_text(text: str) -> str:
+    """A paste as the input takes it: CR, LF and CRLF each one newline; no trailing blank lines."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
+
+
 class StatusBar(Widget):
     """One line: room, who, state, the shield, the SAS (or verified) and the latency."""
 
@@ -145,19 +150,34 @@ class ChatInput(TextArea):
         nicks: Callable[[], Iterable[str]],
         commands: Iterable[str],
         *,
+        keep: Callable[[str], bool] = lambda _text: False,
         id: str | None = None,
     ) -> None:
-        """An empty input completing ``nicks()`` and ``commands``."""
+        """An empty input completing ``nicks()`` and ``commands``.
+
+        ``keep(text)`` is true for a text that Enter must not clear (a command
+        that will be refused): it stays, selected, so typing replaces it.
+        """
         super().__init__(id=id, soft_wrap=True, compact=True, tab_behavior="focus")
         self.input_history = History()
         self._completer = Completer()
         self._nicks = nicks
         self._commands = tuple(commands)
+        self._keep = keep
 
-    def accept(self) -> None:
-        """The text was used: remember it and clear the input."""
-        self.input_history.add(self.text)
-        self.clear()
+    def submit(self) -> None:
+        """Enter: post the text and clear the input, in one step.
+
+        The keys typed after Enter may already wait in this widget's queue; they
+        must land in an empty input, so the clearing cannot wait for the app.
+        """
+        text = self.text
+        if self._keep(text):
+            self.select_all()
+        elif text.strip():
+            self.input_history.add(text)
+            self.clear()
+        self.post_message(self.Submitted(text))
 
     def put(self, text: str) -> None:
         """Replace the input with ``text``, cursor at the end."""
@@ -172,7 +192,7 @@ class ChatInput(TextArea):
             event.stop()
             event.prevent_default()
             if key == "enter":
-                self.post_message(self.Submitted(self.text))
+                self.submit()
             elif key == "tab":
                 self._complete()
             else:
@@ -187,11 +207,13 @@ class ChatInput(TextArea):
             self.replace(done, (0, 0), self.cursor_location)
 
     async def _on_paste(self, event: events.Paste) -> None:
-        if len(event.text.splitlines()) > PASTE_GUARD_LINES:
-            event.stop()
-            event.prevent_default()
-            self.post_message(self.PasteGuard(event.text))
-        # A short paste: TextArea's own handler inserts it.
+        event.stop()
+        event.prevent_default()
+        text = pasted_text(event.text)
+        if len(text.split("\n")) > PASTE_GUARD_LINES:
+            self.post_message(self.PasteGuard(text))
+        elif text and not self.read_only:
+            self.replace(text, *self.selection)
 
     def action_cursor_up(self, select: bool = False) -> None:
         """Up on the first row recalls the previous input."""

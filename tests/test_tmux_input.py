@@ -1,0 +1,107 @@
+"""The full-screen UI in a real terminal (tmux) against a real line-mode peer.
+
+The joiner runs full screen in a private tmux server; the host is a real
+``confide host --plain`` whose stdout the test reads. What is typed into the
+pane (``send-keys``, at full speed, or ``paste-buffer`` as a terminal paste)
+must reach the host exactly: nothing merged, nothing lost, no ``^M``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+
+import pytest
+from proc import TIME_PREFIX, Hosted, Launcher
+from test_tmux_e2e import Tmux
+
+DEADLINE = 60.0  # seconds for 300 messages to cross on a loaded 2-core machine
+
+
+@pytest.fixture
+def term() -> Iterator[Tmux]:
+    """A private tmux server, always killed at the end."""
+    with tempfile.TemporaryDirectory(prefix="confide-tmux-") as home:
+        server = Tmux(home)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def join_full_screen(
+    term: Tmux, host: Hosted, *extra: str, env: dict[str, str] | None = None
+) -> None:
+    """Start bob full screen in the pane ``join`` and wait until the chat is up."""
+    assert host.code is not None
+    term.start(
+        "join",
+        ["join", "--at", host.at, "--name", "bob", "--timeout", "10", *extra],
+        env={"CONFIDE_CODE": host.code, **(env or {})},
+    )
+    term.wait_for("join", r"SAS \w+")
+    host.proc.expect_err(r"^SAS: ")
+
+
+def received(host: Hosted, nick: str = "bob") -> list[str]:
+    """The messages from ``nick`` the host printed so far (without the time)."""
+    line = re.compile("^" + TIME_PREFIX + re.escape(nick) + ": (.*)$")
+    return [m.group(1) for m in map(line.match, host.proc.out_lines) if m]
+
+
+def wait_received(host: Hosted, count: int, deadline: float = DEADLINE) -> list[str]:
+    """Poll (bounded) until the host printed ``count`` messages; all of them."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end and len(received(host)) < count:
+        time.sleep(0.2)
+    return received(host)
+
+
+@pytest.mark.slow
+def test_300_messages_typed_at_full_speed_arrive_exactly(confide: Launcher, term: Tmux) -> None:
+    host = confide.host("--name", "alice")
+    join_full_screen(term, host)
+    script = (
+        'for i in $(seq 300); do tmux -L "$1" -f /dev/null send-keys -t join -l "msg $i"; '
+        'tmux -L "$1" -f /dev/null send-keys -t join Enter; done'
+    )
+    subprocess.run(["sh", "-c", script, "sh", term.socket], check=True, timeout=120)
+    wanted = [f"msg {i}" for i in range(1, 301)]
+    got = wait_received(host, 300)
+    assert got == wanted, f"{len(got)} arrived; first difference at {_first_diff(got, wanted)}"
+
+
+def _first_diff(got: list[str], wanted: list[str]) -> str:
+    for index, (a, b) in enumerate(zip(got, wanted, strict=False)):
+        if a != b:
+            return f"#{index}: {a!r} != {b!r}"
+    return f"length {len(got)} != {len(wanted)}"
+
+
+PASTED = [f"pasted line {n}" for n in range(1, 9)]
+
+
+def paste(term: Tmux, *flags: str) -> None:
+    """Paste ``PASTED`` (eight lines and a trailing newline) into the pane ``join``."""
+    term.tmux("set-buffer", "-b", "p", "\n".join(PASTED) + "\n")
+    term.tmux("paste-buffer", "-b", "p", "-d", *flags, "-t", "join")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags", [(), ("-p",)], ids=["unbracketed", "bracketed"])
+def test_a_paste_asks_and_arrives_as_one_clean_message(
+    confide: Launcher, term: Tmux, flags: tuple[str, ...]
+) -> None:
+    host = confide.host("--name", "alice")
+    join_full_screen(term, host)
+    paste(term, *flags)
+    term.wait_for("join", r"You pasted 8 lines")
+    term.keys("join", "y")
+    term.type("join", "after")
+    term.keys("join", "Enter")
+    got = wait_received(host, len(PASTED) + 1, deadline=20)
+    assert got == [*PASTED, "after"]  # one message of eight lines: no ^M, no blank line
+    assert not any("^M" in line for line in host.proc.out_lines)
