@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from proc import TIME_PREFIX, Hosted, Launcher
@@ -105,3 +106,45 @@ def test_a_paste_asks_and_arrives_as_one_clean_message(
     got = wait_received(host, len(PASTED) + 1, deadline=20)
     assert got == [*PASTED, "after"]  # one message of eight lines: no ^M, no blank line
     assert not any("^M" in line for line in host.proc.out_lines)
+
+
+COLOUR = re.compile(r"\x1b\[[0-9;]*(?:[34]8;[25];|(?<=[\[;])(?:3[0-7]|4[0-7]|9[0-7]|10[0-7])[;m])")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["NO_COLOR", "theme"])
+def test_no_color_and_mono_send_no_colour_at_all(confide: Launcher, term: Tmux, how: str) -> None:
+    host = confide.host("--name", "alice")
+    env = {"NO_COLOR": "1"}
+    if how == "theme":
+        (Path(term.config_home) / "confide").mkdir(parents=True, exist_ok=True)
+        (Path(term.config_home) / "confide" / "config.toml").write_text('theme = "mono"\n')
+        env = {}
+    join_full_screen(term, host, env=env)
+    host.proc.say("bob: hello")
+    term.wait_for("join", r"alice │ bob: hello")
+    shown = term.tmux("capture-pane", "-e", "-p", "-t", "join")
+    assert "\x1b[" in shown  # the capture does carry attributes (bold, reverse...)
+    assert not COLOUR.findall(shown), sorted(set(COLOUR.findall(shown)))
+
+
+@pytest.mark.slow
+def test_after_the_screen_closes_one_line_says_why_peer_left(confide: Launcher, term: Tmux) -> None:
+    host = confide.host("--name", "alice")
+    join_full_screen(term, host)
+    host.proc.close_stdin()  # the host's input ends: it leaves
+    term.wait_for("join", r"the chat is over")
+    term.keys("join", "Enter")
+    term.wait_for("join", r"(?m)^alice left\s*\n\s*\nexit status 0")
+
+
+@pytest.mark.slow
+def test_after_the_screen_closes_one_line_says_why_connection_lost(
+    confide: Launcher, term: Tmux
+) -> None:
+    host = confide.host("--name", "alice")
+    join_full_screen(term, host)
+    host.proc.kill()
+    term.wait_for("join", r"the chat is over")
+    term.keys("join", "Enter")
+    term.wait_for("join", r"(?m)^error: connection (?:lost|closed).*\n\s*\nexit status \d")

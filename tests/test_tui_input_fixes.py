@@ -9,7 +9,7 @@ from textual import events
 from tui_harness import chat, run
 
 from confide.ui.tui.driver import is_burst
-from confide.ui.tui.widgets import pasted_text
+from confide.ui.tui.widgets import StatusBar, pasted_text
 
 
 def test_a_refused_command_stays_selected_so_typing_replaces_it() -> None:
@@ -48,3 +48,28 @@ def test_a_burst_of_lines_in_one_read_is_a_paste() -> None:
     assert not is_burst("msg 1\r")  # typed: a line at a time
     assert not is_burst("msg 1\rmsg 2\rmsg 3\r")  # a few quick lines stay keys
     assert not is_burst("\x1b[200~a\rb\rc\r\x1b[201~")  # bracketed: Textual parses it
+
+
+def test_the_sas_is_the_last_part_of_the_bar_to_go() -> None:
+    async def body() -> None:
+        async with chat(size=(40, 24)) as c:
+            bar = str(c.app.query_one(StatusBar).render())
+            assert "SAS orbit velvet canyon mango thistle" in bar
+        async with chat(size=(30, 24)) as c:
+            bar = str(c.app.query_one(StatusBar).render())
+            assert "SAS: /verify" in bar
+
+    run(body)
+
+
+def test_the_latency_is_cleared_when_the_peer_leaves() -> None:
+    async def body() -> None:
+        async with chat(ping_interval=0.05) as c:
+            status = c.app.query_one(StatusBar)
+            await c.until(lambda: status.status.latency_ms is not None, "a latency")
+            await c.peer.leave("bye")
+            await c.until(lambda: c.app.state == "ended", "the chat to end")
+            assert status.status.latency_ms is None
+            assert " ms" not in str(status.render())
+
+    run(body)

@@ -19,9 +19,19 @@ if TYPE_CHECKING:
 
 
 async def run_tui(session: ChatSession, settings: TuiSettings) -> int:
-    """Run the full-screen chat over ``session`` until it ends; return the exit code."""
+    """Run the full-screen chat over ``session`` until it ends; return the exit code.
+
+    Once the screen is closed (the terminal is back on its normal screen), the
+    reason the chat ended is left there in one line on stderr, as line mode
+    prints it: ``bob left``, ``error: connection lost: ...``.
+    """
+    import sys
+
     from confide.ui.tui.app import ConfideApp
 
     app = ConfideApp(settings, session)
     await app.run_async()
-    return await app.finish()
+    code = await app.finish()
+    if app.end_reason:
+        print(app.end_reason, file=sys.stderr, flush=True)
+    return code

@@ -25,6 +25,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.driver import Driver
+from textual.filter import NoColor
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Label, TextArea
@@ -87,12 +88,21 @@ class ConfideApp(App[int]):
     ]
 
     def __init__(self, settings: TuiSettings, session: ChatSession | None = None) -> None:
-        """An app for ``session`` (or, for tests, one attached later with ``start_session``)."""
-        super().__init__()
+        """An app for ``session`` (or, for tests, one attached later with ``start_session``).
+
+        The mono theme (and so ``NO_COLOR``) draws with no colour at all: every
+        colour is dropped on the way out, so the terminal's own foreground and
+        background show, and only bold, dim, italic, underline and reverse remain.
+        """
+        mono = settings.theme == "mono"
+        super().__init__(ansi_color=True if mono else None)
+        if mono and not any(isinstance(f, NoColor) for f in self._filters):
+            self._filters.append(NoColor())
         self.settings = settings
         self.session = session
         self.state = "connecting"
         self.exit_code = EXIT_OK
+        self.end_reason = ""  # why the chat ended, printed after the screen closes
         self.bells = 0  # how many times the bell rang (mentions)
         self.verified = False
         self._worker: Worker[int] | None = None
@@ -246,14 +256,16 @@ class ConfideApp(App[int]):
                 status.show(latency_ms=ms)
             case PeerLeft(nick=nick, reason=reason):
                 self.state = "ended"
-                status.show(state="left", secure=False)
+                status.show(state="left", secure=False, latency_ms=None)
                 why = f" ({reason})" if reason and reason != "bye" else ""
                 self.system(f"{nick} left{why}")
+                self.end_reason = f"{sanitize(nick)} left"  # as line mode says it
             case Disconnected(reason=reason, exit_code=code):
                 self.state = "ended"
                 self.exit_code = code
-                status.show(state="disconnected", secure=False)
+                status.show(state="disconnected", secure=False, latency_ms=None)
                 self.system(reason, error=True)
+                self.end_reason = f"error: {reason}"  # as line mode says it
 
     def _typing_expired(self) -> None:
         self._peer_typing_timer = None

@@ -27,6 +27,7 @@ PASTE_GUARD_LINES = 5
 # A padlock: wide (2 cells) by Unicode and in every terminal, unlike U+1F6E1 (shield),
 # whose width terminals disagree on, which would shift the status bar.
 SHIELD = "\U0001f512"  # shown while end-to-end encryption is confirmed
+SAS_POINTER = "SAS: /verify"  # in place of the SAS when the bar is too narrow for it
 
 
 @dataclass(frozen=True)
@@ -78,14 +79,15 @@ class StatusBar(Widget):
         latency = f"{s.latency_ms:.0f} ms" if s.latency_ms is not None else ""
         # Dropped first: the name, then the room, then the latency (its width varies, so
         # it must go before the state, which always stays beside who and the padlock).
+        # The SAS is security information: it goes last, and then becomes a pointer.
         parts = [
-            ("confide", "status--dim", 5),
-            (room, "status--dim", 4),
-            (who, "", 0),
-            (s.state, "status--dim", 2),
-            (f"{SHIELD} e2e" if s.secure else "", "status--secure", 0),
-            (*sas, 1),
-            (latency, "status--dim", 3),
+            ("confide", "status--dim", 6),
+            (room, "status--dim", 5),
+            (who, "", 1),
+            (s.state, "status--dim", 3),
+            (f"{SHIELD} e2e" if s.secure else "", "status--secure", 2),
+            (*sas, 0),
+            (latency, "status--dim", 4),
         ]
         return [p for p in parts if p[0]]
 
@@ -97,6 +99,8 @@ class StatusBar(Widget):
         while len(parts) > 1 and cell_len(" " + sep.join(p[0] for p in parts)) > width:
             drop = max(parts, key=lambda p: p[2])
             parts.remove(drop)
+        if parts and parts[0][1] == "status--sas" and cell_len(" " + parts[0][0]) > width:
+            parts = [(SAS_POINTER, "status--sas", 0)]
         text = Text(" ", no_wrap=True, overflow="ellipsis", end="")
         for index, (label, cls, _) in enumerate(parts):
             if index:
