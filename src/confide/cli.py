@@ -184,6 +184,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="show and send a typing indicator (only if your peer turns it on too)",
     )
     p.add_argument(
+        "--notify",
+        action="store_true",
+        help="on a mention while the terminal is unfocused, a desktop notification (OSC 777/9)",
+    )
+    p.add_argument(
         "--handshake-timeout",
         type=float,
         default=10.0,
@@ -258,7 +263,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
     args.name = args.name or cfg.nick  # flags win over the config file
     if args.command == "host" and args.port is None:
         args.port = cfg.port
-    settings = TuiSettings.from_config(cfg, no_bell=args.no_bell, typing=args.typing)
+    settings = TuiSettings.from_config(
+        cfg, no_bell=args.no_bell, typing=args.typing, notify=args.notify
+    )
     run_ui = _ui(args.plain, settings)
     if args.command == "host":
         if not 0 <= args.port <= 65535:

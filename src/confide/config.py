@@ -10,6 +10,8 @@ key is optional::
     bell = true             # ring the terminal bell on a mention (--no-bell)
     theme = "dark"          # dark, light or mono (NO_COLOR forces mono)
     typing = false          # offer a typing indicator (both sides must opt in)
+    notify = false          # desktop notification on a mention when unfocused (--notify)
+    notify_text = false     # ...with the message text in it
     port = 7100             # default --port for confide host
     relay = "relay.example:7200"  # default relay, HOST:PORT
 
@@ -44,6 +46,8 @@ class Config:
     bell: bool = True
     theme: str = "dark"
     typing: bool = False
+    notify: bool = False
+    notify_text: bool = False
     port: int = DEFAULT_PORT
     relay: str | None = None
     path: Path | None = None  # the file these came from (None: defaults only)
@@ -59,6 +63,8 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "bell": bool,
     "theme": str,
     "typing": bool,
+    "notify": bool,
+    "notify_text": bool,
     "port": int,
     "relay": str,
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import date
 from functools import partial
 from typing import ClassVar
 
@@ -71,6 +72,7 @@ MONO_THEME = Theme(
 TEXTUAL_THEMES = {"dark": "textual-dark", "light": "textual-light", "mono": MONO_THEME.name}
 TYPING_IDLE = 4.0  # seconds without a keystroke before "stopped typing"
 TYPING_SHOWN = 8.0  # hide the peer's indicator if no update came for this long
+NOTIFY_MAX = 200  # characters of a notification
 GOODBYE_TIMEOUT = 3.0  # a peer that stopped reading must not keep us from leaving
 _PARTS = (StatusBar, ChatLog, UnreadBar, TypingBar, ChatInput)  # what the handlers update
 
@@ -85,6 +87,7 @@ class ConfideApp(App[int]):
         Binding("ctrl+c,ctrl+d,ctrl+q", "leave", "leave", priority=True, show=False),
         Binding("pageup", "page(-1)", "scroll up", priority=True, show=False),
         Binding("pagedown", "page(1)", "scroll down", priority=True, show=False),
+        Binding("ctrl+f", "find_again", "find again", priority=True, show=False),
     ]
 
     def __init__(self, settings: TuiSettings, session: ChatSession | None = None) -> None:
@@ -104,6 +107,7 @@ class ConfideApp(App[int]):
         self.exit_code = EXIT_OK
         self.end_reason = ""  # why the chat ended, printed after the screen closes
         self.bells = 0  # how many times the bell rang (mentions)
+        self.notifications: list[str] = []  # the desktop notifications sent
         self.verified = False
         self._worker: Worker[int] | None = None
         self._leaving = False
@@ -111,6 +115,8 @@ class ConfideApp(App[int]):
         self._typing_timer: Timer | None = None
         self._peer_typing_timer: Timer | None = None
         self._print_buffer = ""
+        self._day: date | None = None  # the date of the last line (a new day gets a date line)
+        self._find: tuple[str, Entry | None] = ("", None)  # the last /find and its hit
         self.register_theme(MONO_THEME)
 
     # -- layout -------------------------------------------------------------
@@ -185,7 +191,13 @@ class ConfideApp(App[int]):
         return self.query_one(ChatLog)
 
     def _stamp(self) -> str:
-        return self.settings.clock().strftime("%H:%M")
+        """The time for a new line; first a date line if the date changed since the last line."""
+        now = self.settings.clock()
+        day = now.date()
+        if self._day is not None and day != self._day:
+            self.log_view.add(Entry(Kind.SYSTEM, "", "", now.strftime("%A %d %B %Y")))
+        self._day = day
+        return now.strftime("%H:%M")
 
     def _prompt(self) -> str:
         return sanitize(self.session.nick if self.session else "") + " \u203a"  # angle quote
@@ -206,6 +218,26 @@ class ConfideApp(App[int]):
         if self.settings.bell:
             self.bells += 1
             self.bell()
+
+    def notify_mention(self, nick: str, text: str) -> None:
+        """A desktop notification through the terminal, if asked for and we are not focused.
+
+        OSC 777 (urxvt, foot, kitty, VTE terminals...) and OSC 9 (iTerm2, Windows
+        Terminal, kitty...): a terminal that knows neither ignores both. The
+        message text is in it only with ``notify_text``; never any control character.
+        """
+        if not self.settings.notify or self.app_focus:
+            return
+        body = f"{nick}: {text}" if self.settings.notify_text else f"{nick} mentioned you"
+        body = sanitize(body).replace(";", ",")[:NOTIFY_MAX]
+        self.notifications.append(body)
+        self.write_terminal(f"\x1b]777;notify;confide;{body}\x07\x1b]9;{body}\x07")
+
+    def write_terminal(self, data: str) -> None:
+        """Send escape sequences straight to the terminal (as ``bell`` does)."""
+        if self._driver is not None:
+            self._driver.write(data)
+            self._driver.flush()
 
     # -- session events -------------------------------------------------------
 
@@ -240,6 +272,7 @@ class ConfideApp(App[int]):
                 self.query_one(TypingBar).show_typing(None)
                 if mention:
                     self.ring()
+                    self.notify_mention(nick, text)
             case Delivered(id=mid):
                 self.log_view.mark_delivered(mid)
             case PeerNick(old=old, new=new):
@@ -325,6 +358,11 @@ class ConfideApp(App[int]):
                     self.system(line)
             case cmd.Simple(name="who"):
                 self._who()
+            case cmd.Find(text=text):
+                self._find = (text, None)
+                self.action_find_again()
+            case cmd.Copy(count=count):
+                self._copy(count)
             case cmd.Simple(name="clear"):
                 self.log_view.clear()
             case cmd.Simple(name="quit"):
@@ -348,6 +386,31 @@ class ConfideApp(App[int]):
         if self.session is not None:
             with contextlib.suppress(ConfideError):
                 await self.session.drain()
+
+    def action_find_again(self) -> None:
+        """Ctrl-F: jump to the line before the last one found (or start a /find)."""
+        text, before = self._find
+        if not text:
+            self.query_one(ChatInput).put("/find ")
+            return
+        hit = self.log_view.find(text, before)
+        if hit is None:
+            self.system(f"no more lines with {text!r} above" if before else f"no line has {text!r}")
+            self._find = (text, None)  # the next Ctrl-F starts again at the bottom
+        else:
+            self._find = (text, hit)
+
+    def _copy(self, count: int) -> None:
+        """Put the last ``count`` messages on the clipboard, as plain text, through OSC 52."""
+        said = (Kind.OWN, Kind.PEER, Kind.OWN_ACTION, Kind.PEER_ACTION)
+        entries = [e for e in self.log_view.entries if e.kind in said][-count:]
+        if not entries:
+            self.system("nothing to copy yet", error=True)
+            return
+        text = "\n".join(e.text for e in entries)
+        self.copy_to_clipboard(text)
+        plural = "" if len(entries) == 1 else "s"
+        self.system(f"copied {len(entries)} message{plural} (if your terminal allows OSC 52)")
 
     def _rename(self, nick: str) -> None:
         if self.session is None:
