@@ -3,11 +3,16 @@
 The joiner runs full screen in a private tmux server; the host is a real
 ``confide host --plain`` whose stdout the test reads. What is typed into the
 pane (``send-keys``, at full speed, or ``paste-buffer`` as a terminal paste)
-must reach the host exactly: nothing merged, nothing lost, no ``^M``.
+must reach the host exactly: nothing merged, nothing lost, no ``^M``. The
+pane is also read back with its escapes (``capture-pane -e``): no colour under
+``NO_COLOR`` or the mono theme, underlined links, OSC 52 copies landing in a
+tmux buffer, and the line left after the screen closes. tmux 3.3 drops OSC 8,
+so the links' hyperlinks are read from a pexpect terminal instead.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import tempfile
@@ -15,8 +20,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
-from proc import TIME_PREFIX, Hosted, Launcher
+from proc import TIME_PREFIX, Hosted, Launcher, confide_command
 from test_tmux_e2e import Tmux
 
 DEADLINE = 60.0  # seconds for 300 messages to cross on a loaded 2-core machine
@@ -148,3 +154,43 @@ def test_after_the_screen_closes_one_line_says_why_connection_lost(
     term.wait_for("join", r"the chat is over")
     term.keys("join", "Enter")
     term.wait_for("join", r"(?m)^error: connection (?:lost|closed).*\n\s*\nexit status \d")
+
+
+@pytest.mark.slow
+def test_copy_reaches_the_terminal_clipboard_and_links_are_underlined(
+    confide: Launcher, term: Tmux
+) -> None:
+    host = confide.host("--name", "alice")
+    join_full_screen(term, host)
+    term.tmux("set", "-g", "set-clipboard", "on")  # tmux keeps what OSC 52 sets as a buffer
+    host.proc.say("read https://example.org/x, please")
+    term.wait_for("join", r"alice │ read https://example.org/x, please")
+    shown = term.tmux("capture-pane", "-e", "-p", "-t", "join")
+    underlined = r"\x1b\[(?:[0-9;]*;)?4(?:;[0-9;]*)?mhttps://example\.org/x\x1b"
+    assert re.search(underlined, shown)  # the link, not the comma after it
+    term.type("join", "/copy")
+    term.keys("join", "Enter")
+    term.wait_for("join", r"copied 1 message")
+    end = time.monotonic() + 10
+    while time.monotonic() < end and "example" not in term.tmux("list-buffers"):
+        time.sleep(0.1)
+    assert term.tmux("show-buffer") == "read https://example.org/x, please"
+    assert host.proc.out_lines == []  # /copy is never sent
+
+
+@pytest.mark.slow
+def test_links_reach_the_terminal_as_osc_8(confide: Launcher, tmp_path: Path) -> None:
+    host = confide.host("--name", "alice")
+    assert host.code is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}
+    env.update({"XDG_CONFIG_HOME": str(tmp_path), "TERM": "xterm-256color"})
+    env["CONFIDE_CODE"] = host.code
+    cmd = [*confide_command(), "join", "--at", host.at, "--name", "bob", "--timeout", "10"]
+    child = pexpect.spawn(cmd[0], cmd[1:], env=env, encoding="utf-8", dimensions=(30, 100))
+    try:
+        host.proc.expect_err(r"^SAS: ")
+        host.proc.say("see https://example.org/x")
+        child.expect(r"\x1b\]8;[^;]*;https://example\.org/x\x1b\\", timeout=20)
+    finally:
+        child.terminate(force=True)
+        child.close(force=True)
