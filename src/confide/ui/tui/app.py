@@ -143,6 +143,7 @@ class ConfideApp(App[int]):
     def on_mount(self) -> None:
         """Apply the theme, catch stray prints, start the session."""
         self.theme = TEXTUAL_THEMES.get(self.settings.theme, "textual-dark")
+        self.screen.set_class(self.settings.theme == "mono", "mono")  # no colour: see the CSS
         self.begin_capture_print(self)
         self.query_one(UnreadBar).display = False
         self.query_one(TypingBar).display = False
