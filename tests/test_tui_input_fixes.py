@@ -48,6 +48,7 @@ def test_a_burst_of_lines_in_one_read_is_a_paste() -> None:
     assert not is_burst("msg 1\r")  # typed: a line at a time
     assert not is_burst("msg 1\rmsg 2\rmsg 3\r")  # a few quick lines stay keys
     assert not is_burst("\x1b[200~a\rb\rc\r\x1b[201~")  # bracketed: Textual parses it
+    assert not is_burst("1\r2\r3\r4\r5\r6\r", idle=0.01)  # input was flowing: typed
 
 
 def test_the_sas_is_the_last_part_of_the_bar_to_go() -> None:
