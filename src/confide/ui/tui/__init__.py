@@ -5,6 +5,7 @@ mode must stay fast); ``run_tui`` does, when the interface actually starts.
 The pieces: ``app`` (the ``ConfideApp``), ``log`` (the virtual scrollback),
 ``widgets`` (status bar, input line, small bars), ``screens`` (the leave and
 paste questions), ``messages`` (the typed Textual messages they exchange),
+``driver`` (Textual's Linux driver, also seeing pastes the terminal did not mark),
 and Textual-free logic: ``commands``, ``history``, ``complete``, ``colours``
 and ``settings``.
 """
