@@ -45,6 +45,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
     path = _write(
         tmp_path / "c.toml",
         'nick = "alice"\nbell = false\ntheme = "mono"\ntyping = true\nport = 7300\n'
+        "notify = true\nnotify_text = true\n"
         'relay = "relay.example:7200"\nlog_dir = "~/logs"\nfuture_key = 1\n',
     )
     cfg = config.load(path)
@@ -53,6 +54,8 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         "bell": False,
         "theme": "mono",
         "typing": True,
+        "notify": True,
+        "notify_text": True,
         "port": 7300,
         "relay": "relay.example:7200",
         "log_dir": "~/logs",

@@ -18,6 +18,7 @@ from tui_harness import chat, run
 
 from confide.app.events import MessageIn, PeerLeft, PeerTyping
 from confide.ui.tui import app as app_module
+from confide.ui.tui import commands as cmd
 from confide.ui.tui.log import ChatLog
 from confide.ui.tui.messages import SessionEvent
 from confide.ui.tui.screens import LeaveScreen, PasteScreen
@@ -118,7 +119,7 @@ def test_tab_completes_commands_and_nicks() -> None:
             c.input.clear()
             await c.type("/")
             seen = set()
-            for _ in range(8):  # Tab again cycles through every command
+            for _ in range(len(cmd.COMMANDS) + 1):  # Tab again cycles through every command
                 await c.press("tab")
                 seen.add(c.input.text.strip())
             assert {"/help", "/me", "/nick", "/who", "/verify", "/clear", "/quit"} <= seen

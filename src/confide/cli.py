@@ -215,6 +215,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="show and send a typing indicator (only if your peer turns it on too)",
     )
     p.add_argument(
+        "--notify",
+        action="store_true",
+        help="on a mention while the terminal is unfocused, a desktop notification (OSC 777/9)",
+    )
+    p.add_argument(
         "--handshake-timeout",
         type=float,
         default=10.0,
@@ -307,7 +312,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
     nick = _nick(args)
     if args.command == "host" and args.port is None:
         args.port = cfg.port
-    settings = TuiSettings.from_config(cfg, no_bell=args.no_bell, typing=args.typing)
+    settings = TuiSettings.from_config(
+        cfg, no_bell=args.no_bell, typing=args.typing, notify=args.notify
+    )
     run_ui = _ui(args.plain or args.raw, settings, raw=args.raw)
     log_to = transcript.log_path(args.log, cfg.log_dir)
     if log_to is not None:  # opened before connecting: a bad path is a usage error

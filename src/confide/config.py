@@ -10,6 +10,8 @@ key is optional::
     bell = true             # ring the terminal bell on a mention (--no-bell)
     theme = "dark"          # dark, light or mono (NO_COLOR forces mono)
     typing = false          # offer a typing indicator (both sides must opt in)
+    notify = false          # desktop notification on a mention when unfocused (--notify)
+    notify_text = false     # ...with the message text in it
     port = 7100             # default --port for confide host
     relay = "relay.example:7200"  # default relay, HOST:PORT
     log_dir = "~/chat-logs" # keep a transcript (confide-YYYY-MM-DD.log, mode 0600) here;
@@ -46,6 +48,8 @@ class Config:
     bell: bool = True
     theme: str = "dark"
     typing: bool = False
+    notify: bool = False
+    notify_text: bool = False
     port: int = DEFAULT_PORT
     relay: str | None = None
     log_dir: str | None = None
@@ -62,6 +66,8 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "bell": bool,
     "theme": str,
     "typing": bool,
+    "notify": bool,
+    "notify_text": bool,
     "port": int,
     "relay": str,
     "log_dir": str,

@@ -5,6 +5,7 @@ mode must stay fast); ``run_tui`` does, when the interface actually starts.
 The pieces: ``app`` (the ``ConfideApp``), ``log`` (the virtual scrollback),
 ``widgets`` (status bar, input line, small bars), ``screens`` (the leave and
 paste questions), ``messages`` (the typed Textual messages they exchange),
+``driver`` (Textual's Linux driver, also seeing pastes the terminal did not mark),
 and Textual-free logic: ``commands``, ``history``, ``complete``, ``colours``
 and ``settings``.
 """
@@ -19,9 +20,19 @@ if TYPE_CHECKING:
 
 
 async def run_tui(session: ChatSession, settings: TuiSettings) -> int:
-    """Run the full-screen chat over ``session`` until it ends; return the exit code."""
+    """Run the full-screen chat over ``session`` until it ends; return the exit code.
+
+    Once the screen is closed (the terminal is back on its normal screen), the
+    reason the chat ended is left there in one line on stderr, as line mode
+    prints it: ``bob left``, ``error: connection lost: ...``.
+    """
+    import sys
+
     from confide.ui.tui.app import ConfideApp
 
     app = ConfideApp(settings, session)
     await app.run_async()
-    return await app.finish()
+    code = await app.finish()
+    if app.end_reason:
+        print(app.end_reason, file=sys.stderr, flush=True)
+    return code

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import date
 from functools import partial
 from typing import ClassVar
 
@@ -24,6 +25,8 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.driver import Driver
+from textual.filter import NoColor
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Label, TextArea
@@ -69,6 +72,7 @@ MONO_THEME = Theme(
 TEXTUAL_THEMES = {"dark": "textual-dark", "light": "textual-light", "mono": MONO_THEME.name}
 TYPING_IDLE = 4.0  # seconds without a keystroke before "stopped typing"
 TYPING_SHOWN = 8.0  # hide the peer's indicator if no update came for this long
+NOTIFY_MAX = 200  # characters of a notification
 GOODBYE_TIMEOUT = 3.0  # a peer that stopped reading must not keep us from leaving
 _PARTS = (StatusBar, ChatLog, UnreadBar, TypingBar, ChatInput)  # what the handlers update
 
@@ -83,16 +87,27 @@ class ConfideApp(App[int]):
         Binding("ctrl+c,ctrl+d,ctrl+q", "leave", "leave", priority=True, show=False),
         Binding("pageup", "page(-1)", "scroll up", priority=True, show=False),
         Binding("pagedown", "page(1)", "scroll down", priority=True, show=False),
+        Binding("ctrl+f", "find_again", "find again", priority=True, show=False),
     ]
 
     def __init__(self, settings: TuiSettings, session: ChatSession | None = None) -> None:
-        """An app for ``session`` (or, for tests, one attached later with ``start_session``)."""
-        super().__init__()
+        """An app for ``session`` (or, for tests, one attached later with ``start_session``).
+
+        The mono theme (and so ``NO_COLOR``) draws with no colour at all: every
+        colour is dropped on the way out, so the terminal's own foreground and
+        background show, and only bold, dim, italic, underline and reverse remain.
+        """
+        mono = settings.theme == "mono"
+        super().__init__(ansi_color=True if mono else None)
+        if mono and not any(isinstance(f, NoColor) for f in self._filters):
+            self._filters.append(NoColor())
         self.settings = settings
         self.session = session
         self.state = "connecting"
         self.exit_code = EXIT_OK
+        self.end_reason = ""  # why the chat ended, printed after the screen closes
         self.bells = 0  # how many times the bell rang (mentions)
+        self.notifications: list[str] = []  # the desktop notifications sent
         self.verified = False
         self._worker: Worker[int] | None = None
         self._leaving = False
@@ -100,9 +115,20 @@ class ConfideApp(App[int]):
         self._typing_timer: Timer | None = None
         self._peer_typing_timer: Timer | None = None
         self._print_buffer = ""
+        self._day: date | None = None  # the date of the last line (a new day gets a date line)
+        self._find: tuple[str, Entry | None] = ("", None)  # the last /find and its hit
         self.register_theme(MONO_THEME)
 
     # -- layout -------------------------------------------------------------
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver; on Linux one that also sees pastes the terminal did not bracket."""
+        driver = super().get_driver_class()
+        if driver.__name__ == "LinuxDriver":
+            from confide.ui.tui.driver import BurstDriver
+
+            return BurstDriver
+        return driver
 
     def compose(self) -> ComposeResult:
         """Status bar on top, log, the two bars, the input line at the bottom."""
@@ -112,11 +138,12 @@ class ConfideApp(App[int]):
         yield TypingBar(id="typing")
         with Horizontal(id="input-row"):
             yield Label(self._prompt(), id="prompt")
-            yield ChatInput(self._nicks, cmd.COMMANDS, id="input")
+            yield ChatInput(self._nicks, cmd.COMMANDS, keep=_refused, id="input")
 
     def on_mount(self) -> None:
         """Apply the theme, catch stray prints, start the session."""
         self.theme = TEXTUAL_THEMES.get(self.settings.theme, "textual-dark")
+        self.screen.set_class(self.settings.theme == "mono", "mono")  # no colour: see the CSS
         self.begin_capture_print(self)
         self.query_one(UnreadBar).display = False
         self.query_one(TypingBar).display = False
@@ -165,7 +192,13 @@ class ConfideApp(App[int]):
         return self.query_one(ChatLog)
 
     def _stamp(self) -> str:
-        return self.settings.clock().strftime("%H:%M")
+        """The time for a new line; first a date line if the date changed since the last line."""
+        now = self.settings.clock()
+        day = now.date()
+        if self._day is not None and day != self._day:
+            self.log_view.add(Entry(Kind.SYSTEM, "", "", now.strftime("%A %d %B %Y")))
+        self._day = day
+        return now.strftime("%H:%M")
 
     def _prompt(self) -> str:
         return sanitize(self.session.nick if self.session else "") + " \u203a"  # angle quote
@@ -186,6 +219,26 @@ class ConfideApp(App[int]):
         if self.settings.bell:
             self.bells += 1
             self.bell()
+
+    def notify_mention(self, nick: str, text: str) -> None:
+        """A desktop notification through the terminal, if asked for and we are not focused.
+
+        OSC 777 (urxvt, foot, kitty, VTE terminals...) and OSC 9 (iTerm2, Windows
+        Terminal, kitty...): a terminal that knows neither ignores both. The
+        message text is in it only with ``notify_text``; never any control character.
+        """
+        if not self.settings.notify or self.app_focus:
+            return
+        body = f"{nick}: {text}" if self.settings.notify_text else f"{nick} mentioned you"
+        body = sanitize(body).replace(";", ",")[:NOTIFY_MAX]
+        self.notifications.append(body)
+        self.write_terminal(f"\x1b]777;notify;confide;{body}\x07\x1b]9;{body}\x07")
+
+    def write_terminal(self, data: str) -> None:
+        """Send escape sequences straight to the terminal (as ``bell`` does)."""
+        if self._driver is not None:
+            self._driver.write(data)
+            self._driver.flush()
 
     # -- session events -------------------------------------------------------
 
@@ -220,6 +273,7 @@ class ConfideApp(App[int]):
                 self.query_one(TypingBar).show_typing(None)
                 if mention:
                     self.ring()
+                    self.notify_mention(nick, text)
             case Delivered(id=mid):
                 self.log_view.mark_delivered(mid)
             case PeerNick(old=old, new=new):
@@ -236,14 +290,16 @@ class ConfideApp(App[int]):
                 status.show(latency_ms=ms)
             case PeerLeft(nick=nick, reason=reason):
                 self.state = "ended"
-                status.show(state="left", secure=False)
+                status.show(state="left", secure=False, latency_ms=None)
                 why = f" ({reason})" if reason and reason != "bye" else ""
                 self.system(f"{nick} left{why}")
+                self.end_reason = f"{sanitize(nick)} left"  # as line mode says it
             case Disconnected(reason=reason, exit_code=code):
                 self.state = "ended"
                 self.exit_code = code
-                status.show(state="disconnected", secure=False)
+                status.show(state="disconnected", secure=False, latency_ms=None)
                 self.system(reason, error=True)
+                self.end_reason = f"error: {reason}"  # as line mode says it
 
     def _typing_expired(self) -> None:
         self._peer_typing_timer = None
@@ -280,13 +336,11 @@ class ConfideApp(App[int]):
             self.exit(self.exit_code, return_code=self.exit_code)
             return
         command = cmd.parse(message.text)
-        chat_input = self.query_one(ChatInput)
         if isinstance(command, cmd.Empty):
             return
         if isinstance(command, cmd.Invalid):
-            self.system(command.reason, error=True)  # the text stays, to fix it
+            self.system(command.reason, error=True)  # the text stays, selected, to fix it
             return
-        chat_input.accept()
         self._stop_typing()
         self._run(command)
 
@@ -305,6 +359,11 @@ class ConfideApp(App[int]):
                     self.system(line)
             case cmd.Simple(name="who"):
                 self._who()
+            case cmd.Find(text=text):
+                self._find = (text, None)
+                self.action_find_again()
+            case cmd.Copy(count=count):
+                self._copy(count)
             case cmd.Simple(name="clear"):
                 self.log_view.clear()
             case cmd.Simple(name="quit"):
@@ -328,6 +387,31 @@ class ConfideApp(App[int]):
         if self.session is not None:
             with contextlib.suppress(ConfideError):
                 await self.session.drain()
+
+    def action_find_again(self) -> None:
+        """Ctrl-F: jump to the line before the last one found (or start a /find)."""
+        text, before = self._find
+        if not text:
+            self.query_one(ChatInput).put("/find ")
+            return
+        hit = self.log_view.find(text, before)
+        if hit is None:
+            self.system(f"no more lines with {text!r} above" if before else f"no line has {text!r}")
+            self._find = (text, None)  # the next Ctrl-F starts again at the bottom
+        else:
+            self._find = (text, hit)
+
+    def _copy(self, count: int) -> None:
+        """Put the last ``count`` messages on the clipboard, as plain text, through OSC 52."""
+        said = (Kind.OWN, Kind.PEER, Kind.OWN_ACTION, Kind.PEER_ACTION)
+        entries = [e for e in self.log_view.entries if e.kind in said][-count:]
+        if not entries:
+            self.system("nothing to copy yet", error=True)
+            return
+        text = "\n".join(e.text for e in entries)
+        self.copy_to_clipboard(text)
+        plural = "" if len(entries) == 1 else "s"
+        self.system(f"copied {len(entries)} message{plural} (if your terminal allows OSC 52)")
 
     def _rename(self, nick: str) -> None:
         if self.session is None:
@@ -442,6 +526,11 @@ class ConfideApp(App[int]):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._worker.wait(), 3)
         self.exit(EXIT_OK, return_code=EXIT_OK)
+
+
+def _refused(text: str) -> bool:
+    """True for a command that will be refused: Enter keeps its text in the input."""
+    return isinstance(cmd.parse(text), cmd.Invalid)
 
 
 def _restart(timer: Timer | None, start: Callable[[], Timer]) -> Timer:

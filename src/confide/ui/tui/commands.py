@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/nick": ("NEW", "change your nickname"),
     "/who": ("", "who is in this chat"),
     "/verify": ("[ok]", "show the SAS and how to compare it; /verify ok marks the peer verified"),
+    "/find": ("TEXT", "jump to the previous line holding TEXT (Ctrl-F: the one before)"),
+    "/copy": ("[N]", "copy the last N messages (default 1) to the clipboard (OSC 52)"),
     "/clear": ("", "clear the screen's scrollback"),
     "/quit": ("", "leave the chat (so does bye)"),
 }
@@ -23,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 KEYS_HELP = (
     "Enter sends · Shift+Enter or Ctrl+J: new line · Up/Down: earlier input",
     "Tab completes commands and nicks · PgUp/PgDn scroll · Ctrl-C or Ctrl-D leaves",
+    "Copy: /copy, or Shift+drag to select with the terminal · Ctrl-F: find again",
 )
 
 
@@ -50,6 +53,20 @@ class Nick(Command):
     """Change our nick."""
 
     nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Find(Command):
+    """``/find TEXT``: jump to the previous line holding ``text``."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Copy(Command):
+    """``/copy [N]``: copy the last ``count`` messages."""
+
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +114,12 @@ def parse(line: str) -> Command:
         return Me(arg) if arg else Invalid("usage: /me ACTION")
     if name == "/nick":
         return Nick(arg) if arg else Invalid("usage: /nick NEW")
+    if name == "/find":
+        return Find(arg) if arg else Invalid("usage: /find TEXT")
+    if name == "/copy":
+        if arg == "":
+            return Copy(1)
+        return Copy(int(arg)) if arg.isdigit() and int(arg) > 0 else Invalid("usage: /copy [N]")
     if name == "/verify":
         if arg.lower() in ("", "ok"):
             return Verify(ok=bool(arg))

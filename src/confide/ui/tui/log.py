@@ -11,12 +11,14 @@ While you read history (the view is not at the bottom), new entries are
 counted as unread and a marker row shows where they begin; ``UnreadChanged``
 tells the app the count, which drops to 0 when you reach the bottom again.
 A receipt re-lays out only its own entry (the mark has a fixed width).
+``find`` scrolls to the latest message holding a text and shows it reversed.
 """
 
 from __future__ import annotations
 
 from collections import deque
 
+from rich.style import Style
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -53,6 +55,7 @@ class ChatLog(ScrollView, can_focus=False):
         self._width = 0
         self._marker: int | None = None  # absolute row the unread marker sits above
         self.unread = 0
+        self.found: Entry | None = None  # the line /find jumped to, shown reversed
         self.laid_out = 0  # how many entry layouts were done (tests check the cost)
 
     # -- content ------------------------------------------------------------
@@ -95,8 +98,31 @@ class ChatLog(ScrollView, can_focus=False):
                 self._relayout()
         return True
 
+    def find(self, text: str, before: Entry | None = None) -> Entry | None:
+        """The latest message holding ``text`` (any case) above ``before``; shown and marked.
+
+        System lines are not searched. None (and nothing changes) if there is none.
+        """
+        needle = text.casefold()
+        limit = before.row if before is not None else None
+        for entry in reversed(self.entries):
+            if limit is not None and entry.row >= limit:
+                continue
+            if entry.kind in (Kind.SYSTEM, Kind.ERROR):
+                continue
+            if needle in f"{entry.nick} {entry.text}".casefold():
+                self.found = entry
+                top = entry.row - self._row_base
+                if self._marker is not None and self._marker <= entry.row:
+                    top += 1
+                self.scroll_to(y=max(0, top - 1), animate=False, immediate=True)
+                self.refresh()
+                return entry
+        return None
+
     def clear(self) -> None:
         """Forget every entry (``/clear``)."""
+        self.found = None
         self.entries.clear()
         self._by_id.clear()
         self._rows.clear()
@@ -223,5 +249,9 @@ class ChatLog(ScrollView, can_focus=False):
             if row > marker:
                 row -= 1
         if 0 <= row < len(self._rows):
-            return self._rows[row].apply_style(style).crop_extend(0, width, style)
+            strip = self._rows[row]
+            found = self.found
+            if found is not None and found.row <= row + self._row_base < found.row + found.height:
+                strip = strip.apply_style(Style(reverse=True))
+            return strip.apply_style(style).crop_extend(0, width, style)
         return Strip.blank(width, style)

@@ -9,7 +9,8 @@ show ``*`` in the nick column and system lines ``•``.
 Text from the peer arrives here already made inert by ``sanitize`` and is
 only ever wrapped in a ``rich.text.Text`` with our style: it is never parsed
 as markup, so it cannot choose its own style (system lines are dim italic,
-a style peer text never gets). Wide characters wrap by cell width.
+a style peer text never gets). Wide characters wrap by cell width. URLs
+become links (``find_links``): underlined, with a hyperlink to the same text.
 """
 
 from __future__ import annotations
@@ -67,6 +68,24 @@ def mentions(text: str, nick: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(nick)}(?!\w)", text, re.IGNORECASE) is not None
 
 
+URL = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)
+URL_TAIL = ".,;:!?)]}'\""  # punctuation that ends a sentence, not the link
+
+
+def find_links(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, url)`` of each http(s) URL in ``text``.
+
+    They are shown as links (OSC 8 where the terminal supports it), whose
+    target is exactly the text shown; nothing is ever opened by confide.
+    """
+    links = []
+    for match in URL.finditer(text):
+        url = match.group().rstrip(URL_TAIL)
+        if "://" in url and not url.endswith("://"):
+            links.append((match.start(), match.start() + len(url), url))
+    return links
+
+
 def nick_width(width: int) -> int:
     """The nick column's width for a log ``width`` cells wide."""
     return 10 if width >= 60 else 6
@@ -106,6 +125,9 @@ def render_entry(entry: Entry, width: int, styles: LogStyles, console: Console) 
     if entry.kind in (Kind.OWN_ACTION, Kind.PEER_ACTION):
         body.append(entry.nick + " ", nick_style + text_style)
     body.append(entry.text, text_style)
+    offset = len(body) - len(entry.text)
+    for start, end, url in find_links(entry.text):
+        body.stylize(Style(link=url, underline=True), offset + start, offset + end)
     lines = body.wrap(console, body_width, overflow="fold") or [Text("")]
     mark = (DELIVERED if entry.delivered else SENT) if own and entry.id is not None else "  "
     first = [

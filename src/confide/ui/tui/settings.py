@@ -32,6 +32,8 @@ class TuiSettings:
     bell: bool = True
     theme: str = "dark"
     typing: bool = False
+    notify: bool = False  # a desktop notification on a mention while unfocused
+    notify_text: bool = False  # ...that includes the message text
     room: Callable[[], str] = field(default=lambda: "")
     clock: Callable[[], datetime] = field(default=datetime.now)
     max_lines: int = MAX_LINES
@@ -43,12 +45,15 @@ class TuiSettings:
         *,
         no_bell: bool = False,
         typing: bool = False,
+        notify: bool = False,
         room: Callable[[], str] | None = None,
     ) -> TuiSettings:
-        """Settings from the config file, overridden by ``--no-bell`` and ``--typing``."""
+        """Settings from the config file, overridden by ``--no-bell``, ``--typing``, etc."""
         return cls(
             bell=config.bell and not no_bell,
             theme=resolve_theme(config.theme),
             typing=config.typing or typing,
+            notify=config.notify or notify,
+            notify_text=config.notify_text,
             room=room or (lambda: ""),
         )

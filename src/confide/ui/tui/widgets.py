@@ -27,6 +27,7 @@ PASTE_GUARD_LINES = 5
 # A padlock: wide (2 cells) by Unicode and in every terminal, unlike U+1F6E1 (shield),
 # whose width terminals disagree on, which would shift the status bar.
 SHIELD = "\U0001f512"  # shown while end-to-end encryption is confirmed
+SAS_POINTER = "SAS: /verify"  # in place of the SAS when the bar is too narrow for it
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class Status:
     sas: tuple[str, ...] = ()
     verified: bool = False
     latency_ms: float | None = None
+
+
+def pasted_text(text: str) -> str:
+    """A paste as the input takes it: CR, LF and CRLF each one newline; no trailing blank lines."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
 
 
 class StatusBar(Widget):
@@ -73,14 +79,15 @@ class StatusBar(Widget):
         latency = f"{s.latency_ms:.0f} ms" if s.latency_ms is not None else ""
         # Dropped first: the name, then the room, then the latency (its width varies, so
         # it must go before the state, which always stays beside who and the padlock).
+        # The SAS is security information: it goes last, and then becomes a pointer.
         parts = [
-            ("confide", "status--dim", 5),
-            (room, "status--dim", 4),
-            (who, "", 0),
-            (s.state, "status--dim", 2),
-            (f"{SHIELD} e2e" if s.secure else "", "status--secure", 0),
-            (*sas, 1),
-            (latency, "status--dim", 3),
+            ("confide", "status--dim", 6),
+            (room, "status--dim", 5),
+            (who, "", 1),
+            (s.state, "status--dim", 3),
+            (f"{SHIELD} e2e" if s.secure else "", "status--secure", 2),
+            (*sas, 0),
+            (latency, "status--dim", 4),
         ]
         return [p for p in parts if p[0]]
 
@@ -92,6 +99,8 @@ class StatusBar(Widget):
         while len(parts) > 1 and cell_len(" " + sep.join(p[0] for p in parts)) > width:
             drop = max(parts, key=lambda p: p[2])
             parts.remove(drop)
+        if parts and parts[0][1] == "status--sas" and cell_len(" " + parts[0][0]) > width:
+            parts = [(SAS_POINTER, "status--sas", 0)]
         text = Text(" ", no_wrap=True, overflow="ellipsis", end="")
         for index, (label, cls, _) in enumerate(parts):
             if index:
@@ -145,19 +154,34 @@ class ChatInput(TextArea):
         nicks: Callable[[], Iterable[str]],
         commands: Iterable[str],
         *,
+        keep: Callable[[str], bool] = lambda _text: False,
         id: str | None = None,
     ) -> None:
-        """An empty input completing ``nicks()`` and ``commands``."""
+        """An empty input completing ``nicks()`` and ``commands``.
+
+        ``keep(text)`` is true for a text that Enter must not clear (a command
+        that will be refused): it stays, selected, so typing replaces it.
+        """
         super().__init__(id=id, soft_wrap=True, compact=True, tab_behavior="focus")
         self.input_history = History()
         self._completer = Completer()
         self._nicks = nicks
         self._commands = tuple(commands)
+        self._keep = keep
 
-    def accept(self) -> None:
-        """The text was used: remember it and clear the input."""
-        self.input_history.add(self.text)
-        self.clear()
+    def submit(self) -> None:
+        """Enter: post the text and clear the input, in one step.
+
+        The keys typed after Enter may already wait in this widget's queue; they
+        must land in an empty input, so the clearing cannot wait for the app.
+        """
+        text = self.text
+        if self._keep(text):
+            self.select_all()
+        elif text.strip():
+            self.input_history.add(text)
+            self.clear()
+        self.post_message(self.Submitted(text))
 
     def put(self, text: str) -> None:
         """Replace the input with ``text``, cursor at the end."""
@@ -172,7 +196,7 @@ class ChatInput(TextArea):
             event.stop()
             event.prevent_default()
             if key == "enter":
-                self.post_message(self.Submitted(self.text))
+                self.submit()
             elif key == "tab":
                 self._complete()
             else:
@@ -187,11 +211,13 @@ class ChatInput(TextArea):
             self.replace(done, (0, 0), self.cursor_location)
 
     async def _on_paste(self, event: events.Paste) -> None:
-        if len(event.text.splitlines()) > PASTE_GUARD_LINES:
-            event.stop()
-            event.prevent_default()
-            self.post_message(self.PasteGuard(event.text))
-        # A short paste: TextArea's own handler inserts it.
+        event.stop()
+        event.prevent_default()
+        text = pasted_text(event.text)
+        if len(text.split("\n")) > PASTE_GUARD_LINES:
+            self.post_message(self.PasteGuard(text))
+        elif text and not self.read_only:
+            self.replace(text, *self.selection)
 
     def action_cursor_up(self, select: bool = False) -> None:
         """Up on the first row recalls the previous input."""
