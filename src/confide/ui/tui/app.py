@@ -33,6 +33,7 @@ from textual.widgets import Label, TextArea
 from textual.worker import Worker
 
 from confide.app.chat import ChatSession
+from confide.app.days import day_change
 from confide.app.events import (
     AppEvent,
     Connected,
@@ -194,10 +195,10 @@ class ConfideApp(App[int]):
     def _stamp(self) -> str:
         """The time for a new line; first a date line if the date changed since the last line."""
         now = self.settings.clock()
-        day = now.date()
-        if self._day is not None and day != self._day:
-            self.log_view.add(Entry(Kind.SYSTEM, "", "", now.strftime("%A %d %B %Y")))
-        self._day = day
+        new_day = day_change(self._day, now)
+        if new_day is not None:
+            self.log_view.add(Entry(Kind.SYSTEM, "", "", new_day))
+        self._day = now.date()
         return now.strftime("%H:%M")
 
     def _prompt(self) -> str:
