@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from confide.app.guesses import GuessBudget
 from confide.errors import ConfideError, ProtocolError
 from confide.protocol import codes, messages
 from confide.protocol import handshake as hs
@@ -157,7 +158,11 @@ def _framing(data: bytes, decoder_class: type[FrameDecoder]) -> None:
 
 
 def _host() -> Connection:
-    return Connection(hs.HOST, SECRET, fixed_rand(b"host"), room=ROOM)
+    """A host as ``net.host.Host`` makes one: its secret comes from a guess budget."""
+    budget = GuessBudget(retire=True)
+    return Connection(
+        hs.HOST, b"", fixed_rand(b"host"), guesses=budget.attempt(lambda: (ROOM, SECRET))
+    )
 
 
 def _joiner() -> Connection:
