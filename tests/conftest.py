@@ -45,3 +45,14 @@ def recording_proxy() -> Iterator[ProxyFactory]:
     finally:
         for proxy in started:
             proxy.stop()
+
+
+@pytest.fixture(autouse=True)
+def _signals_left_as_found() -> Iterator[None]:
+    """No test may change how this worker handles SIGINT: processes started later inherit it."""
+    import signal
+
+    before = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    after = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    assert after == before, "a test changed SIGINT's handler or mask"

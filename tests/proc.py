@@ -50,6 +50,16 @@ TIME_PREFIX = r"\d\d:\d\d "
 _ENV_DROP = ("CONFIDE_CODE", "CONFIDE_PASSWORD", "CONFIDE_DEBUG", "CONFIDE_CONFIG")
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C's default action, even when the suite runs with SIGINT ignored.
+
+    A shell starts background jobs (``./scripts/test &``, nohup) with SIGINT
+    ignored, and children inherit that; confide rightly keeps it ignored, so
+    ``interrupt`` would do nothing. A user's terminal never starts it that way.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def confide_command() -> list[str]:
     """The argv prefix that runs ``confide``: the installed script, else ``python -m``."""
     script = Path(sys.executable).with_name("confide")
@@ -127,6 +137,7 @@ class Proc:
             stderr=subprocess.PIPE,
             env=full_env,
             start_new_session=True,
+            preexec_fn=_default_sigint,  # noqa: PLW1509 (one syscall, no locks)
         )
         self._cond = threading.Condition()
         assert self.popen.stdout is not None
