@@ -693,3 +693,54 @@ def test_an_unknown_handshake_kind_is_named_in_at_most_32_characters() -> None:
         hs.decode_handshake(hs.encode_handshake("k" * 100))
     assert repr("k" * 32) in str(caught.value)
     assert "k" * 33 not in str(caught.value)
+
+
+def test_nothing_is_known_before_the_handshake() -> None:
+    """Until a side is open, its version, SAS and derived keys are empty, never stale."""
+    joiner, host = sides()
+    for side in (joiner, host):
+        assert (side.version, side.sas, side.resume_key, side.file_key) == (0, (), b"", b"")
+        assert not side.is_open
+        assert not side.failed
+    joiner.start()
+    host.receive_data(joiner.data_to_send())
+    assert host.version == 1  # negotiated on the hello
+    assert (host.sas, host.resume_key, host.file_key) == ((), b"", b"")
+    pump(joiner, host)
+    for side in (joiner, host):
+        assert side.version == 1
+        assert len(side.sas) == 5
+        assert len(side.resume_key) == len(side.file_key) == 32
+
+
+def test_a_message_of_exactly_the_maximum_crosses() -> None:
+    """``seal`` takes an encoded message of 65,279 bytes to the byte, and not one more."""
+    joiner, host = opened()
+    overhead = len(m.encode(m.Chat(1, "")))
+    message = m.Chat(1, "y" * (MAX_MESSAGE - overhead - 2))  # str8 -> str16 adds 2 bytes
+    encoded = m.encode(message)
+    assert len(encoded) == MAX_MESSAGE
+    frame = joiner.seal(encoded)
+    assert host.receive_data(frame) == [MessageReceived(message)]
+    with pytest.raises(LocalError, match="too long"):
+        joiner.seal(encoded + b"\x00")
+
+
+def test_pending_bytes_counts_a_partial_record() -> None:
+    joiner, host = opened()
+    joiner.send(m.Chat(1, "partial"))
+    frame = joiner.data_to_send()
+    assert host.pending_bytes == 0
+    assert host.receive_data(frame[:100]) == []
+    assert host.pending_bytes == 100
+    assert host.receive_data(frame[100:]) == [MessageReceived(m.Chat(1, "partial"))]
+    assert host.pending_bytes == 0
+
+
+def test_a_wrong_room_is_named_in_at_most_16_characters() -> None:
+    """The refusal quotes the room the joiner asked for, cut to 16 characters."""
+    joiner, host = sides(joiner_room="1234567890abcdefXYZ")
+    joiner.start()
+    with pytest.raises(RefusedError) as caught:
+        host.receive_data(joiner.data_to_send())
+    assert "'1234567890abcdef'" in str(caught.value)
