@@ -339,11 +339,14 @@ def read_equivalent(path: Path) -> list[Entry]:
     for text in path.read_text("utf-8").splitlines():
         if not text.strip() or text.lstrip().startswith("#"):
             continue
-        parts = [p.strip() for p in text.split(" | ")]
-        if len(parts) != 3 or ":" not in parts[0] or not parts[2]:
+        where, _, rest = text.partition(" | ")
+        mutation, _, reason = rest.rpartition(" | ")  # a mutation may hold " | " itself
+        module, _, line = where.strip().rpartition(":")
+        if not (module and mutation.strip() and reason.strip()) or not (
+            line.isdigit() or line == "*"
+        ):
             raise SystemExit(f"{path}: malformed line (module:line | mutation | reason): {text}")
-        module, _, line = parts[0].rpartition(":")
-        entries.append(Entry(module, 0 if line == "*" else int(line), parts[1], text))
+        entries.append(Entry(module, 0 if line == "*" else int(line), mutation.strip(), text))
     return entries
 
 
@@ -515,7 +518,8 @@ def run_module(module: Path, tests: list[Path], args: argparse.Namespace) -> Res
             f"{len(todo)} to run, {args.jobs} at a time",
             flush=True,
         )
-        with ThreadPoolExecutor(args.jobs) as pool:
+        pool = ThreadPoolExecutor(args.jobs)
+        try:
             outcomes = pool.map(lambda m: runner.run(mutated_source(source, m)), todo)
             for mutant, outcome in zip(todo, outcomes, strict=True):
                 if outcome == "passed":
@@ -523,6 +527,8 @@ def run_module(module: Path, tests: list[Path], args: argparse.Namespace) -> Res
                     print(f"  SURVIVED {name}:{mutant.line} | {mutant.description}", flush=True)
                 else:
                     result.killed += 1
+        finally:  # on Ctrl-C, run nothing more; the runs under way end within their timeout
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         runner.close()
     return result
@@ -549,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="end with a markdown table")
     parser.add_argument("--min-score", type=float, default=0.0)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up as on Ctrl-C
     results = []
     for given in args.modules:
         module = given.resolve()

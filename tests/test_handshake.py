@@ -392,12 +392,26 @@ def test_joiner_refuses_a_reply_with_no_common_version() -> None:
     assert joiner.data_to_send() == alert_frame(ALERT_VERSION)
 
 
-@pytest.mark.parametrize("versions", [[], [0], [256], [True], ["1"], [1.0], list(range(1, 18))])
+@pytest.mark.parametrize(
+    "versions",
+    [[], [0], [256], [1, 0], [1, 256], [True], ["1"], [1.0], list(range(1, 18))],
+)
 def test_bad_version_lists_are_refused(versions: list[object]) -> None:
+    """Refused as malformed, even when a good version is in the list too."""
     _, host = sides()
     hello = {"t": "hello", "versions": versions, "nonce": bytes(32), "room": "7"}
-    with pytest.raises(ProtocolError, match="version"):
+    with pytest.raises(ProtocolError, match="bad version list"):
         host.receive_data(handshake_frame(hello))
+
+
+@pytest.mark.parametrize("versions", [[1], [1, 255], [255, 1], list(range(1, 17))])
+def test_version_lists_at_the_limits_are_accepted(versions: list[int]) -> None:
+    """Versions 1 to 255, at most 16 of them: the host answers with its reply."""
+    _, host = sides()
+    hello = {"t": "hello", "versions": versions, "nonce": bytes(32), "room": "7"}
+    assert host.receive_data(handshake_frame(hello)) == []
+    assert handshake_maps(host.data_to_send())[0]["t"] == "reply"
+    assert host.version == 1
 
 
 def rewrite_versions(kind: str, versions: list[int]) -> Tamper:
