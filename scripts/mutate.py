@@ -504,6 +504,8 @@ def run_module(module: Path, tests: list[Path], args: argparse.Namespace) -> Res
         result.total = len(found)
         return result
     equivalent = match_equivalent(name, found, read_equivalent(args.equivalent), result)
+    if args.lines or args.sample:  # entries for mutants not selected are not stale
+        result.unused.clear()
     result.total = len(found)
     result.equivalent = [m for m in found if m in equivalent]
     todo = [m for m in found if m not in equivalent]

@@ -95,13 +95,20 @@ def test_equivalent_mutants_are_left_out_of_the_score(tmp_path: Path) -> None:
         f"{module}:3 | `gone` -> `gone` | matches nothing\n",
         "utf-8",
     )
-    done = _run(module, test, equivalent, "--lines", "6", "--min-score", "100")
+    done = _run(module, test, equivalent, "--min-score", "100")
     out = done.stdout
     assert "SURVIVED" not in out
-    assert "3 mutants, 2 equivalent, 1 killed, 0 survived, score 100.0% (1/1)" in out
+    assert "7 mutants, 2 equivalent, 5 killed, 0 survived, score 100.0% (5/5)" in out
     assert f"{module}:99 | `x > 10` -> `x > 9` | at 10 both return 10" in out
     assert "(now line 6)" in out
     assert f"equivalent entry matches no mutant: {module}:3 | `gone`" in out
+    assert done.returncode == 0
+
+
+def test_a_selection_of_lines_runs_only_their_mutants(tmp_path: Path) -> None:
+    module, test = _project(tmp_path)
+    done = _run(module, test, tmp_path / "none.txt", "--lines", "7,8", "--subprocess")
+    assert "4 mutants, 0 equivalent, 4 killed, 0 survived, score 100.0% (4/4)" in done.stdout
     assert done.returncode == 0
 
 
