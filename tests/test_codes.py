@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import secrets
+from dataclasses import FrozenInstanceError
+from pathlib import Path
 
 import pytest
 
@@ -183,3 +185,55 @@ def test_short_or_unknown_words_are_refused_without_echoing_them(typed: str) -> 
     assert "word 1 of the code" in message
     assert typed.split("-")[1] not in message
     assert "ocean" not in message
+
+
+# -- exact limits (each test here kills a mutant that survived) -------------------
+
+
+def test_three_letters_are_not_enough_even_when_they_name_one_word() -> None:
+    """``aba`` starts only ``abandon``, yet the rule is four letters: a typo of three
+    letters must not silently become a word."""
+    assert codes.complete("aba") == ["abandon"]
+    assert codes.complete("acq") == ["acquire"]
+    with pytest.raises(UsageError, match="word 1 of the code"):
+        codes.parse("7-aba-ocean-violin")
+    with pytest.raises(UsageError, match="word 3 of the code"):
+        codes.parse("7-absurd-ocean-acq")
+    assert codes.parse("7-aban-ocean-acqu").words == ("abandon", "ocean", "acquire")
+
+
+@pytest.mark.parametrize(
+    ("typed", "nameplate"),
+    [("123456789-absurd-ocean-violin", "123456789"), ("000000042-absurd-ocean-violin", "42")],
+)
+def test_a_nine_digit_nameplate_is_accepted(typed: str, nameplate: str) -> None:
+    assert codes.parse(typed) == codes.Code(nameplate, ("absurd", "ocean", "violin"))
+
+
+def test_a_code_is_immutable() -> None:
+    code = codes.parse("7-absurd-ocean-violin")
+    with pytest.raises(FrozenInstanceError):
+        code.words = ("zoo", "zoo", "zoo")  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        code.nameplate = "8"  # type: ignore[misc]
+    assert {code: 1}[codes.parse("7 absurd ocean violin")] == 1  # hashable, by value
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        [f"w{i}" for i in range(2047)],  # a word missing
+        [f"w{i}" for i in range(2049)],  # a word too many
+        [f"w{i}" for i in range(2047)] + ["w0"],  # 2048 lines, one word twice
+    ],
+)
+def test_a_damaged_word_list_is_refused(
+    words: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A code from a damaged list would not match the peer's: refuse to start instead."""
+    (tmp_path / "words.txt").write_text("\n".join(words) + "\n", "utf-8")
+    monkeypatch.setattr(codes.resources, "files", lambda _package: tmp_path)
+    with pytest.raises(RuntimeError, match="damaged"):
+        codes.wordlist.__wrapped__()
+    (tmp_path / "words.txt").write_text("\n".join(f"w{i}" for i in range(2048)), "utf-8")
+    assert len(codes.wordlist.__wrapped__()) == 2048

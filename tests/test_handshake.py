@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import msgpack
@@ -391,12 +392,26 @@ def test_joiner_refuses_a_reply_with_no_common_version() -> None:
     assert joiner.data_to_send() == alert_frame(ALERT_VERSION)
 
 
-@pytest.mark.parametrize("versions", [[], [0], [256], [True], ["1"], [1.0], list(range(1, 18))])
+@pytest.mark.parametrize(
+    "versions",
+    [[], [0], [256], [1, 0], [1, 256], [True], ["1"], [1.0], list(range(1, 18))],
+)
 def test_bad_version_lists_are_refused(versions: list[object]) -> None:
+    """Refused as malformed, even when a good version is in the list too."""
     _, host = sides()
     hello = {"t": "hello", "versions": versions, "nonce": bytes(32), "room": "7"}
-    with pytest.raises(ProtocolError, match="version"):
+    with pytest.raises(ProtocolError, match="bad version list"):
         host.receive_data(handshake_frame(hello))
+
+
+@pytest.mark.parametrize("versions", [[1], [1, 255], [255, 1], list(range(1, 17))])
+def test_version_lists_at_the_limits_are_accepted(versions: list[int]) -> None:
+    """Versions 1 to 255, at most 16 of them: the host answers with its reply."""
+    _, host = sides()
+    hello = {"t": "hello", "versions": versions, "nonce": bytes(32), "room": "7"}
+    assert host.receive_data(handshake_frame(hello)) == []
+    assert handshake_maps(host.data_to_send())[0]["t"] == "reply"
+    assert host.version == 1
 
 
 def rewrite_versions(kind: str, versions: list[int]) -> Tamper:
@@ -622,3 +637,124 @@ def test_a_malformed_hello_gets_a_protocol_error_alert() -> None:
     with pytest.raises(ProtocolError):
         host.receive_data(handshake_frame({"t": "hello", "versions": "bad"}))
     assert host.data_to_send() == alert_frame(ALERT_PROTOCOL)
+
+
+def test_an_internal_error_fails_the_connection_and_is_raised() -> None:
+    """Not a protocol error but a bug or a broken dependency (here: the entropy
+    source): it is raised as it is, the connection is failed, and it stays failed."""
+
+    def broken(_n: int) -> bytes:
+        raise OSError("entropy source failed")
+
+    joiner, _ = sides()
+    host = Connection(hs.HOST, CODE.secret, broken, room=CODE.nameplate)
+    joiner.start()
+    with pytest.raises(OSError, match="entropy"):
+        host.receive_data(joiner.data_to_send())
+    assert host.failed
+    assert host.state == FAILED
+    assert not host.is_open
+    with pytest.raises(ProtocolError, match="already failed"):
+        host.receive_data(b"")
+    with pytest.raises(ProtocolError, match="already failed"):
+        host.receive_data(joiner.data_to_send())
+
+
+@pytest.mark.parametrize(
+    ("size", "prefix"),
+    [(0, b"\x00"), (5, b"\x05"), (127, b"\x7f"), (128, b"\x80\x01"), (300, b"\xac\x02")],
+)
+def test_lv_prefixes_a_leb128_length(size: int, prefix: bytes) -> None:
+    """CPace's ``lv``: seven bits a byte, low bits first, the top bit set on all but the last."""
+    part = bytes(range(256))[:size] if size <= 256 else b"x" * size
+    assert hs.lv(part) == prefix + part
+    assert hs.lv(b"ab", part) == b"\x02ab" + prefix + part
+
+
+def test_handshake_record_limit_is_exactly_1024_bytes() -> None:
+    """A hello padded (with an ignored extra field) to 1,024 bytes is answered; 1,025 is not."""
+    joiner, _ = sides()
+    joiner.start()
+    (hello,) = handshake_maps(joiner.data_to_send())
+
+    def padded_to(size: int) -> bytes:
+        for pad in range(size):
+            frame = handshake_frame({**hello, "pad": b"\x00" * pad})
+            if len(frame) - 4 >= size:
+                assert len(frame) - 4 == size
+                return frame
+        raise AssertionError("no padding reaches the size")
+
+    _, host = sides()
+    assert host.receive_data(padded_to(hs.MAX_HANDSHAKE_RECORD)) == []
+    assert handshake_maps(host.data_to_send())[0]["t"] == "reply"
+    _, host = sides()
+    with pytest.raises(ProtocolError, match="frame length 1025 out of range"):
+        host.receive_data(padded_to(1025))
+    assert hs.MAX_HANDSHAKE_RECORD == 1024
+
+
+def test_a_decoded_handshake_message_is_immutable() -> None:
+    message = hs.decode_handshake(hs.encode_handshake("confirm", tag=bytes(64)))
+    assert message == hs.HandshakeMessage("confirm", {"t": "confirm", "tag": bytes(64)})
+    with pytest.raises(FrozenInstanceError):
+        message.kind = "hello"  # type: ignore[misc]
+
+
+def test_an_unknown_handshake_kind_is_named_in_at_most_32_characters() -> None:
+    """The error line quotes what the peer sent, but never more than 32 characters of it."""
+    with pytest.raises(ProtocolError) as caught:
+        hs.decode_handshake(hs.encode_handshake("k" * 100))
+    assert repr("k" * 32) in str(caught.value)
+    assert "k" * 33 not in str(caught.value)
+
+
+def test_nothing_is_known_before_the_handshake() -> None:
+    """Until a side is open, its version, SAS and derived keys are empty, never stale."""
+    joiner, host = sides()
+    for side in (joiner, host):
+        assert (side.version, side.sas, side.resume_key, side.file_key) == (0, (), b"", b"")
+        assert not side.is_open
+        assert not side.failed
+    joiner.start()
+    host.receive_data(joiner.data_to_send())
+    assert host.version == 1  # negotiated on the hello
+    assert (host.sas, host.resume_key, host.file_key) == ((), b"", b"")
+    pump(joiner, host)
+    for side in (joiner, host):
+        assert side.version == 1
+        assert len(side.sas) == 5
+        assert len(side.resume_key) == len(side.file_key) == 32
+
+
+def test_a_message_of_exactly_the_maximum_crosses() -> None:
+    """``seal`` takes an encoded message of 65,279 bytes to the byte, and not one more."""
+    joiner, host = opened()
+    overhead = len(m.encode(m.Chat(1, "")))
+    message = m.Chat(1, "y" * (MAX_MESSAGE - overhead - 2))  # str8 -> str16 adds 2 bytes
+    encoded = m.encode(message)
+    assert len(encoded) == MAX_MESSAGE
+    frame = joiner.seal(encoded)
+    assert host.receive_data(frame) == [MessageReceived(message)]
+    with pytest.raises(LocalError, match="too long"):
+        joiner.seal(encoded + b"\x00")
+
+
+def test_pending_bytes_counts_a_partial_record() -> None:
+    joiner, host = opened()
+    joiner.send(m.Chat(1, "partial"))
+    frame = joiner.data_to_send()
+    assert host.pending_bytes == 0
+    assert host.receive_data(frame[:100]) == []
+    assert host.pending_bytes == 100
+    assert host.receive_data(frame[100:]) == [MessageReceived(m.Chat(1, "partial"))]
+    assert host.pending_bytes == 0
+
+
+def test_a_wrong_room_is_named_in_at_most_16_characters() -> None:
+    """The refusal quotes the room the joiner asked for, cut to 16 characters."""
+    joiner, host = sides(joiner_room="1234567890abcdefXYZ")
+    joiner.start()
+    with pytest.raises(RefusedError) as caught:
+        host.receive_data(joiner.data_to_send())
+    assert "'1234567890abcdef'" in str(caught.value)

@@ -219,3 +219,17 @@ def test_same_nick_ignores_case_and_compatibility_forms() -> None:
     assert m.same_nick("Bob", "bob")
     assert m.same_nick("\uff42ob", "bob")  # fullwidth b
     assert not m.same_nick("bob", "bobby")
+
+
+@pytest.mark.parametrize("key", [5, -1, True, None, 1.5])
+def test_a_map_key_that_is_not_a_string_is_a_protocol_error(key: object) -> None:
+    """Only string (or bytes) keys: msgpack would otherwise build keys of any type (even
+    unhashable ones for nested maps), and an ignored extra field must not be a way in."""
+    body = {"v": 1, "t": "chat", "id": 1, "text": "x", key: "extra"}
+    with pytest.raises(ProtocolError, match="undecodable"):
+        m.decode(pack(body))
+    nested = {"v": 2, "t": "file-offer", "meta": {key: 1}}
+    with pytest.raises(ProtocolError, match="undecodable"):
+        m.decode(pack(nested))
+    as_string = {"v": 1, "t": "chat", "id": 1, "text": "x", str(key): "extra"}
+    assert m.decode(pack(as_string)) == m.Chat(1, "x")  # the same field named by a string is fine

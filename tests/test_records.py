@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
+
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -9,14 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from confide.errors import DecryptError, ProtocolError
-from confide.protocol.framing import MAX_RECORD, encode_frame
+from confide.protocol.framing import MAX_RECORD, FrameDecoder, encode_frame
 from confide.protocol.keyschedule import ratchet
 from confide.protocol.records import (
     ALERT,
     BUCKET,
     DATA,
     HANDSHAKE,
+    LAST_SEQ,
     MAX_MESSAGE,
+    NONCE,
     Opener,
     RekeyPolicy,
     Sealer,
@@ -268,3 +272,109 @@ def test_plain_records() -> None:
 def test_split_record_rejects_bad_headers(record: bytes, why: str) -> None:
     with pytest.raises(ProtocolError, match=why):
         split_record(record)
+
+
+# -- exact limits and boundaries (each test here kills a mutant that survived) -------
+
+
+def test_wire_constants_are_the_documented_ones() -> None:
+    """PROTOCOL.md fixes these bytes; a peer built from the document must agree."""
+    assert (HANDSHAKE, ALERT, DATA) == (0x01, 0x02, 0x17)
+    sealer, _ = pair()
+    assert sealer.seal(b"x")[:2] == b"\x01\x17"
+    assert plain_record(ALERT, b"no")[:2] == b"\x01\x02"
+
+
+def test_the_largest_message_is_65279_bytes() -> None:
+    """The documented maximum, as a number: 65,280 padded bytes less the 0x80 marker."""
+    assert MAX_MESSAGE == 65_279
+    sealer, opener = pair()
+    record = sealer.seal(bytes(65_279))
+    assert len(record) == 4 + 65_280 + 16 <= MAX_RECORD
+    assert open_record(opener, record) == bytes(65_279)
+    with pytest.raises(ValueError, match="exceeds"):
+        pad(bytes(65_280))
+
+
+def test_plain_record_body_limit_is_exact() -> None:
+    """A HANDSHAKE body fills a 64 KiB frame to the byte, and not one byte more."""
+    largest = bytes(MAX_RECORD - 4)
+    record = plain_record(HANDSHAKE, largest)
+    assert len(record) == MAX_RECORD
+    assert split_record(record)[2] == largest
+    with pytest.raises(ValueError, match="too large"):
+        plain_record(HANDSHAKE, bytes(MAX_RECORD - 3))
+
+
+def test_rekey_policy_is_immutable() -> None:
+    policy = RekeyPolicy(records=3)
+    with pytest.raises(FrozenInstanceError):
+        policy.records = 4  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("limit", "epochs", "left"),
+    [
+        # every record pads to 256 bytes: 512 is reached by exactly two records,
+        # 513 needs three, 511 is passed by two
+        (511, [0, 1, 1, 2, 2], 256),
+        (512, [0, 1, 1, 2, 2], 256),
+        (513, [0, 0, 1, 1, 1], 512),
+    ],
+)
+def test_rekey_by_bytes_at_the_exact_boundary(limit: int, epochs: list[int], left: int) -> None:
+    """The byte count starts at zero in every epoch and rekeys on reaching the limit."""
+    policy = RekeyPolicy(records=1 << 40, bytes=limit)
+    sealer, opener = pair(policy)
+    seen = []
+    for i in range(len(epochs)):
+        assert open_record(opener, sealer.seal(b"%d" % i)) == b"%d" % i
+        assert opener.epoch == sealer.epoch
+        seen.append(sealer.epoch)
+    assert seen == epochs
+    assert sealer.bytes_in_epoch == opener.bytes_in_epoch == left
+
+
+def test_opener_counter_exhaustion_is_refused() -> None:
+    """The receiving side stops at the last counter too: no nonce is ever used twice."""
+    sealer, opener = pair()
+    sealer.seq = opener.seq = LAST_SEQ
+    assert open_record(opener, sealer.seal(b"last")) == b"last"
+    assert opener.seq == LAST_SEQ + 1
+    forged = ChaCha20Poly1305(KEY).encrypt(bytes(12), pad(b"wrapped"), b"\x01\x17\x01\x10")
+    with pytest.raises(ProtocolError, match="exhausted"):
+        opener.open(b"\x01\x17\x01\x10", forged)  # seq 2**64 would wrap to nonce 0
+    with pytest.raises(ProtocolError, match="exhausted"):
+        opener.nonce()
+    with pytest.raises(ProtocolError, match="exhausted"):
+        sealer.nonce()
+
+
+def test_nonce_and_aead_are_those_of_the_next_record() -> None:
+    sealer, opener = pair()
+    sealer.seal(b"first")
+    assert sealer.nonce() == NONCE.pack(1) == bytes(4) + (1).to_bytes(8, "big")
+    head = bytes([1, DATA, 1, 16])
+    expected = sealer.aead.encrypt(sealer.nonce(), pad(b"second"), head)
+    assert sealer.seal(b"second") == head + expected
+    opener.seq = LAST_SEQ
+    assert opener.nonce() == bytes(4) + b"\xff" * 8  # the last counter is still usable
+
+
+def test_seal_frame_is_the_framed_record() -> None:
+    one, _ = pair()
+    two, opener = pair()
+    for message in (b"", b"x" * 300, bytes(MAX_MESSAGE)):
+        framed = two.seal_frame(message)
+        assert framed == encode_frame(one.seal(message))
+        assert FrameDecoder().feed(framed) == [framed[4:]]
+        assert open_record(opener, framed[4:]) == message
+
+
+def test_authentic_record_with_bad_padding_is_a_decrypt_error() -> None:
+    """A record that authenticates but holds no 0x80 marker (a buggy or hostile peer's key)."""
+    for padded in (bytes(256), b"x" * 256, b"\x80" + bytes(254)):
+        head = bytes([1, DATA]) + (len(padded) + 16).to_bytes(2, "big")
+        body = ChaCha20Poly1305(KEY).encrypt(bytes(12), padded, head)
+        with pytest.raises(DecryptError):
+            Opener(KEY, RekeyPolicy()).open(head, body)
