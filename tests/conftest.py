@@ -8,6 +8,7 @@ traceback (confide must never show one). ``recording_proxy`` starts a
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -56,3 +57,12 @@ def _signals_left_as_found() -> Iterator[None]:
     yield
     after = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])
     assert after == before, "a test changed SIGINT's handler or mask"
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port that nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port

@@ -112,15 +112,6 @@ def test_code_is_never_a_positional_argument_nor_echoed(confide: Launcher, args:
     assert "connecting" not in proc.err
 
 
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port that nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def test_nothing_listening_exits_4(confide: Launcher, closed_port: int) -> None:
     proc = confide.join(f"127.0.0.1:{closed_port}", code=CODE)
     _fails(proc, 4, f"could not connect to 127.0.0.1:{closed_port}")

@@ -33,15 +33,6 @@ def _one_error_line(proc: Proc) -> str:
     return lines[0]
 
 
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port that nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def test_nothing_listening_is_said_plainly(confide: Launcher, closed_port: int) -> None:
     proc = confide.join(f"127.0.0.1:{closed_port}", code=CODE)
     assert _one_error_line(proc) == (
