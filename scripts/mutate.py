@@ -67,7 +67,11 @@ TESTS: dict[str, list[str]] = {
     # Checked by hand: these are the unit tests that exercise each module directly.
     _P + "framing.py": ["tests/test_framing.py"],
     _P + "records.py": ["tests/test_records.py"],
-    _P + "connection.py": ["tests/test_handshake.py", "tests/test_vectors.py"],
+    _P + "connection.py": [
+        "tests/test_handshake.py",
+        "tests/test_vectors.py",
+        "tests/test_guess_policy.py",
+    ],
     _P + "handshake.py": ["tests/test_handshake.py", "tests/test_vectors.py"],
     _P + "codes.py": ["tests/test_codes.py"],
     _P + "messages.py": ["tests/test_messages.py"],

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from confide.errors import LocalError, ProtocolError
+from confide.errors import LocalError, ProtocolError, UsageError
 from confide.protocol import messages as m
 from confide.protocol.records import MAX_MESSAGE
 
@@ -233,3 +233,9 @@ def test_a_map_key_that_is_not_a_string_is_a_protocol_error(key: object) -> None
         m.decode(pack(nested))
     as_string = {"v": 1, "t": "chat", "id": 1, "text": "x", str(key): "extra"}
     assert m.decode(pack(as_string)) == m.Chat(1, "x")  # the same field named by a string is fine
+
+
+def test_check_nick_returns_a_good_nick_and_refuses_a_bad_one_by_name() -> None:
+    assert m.check_nick("alice") == "alice"
+    with pytest.raises(UsageError, match=r"^a nick can't contain ':': 'a\?b'$"):
+        m.check_nick("a:b")
