@@ -51,7 +51,7 @@ class Tmux:
     def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         """Run ``confide ARGS`` in a new detached session; the pane reports the exit status."""
         command = shlex.join([*confide_command(), *args])
-        script = f'{command}; echo; echo "exit status $?"; sleep 60'
+        script = f'{command}; rc=$?; echo; echo "exit status $rc"; sleep 60'
         extra = [f"-e{k}={v}" for k, v in (env or {}).items()]
         self.tmux(
             "new-session", "-d", "-s", name, "-x", str(WIDTH), "-y", str(HEIGHT),

@@ -153,7 +153,7 @@ def test_after_the_screen_closes_one_line_says_why_connection_lost(
     host.proc.kill()
     term.wait_for("join", r"the chat is over")
     term.keys("join", "Enter")
-    term.wait_for("join", r"(?m)^error: connection (?:lost|closed).*\n\s*\nexit status \d")
+    term.wait_for("join", r"(?m)^error: connection (?:lost|closed).*\n\s*\nexit status 4")
 
 
 @pytest.mark.slow
