@@ -194,3 +194,18 @@ def test_links_reach_the_terminal_as_osc_8(confide: Launcher, tmp_path: Path) ->
     finally:
         child.terminate(force=True)
         child.close(force=True)
+
+
+@pytest.mark.slow
+def test_typing_after_a_refused_command_replaces_it_in_a_real_terminal(
+    confide: Launcher, term: Tmux
+) -> None:
+    host = confide.host("--name", "alice")
+    join_full_screen(term, host)
+    term.type("join", "/foo bar")
+    term.keys("join", "Enter")
+    term.wait_for("join", r"unknown command /foo")
+    term.type("join", "//etc/passwd is a path")  # "//" sends a line starting with "/"
+    term.keys("join", "Enter")
+    got = wait_received(host, 1)
+    assert got == ["/etc/passwd is a path"], got  # never "/foo bar//etc/passwd is a path"
