@@ -22,6 +22,7 @@ import socket
 import time
 from collections.abc import Iterable
 
+from confide.protocol import codes
 from confide.protocol import messages as m
 from confide.protocol.connection import Connection
 from confide.protocol.events import HandshakeComplete, MessageReceived
@@ -48,6 +49,12 @@ class RawPeer:
         peer = cls(sock, Connection(JOINER, secret, secrets.token_bytes, room=room))
         peer.conn.start()
         return peer.handshake()
+
+    @classmethod
+    def join_code(cls, port: int, code: str) -> RawPeer:
+        """Join the host on 127.0.0.1:``port`` with its printed ``code`` (nameplate and words)."""
+        parsed = codes.parse(code)
+        return cls.join(port, parsed.secret, parsed.nameplate)
 
     @classmethod
     def accept(cls, listener: socket.socket, secret: bytes, room: str) -> RawPeer:

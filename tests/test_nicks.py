@@ -14,7 +14,6 @@ import pytest
 from proc import Launcher, connected, message_line
 from rawpeer import RawPeer
 
-from confide.protocol import codes
 from confide.protocol import messages as m
 
 
@@ -34,8 +33,7 @@ def test_a_peer_renaming_to_my_nick_is_shown_apart(confide: Launcher) -> None:
     """A peer that is not confide (confide refuses this rename) takes my nick later."""
     host = confide.host("--name", "alice")
     assert host.code is not None
-    code = codes.parse(host.code)
-    peer = RawPeer.join(host.port, code.secret, code.nameplate)
+    peer = RawPeer.join_code(host.port, host.code)
     try:
         peer.send(m.Nick("bob"))
         host.proc.expect_err(r"^connected to bob ")
@@ -81,8 +79,7 @@ def test_a_received_nick_is_cleaned(confide: Launcher) -> None:
     """A peer that is not confide sends a nick with ': ' and control characters."""
     host = confide.host("--name", "bot")
     assert host.code is not None
-    code = codes.parse(host.code)
-    peer = RawPeer.join(host.port, code.secret, code.nameplate)
+    peer = RawPeer.join_code(host.port, host.code)
     try:
         peer.send(m.Nick("alice"))
         host.proc.expect_err(r"^connected to alice ")

@@ -76,8 +76,7 @@ def _assert_bounded(proc: Proc, peer: RawPeer) -> None:
 def test_ping_flood_does_not_grow_the_host(confide: Launcher) -> None:
     host = confide.host("--name", "alice")
     assert host.code is not None
-    code = codes.parse(host.code)
-    peer = RawPeer.join(host.port, code.secret, code.nameplate)
+    peer = RawPeer.join_code(host.port, host.code)
     try:
         peer.send(m.Nick("flood"))
         host.proc.expect_err(r"^connected to flood ")
