@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import cpus
+from confide.app.secret import Secret
 from confide.net import tcp
-from confide.net.host import Established, Host, Secret
+from confide.net.host import Established, Host
 from confide.protocol import codes
 from confide.protocol import messages as m
 

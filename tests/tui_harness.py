@@ -31,8 +31,9 @@ from textual.pilot import Pilot
 
 from confide.app.chat import ChatSession
 from confide.app.events import AppEvent, MessageIn
+from confide.app.secret import Secret
 from confide.net import tcp
-from confide.net.host import Established, Host, Secret
+from confide.net.host import Established, Host
 from confide.protocol import codes
 from confide.ui.tui.app import ConfideApp
 from confide.ui.tui.log import ChatLog

@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import sys
-import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -282,7 +281,8 @@ def _nick(args: argparse.Namespace) -> str:
     return str(args.name)
 
 
-def _password(args: argparse.Namespace) -> bytes | None:
+def _password(args: argparse.Namespace) -> str | None:
+    """The password asked for (a file, the environment or a prompt), or None for a code."""
     from confide.secrets_input import read_secret_file, secret_from
 
     if args.password_file:
@@ -292,13 +292,13 @@ def _password(args: argparse.Namespace) -> bytes | None:
         text = secret_from(None, "CONFIDE_PASSWORD", "password: ", "password", confirm=host)
     else:
         return None
-    return unicodedata.normalize("NFKC", text).encode("utf-8")
+    return text
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
     from confide import config
     from confide.app import run, transcript
-    from confide.net.host import Secret
+    from confide.app.secret import Secret
     from confide.net.tcp import parse_address
     from confide.protocol import codes
     from confide.ui.tui.settings import TuiSettings  # no Textual import
@@ -328,12 +328,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
         codes.check_word_count(args.words)
         password = _password(args)
         if password is None:
-            code = codes.generate(
-                codes.new_nameplate(secrets.randbelow), args.words, secrets.randbelow
-            )
-            secret = Secret(code=code, words=args.words)
+            secret = Secret.generated(args.words, secrets.randbelow)
         else:
-            secret = Secret(password=password)
+            secret = Secret.from_password(password)
         settings.room = lambda: secret.room
         opts = run.HostOptions(secret, nick, args.bind, args.port, args.handshake_timeout)
         opts.tunnel, opts.tunnel_port = args.tunnel, args.tunnel_port
@@ -356,7 +353,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         code = codes.parse(secret_from(args.code_file, "CONFIDE_CODE", "code: ", "code"))
         key, room = code.secret, code.nameplate
     else:
-        key, room = password, ""
+        key, room = codes.secret_bytes(password), ""
     relay = relay_client.from_args(args)
     if relay is not None and password is not None:
         room = relay_client.password_room(args.room)

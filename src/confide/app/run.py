@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from confide.app.chat import ChatSession
+from confide.app.secret import Secret
 from confide.errors import RoomClosedError
 from confide.net import discovery, tcp, tunnel
-from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host, Secret
+from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
 from confide.protocol.codes import Code
 from confide.ui.text import sanitize
 

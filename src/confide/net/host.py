@@ -47,6 +47,7 @@ from confide.app.guesses import (
     Failure,
     GuessBudget,
 )
+from confide.app.secret import Secret
 from confide.errors import AuthenticationError, ConfideError, RoomClosedError
 from confide.net.channel import Channel
 from confide.protocol import codes
@@ -77,25 +78,6 @@ REPEATS_SHOWN = 5
 REPEAT_WINDOW = 5.0
 """Seconds; each kind of repeated status line is shown ``REPEATS_SHOWN`` times in one."""
 _VARYING = re.compile(r"'[^']*'|\d+")
-
-
-@dataclass(slots=True)
-class Secret:
-    """What joiners must know: a generated code (with a nameplate) or a chosen password."""
-
-    code: codes.Code | None = None
-    password: bytes = b""
-    words: int = codes.DEFAULT_WORDS
-
-    @property
-    def room(self) -> str:
-        """The nameplate joiners must name ("" for a password room)."""
-        return self.code.nameplate if self.code else ""
-
-    @property
-    def value(self) -> bytes:
-        """The CPace password input."""
-        return self.code.secret if self.code else self.password
 
 
 @dataclass(slots=True)

@@ -10,6 +10,9 @@ underscores) in place of hyphens, then NFKC-normalises what it keeps. The
 list was made so that the first four letters of a word identify it, so a word
 may be typed as its first four letters or more (``viol`` is ``violin``); the
 code's secret is always the full words.
+
+Every secret reaches CPace through ``secret_bytes``, the one place text
+becomes password bytes: a code's words and a chosen password alike.
 """
 
 from __future__ import annotations
@@ -69,8 +72,17 @@ class Code:
 
     @property
     def secret(self) -> bytes:
-        """The password input to CPace: NFKC-normalised words joined by hyphens."""
-        return unicodedata.normalize("NFKC", "-".join(self.words)).encode("utf-8")
+        """The password input to CPace: the words joined by hyphens (``secret_bytes``)."""
+        return secret_bytes("-".join(self.words))
+
+
+def secret_bytes(text: str) -> bytes:
+    """The CPace password input for a secret: ``text`` NFKC-normalised, as UTF-8.
+
+    Every secret goes through here (code words, a host's and a joiner's
+    password), so the same text typed in any Unicode form gives the same key.
+    """
+    return unicodedata.normalize("NFKC", text).encode("utf-8")
 
 
 def generate(nameplate: str, n_words: int, randbelow: RandBelow) -> Code:
