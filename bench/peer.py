@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from bench.peers import LOOPBACK, SETUP_TIMEOUT, listening_host, new_secret
 from confide import allocator
 from confide.app.chat import ChatSession
+from confide.app.room_policy import RoomPolicy
 from confide.errors import ConfideError
 from confide.net import tcp
 from confide.net.host import Established, Host
@@ -132,11 +133,11 @@ async def _serve_confide(cmd: dict[str, Any], reply: Any) -> None:
         from confide.net import relay_client
 
         address = (LOOPBACK, int(cmd["relay"]))
-        host = Host(secret, _quiet, _quiet, handshake_timeout=SETUP_TIMEOUT)
+        host = Host(RoomPolicy(secret), _quiet, _quiet, handshake_timeout=SETUP_TIMEOUT)
         room = await relay_client.RelayRoom.open(address, _quiet, timeout=SETUP_TIMEOUT)
         try:
             room.start(host)
-            reply({"room": host.secret.room, "secret": host.secret.value.hex()})
+            reply({"room": secret.room, "secret": secret.value.hex()})
             hosted = await asyncio.wait_for(room.wait_for_joiner(host), SETUP_TIMEOUT)
             await _confide_session(hosted, cmd)
         finally:

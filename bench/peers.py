@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cpus
+from confide.app.room_policy import RoomPolicy
 from confide.app.secret import Secret
 from confide.net import tcp
 from confide.net.host import Established, Host
@@ -35,7 +36,8 @@ def new_secret() -> Secret:
 
 async def listening_host(secret: Secret) -> tuple[Host, asyncio.Server, int]:
     """A confide ``Host`` listening on a free loopback port."""
-    host = Host(secret, lambda _s: None, lambda _c: None, handshake_timeout=SETUP_TIMEOUT)
+    policy = RoomPolicy(secret)
+    host = Host(policy, lambda _s: None, lambda _c: None, handshake_timeout=SETUP_TIMEOUT)
     server = await tcp.listen(host, LOOPBACK, 0)
     return host, server, server.sockets[0].getsockname()[1]
 

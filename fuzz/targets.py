@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from confide.app.guesses import GuessBudget
+from confide.app.room_policy import RoomPolicy
+from confide.app.secret import Secret
 from confide.errors import ConfideError, ProtocolError
 from confide.protocol import codes, messages
 from confide.protocol import handshake as hs
@@ -158,11 +159,9 @@ def _framing(data: bytes, decoder_class: type[FrameDecoder]) -> None:
 
 
 def _host() -> Connection:
-    """A host as ``net.host.Host`` makes one: its secret comes from a guess budget."""
-    budget = GuessBudget(retire=True)
-    return Connection(
-        hs.HOST, b"", fixed_rand(b"host"), guesses=budget.attempt(lambda: (ROOM, SECRET))
-    )
+    """A host as ``net.host.Host`` makes one: its secret comes from the room's policy."""
+    policy = RoomPolicy(Secret(code=codes.Code(ROOM, tuple(SECRET.decode().split("-")))))
+    return Connection(hs.HOST, b"", fixed_rand(b"host"), guesses=policy.arrival())
 
 
 def _joiner() -> Connection:

@@ -31,6 +31,7 @@ from textual.pilot import Pilot
 
 from confide.app.chat import ChatSession
 from confide.app.events import AppEvent, MessageIn
+from confide.app.room_policy import RoomPolicy
 from confide.app.secret import Secret
 from confide.net import tcp
 from confide.net.host import Established, Host
@@ -65,7 +66,8 @@ def fixed_settings(**changes: object) -> TuiSettings:
 async def loopback_host() -> AsyncIterator[tuple[Host, int, codes.Code]]:
     """A real ``Host`` listening on 127.0.0.1 (port 0): (host, port, code)."""
     code = codes.generate("7", 3, lambda n: 1 % n)
-    host = Host(Secret(code=code), lambda _s: None, lambda _c: None, handshake_timeout=5)
+    policy = RoomPolicy(Secret(code=code))
+    host = Host(policy, lambda _s: None, lambda _c: None, handshake_timeout=5)
     server = await tcp.listen(host, "127.0.0.1", 0)
     try:
         yield host, server.sockets[0].getsockname()[1], code

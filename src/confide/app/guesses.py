@@ -1,7 +1,8 @@
 """The room's guess policy: how many failed joins a code or password answers.
 
-Pure (no asyncio, no sockets): ``net.host.Host`` asks it at the two moments
-that matter and tells it how each handshake ended. The whole rule is here.
+Pure (no asyncio, no sockets): the room's policy (``app.room_policy``) gives
+each connection an ``Attempt`` that its host ``Connection`` asks at the two
+moments that matter, and tells it how the handshake ended. The whole rule is here.
 
 **A code (or password) answers at most ``MAX_GUESSES`` handshakes that fail,
 counting the ones still running.**
@@ -21,9 +22,6 @@ counting the ones still running.**
 
 Guesses spent and failures are counted per generation; since a generation
 ends only when all of its spent guesses have failed, none are left running.
-
-``MAX_HANDSHAKES`` handshakes run at once; ``Host`` makes the others wait
-(at most ``MAX_PENDING`` connections in all, the rest are refused).
 """
 
 from __future__ import annotations
@@ -33,10 +31,6 @@ from dataclasses import dataclass
 
 MAX_GUESSES = 5
 """Failed handshakes (counting running ones) a code or password answers."""
-MAX_HANDSHAKES = 4
-"""Handshakes a host runs at once; more wait their turn."""
-MAX_PENDING = 64
-"""Connections a host keeps before their handshake ends; more are refused at once."""
 
 RETIRED, CLOSED = "retired", "closed"
 

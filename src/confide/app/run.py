@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from confide.app.chat import ChatSession
+from confide.app.room_policy import RoomPolicy
 from confide.app.secret import Secret
 from confide.errors import RoomClosedError
 from confide.net import discovery, tcp, tunnel
@@ -91,7 +92,8 @@ async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
         if advertiser is not None:
             advertiser.update(code.nameplate)
 
-    host = Host(opts.secret, opts.status, on_code, handshake_timeout=opts.handshake_timeout)
+    policy = RoomPolicy(opts.secret)
+    host = Host(policy, opts.status, on_code, handshake_timeout=opts.handshake_timeout)
     if opts.relay is not None:
         return await _host_via_relay(host, opts.relay, opts, run_ui)
     bind, port = ("127.0.0.1", 0) if opts.tunnel else (opts.bind, opts.port)  # ssh -R reaches it

@@ -1,25 +1,22 @@
-"""Hosting: accept joiners, run handshakes, keep the code safe, pick the one chat.
+"""Hosting: accept joiners, run their handshakes, hand the confirmed ones on.
 
-``Host`` decides what happens to each incoming stream, wherever it came
-from (a TCP listener, an SSH tunnel, a relay). Only one chat runs at a time
-(1:1 until group rooms exist); a joiner that arrives during it is told
-``room full``. A handshake that fails for any reason (wrong code, garbage,
-silence) gets one status line and the host keeps waiting.
-
-Guessing is governed by ``app.guesses`` (read its docstring for the rule):
-each connection gets an ``Attempt`` that its ``Connection`` asks for the
-nameplate and secret when the hello arrives, spends a guess on before the
-host's share and checks before confirming. After ``MAX_GUESSES`` failed
-guesses a code is retired and a new one made; a password room is closed and
-``next_joiner`` raises ``RoomClosedError`` (the host exits 3).
+``Host`` serves each incoming stream, wherever it came from (a TCP listener,
+an SSH tunnel, a relay). What is allowed is the room's policy, which the
+host only asks (``net.admission.RoomRules``; ``app.room_policy`` is the real
+one): whether a new connection is refused at once (``room-full``,
+``no-guesses``, ``busy``), the guess each handshake spends, what a failed
+join means (a status line, a retired code's successor, a closed password
+room: then ``next_joiner`` raises ``RoomClosedError`` and the host exits 3)
+and whether a confirmed joiner is admitted. The host does the I/O: it sends
+the alerts, shows the lines and hands established channels on.
 
 A connection holds one of ``MAX_HANDSHAKES`` slots from its first bytes to
 the end of its handshake: a silent connection holds none (the handshake
 timeout ends it), so it cannot keep the real joiner out. Over the cap, a
 handshake waits (a running one ends within the handshake timeout, so a
-second more than that is enough for the first in line), then is refused ``busy``;
-over ``MAX_PENDING`` connections, more are refused at once. Repeated lines
-(refusals, failures of the same kind) are throttled and summarised.
+second more than that is enough for the first in line), then is refused
+``busy``. Repeated lines (refusals, failures of the same kind) are throttled
+and summarised.
 
 The chat starts only when the joiner's first encrypted message (its nick)
 arrives: the joiner checks our proof last, so a joiner that rejects it (a
@@ -31,33 +28,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from confide.app.guesses import (
-    CLOSED,
-    MAX_GUESSES,
-    MAX_HANDSHAKES,
-    MAX_PENDING,
-    RETIRED,
-    Attempt,
-    Failure,
-    GuessBudget,
-)
-from confide.app.secret import Secret
-from confide.errors import AuthenticationError, ConfideError, RoomClosedError
+from confide.errors import ConfideError, RoomClosedError
+from confide.net.admission import TOO_MANY, Arrival, Failed, Line, RoomRules
 from confide.net.channel import Channel
 from confide.protocol import codes
-from confide.protocol.connection import (
-    ALERT_BUSY,
-    ALERT_NO_GUESSES,
-    ALERT_ROOM_FULL,
-    Connection,
-    alert_frame,
-)
+from confide.protocol.connection import ALERT_BUSY, Connection, alert_frame
 from confide.protocol.events import HandshakeComplete
 from confide.protocol.handshake import HOST, RandomBytes
 from confide.throttle import Throttle
@@ -69,15 +49,11 @@ FIRST_MESSAGE_TIMEOUT = 10.0
 """At least this long for a confirmed joiner's first message (its UI may be starting)."""
 TURN_GRACE = 1.0
 """Seconds a handshake waits for a slot beyond the handshake timeout (which frees one)."""
-PASSWORD_ROOM_CLOSED = (
-    f"{MAX_GUESSES} wrong passwords: this room is closed; host again with a new password"
-)
-ROOM_FULL = "refused a second joiner: room full"
-TOO_MANY = "refused a joiner: too many join attempts at once"
+MAX_HANDSHAKES = 4
+"""Handshakes a host runs at once; more wait their turn."""
 REPEATS_SHOWN = 5
 REPEAT_WINDOW = 5.0
 """Seconds; each kind of repeated status line is shown ``REPEATS_SHOWN`` times in one."""
-_VARYING = re.compile(r"'[^']*'|\d+")
 
 
 @dataclass(slots=True)
@@ -90,17 +66,16 @@ class Established:
 
 @dataclass
 class Host:
-    """The policy for incoming connections of one hosted room."""
+    """Accepts and handshakes the joiners of one hosted room, as its ``policy`` allows."""
 
-    secret: Secret
+    policy: RoomRules
     status: Callable[[str], None]
     on_code: Callable[[codes.Code], None]
+    """Shows a new code (one that replaces a retired code)."""
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
     rand: RandomBytes = secrets.token_bytes
     clock: Callable[[], float] = time.monotonic
-    busy: bool = False
     established: asyncio.Queue[Established | RoomClosedError] = field(default_factory=asyncio.Queue)
-    guesses: GuessBudget = field(init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _pending: int = 0
     _running: int = 0
@@ -110,7 +85,6 @@ class Host:
     _summary: asyncio.TimerHandle | None = None
 
     def __post_init__(self) -> None:
-        self.guesses = GuessBudget(retire=self.secret.code is not None)
         self._lines = Throttle(REPEATS_SHOWN, REPEAT_WINDOW, self.clock)
 
     async def next_joiner(self) -> Established:
@@ -123,26 +97,21 @@ class Host:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve one incoming stream: refuse it, or handshake and hand it on."""
-        if self.busy:
-            await _refuse(reader, writer, ALERT_ROOM_FULL)
-            self._note(ROOM_FULL)
+        refusal = self.policy.refusal(self._pending)
+        if refusal is not None:
+            await _refuse(reader, writer, refusal.alert)
+            if refusal.line is not None:
+                self._show(refusal.line)
             return
-        if self.guesses.closed:
-            await _refuse(reader, writer, ALERT_NO_GUESSES)
-            return
-        if self._pending >= MAX_PENDING:
-            await _refuse(reader, writer, ALERT_BUSY)
-            self._note(TOO_MANY)
-            return
-        attempt = self.guesses.attempt(lambda: (self.secret.room, self.secret.value))
-        conn = Connection(HOST, b"", self.rand, guesses=attempt)
+        arrival = self.policy.arrival()
+        conn = Connection(HOST, b"", self.rand, guesses=arrival)
         self._pending += 1
         try:
-            await self._serve(Channel(conn, reader, writer), attempt)
+            await self._serve(Channel(conn, reader, writer), arrival)
         finally:
             self._pending -= 1
 
-    async def _serve(self, channel: Channel, attempt: Attempt) -> None:
+    async def _serve(self, channel: Channel, arrival: Arrival) -> None:
         try:
             first = await channel.first_bytes(self.handshake_timeout)
             if not await self._take_turn():
@@ -153,17 +122,17 @@ class Host:
                 done = await channel.handshake(self.handshake_timeout, first)
             finally:
                 await self._end_turn()
-            attempt.settle(succeeded=True)
+            arrival.confirmed()
             await channel.first_message(max(self.handshake_timeout, FIRST_MESSAGE_TIMEOUT))
         except ConfideError as exc:
             await channel.close()
-            self._failed(attempt.settle(succeeded=False), channel.peer, exc)
+            self._failed(arrival.failed(channel.peer, exc))
             return
-        if self.busy:  # another joiner confirmed first
+        refused = self.policy.admit()
+        if refused is not None:  # another joiner was admitted first
             await channel.close()
-            self._note(ROOM_FULL)
+            self._show(refused)
             return
-        self.busy = True
         self.established.put_nowait(Established(channel, done))
 
     async def _take_turn(self) -> bool:
@@ -192,28 +161,21 @@ class Host:
             self._running -= 1
             self._turns.notify()
 
-    def _failed(self, failure: Failure | None, peer: str, exc: ConfideError) -> None:
-        """Say how a join failed; count it if it had spent a guess, retire or close if last."""
-        if failure is None:
-            self._note(
-                f"a join attempt failed: {_shape(exc)}", f"a join attempt from {peer} failed: {exc}"
-            )
-            return
-        if isinstance(exc, AuthenticationError):
-            self.status(f"a join failed: wrong code or password ({failure.count}/{MAX_GUESSES})")
+    def _failed(self, failed: Failed) -> None:
+        """Show what a failed join meant; show a retired code's successor, or end the room."""
+        for line in failed.lines:
+            self._show(line)
+        if failed.new_code is not None:
+            self.on_code(failed.new_code)
+        if failed.closed:
+            self.established.put_nowait(RoomClosedError(failed.closed))
+
+    def _show(self, line: Line) -> None:
+        """Show a line from the policy; one that may repeat is throttled."""
+        if line.repeats:
+            self._note(line.repeats, line.text)
         else:
-            self.status(
-                f"a join attempt from {peer} failed: {exc} "
-                f"(counted as a wrong guess: {failure.count}/{MAX_GUESSES})"
-            )
-        if failure.ended == RETIRED:
-            self.secret.code = codes.generate(
-                codes.new_nameplate(secrets.randbelow), self.secret.words, secrets.randbelow
-            )
-            self.status(f"{MAX_GUESSES} failed joins: that code is retired")
-            self.on_code(self.secret.code)
-        elif failure.ended == CLOSED:
-            self.established.put_nowait(RoomClosedError(PASSWORD_ROOM_CLOSED))
+            self.status(line.text)
 
     def _note(self, key: str, line: str = "") -> None:
         """A status line that may repeat: shown a few times, then counted and summarised."""
@@ -249,11 +211,6 @@ class Host:
         if self._summary is not None:
             self._summary.cancel()
         self._summarise(final=True)
-
-
-def _shape(exc: ConfideError) -> str:
-    """An error's text with numbers and quoted parts blurred: its kind, for throttling."""
-    return _VARYING.sub("…", str(exc))
 
 
 async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reason: str) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -32,7 +31,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from confide.errors import ClosedError, ConfideError, ProtocolError, RefusedError, UsageError
 from confide.net.host import Established, Host
 from confide.net.tcp import CONNECT_TIMEOUT, connect_failure, handshake_joiner, parse_address
-from confide.protocol.codes import Code
 from confide.protocol.handshake import RandomBytes
 from confide.relay import routing
 from confide.relay.routing import Reason
@@ -349,16 +347,8 @@ class RelayRoom:
         return describe_address(self.relay)
 
     def start(self, host: Host) -> None:
-        """Give the host's code our nameplate and start bringing joiners to ``host``."""
-        show = host.on_code
-
-        def on_code(code: Code) -> None:
-            host.secret.code = dataclasses.replace(code, nameplate=self.nameplate)
-            show(host.secret.code)
-
-        host.on_code = on_code
-        if host.secret.code is not None:
-            host.secret.code = dataclasses.replace(host.secret.code, nameplate=self.nameplate)
+        """Keep the host's codes on our nameplate and start bringing joiners to ``host``."""
+        host.policy.use_nameplate(self.nameplate)
         self._control = asyncio.create_task(self._control_loop(host))
         self._spawn(self._ping_loop())
 
@@ -439,8 +429,9 @@ async def hosting(
     try:
         room.start(host)
         status(f"relay: {room.address}")
-        if host.secret.code is not None:
-            host.on_code(host.secret.code)
+        code = host.policy.code
+        if code is not None:
+            host.on_code(code)
         else:
             status(
                 f"room: {room.nameplate} (joiners run: confide join --relay {room.address} "
