@@ -2,17 +2,36 @@
 
 ``memory_link_pair`` gives two ``Link`` ends joined by queues. The first tests
 pin down that it behaves like a real link where the chat relies on it (order,
-EOF after a close or half-close, ``ClosedError`` on sending after it).
+EOF after a close or half-close, ``ClosedError`` on sending after it). The
+rest run two real ``ChatSession`` drivers against each other over it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import pytest
 
-from confide.app.link import memory_link_pair
-from confide.errors import ClosedError
+from confide.app.chat import ChatSession
+from confide.app.events import (
+    AppEvent,
+    Connected,
+    Delivered,
+    Disconnected,
+    Latency,
+    MessageIn,
+    MessageOut,
+    NickSet,
+    PeerLeft,
+    PeerNick,
+    PeerTyping,
+)
+from confide.app.link import MemoryLink, memory_link_pair
+from confide.errors import EXIT_CONNECT, EXIT_OK, ClosedError
 from confide.protocol import messages as m
 
 
@@ -63,5 +82,172 @@ def test_close_ends_both_ends_receiving() -> None:
         await b.abort()
         with pytest.raises(ClosedError):
             await b.receive()
+
+    asyncio.run(scenario())
+
+
+# -- two drivers talking -------------------------------------------------------
+
+SAS = ("apple", "river", "stone", "cloud", "lamp")
+NOW = datetime(2026, 12, 5, 9, 30)
+POLL_STEPS = 5000  # x 1 ms: a bound for a loaded machine, never a wait in itself
+
+
+@dataclass
+class Side:
+    """One session, its link, its task, what its UI and its observer saw."""
+
+    session: ChatSession
+    link: MemoryLink
+    events: list[AppEvent] = field(default_factory=list)
+    observed: list[AppEvent] = field(default_factory=list)
+    task: asyncio.Task[int] | None = None
+
+    def of(self, kind: type[AppEvent]) -> list[AppEvent]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def ended(self) -> int:
+        """The exit code ``run`` returned (bounded wait)."""
+        assert self.task is not None
+        return await asyncio.wait_for(self.task, 5)
+
+
+def side(link: MemoryLink, nick: str, **kwargs: object) -> Side:
+    events: list[AppEvent] = []
+    observed: list[AppEvent] = []
+    session = ChatSession(
+        link,
+        nick,
+        SAS,
+        events.append,
+        observers=[observed.append],
+        now=lambda: NOW,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return Side(session, link, events, observed)
+
+
+async def until(condition: Callable[[], object], what: str) -> None:
+    for _ in range(POLL_STEPS):
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@asynccontextmanager
+async def talking(
+    alice_args: dict[str, object] | None = None, bob_args: dict[str, object] | None = None
+) -> AsyncIterator[tuple[Side, Side]]:
+    """Alice and Bob, both running and connected."""
+    a_link, b_link = memory_link_pair()
+    alice = side(a_link, "alice", **(alice_args or {}))
+    bob = side(b_link, "bob", **(bob_args or {}))
+    alice.task = asyncio.create_task(alice.session.run())
+    bob.task = asyncio.create_task(bob.session.run())
+    try:
+        await until(lambda: alice.of(Connected) and bob.of(Connected), "both to connect")
+        yield alice, bob
+    finally:
+        for s in (alice, bob):
+            await s.link.close()
+            await s.ended()
+
+
+def test_two_sessions_connect_and_chat_with_receipts() -> None:
+    async def scenario() -> None:
+        async with talking() as (alice, bob):
+            assert alice.of(Connected) == [Connected("bob", SAS)]
+            assert alice.session.peer_nick == "bob"
+            mid = alice.session.say("hello")
+            aid = alice.session.act("waves")
+            await until(lambda: len(bob.of(MessageIn)) == 2, "bob to get both")
+            assert bob.of(MessageIn) == [
+                MessageIn("alice", "hello", NOW, mid),
+                MessageIn("alice", "waves", NOW, aid, action=True),
+            ]
+            await until(lambda: len(alice.of(Delivered)) == 2, "the receipts")
+            assert alice.of(Delivered) == [Delivered(mid), Delivered(aid)]
+            # what we sent ourselves: the observer sees it, the UI does not
+            assert not alice.of(MessageOut)
+            assert [e for e in alice.observed if isinstance(e, MessageOut)] == [
+                MessageOut("alice", "hello", NOW, mid),
+                MessageOut("alice", "waves", NOW, aid, action=True),
+            ]
+            assert [e for e in alice.observed if not isinstance(e, MessageOut)] == alice.events
+
+    asyncio.run(scenario())
+
+
+def test_a_rename_reaches_the_peer_and_the_observer() -> None:
+    async def scenario() -> None:
+        async with talking() as (alice, bob):
+            assert alice.session.rename("alicia") == "alicia"
+            assert alice.session.nick == "alicia"
+            await until(lambda: bob.of(PeerNick), "bob to see the rename")
+            assert bob.of(PeerNick) == [PeerNick("alice", "alicia")]
+            assert NickSet("alice", "alicia") in alice.observed
+            assert not alice.of(NickSet)
+
+    asyncio.run(scenario())
+
+
+def test_typing_shows_only_when_both_enabled_it() -> None:
+    async def scenario() -> None:
+        both = {"typing_enabled": True}
+        async with talking(both, both) as (alice, bob):
+            await until(lambda: alice.session.peer_typing_enabled, "bob's opt-in")
+            alice.session.typing(True)
+            await until(lambda: PeerTyping("alice", True) in bob.events, "bob to see it")
+
+    asyncio.run(scenario())
+
+
+def test_the_ping_timer_measures_latency() -> None:
+    async def scenario() -> None:
+        async with talking({"ping_interval": 0.01}) as (alice, _bob):
+            await until(lambda: alice.of(Latency), "a latency")
+
+    asyncio.run(scenario())
+
+
+def test_leave_says_goodbye_and_both_end_with_exit_0() -> None:
+    async def scenario() -> None:
+        async with talking() as (alice, bob):
+            alice.session.say("last words")
+            await alice.session.leave("gotta go")
+            assert await bob.ended() == EXIT_OK
+            assert await alice.ended() == EXIT_OK
+            assert bob.of(MessageIn)[-1] == MessageIn("alice", "last words", NOW, 1)
+            assert bob.of(PeerLeft) == [PeerLeft("alice", "gotta go")]
+            assert not alice.of(Disconnected)
+            assert alice.link.closed
+            assert bob.link.closed
+            with pytest.raises(ClosedError):
+                alice.session.say("after")
+
+    asyncio.run(scenario())
+
+
+def test_a_vanished_peer_is_disconnected_with_the_exit_code() -> None:
+    async def scenario() -> None:
+        async with talking() as (alice, bob):
+            await bob.link.abort()  # no goodbye
+            assert await alice.ended() == EXIT_CONNECT
+            assert alice.of(Disconnected) == [
+                Disconnected("connection closed by the peer", EXIT_CONNECT)
+            ]
+            assert Disconnected("connection closed by the peer", EXIT_CONNECT) in alice.observed
+
+    asyncio.run(scenario())
+
+
+def test_leave_before_run_still_closes() -> None:
+    async def scenario() -> None:
+        a_link, b_link = memory_link_pair()
+        alice = side(a_link, "alice")
+        await alice.session.leave()
+        assert a_link.closed
+        assert await b_link.receive() == m.Bye("bye")
 
     asyncio.run(scenario())

@@ -32,6 +32,7 @@ from textual.pilot import Pilot
 from confide.app.chat import ChatSession
 from confide.app.events import AppEvent, MessageIn
 from confide.net import tcp
+from confide.net.channel import Channel
 from confide.net.host import Established, Host, Secret
 from confide.protocol import codes
 from confide.ui.tui.app import ConfideApp
@@ -94,6 +95,10 @@ class Chat:
     pilot: Pilot[int]
     peer: ChatSession
     peer_task: asyncio.Task[int]
+    channel: Channel
+    """The app's end of the connection."""
+    peer_channel: Channel
+    """The peer's end."""
     peer_events: list[AppEvent] = field(default_factory=list)
 
     @property
@@ -197,7 +202,10 @@ async def attach(
     app = pilot.app
     assert isinstance(app, ConfideApp)
 
+    channels: list[Channel] = []
+
     def start(ours: Established) -> None:
+        channels.append(ours.channel)
         session = ChatSession(
             ours.channel, nick, sas or ours.done.sas, lambda _e: None, ping_interval=ping_interval
         )
@@ -210,7 +218,7 @@ async def attach(
     task = asyncio.create_task(peer.run())
     _PEERS.add(task)
     task.add_done_callback(_PEERS.discard)
-    chat = Chat(app, pilot, peer, task, events)
+    chat = Chat(app, pilot, peer, task, channels[0], theirs.channel, events)
     app.query_one(ChatInput).cursor_blink = False
     await chat.until(lambda: app.state == "connected", "the app to connect")
     await chat.until(lambda: any(e.__class__.__name__ == "Connected" for e in events), "peer")
@@ -223,8 +231,7 @@ async def detach(chat: Chat) -> None:
         await chat.peer.leave("test over")
     with contextlib.suppress(Exception):
         await asyncio.wait_for(chat.peer_task, 5)
-    if chat.app.session is not None:
-        await chat.app.session.channel.close()
+    await chat.channel.close()
 
 
 @contextlib.asynccontextmanager

@@ -547,5 +547,4 @@ async def _say_goodbye(session: ChatSession, reason: str) -> None:
     try:
         await asyncio.wait_for(session.leave(reason), GOODBYE_TIMEOUT)
     except (TimeoutError, ConfideError):
-        session.channel.writer.transport.abort()  # drop what it never read; close now
-        await session.channel.close()
+        await session.abort()  # drop what it never read; close now
