@@ -16,7 +16,7 @@ from datetime import datetime
 
 import pytest
 
-from confide.app.chat import ChatSession
+from confide.app.chat import ChatSession, SessionSpec
 from confide.app.events import (
     AppEvent,
     Connected,
@@ -112,7 +112,9 @@ class Side:
         return await asyncio.wait_for(self.task, 5)
 
 
-def side(link: MemoryLink, nick: str, **kwargs: object) -> Side:
+def side(
+    link: MemoryLink, nick: str, *, typing: bool = False, ping_interval: float | None = None
+) -> Side:
     events: list[AppEvent] = []
     observed: list[AppEvent] = []
     session = ChatSession(
@@ -122,7 +124,8 @@ def side(link: MemoryLink, nick: str, **kwargs: object) -> Side:
         events.append,
         observers=[observed.append],
         now=lambda: NOW,
-        **kwargs,  # type: ignore[arg-type]
+        typing_enabled=typing,
+        ping_interval=ping_interval,
     )
     return Side(session, link, events, observed)
 
@@ -137,12 +140,12 @@ async def until(condition: Callable[[], object], what: str) -> None:
 
 @asynccontextmanager
 async def talking(
-    alice_args: dict[str, object] | None = None, bob_args: dict[str, object] | None = None
+    *, typing: bool = False, alice_pings: float | None = None
 ) -> AsyncIterator[tuple[Side, Side]]:
-    """Alice and Bob, both running and connected."""
+    """Alice and Bob, both running and connected (``alice_pings``: her ping interval)."""
     a_link, b_link = memory_link_pair()
-    alice = side(a_link, "alice", **(alice_args or {}))
-    bob = side(b_link, "bob", **(bob_args or {}))
+    alice = side(a_link, "alice", typing=typing, ping_interval=alice_pings)
+    bob = side(b_link, "bob", typing=typing)
     alice.task = asyncio.create_task(alice.session.run())
     bob.task = asyncio.create_task(bob.session.run())
     try:
@@ -194,8 +197,7 @@ def test_a_rename_reaches_the_peer_and_the_observer() -> None:
 
 def test_typing_shows_only_when_both_enabled_it() -> None:
     async def scenario() -> None:
-        both = {"typing_enabled": True}
-        async with talking(both, both) as (alice, bob):
+        async with talking(typing=True) as (alice, bob):
             await until(lambda: alice.session.peer_typing_enabled, "bob's opt-in")
             alice.session.typing(True)
             await until(lambda: PeerTyping("alice", True) in bob.events, "bob to see it")
@@ -205,7 +207,7 @@ def test_typing_shows_only_when_both_enabled_it() -> None:
 
 def test_the_ping_timer_measures_latency() -> None:
     async def scenario() -> None:
-        async with talking({"ping_interval": 0.01}) as (alice, _bob):
+        async with talking(alice_pings=0.01) as (alice, _bob):
             await until(lambda: alice.of(Latency), "a latency")
 
     asyncio.run(scenario())
@@ -249,5 +251,31 @@ def test_leave_before_run_still_closes() -> None:
         await alice.session.leave()
         assert a_link.closed
         assert await b_link.receive() == m.Bye("bye")
+
+    asyncio.run(scenario())
+
+
+def test_a_spec_builds_the_session_with_the_uis_sink_and_its_observers() -> None:
+    async def scenario() -> None:
+        a_link, b_link = memory_link_pair()
+        seen: list[AppEvent] = []
+        logged: list[AppEvent] = []
+        spec = SessionSpec(a_link, "alice", SAS).observed_by(logged.append)
+        session = spec.session(seen.append, typing_enabled=True)
+        assert session.typing_enabled
+        assert (session.nick, session.sas) == ("alice", SAS)
+        task = asyncio.create_task(session.run())
+        assert await b_link.receive() == m.Nick("alice")
+        assert await b_link.receive() == m.Typing(False)  # the opt-in it was built with
+        b_link.send(m.Nick("bob"))
+        await until(lambda: seen, "the UI's sink to hear of it")
+        assert seen == [Connected("bob", SAS)]
+        session.say("hi")
+        out = logged[-1]
+        assert isinstance(out, MessageOut)
+        assert (out.nick, out.text, out.id) == ("alice", "hi", 1)
+        await b_link.close()
+        assert await asyncio.wait_for(task, 5) == EXIT_CONNECT
+        assert logged[:1] == seen[:1]
 
     asyncio.run(scenario())

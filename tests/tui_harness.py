@@ -29,7 +29,7 @@ from datetime import datetime
 from textual.app import App
 from textual.pilot import Pilot
 
-from confide.app.chat import ChatSession
+from confide.app.chat import ChatSession, SessionSpec
 from confide.app.events import AppEvent, MessageIn
 from confide.net import tcp
 from confide.net.channel import Channel
@@ -206,15 +206,14 @@ async def attach(
 
     def start(ours: Established) -> None:
         channels.append(ours.channel)
-        session = ChatSession(
-            ours.channel, nick, sas or ours.done.sas, lambda _e: None, ping_interval=ping_interval
-        )
-        app.start_session(session)
+        spec = SessionSpec(ours.channel, nick, sas or ours.done.sas, ping_interval=ping_interval)
+        app.start_session(spec)
 
     _, theirs = await loopback_pair(start)
     events: list[AppEvent] = []
-    peer = ChatSession(theirs.channel, peer_nick, theirs.done.sas, events.append)
-    peer.typing_enabled = peer_typing
+    peer = ChatSession(
+        theirs.channel, peer_nick, theirs.done.sas, events.append, typing_enabled=peer_typing
+    )
     task = asyncio.create_task(peer.run())
     _PEERS.add(task)
     task.add_done_callback(_PEERS.discard)

@@ -8,7 +8,9 @@ link and hands the core's events on: to ``on_event`` (the UI) and to every
 observer, except ``MessageOut`` and ``NickSet`` (what we did ourselves),
 which only observers (a transcript, see ``app.transcript``) see. A ping timer
 (``ping_interval``) asks the core for pings. Both the sink and the observers
-are given when the session is built.
+are given when the session is built: ``app.run`` hands a UI a ``SessionSpec``
+(the link, nick, SAS, observers) and the UI builds its session from it with
+its own sink (``SessionSpec.session``), so nothing is patched in later.
 
 What a user does comes in through ``say``, ``act``, ``rename``, ``typing``
 and ``leave``. The link may be a ``net.channel.Channel`` or one end of
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from confide.app.core import OWN_EVENTS, ChatCore
@@ -31,6 +34,34 @@ from confide.errors import EXIT_OK, ClosedError, ConfideError
 EventSink = Callable[[AppEvent], None]
 LEAVE_TIMEOUT = 2.0
 """Seconds ``leave`` waits for the goodbye to reach the kernel before closing anyway."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSpec:
+    """What a UI needs to build its ``ChatSession``: all but its own event sink."""
+
+    link: Link
+    nick: str
+    sas: tuple[str, ...]
+    ping_interval: float | None = None
+    observers: tuple[EventSink, ...] = ()
+    """Told of every event and of what we send (e.g. a transcript)."""
+
+    def observed_by(self, observer: EventSink) -> SessionSpec:
+        """The same spec with one more observer."""
+        return replace(self, observers=(*self.observers, observer))
+
+    def session(self, on_event: EventSink, *, typing_enabled: bool = False) -> ChatSession:
+        """The session, handing its events to ``on_event`` (the UI) and the observers."""
+        return ChatSession(
+            self.link,
+            self.nick,
+            self.sas,
+            on_event,
+            observers=self.observers,
+            typing_enabled=typing_enabled,
+            ping_interval=self.ping_interval,
+        )
 
 
 class ChatSession:
@@ -56,8 +87,8 @@ class ChatSession:
         """
         self.link = link
         self.core = ChatCore(nick, sas, clock=clock, now=now, typing_enabled=typing_enabled)
-        self.on_event = on_event
-        self.observers = list(observers)
+        self._on_event = on_event
+        self._observers = tuple(observers)
         self._ping_interval = ping_interval
         self._leaving = False
         self._reading = False
@@ -118,8 +149,8 @@ class ChatSession:
 
     def _emit(self, event: AppEvent) -> None:
         if not isinstance(event, OWN_EVENTS):
-            self.on_event(event)
-        for observer in self.observers:
+            self._on_event(event)
+        for observer in self._observers:
             observer(event)
 
     async def run(self) -> int:
