@@ -279,3 +279,27 @@ def test_a_spec_builds_the_session_with_the_uis_sink_and_its_observers() -> None
         assert logged[:1] == seen[:1]
 
     asyncio.run(scenario())
+
+
+def test_leave_half_closes_then_reads_until_the_peer_closes() -> None:
+    async def scenario() -> None:
+        a_link, b_link = memory_link_pair()
+        alice = side(a_link, "alice")
+        alice.task = asyncio.create_task(alice.session.run())
+        assert await b_link.receive() == m.Nick("alice")
+        b_link.send(m.Nick("bob"))
+        alice.session.say("one")
+        assert await b_link.receive() == m.Chat(1, "one")
+        leaving = asyncio.create_task(alice.session.leave("done"))
+        assert await b_link.receive() == m.Bye("done")
+        with pytest.raises(ClosedError, match="closed by the peer"):
+            await b_link.receive()  # her half-close: EOF while she still reads
+        assert not leaving.done()
+        b_link.send(m.Receipt(1))  # so what we still send reaches her
+        await until(lambda: alice.of(Delivered), "her to read the late receipt")
+        await b_link.close()
+        await asyncio.wait_for(leaving, 5)
+        assert await alice.ended() == EXIT_OK
+        assert a_link.closed
+
+    asyncio.run(scenario())
