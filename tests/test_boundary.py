@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import confide.protocol
 
 FORBIDDEN = ("asyncio", "socket", "textual", "threading", "subprocess", "selectors", "ssl")
@@ -99,3 +101,38 @@ def test_no_source_file_imports_an_io_module() -> None:
 def test_the_static_scan_would_notice_a_forbidden_import() -> None:
     sample = "import os\nfrom asyncio import sleep\ndef f():\n    import socket\n"
     assert imported_modules(sample) == {"os", "asyncio", "socket"}
+
+
+PURE_APP_MODULES = (
+    "confide.app.core",
+    "confide.app.events",
+    "confide.app.guesses",
+    "confide.app.days",
+)
+APP_DIR = PACKAGE_DIR.parent / "app"
+
+
+def test_the_pure_app_modules_load_no_io_module() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *PURE_APP_MODULES],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    loaded = set(json.loads(proc.stdout)["all"])
+    assert set(PURE_APP_MODULES) <= loaded
+    bad = sorted(
+        name for name in loaded if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
+    )
+    assert bad == [], f"the pure app modules pulled in {bad}"
+
+
+@pytest.mark.parametrize("module", PURE_APP_MODULES)
+def test_no_pure_app_source_imports_an_io_module(module: str) -> None:
+    path = APP_DIR / f"{module.rsplit('.', 1)[1]}.py"
+    names = imported_modules(path.read_text("utf-8"))
+    roots = {n.split(".")[0] for n in names}
+    assert not roots & set(FORBIDDEN), f"{path.name} imports {roots & set(FORBIDDEN)}"
+    assert "__import__" not in names
+    assert "importlib.import_module" not in names

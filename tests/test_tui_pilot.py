@@ -205,7 +205,7 @@ def test_unread_marker_counts_messages_below_the_view() -> None:
 def test_receipts_show_one_mark_when_sent_and_two_when_delivered() -> None:
     async def body() -> None:
         async with chat() as c:
-            transport = c.peer.channel.writer.transport
+            transport = c.peer_channel.writer.transport
             transport.pause_reading()  # the peer's app does not get it yet
             await c.send("are you there")
             await c.until(lambda: any("are you there" in x for x in c.lines()), "own line")
@@ -265,7 +265,7 @@ def test_peer_leaving_keeps_the_screen_until_enter() -> None:
 def test_a_lost_connection_is_shown_and_exits_4() -> None:
     async def body() -> None:
         async with chat() as c:
-            c.peer.channel.writer.transport.abort()  # no goodbye
+            c.peer_channel.writer.transport.abort()  # no goodbye
             await c.until(lambda: c.app.state == "ended", "the chat to end")
             await c.until(lambda: any("closed" in x or "lost" in x for x in c.lines()), "why")
             await c.pilot.press("ctrl+c")  # no question when it is over
@@ -322,7 +322,7 @@ def test_leaving_never_hangs_on_a_peer_that_stopped_reading(
 
     async def body() -> None:
         async with chat() as c:
-            c.peer.channel.writer.transport.pause_reading()
+            c.peer_channel.writer.transport.pause_reading()
             session = c.app.session
             assert session is not None
             for _ in range(200):  # far more than the socket buffers hold
@@ -331,7 +331,7 @@ def test_leaving_never_hangs_on_a_peer_that_stopped_reading(
             # bounded, with room for a loaded 2-core CI machine
             await c.until(lambda: not c.app.is_running, "the app to exit anyway", steps=1500)
             assert c.app.return_code == 0
-            assert session.channel.closed
+            assert c.channel.closed
 
     run(body)
 

@@ -29,11 +29,12 @@ from datetime import datetime
 from textual.app import App
 from textual.pilot import Pilot
 
-from confide.app.chat import ChatSession
+from confide.app.chat import ChatSession, SessionSpec
 from confide.app.events import AppEvent, MessageIn
 from confide.app.room_policy import RoomPolicy
 from confide.app.secret import Secret
 from confide.net import tcp
+from confide.net.channel import Channel
 from confide.net.host import Established, Host
 from confide.protocol import codes
 from confide.ui.tui.app import ConfideApp
@@ -97,6 +98,10 @@ class Chat:
     pilot: Pilot[int]
     peer: ChatSession
     peer_task: asyncio.Task[int]
+    channel: Channel
+    """The app's end of the connection."""
+    peer_channel: Channel
+    """The peer's end."""
     peer_events: list[AppEvent] = field(default_factory=list)
 
     @property
@@ -200,20 +205,22 @@ async def attach(
     app = pilot.app
     assert isinstance(app, ConfideApp)
 
+    channels: list[Channel] = []
+
     def start(ours: Established) -> None:
-        session = ChatSession(
-            ours.channel, nick, sas or ours.done.sas, lambda _e: None, ping_interval=ping_interval
-        )
-        app.start_session(session)
+        channels.append(ours.channel)
+        spec = SessionSpec(ours.channel, nick, sas or ours.done.sas, ping_interval=ping_interval)
+        app.start_session(spec)
 
     _, theirs = await loopback_pair(start)
     events: list[AppEvent] = []
-    peer = ChatSession(theirs.channel, peer_nick, theirs.done.sas, events.append)
-    peer.typing_enabled = peer_typing
+    peer = ChatSession(
+        theirs.channel, peer_nick, theirs.done.sas, events.append, typing_enabled=peer_typing
+    )
     task = asyncio.create_task(peer.run())
     _PEERS.add(task)
     task.add_done_callback(_PEERS.discard)
-    chat = Chat(app, pilot, peer, task, events)
+    chat = Chat(app, pilot, peer, task, channels[0], theirs.channel, events)
     app.query_one(ChatInput).cursor_blink = False
     await chat.until(lambda: app.state == "connected", "the app to connect")
     await chat.until(lambda: any(e.__class__.__name__ == "Connected" for e in events), "peer")
@@ -226,8 +233,7 @@ async def detach(chat: Chat) -> None:
         await chat.peer.leave("test over")
     with contextlib.suppress(Exception):
         await asyncio.wait_for(chat.peer_task, 5)
-    if chat.app.session is not None:
-        await chat.app.session.channel.close()
+    await chat.channel.close()
 
 
 @contextlib.asynccontextmanager

@@ -31,7 +31,7 @@ from confide.errors import (
 from confide.relay import command as relay_command
 
 if TYPE_CHECKING:
-    from confide.app.chat import ChatSession
+    from confide.app.chat import SessionSpec
     from confide.app.run import UiRunner
     from confide.ui.tui.settings import TuiSettings
 
@@ -372,20 +372,19 @@ def _ui(plain: bool, settings: TuiSettings | None = None, *, raw: bool = False) 
     """
     if _full_screen(plain):
 
-        async def full_screen(session: ChatSession) -> int:
+        async def full_screen(spec: SessionSpec) -> int:
             from confide.ui.tui import run_tui  # the only path that imports Textual
             from confide.ui.tui.settings import TuiSettings
 
-            return await run_tui(session, settings or TuiSettings())
+            return await run_tui(spec, settings or TuiSettings())
 
         return full_screen
 
     from confide.ui.line import LineUI, run_line_mode
 
-    async def line(session: ChatSession) -> int:
+    async def line(spec: SessionSpec) -> int:
         ui = LineUI(raw=raw)
-        session.on_event = ui.on_event
-        return await run_line_mode(session, ui)
+        return await run_line_mode(spec.session(ui.on_event), ui)
 
     return line
 

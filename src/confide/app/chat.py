@@ -1,24 +1,20 @@
-"""A 1:1 chat session over a confirmed ``Channel``.
+"""A 1:1 chat session: the asyncio driver of a ``ChatCore`` over a ``Link``.
 
-``ChatSession.run`` first sends our nick, then receives until the peer says
-goodbye, the connection drops, or we ``leave``. Each thing that happens is
-handed to ``on_event`` as an ``AppEvent``; what a user does comes in through
-``say``, ``act``, ``rename``, ``typing`` and ``leave``. Received chat is
-acknowledged with a receipt; pings measure latency.
+The rules of the chat live in ``app.core.ChatCore`` (no I/O). ``ChatSession``
+runs them: ``run`` greets (our nick), then feeds every message the link
+receives to the core until the peer says goodbye, the link drops, or we
+``leave``. After each message or command it writes the core's outbox to the
+link and hands the core's events on: to ``on_event`` (the UI) and to every
+observer, except ``MessageOut`` and ``NickSet`` (what we did ourselves),
+which only observers (a transcript, see ``app.transcript``) see. A ping timer
+(``ping_interval``) asks the core for pings. Both the sink and the observers
+are given when the session is built: ``app.run`` hands a UI a ``SessionSpec``
+(the link, nick, SAS, observers) and the UI builds its session from it with
+its own sink (``SessionSpec.session``), so nothing is patched in later.
 
-The typing indicator is opt-in on both sides. A side with ``typing_enabled``
-announces it by sending one ``Typing(on=False)`` right after its nick; it
-sends real typing updates only once it has seen a ``Typing`` from the peer
-(``peer_typing_enabled``), and it shows the peer's only if it enabled typing
-itself. So nothing is sent or shown unless both sides turned it on.
-
-Nicks: ours is checked when it is set (``rename`` refuses what
-``messages.nick_problem`` names, or the peer's nick); the peer's is cleaned
-as it arrives, and ``peer_nick`` shows it as ``NICK~2`` while it looks like
-ours, so no UI can show two people under one name.
-
-``observers`` (a transcript, see ``app.transcript``) see every event the UI
-sees, plus ``MessageOut`` and ``NickSet`` for what we send ourselves.
+What a user does comes in through ``say``, ``act``, ``rename``, ``typing``
+and ``leave``. The link may be a ``net.channel.Channel`` or one end of
+``app.link.memory_link_pair`` (tests).
 """
 
 from __future__ import annotations
@@ -26,29 +22,46 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from confide.app.events import (
-    AppEvent,
-    Connected,
-    Delivered,
-    Disconnected,
-    Latency,
-    MessageIn,
-    MessageOut,
-    NickSet,
-    PeerLeft,
-    PeerNick,
-    PeerTyping,
-)
-from confide.errors import EXIT_OK, ClosedError, ConfideError, UsageError
-from confide.net.channel import Channel
-from confide.protocol import messages as m
+from confide.app.core import OWN_EVENTS, ChatCore
+from confide.app.events import AppEvent, Disconnected
+from confide.app.link import Link
+from confide.errors import EXIT_OK, ClosedError, ConfideError
 
 EventSink = Callable[[AppEvent], None]
 LEAVE_TIMEOUT = 2.0
 """Seconds ``leave`` waits for the goodbye to reach the kernel before closing anyway."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSpec:
+    """What a UI needs to build its ``ChatSession``: all but its own event sink."""
+
+    link: Link
+    nick: str
+    sas: tuple[str, ...]
+    ping_interval: float | None = None
+    observers: tuple[EventSink, ...] = ()
+    """Told of every event and of what we send (e.g. a transcript)."""
+
+    def observed_by(self, observer: EventSink) -> SessionSpec:
+        """The same spec with one more observer."""
+        return replace(self, observers=(*self.observers, observer))
+
+    def session(self, on_event: EventSink, *, typing_enabled: bool = False) -> ChatSession:
+        """The session, handing its events to ``on_event`` (the UI) and the observers."""
+        return ChatSession(
+            self.link,
+            self.nick,
+            self.sas,
+            on_event,
+            observers=self.observers,
+            typing_enabled=typing_enabled,
+            ping_interval=self.ping_interval,
+        )
 
 
 class ChatSession:
@@ -56,48 +69,88 @@ class ChatSession:
 
     def __init__(
         self,
-        channel: Channel,
+        link: Link,
         nick: str,
         sas: tuple[str, ...],
         on_event: EventSink,
         *,
+        observers: Iterable[EventSink] = (),
+        typing_enabled: bool = False,
         ping_interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = datetime.now,
     ) -> None:
-        """Prepare a session; nothing is sent until ``run``."""
-        self.channel = channel
-        self.nick = m.clean_nick(nick)
-        self.sas = sas
-        self._peer_raw = "peer"
-        self.on_event = on_event
-        self.observers: list[EventSink] = []
-        """Also told of every event and of what we send: e.g. a transcript."""
-        self._now = now
+        """Prepare a session; nothing is sent until ``run``.
+
+        ``observers`` are also told of every event and of what we send (e.g. a
+        transcript); ``clock`` (monotonic seconds) times pings, ``now`` stamps lines.
+        """
+        self.link = link
+        self.core = ChatCore(nick, sas, clock=clock, now=now, typing_enabled=typing_enabled)
+        self._on_event = on_event
+        self._observers = tuple(observers)
         self._ping_interval = ping_interval
-        self._clock = clock
-        self._next_id = 0
-        self._pings: dict[int, float] = {}
-        self._connected = False
         self._leaving = False
         self._reading = False
         self._ended = asyncio.Event()
-        self.typing_enabled = False
-        self.peer_typing_enabled = False
+
+    # -- the core's state, as the UIs read it ----------------------------
+
+    @property
+    def nick(self) -> str:
+        """Our nick."""
+        return self.core.nick
 
     @property
     def peer_nick(self) -> str:
         """The peer's nick as shown: ``NICK~2`` while it looks like ours."""
-        if m.same_nick(self._peer_raw, self.nick):
-            return f"{self._peer_raw}~2"
-        return self._peer_raw
+        return self.core.peer_nick
+
+    @property
+    def sas(self) -> tuple[str, ...]:
+        """The short authentication string of this chat."""
+        return self.core.sas
+
+    @property
+    def typing_enabled(self) -> bool:
+        """Whether we take part in typing indicators (set before ``run``)."""
+        return self.core.typing_enabled
+
+    @typing_enabled.setter
+    def typing_enabled(self, on: bool) -> None:
+        self.core.typing_enabled = on
+
+    @property
+    def peer_typing_enabled(self) -> bool:
+        """Whether the peer announced it takes part in typing indicators."""
+        return self.core.peer_typing_enabled
+
+    # -- moving things between the core, the link and the UI --------------
+
+    def _flush(self, *, strict: bool = False) -> None:
+        """Send the core's outbox, then hand its events on.
+
+        ``strict`` (a user's command): a closed link raises ``ClosedError`` and
+        what the command would have told observers is dropped. Otherwise (our
+        automatic replies) a closed link is ignored: ``run`` reports it.
+        """
+        try:
+            for message in self.core.messages_to_send():
+                if strict:
+                    self.link.send(message)
+                else:
+                    with contextlib.suppress(ClosedError):
+                        self.link.send(message)
+        except ClosedError:
+            self.core.events_to_emit()
+            raise
+        for event in self.core.events_to_emit():
+            self._emit(event)
 
     def _emit(self, event: AppEvent) -> None:
-        self.on_event(event)
-        self._observe(event)
-
-    def _observe(self, event: AppEvent) -> None:
-        for observer in self.observers:
+        if not isinstance(event, OWN_EVENTS):
+            self._on_event(event)
+        for observer in self._observers:
             observer(event)
 
     async def run(self) -> int:
@@ -105,15 +158,16 @@ class ChatSession:
         pinger = None
         self._reading = True
         try:
-            self.channel.send(m.Nick(self.nick))
-            if self.typing_enabled:
-                self.channel.send(m.Typing(False))  # announce: we opted in
-            await self.channel.drain()
+            self.core.greet()
+            self._flush(strict=True)
+            await self.link.drain()
             if self._ping_interval:
                 pinger = asyncio.create_task(self._ping_loop(self._ping_interval))
             while True:
-                message = await self.channel.receive()
-                if self._handle(message):
+                message = await self.link.receive()
+                self.core.receive(message)
+                self._flush()
+                if self.core.over:
                     return EXIT_OK
         except ConfideError as exc:
             if self._leaving:
@@ -126,66 +180,21 @@ class ChatSession:
                 pinger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pinger
-            await self.channel.close()
-
-    def _handle(self, message: m.Message) -> bool:
-        """React to one message; True when the session is over."""
-        if not self._connected:
-            self._connected = True
-            if isinstance(message, m.Nick):
-                self._peer_raw = m.clean_nick(message.nick)
-            self._emit(Connected(self.peer_nick, self.sas))
-            if isinstance(message, m.Nick):
-                return False
-        match message:
-            case m.Chat(id=mid, text=text) | m.Private(id=mid, text=text):
-                self._deliver(mid, text, action=False)
-            case m.Action(id=mid, text=text):
-                self._deliver(mid, text, action=True)
-            case m.Receipt(id=mid):
-                self._emit(Delivered(mid))
-            case m.Nick(nick=nick):
-                old = self.peer_nick
-                self._peer_raw = m.clean_nick(nick)
-                self._emit(PeerNick(old, self.peer_nick))
-            case m.Typing(on=on):
-                self.peer_typing_enabled = True
-                if self.typing_enabled:
-                    self._emit(PeerTyping(self.peer_nick, on))
-            case m.Ping(n=n):
-                self._send(m.Pong(n))
-            case m.Pong(n=n):
-                sent = self._pings.pop(n, None)
-                if sent is not None:
-                    self._emit(Latency((self._clock() - sent) * 1000))
-            case m.Bye(reason=reason):
-                self._emit(PeerLeft(self.peer_nick, reason))
-                return True
-        return False  # Members and Unknown are ignored in a 1:1 chat
-
-    def _deliver(self, mid: int, text: str, *, action: bool) -> None:
-        self._emit(MessageIn(self.peer_nick, text, self._now(), mid, action))
-        self._send(m.Receipt(mid))
-
-    def _send(self, message: m.Message) -> None:
-        with contextlib.suppress(ClosedError):
-            self.channel.send(message)
+            await self.link.close()
 
     # -- commands from the UI --------------------------------------------
 
     def say(self, text: str) -> int:
         """Send a chat line; return its id (receipts name it)."""
-        return self._numbered(lambda mid: m.Chat(mid, text), text, action=False)
+        mid = self.core.say(text)
+        self._flush(strict=True)
+        return mid
 
     def act(self, text: str) -> int:
         """Send a ``/me`` action; return its id."""
-        return self._numbered(lambda mid: m.Action(mid, text), text, action=True)
-
-    def _numbered(self, make: Callable[[int], m.Message], text: str, *, action: bool) -> int:
-        self._next_id += 1
-        self.channel.send(make(self._next_id))
-        self._observe(MessageOut(self.nick, text, self._now(), self._next_id, action))
-        return self._next_id
+        mid = self.core.act(text)
+        self._flush(strict=True)
+        return mid
 
     def rename(self, nick: str) -> str:
         """Change our nick and tell the peer; return it.
@@ -193,22 +202,22 @@ class ChatSession:
         ``UsageError`` (nothing changes) if ``messages.nick_problem`` refuses it
         or it looks like the peer's nick.
         """
-        m.check_nick(nick)
-        if self._connected and m.same_nick(nick, self._peer_raw):
-            raise UsageError(f"{nick!r} is your peer's nick")
-        old, self.nick = self.nick, nick
-        self.channel.send(m.Nick(self.nick))
-        self._observe(NickSet(old, nick))
-        return self.nick
+        new = self.core.rename(nick)
+        self._flush(strict=True)
+        return new
 
     def typing(self, on: bool) -> None:
         """Tell the peer we started or stopped typing (only if both sides enabled it)."""
-        if self.typing_enabled and self.peer_typing_enabled:
-            self._send(m.Typing(on))
+        self.core.typing(on)
+        self._flush()
 
     async def drain(self) -> None:
         """Wait for queued messages to reach the kernel."""
-        await self.channel.drain()
+        await self.link.drain()
+
+    async def abort(self) -> None:
+        """Close at once, dropping what the peer has not read (it stopped reading)."""
+        await self.link.abort()
 
     async def leave(self, reason: str = "bye") -> None:
         """Say goodbye and close; the peer sees ``PeerLeft``.
@@ -223,22 +232,20 @@ class ChatSession:
         self._leaving = True
         deadline = asyncio.get_running_loop().time() + LEAVE_TIMEOUT
         with contextlib.suppress(ConfideError, TimeoutError):  # a peer that stops reading
-            self.channel.send(m.Bye(reason))
-            await asyncio.wait_for(self.channel.drain(), LEAVE_TIMEOUT)
-            self.channel.shutdown_write()
+            self.core.leave(reason)
+            self._flush(strict=True)
+            await asyncio.wait_for(self.link.drain(), LEAVE_TIMEOUT)
+            self.link.shutdown_write()
             if self._reading:
                 left = deadline - asyncio.get_running_loop().time()
                 await asyncio.wait_for(self._ended.wait(), max(left, 0))
-        await self.channel.close()
+        await self.link.close()
 
     async def _ping_loop(self, interval: float) -> None:
-        n = 0
         while True:
             await asyncio.sleep(interval)
-            n += 1
-            self._pings = {k: v for k, v in self._pings.items() if k > n - 8}
-            self._pings[n] = self._clock()
-            self._send(m.Ping(n))
+            self.core.ping()
+            self._flush()
 
 
 def _plain(exc: ConfideError) -> str:

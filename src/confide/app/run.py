@@ -2,7 +2,8 @@
 
 This is where the CLI's options meet the network layer: listen (or tunnel,
 or use a relay), wait for a confirmed joiner, then run the chosen UI over
-the ``ChatSession``. Status lines before the chat starts go to stderr.
+a ``SessionSpec`` (the UI builds its ``ChatSession`` from it, with its own
+event sink). Status lines before the chat starts go to stderr.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from confide.app.chat import ChatSession
+from confide.app.chat import SessionSpec
 from confide.app.room_policy import RoomPolicy
 from confide.app.secret import Secret
 from confide.errors import RoomClosedError
@@ -22,7 +23,7 @@ from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
 from confide.protocol.codes import Code
 from confide.ui.text import sanitize
 
-UiRunner = Callable[[ChatSession], Awaitable[int]]
+UiRunner = Callable[[SessionSpec], Awaitable[int]]
 Status = Callable[[str], None]
 
 
@@ -162,8 +163,7 @@ async def _host_via_relay(
 
 
 async def _chat(joined: Established, nick: str, run_ui: UiRunner) -> int:
-    session = ChatSession(joined.channel, nick, joined.done.sas, lambda _e: None, ping_interval=5)
-    return await run_ui(session)
+    return await run_ui(SessionSpec(joined.channel, nick, joined.done.sas, ping_interval=5))
 
 
 def _fmt(host: str) -> str:

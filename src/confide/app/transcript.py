@@ -11,9 +11,9 @@ created 0700). A file that cannot be opened, or an existing regular file
 that others can read (group or world bits), is a usage error (exit 2): we
 never write a conversation where others can read it, and never change a
 user's file's mode behind their back. ``logging_ui`` wraps the UI runner:
-it adds the transcript to ``ChatSession.observers``, so it sees the same
-events in line mode and in the full-screen UI, plus what we send. Each line
-has the date and time::
+it adds the transcript to the session's observers (``SessionSpec.observed_by``),
+so it sees the same events in line mode and in the full-screen UI, plus what
+we send. Each line has the date and time::
 
     2026-11-30 23:59:58 -- bob joined (end-to-end encrypted)
     2026-11-30 23:59:59 alice: see you tomorrow
@@ -54,7 +54,7 @@ from confide.errors import UsageError
 from confide.ui.text import sanitize
 
 if TYPE_CHECKING:
-    from confide.app.chat import ChatSession
+    from confide.app.chat import SessionSpec
     from confide.app.run import UiRunner
 
 Clock = Callable[[], datetime]
@@ -135,10 +135,6 @@ class Transcript:
                 os.close(self._fd)
             self._fd = None
 
-    def attach(self, session: ChatSession) -> None:
-        """Log what ``session`` does from now on."""
-        session.observers.append(self.observe)
-
 
 def log_path(file: str | None, log_dir: str | None, now: Clock = datetime.now) -> Path | None:
     """Where to log: ``--log FILE`` wins, else today's file in ``log_dir``, else nowhere."""
@@ -174,10 +170,9 @@ def open_transcript(path: Path, *, make_dir: bool = False, now: Clock = datetime
 def logging_ui(run_ui: UiRunner, transcript: Transcript) -> UiRunner:
     """``run_ui`` with ``transcript`` attached to its session; closed when the UI ends."""
 
-    async def run(session: ChatSession) -> int:
-        transcript.attach(session)
+    async def run(spec: SessionSpec) -> int:
         try:
-            return await run_ui(session)
+            return await run_ui(spec.observed_by(transcript.observe))
         finally:
             transcript.close()
             transcript.flush_warnings()

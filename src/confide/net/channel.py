@@ -155,6 +155,12 @@ class Channel:
         if self.writer.transport.get_write_buffer_size():
             self.writer.transport.abort()  # a peer that stopped reading: drop, don't wait
 
+    async def abort(self) -> None:
+        """Drop what the peer has not read yet and close now; never raises."""
+        with contextlib.suppress(Exception):
+            self.writer.transport.abort()
+        await self.close()
+
     async def _wait_until_peer_reads(self) -> None:
         """Read nothing more while our writes to the peer are above the high-water mark."""
         transport = self.writer.transport

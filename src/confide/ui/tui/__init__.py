@@ -15,12 +15,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from confide.app.chat import ChatSession
+    from confide.app.chat import SessionSpec
     from confide.ui.tui.settings import TuiSettings
 
 
-async def run_tui(session: ChatSession, settings: TuiSettings) -> int:
-    """Run the full-screen chat over ``session`` until it ends; return the exit code.
+async def run_tui(spec: SessionSpec, settings: TuiSettings) -> int:
+    """Run the full-screen chat of the session ``spec`` describes; return its exit code.
 
     Once the screen is closed (the terminal is back on its normal screen), the
     reason the chat ended is left there in one line on stderr, as line mode
@@ -30,7 +30,7 @@ async def run_tui(session: ChatSession, settings: TuiSettings) -> int:
 
     from confide.ui.tui.app import ConfideApp
 
-    app = ConfideApp(settings, session)
+    app = ConfideApp(settings, spec)
     await app.run_async()
     code = await app.finish()
     if app.end_reason:

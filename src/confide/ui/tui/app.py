@@ -32,7 +32,7 @@ from textual.timer import Timer
 from textual.widgets import Label, TextArea
 from textual.worker import Worker
 
-from confide.app.chat import ChatSession
+from confide.app.chat import ChatSession, SessionSpec
 from confide.app.days import day_change
 from confide.app.events import (
     AppEvent,
@@ -91,8 +91,9 @@ class ConfideApp(App[int]):
         Binding("ctrl+f", "find_again", "find again", priority=True, show=False),
     ]
 
-    def __init__(self, settings: TuiSettings, session: ChatSession | None = None) -> None:
-        """An app for ``session`` (or, for tests, one attached later with ``start_session``).
+    def __init__(self, settings: TuiSettings, spec: SessionSpec | None = None) -> None:
+        """An app for the session ``spec`` describes (or, for tests, one started later
+        with ``start_session``).
 
         The mono theme (and so ``NO_COLOR``) draws with no colour at all: every
         colour is dropped on the way out, so the terminal's own foreground and
@@ -103,7 +104,8 @@ class ConfideApp(App[int]):
         if mono and not any(isinstance(f, NoColor) for f in self._filters):
             self._filters.append(NoColor())
         self.settings = settings
-        self.session = session
+        self._spec = spec
+        self.session: ChatSession | None = None
         self.state = "connecting"
         self.exit_code = EXIT_OK
         self.end_reason = ""  # why the chat ended, printed after the screen closes
@@ -152,14 +154,13 @@ class ConfideApp(App[int]):
         chat_input.placeholder = "Type a message · /help for commands"
         chat_input.focus()
         self.query_one(StatusBar).show(room=self.settings.room())
-        if self.session is not None:
-            self.start_session(self.session)
+        if self._spec is not None:
+            self.start_session(self._spec)
 
-    def start_session(self, session: ChatSession) -> None:
-        """Run ``session`` and show what happens in it."""
+    def start_session(self, spec: SessionSpec) -> None:
+        """Build the session ``spec`` describes, run it and show what happens in it."""
+        session = spec.session(self._post_event, typing_enabled=self.settings.typing)
         self.session = session
-        session.typing_enabled = self.settings.typing
-        session.on_event = self._post_event
         self.query_one(StatusBar).show(me=session.nick, peer="", state="connecting")
         self.query_one("#prompt", Label).update(self._prompt())
         self._worker = self.run_worker(
@@ -547,5 +548,4 @@ async def _say_goodbye(session: ChatSession, reason: str) -> None:
     try:
         await asyncio.wait_for(session.leave(reason), GOODBYE_TIMEOUT)
     except (TimeoutError, ConfideError):
-        session.channel.writer.transport.abort()  # drop what it never read; close now
-        await session.channel.close()
+        await session.abort()  # drop what it never read; close now
