@@ -17,8 +17,8 @@ from textual import events
 from tui_harness import chat, run
 
 from confide.app.events import MessageIn, PeerLeft, PeerTyping
+from confide.ui import commands as cmd
 from confide.ui.tui import app as app_module
-from confide.ui.tui import commands as cmd
 from confide.ui.tui.log import ChatLog
 from confide.ui.tui.messages import SessionEvent
 from confide.ui.tui.screens import LeaveScreen, PasteScreen

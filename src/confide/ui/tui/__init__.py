@@ -6,8 +6,8 @@ The pieces: ``app`` (the ``ConfideApp``), ``log`` (the virtual scrollback),
 ``widgets`` (status bar, input line, small bars), ``screens`` (the leave and
 paste questions), ``messages`` (the typed Textual messages they exchange),
 ``driver`` (Textual's Linux driver, also seeing pastes the terminal did not mark),
-and Textual-free logic: ``commands``, ``history``, ``complete``, ``colours``
-and ``settings``.
+and Textual-free logic: ``history``, ``complete``, ``colours``
+and ``settings`` (the command parser both interfaces share is ``confide.ui.commands``).
 """
 
 from __future__ import annotations

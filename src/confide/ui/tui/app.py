@@ -46,8 +46,8 @@ from confide.app.events import (
     PeerTyping,
 )
 from confide.errors import EXIT_ERROR, EXIT_OK, ConfideError
+from confide.ui import commands as cmd
 from confide.ui.text import sanitize
-from confide.ui.tui import commands as cmd
 from confide.ui.tui.colours import log_styles
 from confide.ui.tui.log import ChatLog
 from confide.ui.tui.messages import SessionEnded, SessionEvent
