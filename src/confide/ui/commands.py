@@ -12,7 +12,8 @@ the interface shows its ``reason`` and sends nothing.
 
 Each interface then runs the ``Command`` it got. Commands that only change
 what the screen shows (``VISUAL``: ``/find``, ``/copy``, ``/clear``) have
-nothing to act on in line mode, which says so (``visual_only``).
+nothing to act on in line mode, which says so (``visual_only``). What the
+other commands answer is worded here once, for both (``verify_hint``...).
 """
 
 from __future__ import annotations
@@ -154,6 +155,24 @@ def help_lines(*, full_screen: bool = True) -> list[str]:
         usage = f"{name} {args}".strip()
         lines.append(f"{usage:<{width}}  {what}")
     return [*lines, *KEYS_HELP] if full_screen else lines
+
+
+def sas_check(verified: bool) -> str:
+    """How ``/who`` describes the peer: verified, or not compared yet."""
+    return "verified" if verified else "SAS not compared yet (/verify)"
+
+
+def verify_hint(peer: str) -> str:
+    """What ``/verify`` says after the SAS: how to compare it, and what then."""
+    return (
+        f"read these words aloud with {peer} by voice or in person, not in this chat. "
+        "If they match, type /verify ok. If not, someone is in the middle: leave (/quit)."
+    )
+
+
+def verified_text(peer: str) -> str:
+    """What ``/verify ok`` answers."""
+    return f"you marked {peer} verified for this session"
 
 
 def visual_only(name: str) -> str:

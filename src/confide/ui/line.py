@@ -325,7 +325,7 @@ async def _run_line(session: ChatSession, text: str, ui: LineUI) -> bool:
             for line in cmd.help_lines(full_screen=False):
                 ui.status(line)
         case cmd.Simple(name="who"):
-            check = "verified" if ui.verified else "SAS not compared yet (/verify)"
+            check = cmd.sas_check(ui.verified)
             ui.status(f"you: {session.nick} · peer: {session.peer_nick} ({check})")
         case cmd.Verify(ok=ok):
             _verify(session, ui, ok=ok)
@@ -347,13 +347,10 @@ def _verify(session: ChatSession, ui: LineUI, *, ok: bool) -> None:
     """``/verify``: show the SAS and how to compare it; ``/verify ok``: note that it matched."""
     if ok:
         ui.verified = True
-        ui.status(f"you marked {session.peer_nick} verified for this session")
+        ui.status(cmd.verified_text(session.peer_nick))
         return
     ui.status("SAS: " + " ".join(session.sas))
-    ui.status(
-        f"read these words aloud with {session.peer_nick} by voice or in person, not in "
-        "this chat. If they match, type /verify ok. If not, someone is in the middle: leave."
-    )
+    ui.status(cmd.verify_hint(session.peer_nick))
 
 
 async def _send(session: ChatSession, text: str, ui: LineUI, *, action: bool) -> None:

@@ -169,20 +169,17 @@ class InputLine:
         peer = self._peer()
         if ok:
             self._status.mark_verified()
-            self._feed.system(f"you marked {peer} verified for this session")
+            self._feed.system(cmd.verified_text(peer))
             return
         self._feed.system(f"SAS: {' '.join(sas)}")
-        self._feed.system(
-            f"read these words aloud with {peer} by voice or in person, not in this chat. "
-            "If they match, type /verify ok. If not, someone is in the middle: leave (/quit)."
-        )
+        self._feed.system(cmd.verify_hint(peer))
 
     def _who(self) -> None:
         session = self._chat.session
         if session is None:
             self._feed.system("not connected yet")
             return
-        check = "verified" if self._chat.verified else "SAS not compared yet (/verify)"
+        check = cmd.sas_check(self._chat.verified)
         room = self._settings.room()
         where = f"room {room}" if room else "password room"
         self._feed.system(f"you: {session.nick} · peer: {self._peer()} ({check}) · {where}")
