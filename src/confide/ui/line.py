@@ -313,7 +313,10 @@ async def _run_line(session: ChatSession, text: str, ui: LineUI) -> bool:
     (``confide.ui.commands``), with ``bye`` only as the exact line; with
     ``--raw`` every line that is not blank is a message.
     """
-    command = cmd.Say(text) if ui.raw and text.strip() else cmd.parse(text, exact_bye=True)
+    if ui.raw:
+        command: cmd.Command = cmd.Say(text) if text.strip() else cmd.Empty()
+    else:
+        command = cmd.parse(text, exact_bye=True)
     match command:
         case cmd.Empty():
             return True
@@ -329,7 +332,7 @@ async def _run_line(session: ChatSession, text: str, ui: LineUI) -> bool:
             ui.status(f"you: {session.nick} · peer: {session.peer_nick} ({check})")
         case cmd.Verify(ok=ok):
             _verify(session, ui, ok=ok)
-        case cmd.Find() | cmd.Copy() | cmd.Simple():
+        case cmd.Find() | cmd.Copy() | cmd.Simple(name="clear"):
             ui.status(cmd.visual_only(text.split(" ", 1)[0].lower()))
         case cmd.Nick(nick=nick):
             try:
