@@ -181,6 +181,30 @@ def test_only_the_exact_bye_leaves_and_commands_still_work(confide: Launcher) ->
     assert "never sent" not in host.proc.out, host.proc
 
 
+def test_commands_are_read_as_the_full_screen_ui_reads_them(confide: Launcher) -> None:
+    host = confide.host("--name", "alice")
+    joiner = confide.join(host, "--name", "bob")
+    sas = connected(host.proc, joiner)
+    joiner.write(b"/frobnicate now\n/nick\n/clear\n/copy 2\n//etc/hosts\n")
+    host.proc.expect_out(message_line("bob", "/etc/hosts"))
+    joiner.expect_err(r"^unknown command /frobnicate \(try /help\); nothing was sent$")
+    joiner.expect_err(r"^usage: /nick NEW$")
+    joiner.expect_err(r"^/clear only works in the full-screen interface; nothing was sent$")
+    joiner.expect_err(r"^/copy only works in the full-screen interface; nothing was sent$")
+    joiner.write(b"/help\n/verify\n/verify ok\n/who\n")
+    joiner.expect_err(r"^/nick NEW +change your nickname$")
+    joiner.expect_err(r"^read these words aloud with alice by voice or in person")
+    joiner.expect_err(r"^you marked alice verified for this session$")
+    joiner.expect_err(r"^you: bob · peer: alice \(verified\)$")
+    joiner.close_stdin()
+    assert joiner.wait() == 0, joiner
+    host.proc.expect_err(r"^bob left$")
+    assert host.proc.wait() == 0
+    assert len(host.proc.out_lines) == 1, host.proc  # only the escaped line was sent
+    assert "Shift+Enter" not in joiner.err, joiner  # line mode's help has no keys
+    assert f"SAS: {sas}" in joiner.err_lines[2:], joiner  # /verify shows it again
+
+
 def test_raw_sends_every_line_and_only_end_of_input_leaves(confide: Launcher) -> None:
     host = confide.host("--name", "alice")
     joiner = confide.join(host, "--name", "bob", "--raw")

@@ -8,7 +8,7 @@ import sys
 import pytest
 from rich.console import Console
 
-from confide.ui.tui import commands as cmd
+from confide.ui import commands as cmd
 from confide.ui.tui.colours import DARK_PALETTE, log_styles, palette_index
 from confide.ui.tui.complete import Completer, candidates
 from confide.ui.tui.history import History
@@ -55,6 +55,29 @@ def test_parse_invalid(line: str, reason: str) -> None:
     result = cmd.parse(line)
     assert isinstance(result, cmd.Invalid)
     assert reason in result.reason
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("bye", cmd.Simple("quit")),
+        ("Bye", cmd.Say("Bye")),
+        (" bye", cmd.Say(" bye")),
+        ("bye now", cmd.Say("bye now")),
+        ("/quit", cmd.Simple("quit")),
+        ("/me waves", cmd.Me("waves")),
+        ("//quit", cmd.Say("/quit")),
+    ],
+)
+def test_parse_in_line_mode_leaves_only_on_the_exact_bye(line: str, expected: cmd.Command) -> None:
+    assert cmd.parse(line, exact_bye=True) == expected
+
+
+def test_line_mode_help_leaves_out_the_screen_commands_and_keys() -> None:
+    text = "\n".join(cmd.help_lines(full_screen=False))
+    for name in COMMANDS:
+        assert (name in text) == (name not in cmd.VISUAL), name
+    assert "Shift+Enter" not in text
 
 
 def test_help_names_every_command() -> None:

@@ -17,8 +17,8 @@ from textual import events
 from tui_harness import chat, run
 
 from confide.app.events import MessageIn, PeerLeft, PeerTyping
-from confide.ui.tui import app as app_module
-from confide.ui.tui import commands as cmd
+from confide.ui import commands as cmd
+from confide.ui.tui import leaving
 from confide.ui.tui.log import ChatLog
 from confide.ui.tui.messages import SessionEvent
 from confide.ui.tui.screens import LeaveScreen, PasteScreen
@@ -318,7 +318,7 @@ def test_status_bar_shows_room_who_state_shield_sas_and_latency() -> None:
 def test_leaving_never_hangs_on_a_peer_that_stopped_reading(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(app_module, "GOODBYE_TIMEOUT", 0.3)
+    monkeypatch.setattr(leaving, "GOODBYE_TIMEOUT", 0.3)
 
     async def body() -> None:
         async with chat() as c:

@@ -55,7 +55,8 @@ secrets are never taken as bare arguments (ps would show them):
 LINE_MODE_HELP = """\
 line mode (stdin or stdout not a terminal, or --plain):
   each input line is sent; the exact line 'bye' or '/quit' leaves, as do end of
-  input and Ctrl-C; '/me TEXT' and '/nick NEW' are commands.
+  input and Ctrl-C; '/me TEXT', '/nick NEW' and the rest of '/help' are
+  commands, and '//' starts a message with '/'.
   --raw: every input line is sent as it is (commands and 'bye' too); only end
   of input or Ctrl-C leaves. Use it to pipe in text you don't control.
 """

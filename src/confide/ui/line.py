@@ -9,9 +9,15 @@ to stderr: connected, the SAS, the peer leaving, errors. The
 piped in is held until the peer's nick arrived, then sent, so even
 ``printf 'hi\nbye\n' | confide join ...`` shows them and sends ``hi``.
 
-Leaving: the exact line ``bye`` or ``/quit``, end of input and Ctrl-C all
-leave cleanly and tell the peer. With ``--raw`` every line is a message
-(``/nick``, ``/me``, ``bye`` included): only end of input or Ctrl-C leave.
+Typed lines are read by the parser the full-screen UI uses
+(``confide.ui.commands``): ``/me``, ``/nick``, ``/help``, ``/who`` and
+``/verify`` work, ``//`` starts a message with ``/``, an unknown or misused
+command is refused with a status line and nothing is sent, and the
+commands that only change the screen (``/find``, ``/copy``, ``/clear``) say
+that they work only there. Leaving: the exact line ``bye`` or ``/quit``, end
+of input and Ctrl-C all leave cleanly and tell the peer. With ``--raw``
+every line is a message (``/nick``, ``/me``, ``bye`` included): only end of
+input or Ctrl-C leave.
 Losing stdout (``confide join | head -1``) is a normal end too: the peer is
 told, nothing more is printed, and the exit code is 0. A typed line too long
 for one message is not sent: a status line says so and the chat goes on.
@@ -46,10 +52,9 @@ from confide.app.events import (
     PeerNick,
 )
 from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError, UsageError
+from confide.ui import commands as cmd
 from confide.ui.text import sanitize
 
-QUIT_WORDS = frozenset({"bye", "/quit"})
-"""The whole lines that leave (exactly: ``Bye`` or ``bye `` is a message)."""
 MAX_LINE = 1 << 20
 """Bytes of one typed line we buffer at most; longer lines are dropped unsent."""
 
@@ -72,6 +77,8 @@ class LineUI:
         """Set when stdout is gone (``confide ... | head -1``): the chat then ends."""
         self.connected = asyncio.Event()
         """Set once the peer's nick came (``connected to``); typed lines wait for it."""
+        self.verified = False
+        """Set by ``/verify ok``: the user compared the SAS and it matched."""
         self.editing = False
         """True while ``readline`` reads a terminal (``--plain``): output repaints its line."""
 
@@ -282,7 +289,7 @@ async def _send_typed(session: ChatSession, chunks: asyncio.Queue[bytes], ui: Li
         chunk = await chunks.get()
         if not chunk:
             if pending.strip() and not skipping:
-                await _send_line(session, pending.decode("utf-8", "replace"), ui)
+                await _run_line(session, pending.decode("utf-8", "replace"), ui)
             return
         pending += chunk
         *lines, pending = pending.split(b"\n")
@@ -291,30 +298,69 @@ async def _send_typed(session: ChatSession, chunks: asyncio.Queue[bytes], ui: Li
             lines = lines[1:]
         for raw in lines:
             text = raw.decode("utf-8", "replace").rstrip("\r")
-            if not ui.raw and text in QUIT_WORDS:
+            if not await _run_line(session, text, ui):
                 return
-            await _send_line(session, text, ui)
         if len(pending) > MAX_LINE:
             if not skipping:
                 ui.status(f"not sent: a line longer than {MAX_LINE:,} bytes")
             pending, skipping = b"", True
 
 
-async def _send_line(session: ChatSession, text: str, ui: LineUI) -> None:
-    if not text.strip():
-        return
-    try:
-        if ui.raw:
-            session.say(text)
-        elif text.startswith("/me "):
-            session.act(text[4:])
-        elif text.startswith("/nick "):
+async def _run_line(session: ChatSession, text: str, ui: LineUI) -> bool:
+    """Run one typed line: a command or a message. False once it asks to leave.
+
+    The line is read by the parser the full-screen UI uses too
+    (``confide.ui.commands``), with ``bye`` only as the exact line; with
+    ``--raw`` every line that is not blank is a message.
+    """
+    if ui.raw:
+        command: cmd.Command = cmd.Say(text) if text.strip() else cmd.Empty()
+    else:
+        command = cmd.parse(text, exact_bye=True)
+    match command:
+        case cmd.Empty():
+            return True
+        case cmd.Simple(name="quit"):
+            return False
+        case cmd.Invalid(reason=reason):
+            ui.status(reason)
+        case cmd.Simple(name="help"):
+            for line in cmd.help_lines(full_screen=False):
+                ui.status(line)
+        case cmd.Simple(name="who"):
+            check = cmd.sas_check(ui.verified)
+            ui.status(f"you: {session.nick} · peer: {session.peer_nick} ({check})")
+        case cmd.Verify(ok=ok):
+            _verify(session, ui, ok=ok)
+        case cmd.Find() | cmd.Copy() | cmd.Simple(name="clear"):
+            ui.status(cmd.visual_only(text.split(" ", 1)[0].lower()))
+        case cmd.Nick(nick=nick):
             try:
-                nick = session.rename(text[6:])
+                new = session.rename(nick)
             except UsageError as exc:
                 ui.status(f"nick not changed: {exc}")
-                return
-            ui.status(f"you are now {nick}")
+                return True
+            ui.status(f"you are now {new}")
+        case cmd.Say(text=said) | cmd.Me(text=said):
+            await _send(session, said, ui, action=isinstance(command, cmd.Me))
+    return True
+
+
+def _verify(session: ChatSession, ui: LineUI, *, ok: bool) -> None:
+    """``/verify``: show the SAS and how to compare it; ``/verify ok``: note that it matched."""
+    if ok:
+        ui.verified = True
+        ui.status(cmd.verified_text(session.peer_nick))
+        return
+    ui.status("SAS: " + " ".join(session.sas))
+    ui.status(cmd.verify_hint(session.peer_nick))
+
+
+async def _send(session: ChatSession, text: str, ui: LineUI, *, action: bool) -> None:
+    """Send a message (or an action) and wait until it is written."""
+    try:
+        if action:
+            session.act(text)
         else:
             session.say(text)
         await session.drain()

@@ -2,12 +2,15 @@
 
 Importing this package does not import Textual (``confide --help`` and line
 mode must stay fast); ``run_tui`` does, when the interface actually starts.
-The pieces: ``app`` (the ``ConfideApp``), ``log`` (the virtual scrollback),
-``widgets`` (status bar, input line, small bars), ``screens`` (the leave and
-paste questions), ``messages`` (the typed Textual messages they exchange),
-``driver`` (Textual's Linux driver, also seeing pastes the terminal did not mark),
-and Textual-free logic: ``commands``, ``history``, ``complete``, ``colours``
-and ``settings``.
+The pieces: ``app`` (the ``ConfideApp``, which puts together ``feed``:
+what goes into the log, ``status``: the bars, ``input_line``: the input and
+its commands, and ``leaving``, sharing a ``state``), ``log`` (the virtual
+scrollback), ``widgets`` (status bar, input line, small bars), ``screens``
+(the leave and paste questions), ``theme`` (the mono theme), ``messages``
+(the typed Textual messages they exchange), ``driver`` (Textual's Linux
+driver, also seeing pastes the terminal did not mark), and Textual-free
+logic: ``history``, ``complete``, ``colours`` and ``settings``. The command
+parser both interfaces share is ``confide.ui.commands``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,6 @@ async def run_tui(spec: SessionSpec, settings: TuiSettings) -> int:
     app = ConfideApp(settings, spec)
     await app.run_async()
     code = await app.finish()
-    if app.end_reason:
-        print(app.end_reason, file=sys.stderr, flush=True)
+    if app.leaving.end_reason:
+        print(app.leaving.end_reason, file=sys.stderr, flush=True)
     return code

@@ -1,9 +1,19 @@
-"""What a line typed into the input means: a message, or one of the commands.
+"""What a line typed into either interface means: a message, or one of the commands.
 
-``parse`` turns the text into a ``Command``. A line starting with ``/`` is a
-command; ``//`` sends a line that starts with a single ``/``. ``bye`` on its
-own leaves, as in line mode. An unknown command, or a command used wrongly,
-becomes ``Invalid``: the interface says so and sends nothing.
+Both interfaces (the full-screen app in ``ui.tui`` and line mode in
+``ui.line``) read what is typed through this one parser; it imports neither
+Textual nor anything of the network. ``parse`` turns the text into a
+``Command``. A line starting with ``/`` is a command; ``//`` sends a line
+that starts with a single ``/``. ``bye`` on its own leaves: in the
+full-screen input in any case and with spaces around it, in line mode only
+the exact lower-case line (``exact_bye``), so ``Bye`` in a script is a
+message. An unknown command, or a command used wrongly, becomes ``Invalid``:
+the interface shows its ``reason`` and sends nothing.
+
+Each interface then runs the ``Command`` it got. Commands that only change
+what the screen shows (``VISUAL``: ``/find``, ``/copy``, ``/clear``) have
+nothing to act on in line mode, which says so (``visual_only``). What the
+other commands answer is worded here once, for both (``verify_hint``...).
 """
 
 from __future__ import annotations
@@ -21,6 +31,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/clear": ("", "clear the screen's scrollback"),
     "/quit": ("", "leave the chat (so does bye)"),
 }
+
+VISUAL = frozenset({"/find", "/copy", "/clear"})
+"""Commands that only change the screen: the full-screen UI has them, line mode not."""
 
 KEYS_HELP = (
     "Enter sends · Shift+Enter or Ctrl+J: new line · Up/Down: earlier input",
@@ -95,11 +108,15 @@ class Empty(Command):
     """Only whitespace: nothing to do."""
 
 
-def parse(line: str) -> Command:
-    """What ``line`` (the whole input, possibly several lines) asks for."""
+def parse(line: str, *, exact_bye: bool = False) -> Command:
+    """What ``line`` (the whole input, possibly several lines) asks for.
+
+    ``bye`` leaves whatever its case and surrounding spaces, or, with
+    ``exact_bye`` (line mode), only as exactly ``bye``.
+    """
     if not line.strip():
         return Empty()
-    if line.strip().lower() == "bye":
+    if line == "bye" if exact_bye else line.strip().lower() == "bye":
         return Simple("quit")
     if line.startswith("//"):
         return Say(line[1:])
@@ -129,11 +146,35 @@ def parse(line: str) -> Command:
     return Simple(name[1:])
 
 
-def help_lines() -> list[str]:
-    """The lines ``/help`` shows."""
-    width = max(len(f"{name} {args}".strip()) for name, (args, _) in COMMANDS.items())
+def help_lines(*, full_screen: bool = True) -> list[str]:
+    """The lines ``/help`` shows: every command and the keys, or (line mode) what it has."""
+    shown = {n: u for n, u in COMMANDS.items() if full_screen or n not in VISUAL}
+    width = max(len(f"{name} {args}".strip()) for name, (args, _) in shown.items())
     lines = []
-    for name, (args, what) in COMMANDS.items():
+    for name, (args, what) in shown.items():
         usage = f"{name} {args}".strip()
         lines.append(f"{usage:<{width}}  {what}")
-    return [*lines, *KEYS_HELP]
+    return [*lines, *KEYS_HELP] if full_screen else lines
+
+
+def sas_check(verified: bool) -> str:
+    """How ``/who`` describes the peer: verified, or not compared yet."""
+    return "verified" if verified else "SAS not compared yet (/verify)"
+
+
+def verify_hint(peer: str) -> str:
+    """What ``/verify`` says after the SAS: how to compare it, and what then."""
+    return (
+        f"read these words aloud with {peer} by voice or in person, not in this chat. "
+        "If they match, type /verify ok. If not, someone is in the middle: leave (/quit)."
+    )
+
+
+def verified_text(peer: str) -> str:
+    """What ``/verify ok`` answers."""
+    return f"you marked {peer} verified for this session"
+
+
+def visual_only(name: str) -> str:
+    """What line mode says to a ``VISUAL`` command such as ``/clear``."""
+    return f"{name} only works in the full-screen interface; nothing was sent"

@@ -1,0 +1,98 @@
+"""The bars that show the state of the chat: the status bar and the typing bar.
+
+``StatusLine`` follows the session's events: who we talk to, the phase
+(connecting, connected, left, disconnected), the padlock while the channel
+is end-to-end encrypted, the SAS (or "verified" after ``/verify ok``) and
+the latency. The typing bar shows while the peer types, and hides when
+their message comes or when no update came for ``TYPING_SHOWN`` seconds (a
+peer that vanished mid-word). Drawing is the widgets' job (``widgets``).
+"""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.timer import Timer
+
+from confide.app.events import (
+    AppEvent,
+    Connected,
+    Disconnected,
+    Latency,
+    MessageIn,
+    PeerLeft,
+    PeerNick,
+    PeerTyping,
+)
+from confide.ui.tui.state import ChatState, screen_gone
+from confide.ui.tui.widgets import StatusBar, TypingBar
+
+TYPING_SHOWN = 8.0  # hide the peer's indicator if no update came for this long
+
+
+class StatusLine:
+    """Keeps the status and typing bars, and the chat's phase, in step with the session."""
+
+    def __init__(self, app: App[int], chat: ChatState) -> None:
+        """The bars of ``app``; the phase and verified state go into ``chat``."""
+        self._app = app
+        self._chat = chat
+        self._peer_typing_timer: Timer | None = None
+
+    @property
+    def bar(self) -> StatusBar:
+        """The status bar widget."""
+        return self._app.query_one(StatusBar)
+
+    def on_event(self, event: AppEvent) -> None:
+        """Show what ``event`` changes: the peer, the phase, the SAS, latency, typing."""
+        match event:
+            case Connected(peer=peer, sas=sas):
+                self._chat.phase = "connected"
+                self.bar.show(peer=peer, state="connected", secure=True, sas=sas)
+            case MessageIn():
+                self._show_typing(None)
+            case PeerNick(new=new):
+                self.bar.show(peer=new)
+            case PeerTyping(nick=nick, on=on):
+                self._show_typing(nick if on else None)
+                if on:
+                    self._restart_typing_timer()
+            case Latency(ms=ms):
+                self.bar.show(latency_ms=ms)
+            case PeerLeft():
+                self._chat.phase = "ended"
+                self.bar.show(state="left", secure=False, latency_ms=None)
+            case Disconnected():
+                self._chat.phase = "ended"
+                self.bar.show(state="disconnected", secure=False, latency_ms=None)
+
+    def show_room(self, room: str) -> None:
+        """The room's number (empty for a password room)."""
+        self.bar.show(room=room)
+
+    def started(self, nick: str) -> None:
+        """A session started: we are ``nick``, connecting to a peer not known yet."""
+        self.bar.show(me=nick, peer="", state="connecting")
+
+    def renamed(self, nick: str) -> None:
+        """We are now ``nick``."""
+        self.bar.show(me=nick)
+
+    def mark_verified(self) -> None:
+        """``/verify ok``: the SAS matched; the bar says so instead of showing it."""
+        self._chat.verified = True
+        self.bar.show(verified=True)
+
+    def _show_typing(self, nick: str | None) -> None:
+        self._app.query_one(TypingBar).show_typing(nick)
+
+    def _restart_typing_timer(self) -> None:
+        if self._peer_typing_timer is None:
+            self._peer_typing_timer = self._app.set_timer(TYPING_SHOWN, self._typing_expired)
+        else:
+            self._peer_typing_timer.reset()
+
+    def _typing_expired(self) -> None:
+        self._peer_typing_timer = None
+        if not screen_gone(self._app):
+            self._show_typing(None)
