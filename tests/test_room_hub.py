@@ -202,7 +202,7 @@ def test_close_tells_everyone_and_hangs_up() -> None:
     assert sim.hub.nicks() == ("alice",)
     with pytest.raises(UsageError, match="closed"):
         sim.hub.say("anyone?")
-    with pytest.raises(UsageError, match="room full"):
+    with pytest.raises(UsageError, match="the room is closed"):
         sim.hub.add(9)
 
 
@@ -390,3 +390,50 @@ def test_every_member_sees_the_same_order(script: list[tuple[int, str]]) -> None
     for mid in ids:
         seqs = [s.seq for s in sim.said(mid)]
         assert seqs == sorted(set(seqs))
+
+
+NICKS = st.sampled_from(["alice", "dave", "ALICE", "Dave", "bob", "x", "", "a:b"])
+TEXT = st.one_of(NICKS, st.text(max_size=8))
+INTS = st.integers(0, 6)
+ANY_MESSAGE = st.one_of(
+    st.builds(m.Chat, INTS, TEXT),
+    st.builds(m.Action, INTS, TEXT),
+    st.builds(m.Private, INTS, NICKS, TEXT),
+    st.builds(m.Nick, NICKS),
+    st.builds(m.Typing, st.booleans()),
+    st.builds(m.Receipt, INTS),
+    st.builds(m.Ping, INTS),
+    st.builds(m.Pong, INTS),
+    st.builds(m.Welcome, NICKS, NICKS, st.lists(NICKS, max_size=3)),
+    st.builds(m.Said, INTS, NICKS, TEXT, st.sampled_from(["chat", "action", "private"])),
+    st.builds(m.Joined, NICKS),
+    st.builds(m.Left, NICKS, TEXT),
+    st.builds(m.Renamed, NICKS, NICKS),
+    st.builds(m.AllHave, INTS),
+    st.builds(m.Notice, TEXT),
+    st.builds(m.Closed, TEXT),
+)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.lists(st.tuples(st.booleans(), ANY_MESSAGE), max_size=30))
+def test_no_member_message_speaks_for_or_removes_another(
+    script: list[tuple[bool, m.Message]],
+) -> None:
+    sim = Sim("alice")
+    bob, carol, dave = sim.join("bob"), sim.join("carol"), sim.join("dave")
+    for from_bob, message in script:
+        sim.send(bob if from_bob else carol, message)
+    nicks = sim.hub.nicks()
+    assert nicks[0] == "alice"
+    assert "dave" in nicks
+    for said in sim.said(dave):
+        assert not m.same_nick(said.sender, "alice")
+        assert not m.same_nick(said.sender, "dave")
+    for x in sim.peers[dave].received:
+        assert not isinstance(x, m.Closed)
+        if isinstance(x, m.Left):
+            assert x.nick not in ("alice", "dave")
+        if isinstance(x, m.Renamed):
+            assert x.old not in ("alice", "dave")
+    assert sim.peers[dave].hung_up is None

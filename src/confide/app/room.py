@@ -162,7 +162,9 @@ class RoomHub:
         """
         if member_id == HOST_ID or member_id in self._members or member_id in self._arriving:
             raise UsageError(f"member id {member_id} is in use")
-        if self.closed or self.full():
+        if self.closed:
+            raise UsageError("the room is closed")
+        if self.full():
             raise UsageError(f"room full ({len(self._members)} members)")
         self._arriving[member_id] = sas
 
