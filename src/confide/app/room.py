@@ -174,8 +174,12 @@ class RoomHub:
             self._join(member_id, message)
             if isinstance(message, m.Nick):
                 return
-        member = self._members.get(member_id)
-        if member is None or member_id == HOST_ID:
+        if member_id not in self._members or member_id == HOST_ID:
+            return
+        if type(message) is m.Receipt:  # the hot path: a full room acks 49 copies a line
+            settled = self._receipts.acked(member_id, message.id)
+            if settled:
+                self._announce(settled)
             return
         match message:
             case m.Chat(id=mid, text=text):
@@ -184,8 +188,6 @@ class RoomHub:
                 self._line(member_id, mid, text, "action", None)
             case m.Private(id=mid, to=to, text=text):
                 self._line(member_id, mid, text, "private", to)
-            case m.Receipt(id=seq):
-                self._acked(member_id, seq)
             case m.Nick(nick=nick):
                 self._member_rename(member_id, nick)
             case m.Ping(n=n):
@@ -360,10 +362,7 @@ class RoomHub:
                 self._drop_slow(receiver)
         return self._seq
 
-    def _acked(self, member_id: int, seq: int) -> None:
-        self._announce(self._receipts.acked(member_id, seq))
-
-    def _announce(self, settled: list[Settled]) -> None:
+    def _announce(self, settled: tuple[Settled, ...]) -> None:
         for item in settled:
             if item.sender == HOST_ID:
                 if item.first:

@@ -62,31 +62,33 @@ class Receipts:
                 return set(line.waiting)
         return set()
 
-    def acked(self, member: int, seq: int) -> list[Settled]:
+    def acked(self, member: int, seq: int) -> tuple[Settled, ...]:
         """``member`` acked line ``seq``; a receipt it does not owe is ignored."""
         owed = self._owed.get(member)
         if owed is None or seq not in owed:
-            return []
-        owed.discard(seq)
+            return ()
+        owed.remove(seq)
         line = self._lines[seq]
-        line.waiting.discard(member)
-        first, line.acked = not line.acked, True
+        waiting = line.waiting
+        waiting.remove(member)
+        first = not line.acked
+        if waiting and not first:
+            return ()  # the common case: neither the first receipt nor the last
+        line.acked = True
         done = self._settle(seq, line)
-        if first and not done:
-            return [Settled(line.sender, line.sender_id, first=True, all=False)]
-        if done:
-            return [Settled(line.sender, line.sender_id, first=first, all=True)]
-        return []
+        if first or done:
+            return (Settled(line.sender, line.sender_id, first=first, all=done),)
+        return ()
 
-    def gone(self, member: int) -> list[Settled]:
+    def gone(self, member: int) -> tuple[Settled, ...]:
         """``member`` left: it owes nothing now, and lines that waited only on it settle."""
-        out = []
+        out: list[Settled] = []
         for seq in sorted(self._owed.pop(member, set())):
             line = self._lines[seq]
             line.waiting.discard(member)
             if self._settle(seq, line):
                 out.append(Settled(line.sender, line.sender_id, first=False, all=True))
-        return out
+        return tuple(out)
 
     def clear(self) -> None:
         """Forget everything (the room closed)."""
