@@ -279,8 +279,11 @@ def test_a_receipt_for_what_was_not_sent_to_it_is_ignored() -> None:
 def test_a_member_that_stops_acking_is_dropped_without_stalling_others() -> None:
     sim, bob, carol = three()
     sim.stalled.add(carol)
-    for n in range(MAX_UNACKED + 1):
-        sim.send(bob, m.Chat(n, f"line {n}"))
+    for n in range(MAX_UNACKED):
+        sim.hub.receive(bob, m.Chat(n, f"line {n}"))
+    assert sim.hub.who()[2].unacked == MAX_UNACKED  # at the bound: still in
+    sim.hub.receive(bob, m.Chat(MAX_UNACKED, "one more"))
+    sim.flow()
     assert sim.peers[carol].hung_up == Hangup(carol, flush=False)
     assert sim.peers[bob].received[-2:] == [
         m.Receipt(MAX_UNACKED),

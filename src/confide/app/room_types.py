@@ -20,8 +20,12 @@ MAX_MEMBERS = 50
 """The most members a room can hold, the host included (``--max-members``)."""
 DEFAULT_MEMBERS = 20
 """Members a room holds unless the host says otherwise."""
-MAX_UNACKED = 1000
-"""Stamped lines a member may leave unacknowledged before it is dropped as too slow."""
+MAX_UNACKED = 4096
+"""Stamped lines a member may leave unacknowledged before it is dropped as too slow.
+
+About four seconds of the busiest room (50 members at 20 lines/s each), so a
+member that pauses briefly is not dropped, and one that stopped reading is.
+"""
 MAX_BACKLOG_BYTES = 4 << 20
 """Bytes the driver may hold queued for one member before it is dropped as too slow."""
 MAX_TEXT = MAX_MESSAGE - 256
