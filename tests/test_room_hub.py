@@ -418,7 +418,7 @@ ANY_MESSAGE = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(st.lists(st.tuples(st.booleans(), ANY_MESSAGE), max_size=30))
 def test_no_member_message_speaks_for_or_removes_another(
     script: list[tuple[bool, m.Message]],

@@ -167,14 +167,11 @@ class RoomMember:
 
     def who(self) -> list[tuple[str, str]]:
         """Each member with what we can know of them: only the host is checked by our SAS."""
-        return [
-            (
-                nick,
-                "you"
-                if nick == self.nick
-                else "host: compare your SAS with them"
-                if nick == self.host
-                else "vouched for by the host only",
-            )
-            for nick in self.members
-        ]
+        return [(nick, self._known(nick)) for nick in self.members]
+
+    def _known(self, nick: str) -> str:
+        if nick == self.nick:
+            return "you"
+        if nick == self.host:
+            return "host: compare your SAS with them"
+        return "vouched for by the host only"
