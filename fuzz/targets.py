@@ -186,6 +186,7 @@ SAMPLES: tuple[messages.Message, ...] = (
     messages.Joined("carol"),
     messages.Left("carol", "kicked"),
     messages.Renamed("bob", "robert"),
+    messages.Typist("bob", on=True),
     messages.AllHave(3),
     messages.Notice("nick 'bob' is taken here"),
     messages.Closed("closed"),

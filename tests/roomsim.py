@@ -39,19 +39,21 @@ class Peer:
 class Sim:
     """A hub and its members, all in memory."""
 
-    def __init__(self, host: str = "alice", max_members: int = 20) -> None:
-        self.hub = RoomHub(host, max_members=max_members, now=now)
+    def __init__(self, host: str = "alice", max_members: int = 20, *, typing: bool = False) -> None:
+        self.hub = RoomHub(host, max_members=max_members, now=now, typing_enabled=typing)
         self.peers: dict[int, Peer] = {}
         self.host_events: list[AppEvent] = []
         self.stalled: set[int] = set()
         self._next = 1
 
-    def join(self, nick: str, sas: tuple[str, ...] = ("sas",)) -> int:
-        """A confirmed joiner asking for ``nick``; returns its member id."""
+    def join(self, nick: str, sas: tuple[str, ...] = ("sas",), *, typing: bool = False) -> int:
+        """A confirmed joiner asking for ``nick`` (opting in to typing if ``typing``); its id."""
         mid, self._next = self._next, self._next + 1
-        self.peers[mid] = Peer(RoomMember(nick, sas, now=now))
+        self.peers[mid] = Peer(RoomMember(nick, sas, now=now, typing_enabled=typing))
         self.hub.add(mid, sas)
         self.send(mid, m.Nick(nick))
+        if typing:
+            self.send(mid, m.Typing(on=False))  # the opt-in, as a 1:1 side sends it
         return mid
 
     def send(self, mid: int, message: m.Message) -> None:

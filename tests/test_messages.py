@@ -28,6 +28,7 @@ SAMPLES: list[m.Message] = [
     m.Joined("carol"),
     m.Left("carol", "dropped: too slow"),
     m.Renamed("bob", "robert"),
+    m.Typist("bob", True),
     m.AllHave(3),
     m.Notice("no one called 'dave' here"),
     m.Closed("closed"),

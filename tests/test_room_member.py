@@ -17,6 +17,7 @@ from confide.app.events import (
     NickSet,
     Notice,
     PeerNick,
+    PeerTyping,
     PrivateIn,
     RoomClosed,
 )
@@ -142,3 +143,32 @@ def test_checks_before_sending() -> None:
         ("bob", "you"),
         ("carol", "vouched for by the host only"),
     ]
+
+
+def test_typing_in_a_room_of_two_is_the_one_to_one_opt_in() -> None:
+    sim = Sim("alice", typing=True)
+    bob = sim.join("bob", typing=True)
+    assert sim.peers[bob].events == [Connected("alice", ("sas",)), PeerTyping("alice", False)]
+    assert sim.peers[bob].member.someone_types
+    sim.hub.typing(True)
+    sim.flow()
+    sim.send(bob, m.Typing(on=True))
+    assert sim.peers[bob].events[-1] == PeerTyping("alice", True)
+    assert sim.host_events[-1] == PeerTyping("bob", True)
+
+
+def test_typing_reaches_only_members_that_opted_in() -> None:
+    sim = Sim("alice")
+    bob = sim.join("bob", typing=True)
+    dave = sim.join("dave")
+    carol = sim.join("carol", typing=True)
+    assert sim.peers[bob].received[-1] == m.Typist("carol", False)  # they learn of each other
+    assert sim.peers[carol].received[-1] == m.Typist("bob", False)
+    sim.send(bob, m.Typing(on=True))
+    assert sim.events(carol, PeerTyping) == [PeerTyping("bob", False), PeerTyping("bob", True)]
+    assert not any(isinstance(x, m.Typist) for x in sim.peers[dave].received)
+    assert not sim.peers[dave].member.someone_types
+    sim.hub.typing(True)  # the host did not opt in: nothing goes, nothing shows
+    sim.flow()
+    assert m.Typist("alice", True) not in sim.peers[carol].received
+    assert sim.host(PeerTyping) == []

@@ -29,6 +29,9 @@ Rules:
   room of two looks exactly like a 1:1 chat. For the host's own lines the
   host's UI gets ``Delivered`` at the first member's ack and ``DeliveredAll``
   when all present have it (only when two or more were present).
+- Typing indicators are opt-in, as in a 1:1 chat: a member's first
+  ``Typing`` says it opted in, and ``Typist(nick, on)`` goes only to members
+  that did; the host opts in with ``typing_enabled``.
 - A member that stops reading is dropped, never waited for: when more than
   ``MAX_UNACKED`` stamped lines await its receipt, or the driver reports
   more than ``MAX_BACKLOG_BYTES`` queued for it, it is hung up at once and
@@ -52,6 +55,7 @@ from confide.app.events import (
     MessageIn,
     MessageOut,
     NickSet,
+    PeerTyping,
     PrivateIn,
     PrivateOut,
 )
@@ -102,8 +106,12 @@ class RoomHub:
         *,
         max_members: int = DEFAULT_MEMBERS,
         now: Callable[[], datetime],
+        typing_enabled: bool = False,
     ) -> None:
-        """An open room holding only the host; ``UsageError`` for a bad size or nick."""
+        """An open room holding only the host; ``UsageError`` for a bad size or nick.
+
+        ``typing_enabled``: the host opted in to typing indicators (see ``typing``).
+        """
         if not 2 <= max_members <= MAX_MEMBERS:
             raise UsageError(f"a room holds 2 to {MAX_MEMBERS} members (got {max_members})")
         m.check_nick(host_nick)
@@ -118,6 +126,8 @@ class RoomHub:
         self._events: list[AppEvent] = []
         self._hangups: list[Hangup] = []
         self.closed = False
+        self.typing_enabled = typing_enabled
+        self._typists: set[int] = set()  # members that opted in to typing indicators
 
     # -- state -------------------------------------------------------------
 
@@ -190,11 +200,13 @@ class RoomHub:
                 self._line(member_id, mid, text, "private", to)
             case m.Nick(nick=nick):
                 self._member_rename(member_id, nick)
+            case m.Typing(on=on):
+                self._typing(member_id, on)
             case m.Ping(n=n):
                 self._send((member_id,), m.Pong(n))
             case m.Bye():
                 self._remove(member_id, "left", flush=True)
-        # Typing, Pong, host → member types and Unknown are ignored
+        # Pong, host → member types and Unknown are ignored
 
     def backlog(self, member_id: int, queued_bytes: int) -> None:
         """The driver holds ``queued_bytes`` unsent for this member; drop it past the bound."""
@@ -220,6 +232,11 @@ class RoomHub:
     def private(self, nick: str, text: str) -> int:
         """Send ``text`` to the member ``nick`` only; ``UsageError`` if no one is called that."""
         return self._host_line(text, "private", nick)
+
+    def typing(self, on: bool) -> None:
+        """Tell the members who opted in that the host started or stopped typing."""
+        if self.typing_enabled:
+            self._send(self._typists_but(HOST_ID), m.Typist(self.nick, on))
 
     def kick(self, nick: str) -> None:
         """Remove member ``nick`` from the room; everyone is told. ``UsageError`` if unknown."""
@@ -265,6 +282,8 @@ class RoomHub:
         self._send((member_id,), m.Welcome(nick, self.nick, list(self.nicks())))
         if nick != asked:
             self._send((member_id,), m.Notice(f"nick {asked!r} is taken here; you are {nick!r}"))
+        if self.typing_enabled:  # announce, as a 1:1 peer does: the host opted in
+            self._send((member_id,), m.Typist(self.nick, False))
         self._send(others, m.Joined(nick))
         self._events += [MemberJoined(nick, sas), MembersChanged(self.nicks())]
 
@@ -372,6 +391,27 @@ class RoomHub:
             elif item.all and item.sender in self._members:
                 self._send((item.sender,), m.AllHave(item.sender_id))
 
+    def _typing(self, member_id: int, on: bool) -> None:
+        """Typing is opt-in: a member's first ``Typing`` says it opted in; relay only among those.
+
+        At the opt-in, the other typists and the new one learn of each other
+        with a ``Typist(nick, False)`` each, so each knows someone will see it.
+        """
+        nick = self._members[member_id].nick
+        if member_id not in self._typists:
+            others = self._typists_but(member_id)
+            self._send(others, m.Typist(nick, False))
+            for other in others:
+                self._send((member_id,), m.Typist(self._members[other].nick, False))
+            self._typists.add(member_id)
+            return  # the announcement, not real typing
+        self._send(self._typists_but(member_id), m.Typist(nick, on))
+        if self.typing_enabled:
+            self._events.append(PeerTyping(nick, on))
+
+    def _typists_but(self, member_id: int) -> tuple[int, ...]:
+        return tuple(t for t in self._members if t in self._typists and t != member_id)
+
     def _member_rename(self, member_id: int, nick: str) -> None:
         problem = m.nick_problem(nick)
         if problem is not None:
@@ -397,6 +437,7 @@ class RoomHub:
         self, member_id: int, reason: str, *, flush: bool = True, hangup: bool = True
     ) -> None:
         gone = self._members.pop(member_id)
+        self._typists.discard(member_id)
         if hangup:
             self._hangups.append(Hangup(member_id, flush))
         self._send(self._others(), m.Left(gone.nick, reason))

@@ -10,7 +10,8 @@ stamped line from the host gives ``MessageIn``, the host's ``Receipt`` gives
 ``Delivered`` (✓) and a host rename gives ``PeerNick``. A room adds
 ``MemberJoined``/``MemberLeft``/``MemberRenamed``/``MembersChanged`` (the
 last only once someone other than the host and us is or was there),
-``PrivateIn``, ``DeliveredAll`` (✓✓), ``Notice`` and ``RoomClosed``.
+``PrivateIn``, ``DeliveredAll`` (✓✓), ``Notice`` and ``RoomClosed``. A
+``Typist`` gives ``PeerTyping`` when we opted in (``typing_enabled``).
 
 Every nick the host sends is cleaned (``messages.clean_nick``); one that
 looks like ours is shown as ``NICK~2``, as in a 1:1 chat. What a member
@@ -37,6 +38,7 @@ from confide.app.events import (
     NickSet,
     Notice,
     PeerNick,
+    PeerTyping,
     PrivateIn,
     RoomClosed,
 )
@@ -61,13 +63,27 @@ class MemberStep:
 class RoomMember:
     """A joiner's view of the room: its nick here, the host, and who is in."""
 
-    def __init__(self, nick: str, sas: tuple[str, ...], *, now: Callable[[], datetime]) -> None:
-        """Before the ``Welcome``: ``nick`` is the one we ask the host for."""
+    def __init__(
+        self,
+        nick: str,
+        sas: tuple[str, ...],
+        *,
+        now: Callable[[], datetime],
+        typing_enabled: bool = False,
+    ) -> None:
+        """Before the ``Welcome``: ``nick`` is the one we ask the host for.
+
+        ``typing_enabled``: we opted in to typing indicators; others' are shown
+        only then. ``someone_types`` turns true at the first ``Typist``: only
+        from then on is there anyone to send our own typing to.
+        """
         self.nick = nick
         self.sas = sas
         self.host = "host"
         self.members: list[str] = []
         self.welcomed = False
+        self.typing_enabled = typing_enabled
+        self.someone_types = False
         self._now = now
         self._crowd = False  # someone besides the host and us is or was here
 
@@ -108,6 +124,10 @@ class RoomMember:
                     step.events.append(self._changed())
             case m.Renamed(old=old, new=new):
                 self._renamed(old, new, step)
+            case m.Typist(nick=nick, on=on):
+                self.someone_types = True
+                if self.typing_enabled:
+                    step.events.append(PeerTyping(self.shown(nick), on))
             case m.Notice(text=text):
                 step.events.append(Notice(text))
             case m.Closed(reason=reason):
@@ -116,7 +136,7 @@ class RoomMember:
                 step.ended = True
             case m.Ping(n=n):
                 step.replies.append(m.Pong(n))
-        return step  # Typing, Pong and Unknown are for the session, or ignored
+        return step  # Pong and Unknown are for the session, or ignored
 
     def _welcome(self, welcome: m.Welcome, step: MemberStep) -> None:
         self.welcomed = True

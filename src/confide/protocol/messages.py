@@ -166,6 +166,15 @@ class Renamed(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class Typist(Message):
+    """Host → member: ``nick`` started or stopped typing (only between members who opted in)."""
+
+    TYPE: ClassVar[str] = "typist"
+    nick: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class AllHave(Message):
     """Host → sender: every other member present when message ``id`` was sent has it."""
 
@@ -200,7 +209,7 @@ KNOWN: dict[str, type[Message]] = {
     cls.TYPE: cls
     for cls in (
         *(Chat, Action, Private, Nick, Typing, Receipt, Ping, Pong, Bye),
-        *(Welcome, Said, Joined, Left, Renamed, AllHave, Notice, Closed),
+        *(Welcome, Said, Joined, Left, Renamed, Typist, AllHave, Notice, Closed),
     )
 }
 
