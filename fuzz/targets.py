@@ -175,12 +175,20 @@ SAMPLES: tuple[messages.Message, ...] = (
     messages.Chat(1, "hello \N{SNOWMAN}"),
     messages.Action(2, "waves"),
     messages.Private(3, "bob", "psst"),
-    messages.Members(["alice", "bob"]),
     messages.Typing(on=True),
     messages.Receipt(1),
     messages.Ping(7),
     messages.Pong(7),
     messages.Bye("done"),
+    messages.Welcome("bob2", "alice", ["alice", "bob", "bob2"]),
+    messages.Said(7, "alice", "hi all", "private"),
+    messages.Joined("carol"),
+    messages.Left("carol", "kicked"),
+    messages.Renamed("bob", "robert"),
+    messages.Typist("bob", on=True),
+    messages.AllHave(3),
+    messages.Notice("nick 'bob' is taken here"),
+    messages.Closed("closed"),
 )
 
 

@@ -18,12 +18,20 @@ SAMPLES: list[m.Message] = [
     m.Action(2, "waves"),
     m.Private(3, "bob", "psst"),
     m.Nick("alice"),
-    m.Members(["alice", "bob"]),
     m.Typing(True),
     m.Receipt(1),
     m.Ping(7),
     m.Pong(7),
     m.Bye("see you"),
+    m.Welcome("bob2", "alice", ["alice", "bob", "bob2"]),
+    m.Said(7, "alice", "hi all", "chat"),
+    m.Joined("carol"),
+    m.Left("carol", "dropped: too slow"),
+    m.Renamed("bob", "robert"),
+    m.Typist("bob", True),
+    m.AllHave(3),
+    m.Notice("no one called 'dave' here"),
+    m.Closed("closed"),
 ]
 QUICK = settings(max_examples=300, deadline=None, database=None)
 
@@ -111,10 +119,11 @@ def test_bools_are_not_ints_and_ints_are_not_bools() -> None:
 
 def test_list_items_are_checked() -> None:
     with pytest.raises(ProtocolError):
-        m.decode(pack({"v": 1, "t": "members", "nicks": ["a", 1]}))
+        m.decode(pack({"v": 1, "t": "welcome", "you": "a", "host": "h", "nicks": ["a", 1]}))
     with pytest.raises(ProtocolError):
-        m.decode(pack({"v": 1, "t": "members", "nicks": "ab"}))
-    assert m.decode(pack({"v": 1, "t": "members", "nicks": []})) == m.Members([])
+        m.decode(pack({"v": 1, "t": "welcome", "you": "a", "host": "h", "nicks": "ab"}))
+    welcome = pack({"v": 1, "t": "welcome", "you": "a", "host": "h", "nicks": []})
+    assert m.decode(welcome) == m.Welcome("a", "h", [])
 
 
 @pytest.mark.parametrize(
@@ -173,7 +182,7 @@ def test_too_long_message_is_a_local_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "message", [m.Chat(-1, "x"), m.Ping(1 << 63), m.Nick(3), m.Members(["a", None])]
+    "message", [m.Chat(-1, "x"), m.Ping(1 << 63), m.Nick(3), m.Welcome("a", "h", ["a", None])]
 )
 def test_ill_typed_messages_are_not_sent(message: Any) -> None:
     with pytest.raises(LocalError):
@@ -239,3 +248,28 @@ def test_check_nick_returns_a_good_nick_and_refuses_a_bad_one_by_name() -> None:
     assert m.check_nick("alice") == "alice"
     with pytest.raises(UsageError, match=r"^a nick can't contain ':': 'a\?b'$"):
         m.check_nick("a:b")
+
+
+def test_room_wire_forms() -> None:
+    said = {"v": 1, "t": "said", "seq": 7, "sender": "alice", "text": "hi", "kind": "chat"}
+    assert m.encode(m.Said(7, "alice", "hi", "chat")) == pack(said)
+    assert m.encode(m.AllHave(3)) == pack({"v": 1, "t": "allhave", "id": 3})
+    assert m.encode(m.Left("bob", "kicked")) == pack(
+        {"v": 1, "t": "left", "nick": "bob", "reason": "kicked"}
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"v": 1, "t": "said", "seq": -1, "sender": "a", "text": "x", "kind": "chat"},
+        {"v": 1, "t": "said", "seq": 1, "sender": None, "text": "x", "kind": "chat"},
+        {"v": 1, "t": "said", "seq": 1, "sender": "a", "text": "x"},
+        {"v": 1, "t": "renamed", "old": "a"},
+        {"v": 1, "t": "allhave", "id": True},
+        {"v": 1, "t": "closed", "reason": 0},
+    ],
+)
+def test_ill_typed_room_messages_are_refused(body: dict[str, Any]) -> None:
+    with pytest.raises(ProtocolError):
+        m.decode(pack(body))

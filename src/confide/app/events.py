@@ -97,3 +97,78 @@ class Disconnected(AppEvent):
 
     reason: str
     exit_code: int
+
+
+# -- rooms (see ``app.room``) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJoined(AppEvent):
+    """``nick`` joined the room; the host also learns its ``sas`` (members see ``()``)."""
+
+    nick: str
+    sas: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeft(AppEvent):
+    """``nick`` left the room: ``reason`` is e.g. ``left``, ``kicked``, ``dropped: too slow``."""
+
+    nick: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRenamed(AppEvent):
+    """The member ``old`` is now called ``new``."""
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class MembersChanged(AppEvent):
+    """Who is in the room now, in join order (the host first)."""
+
+    nicks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateIn(AppEvent):
+    """A ``/msg`` from ``nick`` to us only; ``id`` is what our receipt names."""
+
+    nick: str
+    text: str
+    when: datetime
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateOut(AppEvent):
+    """A ``/msg`` we sent to ``to``; like ``MessageOut``, for observers (the UI echoes it)."""
+
+    to: str
+    text: str
+    when: datetime
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredAll(AppEvent):
+    """Every other member present when we sent message ``id`` has it (✓✓)."""
+
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomClosed(AppEvent):
+    """The host ended our part in the room (closed it, or kicked us); exit 0."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice(AppEvent):
+    """A plain answer from the host to us, e.g. ``no one called carol here``."""
+
+    text: str

@@ -51,7 +51,7 @@ class Action(Message):
 
 @dataclass(frozen=True, slots=True)
 class Private(Message):
-    """A message meant for one member of a group room."""
+    """A ``/msg``: a line for the one member ``to`` of a room (member → host)."""
 
     TYPE: ClassVar[str] = "private"
     id: int
@@ -65,14 +65,6 @@ class Nick(Message):
 
     TYPE: ClassVar[str] = "nick"
     nick: str
-
-
-@dataclass(frozen=True, slots=True)
-class Members(Message):
-    """Who is in the room (sent by the host of a group room)."""
-
-    TYPE: ClassVar[str] = "members"
-    nicks: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +108,97 @@ class Bye(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class Welcome(Message):
+    """Host → a new member, once, first: its nick here, the host's, and everyone's.
+
+    ``you`` differs from the nick the member asked for when that was taken.
+    ``nicks`` lists every member in join order, the host and ``you`` included.
+    """
+
+    TYPE: ClassVar[str] = "welcome"
+    you: str
+    host: str
+    nicks: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Said(Message):
+    """Host → member: a line stamped by the host with its ``sender`` and order ``seq``.
+
+    ``kind`` is ``chat``, ``action`` or ``private`` (a ``/msg`` to this member
+    only). ``seq`` counts up across the room; the member acks it with ``Receipt(seq)``.
+    """
+
+    TYPE: ClassVar[str] = "said"
+    seq: int
+    sender: str
+    text: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Joined(Message):
+    """Host → members: ``nick`` joined the room."""
+
+    TYPE: ClassVar[str] = "joined"
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Left(Message):
+    """Host → members: ``nick`` left, ``reason`` e.g. ``left``, ``kicked``, ``dropped: too slow``.
+
+    ``reason`` is plain text from the host: a newer host may give others.
+    """
+
+    TYPE: ClassVar[str] = "left"
+    nick: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed(Message):
+    """Host → members: the member ``old`` is now called ``new`` (maybe the receiver itself)."""
+
+    TYPE: ClassVar[str] = "renamed"
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class Typist(Message):
+    """Host → member: ``nick`` started or stopped typing (only between members who opted in)."""
+
+    TYPE: ClassVar[str] = "typist"
+    nick: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AllHave(Message):
+    """Host → sender: every other member present when message ``id`` was sent has it."""
+
+    TYPE: ClassVar[str] = "allhave"
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Notice(Message):
+    """Host → one member: a plain answer, e.g. ``no one called carol here``."""
+
+    TYPE: ClassVar[str] = "notice"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Closed(Message):
+    """Host → member, last: the host ends this member's session (``closed``, ``kicked``)."""
+
+    TYPE: ClassVar[str] = "closed"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown(Message):
     """A message of a type this version does not know; ignored by the session."""
 
@@ -124,7 +207,10 @@ class Unknown(Message):
 
 KNOWN: dict[str, type[Message]] = {
     cls.TYPE: cls
-    for cls in (Chat, Action, Private, Nick, Members, Typing, Receipt, Ping, Pong, Bye)
+    for cls in (
+        *(Chat, Action, Private, Nick, Typing, Receipt, Ping, Pong, Bye),
+        *(Welcome, Said, Joined, Left, Renamed, Typist, AllHave, Notice, Closed),
+    )
 }
 
 
