@@ -285,7 +285,7 @@ def test_leave_queues_our_goodbye() -> None:
     assert not core.over  # over is the peer's goodbye; ours ends the session in the driver
 
 
-@pytest.mark.parametrize("message", [m.Members(["x", "y"]), m.Unknown("future")])
+@pytest.mark.parametrize("message", [m.Joined("x"), m.Unknown("future")])
 def test_messages_a_chat_does_not_know_are_ignored(message: m.Message) -> None:
     core = connected()
     assert step(core, message) == ([], [])

@@ -156,7 +156,7 @@ class ChatCore:
                 self._emit(PeerLeft(self.peer_nick, reason))
                 self.over = True
             case _:
-                pass  # Members and Unknown are ignored in a 1:1 chat
+                pass  # room messages and Unknown are ignored in a 1:1 chat
 
     def _deliver(self, mid: int, text: str, *, action: bool) -> None:
         self._emit(MessageIn(self.peer_nick, text, self._now(), mid, action))
