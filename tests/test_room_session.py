@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from confide.app.chat import ChatSession
 from confide.app.events import (
     AppEvent,
     Connected,
@@ -23,6 +24,8 @@ from confide.app.events import (
     MessageOut,
     Notice,
     PeerLeft,
+    PrivateIn,
+    RoomClosed,
 )
 from confide.app.link import MemoryLink, memory_link_pair
 from confide.app.room_session import NewMember, RoomSession, RoomSpec, StatusRoute
@@ -254,5 +257,49 @@ def test_status_lines_become_notices_while_the_room_runs() -> None:
         await task
         status("after")
         assert printed == ["before", "after"]
+
+    run(scenario)
+
+
+def test_joiner_sessions_chat_in_a_room_and_are_told_how_it_ends() -> None:
+    async def scenario() -> None:
+        arrivals: asyncio.Queue[NewMember] = asyncio.Queue()
+        bob_host, bob_end = memory_link_pair()
+        carol_host, carol_end = memory_link_pair()
+        host_events: list[AppEvent] = []
+        spec = RoomSpec("alice", NewMember(bob_host, ("s",)), Rules(), arrivals.get)
+        host = spec.session(host_events.append)
+        bob_events: list[AppEvent] = []
+        carol_events: list[AppEvent] = []
+        bob = ChatSession(bob_end, "bob", ("s",), bob_events.append)
+        carol = ChatSession(carol_end, "bob", ("t",), carol_events.append)  # a clash
+        tasks = [asyncio.create_task(s.run()) for s in (host, bob, carol)]
+        await until(lambda: Connected("alice", ("s",)) in bob_events)
+        arrivals.put_nowait(NewMember(carol_host, ("t",)))
+        await until(lambda: carol.nick == "bob2", "carol is told her nick")
+        assert Notice("nick 'bob' is taken here; you are 'bob2'") in carol_events
+        bob.say("hi")
+        await until(lambda: any(isinstance(e, MessageIn) for e in carol_events))
+        assert next(e for e in carol_events if isinstance(e, MessageIn)).nick == "bob"
+        bob.private("bob2", "psst")
+        await until(lambda: any(isinstance(e, PrivateIn) for e in carol_events))
+        assert not any(isinstance(e, PrivateIn) for e in host_events)
+        with pytest.raises(UsageError, match="only the host"):
+            bob.kick("bob2")
+        with pytest.raises(UsageError, match="only the host"):
+            bob.code()
+        assert [(v.nick, v.is_host, v.is_you) for v in bob.who()] == [
+            ("alice", True, False),
+            ("bob", False, True),
+            ("bob2", False, False),
+        ]
+        host.kick("bob2")
+        assert await asyncio.wait_for(tasks[2], 1) == EXIT_OK
+        assert RoomClosed("you were kicked by the host") in carol_events
+        await until(lambda: MemberLeft("bob2", "kicked") in bob_events)
+        await host.leave()
+        assert await asyncio.wait_for(tasks[1], 1) == EXIT_OK
+        assert RoomClosed("the host closed the room") in bob_events
+        assert await tasks[0] == EXIT_OK
 
     run(scenario)
