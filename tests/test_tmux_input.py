@@ -141,7 +141,7 @@ def test_after_the_screen_closes_one_line_says_why_peer_left(confide: Launcher, 
     host.proc.close_stdin()  # the host's input ends: it leaves
     term.wait_for("join", r"the chat is over")
     term.keys("join", "Enter")
-    term.wait_for("join", r"(?m)^alice left\s*\n\s*\nexit status 0")
+    term.wait_for("join", r"(?m)^the host closed the room\s*\n\s*\nexit status 0")
 
 
 @pytest.mark.slow

@@ -54,8 +54,8 @@ from confide.errors import UsageError
 from confide.ui.text import sanitize
 
 if TYPE_CHECKING:
-    from confide.app.chat import SessionSpec
     from confide.app.run import UiRunner
+    from confide.app.session_api import SessionSource
 
 Clock = Callable[[], datetime]
 
@@ -170,7 +170,7 @@ def open_transcript(path: Path, *, make_dir: bool = False, now: Clock = datetime
 def logging_ui(run_ui: UiRunner, transcript: Transcript) -> UiRunner:
     """``run_ui`` with ``transcript`` attached to its session; closed when the UI ends."""
 
-    async def run(spec: SessionSpec) -> int:
+    async def run(spec: SessionSource) -> int:
         try:
             return await run_ui(spec.observed_by(transcript.observe))
         finally:
