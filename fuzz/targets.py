@@ -32,8 +32,8 @@ from confide.protocol.connection import ALERT_AUTH, ALERT_ROOM_FULL, Connection,
 from confide.protocol.events import HandshakeComplete, MessageReceived
 from confide.protocol.framing import MAX_RECORD, PREFIX, FrameDecoder, encode_frame
 from confide.protocol.records import MAX_MESSAGE
-from confide.relay import routing
 from confide.relay.limits import Limits
+from confide.wire import routing
 
 SECRET = b"acid-bacon-zoo"
 ROOM = "7"

@@ -12,10 +12,10 @@ import pytest
 
 from confide.cli import main
 from confide.net.relay_client import close_text
-from confide.relay import routing
 from confide.relay.limits import Budgets, JoinBucket, source_key
 from confide.relay.log import EventLog
-from confide.relay.routing import Deframer, FrameError, Reason
+from confide.wire import routing
+from confide.wire.routing import Deframer, FrameError, Reason
 
 TOKEN = bytes(range(16))
 

@@ -34,8 +34,8 @@ from confide.net.host import Established, Host
 from confide.net.tcp import CONNECT_TIMEOUT, connect_failure, handshake_joiner, parse_address
 from confide.protocol.codes import Code
 from confide.protocol.handshake import RandomBytes
-from confide.relay import routing
-from confide.relay.routing import Reason
+from confide.wire import routing
+from confide.wire.routing import Reason
 
 DEFAULT_PORT = 7200
 MAX_ACCEPTING = 16
