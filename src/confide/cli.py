@@ -305,7 +305,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "relay":
         return await relay_command.run(args)
-    from confide.net import relay_client
+    from confide import cli_relay
 
     cfg = config.load()
     args.name = args.name or cfg.nick  # flags win over the config file
@@ -338,7 +338,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         opts = run.HostOptions(secret, nick, args.bind, args.port, args.handshake_timeout)
         opts.tunnel, opts.tunnel_port = args.tunnel, args.tunnel_port
         opts.discovery = not args.no_discovery
-        opts.relay = relay_client.from_args(args)
+        opts.relay = cli_relay.from_args(args)
         if args.tunnel is not None:
             from confide.net.tunnel import parse_target
 
@@ -357,9 +357,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
         key, room = code.secret, code.nameplate
     else:
         key, room = password, ""
-    relay = relay_client.from_args(args)
+    relay = cli_relay.from_args(args)
     if relay is not None and password is not None:
-        room = relay_client.password_room(args.room)
+        room = cli_relay.password_room(args.room)
     settings.room = lambda: room
     timeout = min(args.timeout, args.handshake_timeout)  # either flag bounds the wait
     join_opts = run.JoinOptions(key, room, nick, address, port, timeout=timeout)
