@@ -256,7 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         allocator.tune()  # streams reuse their buffers instead of page-faulting them
         return asyncio.run(_dispatch(args))
     except ConfideError as exc:
-        print(f"confide: {exc}", file=sys.stderr)
+        from confide.ui.texts import describe
+
+        print(f"confide: {describe(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("confide: interrupted", file=sys.stderr)
@@ -301,6 +303,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from confide.net.host import Secret
     from confide.net.tcp import parse_address
     from confide.protocol import codes
+    from confide.ui.texts import disconnect_reason
     from confide.ui.tui.settings import TuiSettings  # no Textual import
 
     if args.command == "relay":
@@ -320,6 +323,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if log_to is not None:  # opened before connecting: a bad path is a usage error
         log = transcript.open_transcript(log_to, make_dir=not args.log)
         log.defer_warnings = _full_screen(args.plain or args.raw)
+        log.disconnect_reason = disconnect_reason
         print(f"logging the chat to {log_to}", file=sys.stderr, flush=True)
         run_ui = transcript.logging_ui(run_ui, log)
     if args.command == "host":

@@ -47,6 +47,7 @@ from confide.app.events import (
 )
 from confide.errors import EXIT_ERROR, EXIT_OK, ConfideError
 from confide.ui.text import sanitize
+from confide.ui.texts import disconnect_reason
 from confide.ui.tui import commands as cmd
 from confide.ui.tui.colours import log_styles
 from confide.ui.tui.log import ChatLog
@@ -295,7 +296,8 @@ class ConfideApp(App[int]):
                 why = f" ({reason})" if reason and reason != "bye" else ""
                 self.system(f"{nick} left{why}")
                 self.end_reason = f"{sanitize(nick)} left"  # as line mode says it
-            case Disconnected(reason=reason, exit_code=code):
+            case Disconnected(reason=reason, exit_code=code, error=error):
+                reason = disconnect_reason(reason, error)
                 self.state = "ended"
                 self.exit_code = code
                 status.show(state="disconnected", secure=False, latency_ms=None)
