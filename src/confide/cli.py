@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from confide import __version__
+from confide.cli_types import port_number
 from confide.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -29,6 +30,7 @@ from confide.errors import (
     ConfideError,
     UsageError,
 )
+from confide.net import DEFAULT_PORT
 from confide.relay import command as relay_command
 
 if TYPE_CHECKING:
@@ -111,9 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     host.add_argument(
         "--port",
-        type=int,
+        type=port_number("--port"),
         default=None,
-        help="port to listen on; 0 picks a free one (default: 7100, or port in the config)",
+        help=f"port to listen on; 0 picks a free one (default: {DEFAULT_PORT}, "
+        "or port in the config)",
     )
     host.add_argument(
         "--words",
@@ -172,7 +175,7 @@ def _reach_options(host: argparse.ArgumentParser) -> None:
     )
     host.add_argument(
         "--tunnel-port",
-        type=int,
+        type=port_number("--tunnel-port"),
         default=0,
         metavar="PORT",
         help="port to open on the SSH server (default: one the server picks)",
@@ -327,8 +330,6 @@ async def _dispatch(args: argparse.Namespace) -> int:
         print(f"logging the chat to {log_to}", file=sys.stderr, flush=True)
         run_ui = transcript.logging_ui(run_ui, log)
     if args.command == "host":
-        if not 0 <= args.port <= 65535:
-            raise UsageError("--port must be between 0 and 65535")
         codes.check_word_count(args.words)
         password = _password(args)
         if password is None:
@@ -347,8 +348,6 @@ async def _dispatch(args: argparse.Namespace) -> int:
             from confide.net.tunnel import parse_target
 
             parse_target(args.tunnel)  # a malformed target is a usage error (exit 2)
-        if not 0 <= args.tunnel_port <= 65535:
-            raise UsageError("--tunnel-port must be between 0 and 65535")
         if args.tunnel_port and args.tunnel is None:
             raise UsageError("--tunnel-port needs --tunnel [USER@]SSHHOST")
         return await run.host_chat(opts, run_ui)
@@ -425,7 +424,7 @@ def guided() -> list[str]:
         elif how == "r":
             argv += ["--relay", _ask("Relay address (HOST:PORT)", "")]
         else:
-            argv += ["--port", _ask("Port to listen on", "7100")]
+            argv += ["--port", _ask("Port to listen on", str(DEFAULT_PORT))]
     argv += ["--name", _ask("Your name", _default_name())]
     if _choose("Use a generated code or your own password?", "cp") == "p":
         argv.append("--password")

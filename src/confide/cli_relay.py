@@ -13,7 +13,7 @@ import argparse
 import os
 
 from confide.errors import UsageError
-from confide.net.relay_client import DEFAULT_PORT, Address
+from confide.net.relay_client import Address
 from confide.net.tcp import parse_address
 from confide.wire import routing
 
@@ -32,7 +32,7 @@ def resolve(flag: str | None, *, use_defaults: bool = True) -> Address | None:
             text = config.load().relay or ""
     if not text:
         return None
-    return parse_address(text, DEFAULT_PORT)
+    return parse_address(text, routing.DEFAULT_PORT)
 
 
 def from_args(args: argparse.Namespace) -> Address | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from confide.app.chat import ChatSession
 from confide.errors import RoomClosedError
-from confide.net import discovery, tcp, tunnel
+from confide.net import DEFAULT_PORT, discovery, tcp, tunnel
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host, Secret
 from confide.protocol.codes import Code
 from confide.ui.text import sanitize
@@ -36,7 +36,7 @@ class HostOptions:
     secret: Secret
     nick: str
     bind: str = ""
-    port: int = tcp.DEFAULT_PORT
+    port: int = DEFAULT_PORT
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
     status: Status = field(default=stderr_status)
     tunnel: str | None = None  # [USER@]SSHHOST[:SSHPORT]: publish through ssh -R

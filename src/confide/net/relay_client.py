@@ -43,7 +43,6 @@ from confide.protocol.handshake import RandomBytes
 from confide.wire import routing
 from confide.wire.routing import Reason
 
-DEFAULT_PORT = 7200
 MAX_ACCEPTING = 16
 """Joiners the host connects through the relay at once; more wait for the relay's timeout."""
 READ_LIMIT = 256 * 1024

@@ -53,7 +53,6 @@ from confide.relay.log import EventLog, Value
 from confide.wire import routing
 from confide.wire.routing import HEADER, Reason
 
-DEFAULT_PORT = 7200
 READ_SIZE = 256 * 1024
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
