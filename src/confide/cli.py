@@ -330,7 +330,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
         print(f"logging the chat to {log_to}", file=sys.stderr, flush=True)
         run_ui = transcript.logging_ui(run_ui, log)
     if args.command == "host":
-        codes.check_word_count(args.words)
+        try:
+            codes.check_word_count(args.words)
+        except UsageError:
+            words = f"{codes.MIN_WORDS} and {codes.MAX_WORDS}"
+            raise UsageError(f"--words must be between {words}") from None
         password = _password(args)
         if password is None:
             code = codes.generate(
