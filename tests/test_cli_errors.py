@@ -162,7 +162,7 @@ def test_ctrl_c_while_connecting_exits_130(confide: Launcher, silent_server: int
     assert proc.err_lines[-1] == "confide: interrupted", proc
 
 
-# -- secrets that are not UTF-8 (issue 8) --------------------------------------
+# -- secrets that are not UTF-8 ----------------------------------------------
 
 NOT_UTF8 = os.fsdecode(b"hunter\xff\xfe2")
 """A value whose bytes are not UTF-8 (the str form ``os.environ`` would hold)."""

@@ -1,13 +1,13 @@
 """Abuse of a real ``confide relay``: it refuses or times out, and running chats carry on.
 
-Acceptance (issue 4, point 2): garbage, an oversized frame, a slowloris
+Garbage, an oversized frame, a slowloris
 connection and 500 idle connections are each refused or timed out, while a
 chat through the same relay keeps delivering messages; a joiner with a
 wrong code exits 3; join attempts past the per-nameplate rate limit are
 refused with a clear line (exit 4). Also the per-IP, room-count, lifetime
 and idle limits.
 
-Issue 8, section 3: a host that sends PINGs and never reads the PONGs does
+A host that sends PINGs and never reads the PONGs does
 not grow the relay's memory, and the relay keeps serving chats; the refusal
 for the relay-wide connection limit names that limit, not the per-address one.
 """

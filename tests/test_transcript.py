@@ -1,4 +1,4 @@
-"""A transcript, if asked (issue 9, section 2): ``--log FILE`` and ``log_dir``.
+"""A transcript, if asked: ``--log FILE`` and ``log_dir``.
 
 End to end with real ``confide`` processes in line mode: the log holds both
 sides' messages, actions, renames, the join and the leave, each line dated;
