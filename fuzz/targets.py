@@ -110,7 +110,8 @@ _FRAME_LIMITS = (MAX_RECORD, hs.MAX_HANDSHAKE_RECORD, 16)
 
 def _reference_frames(stream: bytes, limit: int) -> tuple[list[bytes], bool, int]:
     """(records, whether a bad length is reached, bytes consumed) by a plain reading."""
-    records, pos = [], 0
+    records: list[bytes] = []
+    pos = 0
     while len(stream) - pos >= PREFIX.size:
         (length,) = PREFIX.unpack_from(stream, pos)
         if not 0 < length <= limit:

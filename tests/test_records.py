@@ -42,7 +42,7 @@ def pair(policy: RekeyPolicy | None = None, key: bytes = KEY) -> tuple[Sealer, O
 def open_record(opener: Opener, record: bytes) -> bytes:
     rtype, head, body = split_record(record)
     assert rtype == DATA
-    return opener.open(head, body)
+    return bytes(opener.open(head, body))
 
 
 # -- round trip and layout --------------------------------------------------------
@@ -141,7 +141,7 @@ def test_every_single_bit_flip_is_detected() -> None:
         opener = Opener(KEY, RekeyPolicy())
         with pytest.raises(DecryptError):
             opener.open(bytes(flipped[:4]), bytes(flipped[4:]))
-    assert Opener(KEY, RekeyPolicy()).open(head, body) == b"attack at dawn"
+    assert bytes(Opener(KEY, RekeyPolicy()).open(head, body)) == b"attack at dawn"
 
 
 def test_replay_is_detected() -> None:
@@ -252,7 +252,8 @@ def test_counter_exhaustion_is_refused() -> None:
 
 def test_plain_records() -> None:
     assert plain_record(HANDSHAKE, b"hi") == b"\x01\x01\x00\x02hi"
-    assert split_record(plain_record(ALERT, b"no")) == (ALERT, b"\x01\x02\x00\x02", b"no")
+    rtype, head, body = split_record(plain_record(ALERT, b"no"))
+    assert (rtype, bytes(head), bytes(body)) == (ALERT, b"\x01\x02\x00\x02", b"no")
     with pytest.raises(ValueError, match="too large"):
         plain_record(HANDSHAKE, bytes(MAX_RECORD))
 
