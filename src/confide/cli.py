@@ -306,7 +306,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from confide.net.host import Secret
     from confide.net.tcp import parse_address
     from confide.protocol import codes
-    from confide.ui.texts import disconnect_reason
+    from confide.ui.texts import describe, disconnect_reason
     from confide.ui.tui.settings import TuiSettings  # no Textual import
 
     if args.command == "relay":
@@ -348,6 +348,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         opts.tunnel, opts.tunnel_port = args.tunnel, args.tunnel_port
         opts.discovery = not args.no_discovery
         opts.relay = cli_relay.from_args(args)
+        opts.describe_error = describe
         if args.tunnel is not None:
             from confide.net.tunnel import parse_target
 

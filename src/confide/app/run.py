@@ -43,6 +43,7 @@ class HostOptions:
     tunnel_port: int = 0  # the port on the SSH server (0: it picks)
     discovery: bool = True  # advertise on the LAN (zeroconf)
     relay: tuple[str, int] | None = None  # a confide relay: it gives the nameplate
+    describe_error: Callable[[BaseException], str] = str  # words for an error in a status line
 
 
 @dataclass
@@ -154,7 +155,8 @@ async def _host_via_relay(
 ) -> int:
     from confide.net import relay_client
 
-    async with relay_client.hosting(host, relay, opts.status) as room:
+    hosting = relay_client.hosting(host, relay, opts.status, describe=opts.describe_error)
+    async with hosting as room:
         return await _chat(await room.wait_for_joiner(host), opts.nick, run_ui)
 
 

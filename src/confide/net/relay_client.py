@@ -52,6 +52,8 @@ RETRY_MAX = 1.0
 _ENDED = -1
 
 Status = Callable[[str], None]
+Describe = Callable[[BaseException], str]
+"""Says an error in words for a status line (the UI's ``confide.ui.texts.describe``)."""
 Address = tuple[str, int]
 
 
@@ -273,11 +275,13 @@ class RelayRoom:
         *,
         status: Status,
         timeout: float,
+        describe: Describe = str,
     ) -> None:
         """Use ``RelayRoom.open``."""
         self.relay = relay
         self.opened = opened
         self.status = status
+        self.describe = describe
         self.timeout = timeout
         self._protocol = protocol
         self._writer = writer
@@ -286,9 +290,17 @@ class RelayRoom:
 
     @classmethod
     async def open(
-        cls, relay: Address, status: Status, *, timeout: float = CONNECT_TIMEOUT
+        cls,
+        relay: Address,
+        status: Status,
+        *,
+        timeout: float = CONNECT_TIMEOUT,
+        describe: Describe = str,
     ) -> RelayRoom:
-        """Ask ``relay`` for a room (exit 4 if it refuses or cannot be reached)."""
+        """Ask ``relay`` for a room (exit 4 if it refuses or cannot be reached).
+
+        ``describe`` words the errors of joins that fail later, for ``status``.
+        """
         _, writer, protocol = await _connect(relay, timeout)
         try:
             writer.write(routing.open_request())
@@ -300,7 +312,9 @@ class RelayRoom:
             await _close(writer)
             raise
         protocol.nameplate = opened.nameplate
-        return cls(relay, protocol, writer, opened, status=status, timeout=timeout)
+        return cls(
+            relay, protocol, writer, opened, status=status, timeout=timeout, describe=describe
+        )
 
     @property
     def nameplate(self) -> str:
@@ -357,14 +371,14 @@ class RelayRoom:
         try:
             reader, writer, protocol = await _connect(self.relay, self.timeout)
         except ConfideError as exc:
-            self.status(f"could not connect a joiner: {exc}")
+            self.status(f"could not connect a joiner: {self.describe(exc)}")
             return
         try:
             writer.write(routing.accept_request(self.opened.token, joiner))
             await _expect_type(protocol, self.timeout, routing.SPLICED)
         except ConfideError as exc:
             await _close(writer)
-            self.status(f"a join through the relay did not happen: {exc}")
+            self.status(f"a join through the relay did not happen: {self.describe(exc)}")
             return
         host.spawn(reader, writer)
 
@@ -395,11 +409,16 @@ class RelayRoom:
 
 @contextlib.asynccontextmanager
 async def hosting(
-    host: Host, relay: Address, status: Status, *, timeout: float = CONNECT_TIMEOUT
+    host: Host,
+    relay: Address,
+    status: Status,
+    *,
+    timeout: float = CONNECT_TIMEOUT,
+    describe: Describe = str,
 ) -> AsyncIterator[RelayRoom]:
     """Open a room on ``relay`` for ``host``, print where and the code; close it all after."""
     status(f"connecting to the relay at {describe_address(relay)}")
-    room = await RelayRoom.open(relay, status, timeout=timeout)
+    room = await RelayRoom.open(relay, status, timeout=timeout, describe=describe)
     try:
         room.start(host)
         status(f"relay: {room.address}")
