@@ -2,14 +2,16 @@
 
 A tiny asyncio server plays the relay frame by frame (``confide.wire``): it
 opens a room, announces a joiner with ``INCOMING`` and then refuses the
-host's ``ACCEPT`` with a ``CLOSE``. The host's status line for that failed
-join must give the relay's reason in the UI's words
+host's ``ACCEPT`` with a ``CLOSE``, or splices it and then ends it with a
+``CLOSE`` during the handshake. The host's status line for that failed join
+must give the relay's reason in the UI's words
 (``confide.ui.texts.describe``), as the CLI passes them in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 
 from confide.net.host import Host, Secret
 from confide.net.relay_client import RelayRoom
@@ -18,8 +20,8 @@ from confide.wire import routing
 from confide.wire.routing import Reason
 
 
-async def _scripted_relay() -> tuple[asyncio.Server, int, asyncio.Event]:
-    """A relay that opens one room, brings one joiner and refuses the host's ACCEPT."""
+async def _scripted_relay(answer: bytes) -> tuple[asyncio.Server, int, asyncio.Event]:
+    """A relay that opens one room, brings one joiner and ``answer``s the host's ACCEPT."""
     refused = asyncio.Event()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -32,7 +34,8 @@ async def _scripted_relay() -> tuple[asyncio.Server, int, asyncio.Event]:
             await reader.read()  # the control connection stays open until the host leaves
         else:
             assert kind == routing.ACCEPT
-            writer.write(routing.close(Reason.NO_ANSWER))
+            writer.write(answer)
+            await writer.drain()
             refused.set()
         writer.close()
 
@@ -40,18 +43,20 @@ async def _scripted_relay() -> tuple[asyncio.Server, int, asyncio.Event]:
     return server, server.sockets[0].getsockname()[1], refused
 
 
-def test_a_failed_join_is_said_in_the_ui_words() -> None:
+def _host_lines(answer: bytes, wanted: str) -> tuple[list[str], int]:
+    """The host's status lines until one holds ``wanted``, and the scripted relay's port."""
+
     async def body() -> tuple[list[str], int]:
-        server, port, refused = await _scripted_relay()
+        server, port, refused = await _scripted_relay(answer)
         lines: list[str] = []
-        host = Host(Secret(password=b"pw"), lines.append, lambda _code: None)
+        host = Host(Secret(password=b"pw"), lines.append, lambda _code: None, describe=describe)
         async with server:
             room = await RelayRoom.open(("127.0.0.1", port), lines.append, describe=describe)
             try:
                 room.start(host)
                 await asyncio.wait_for(refused.wait(), 10)
                 for _ in range(1000):  # the host reads the CLOSE right after the relay sent it
-                    if any("did not happen" in line for line in lines):
+                    if any(wanted in line for line in lines):
                         break
                     await asyncio.sleep(0.01)
             finally:
@@ -59,9 +64,25 @@ def test_a_failed_join_is_said_in_the_ui_words() -> None:
                 await host.close()
         return lines, port
 
-    lines, port = asyncio.run(body())
+    return asyncio.run(body())
+
+
+def test_a_refused_join_is_said_in_the_ui_words() -> None:
+    lines, port = _host_lines(routing.close(Reason.NO_ANSWER), "did not happen")
     failed = [line for line in lines if "did not happen" in line]
     assert failed == [
         "a join through the relay did not happen: "
         f"the host did not answer through the relay at 127.0.0.1:{port}"
     ], lines
+
+
+def test_a_join_the_relay_ends_mid_handshake_is_said_in_the_ui_words() -> None:
+    ended = routing.frame(routing.SPLICED) + routing.close(Reason.PEER_GONE)
+    lines, port = _host_lines(ended, "failed")
+    failed = [line for line in lines if "failed" in line]
+    assert len(failed) == 1, lines
+    assert re.fullmatch(
+        f"a join attempt from .+ failed: the other side's connection to "
+        f"the relay at 127\\.0\\.0\\.1:{port} ended",
+        failed[0],
+    ), lines

@@ -91,7 +91,13 @@ async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
         if advertiser is not None:
             advertiser.update(code.nameplate)
 
-    host = Host(opts.secret, opts.status, on_code, handshake_timeout=opts.handshake_timeout)
+    host = Host(
+        opts.secret,
+        opts.status,
+        on_code,
+        handshake_timeout=opts.handshake_timeout,
+        describe=opts.describe_error,
+    )
     if opts.relay is not None:
         return await _host_via_relay(host, opts.relay, opts, run_ui)
     bind, port = ("127.0.0.1", 0) if opts.tunnel else (opts.bind, opts.port)  # ssh -R reaches it

@@ -116,6 +116,8 @@ class Host:
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
     rand: RandomBytes = secrets.token_bytes
     clock: Callable[[], float] = time.monotonic
+    describe: Callable[[BaseException], str] = str
+    """Words for an error in a status line (the CLI gives ``confide.ui.texts.describe``)."""
     busy: bool = False
     established: asyncio.Queue[Established | RoomClosedError] = field(default_factory=asyncio.Queue)
     guesses: GuessBudget = field(init=False)
@@ -213,15 +215,17 @@ class Host:
     def _failed(self, failure: Failure | None, peer: str, exc: ConfideError) -> None:
         """Say how a join failed; count it if it had spent a guess, retire or close if last."""
         if failure is None:
+            said = self.describe(exc)
             self._note(
-                f"a join attempt failed: {_shape(exc)}", f"a join attempt from {peer} failed: {exc}"
+                f"a join attempt failed: {_shape(said)}",
+                f"a join attempt from {peer} failed: {said}",
             )
             return
         if isinstance(exc, AuthenticationError):
             self.status(f"a join failed: wrong code or password ({failure.count}/{MAX_GUESSES})")
         else:
             self.status(
-                f"a join attempt from {peer} failed: {exc} "
+                f"a join attempt from {peer} failed: {self.describe(exc)} "
                 f"(counted as a wrong guess: {failure.count}/{MAX_GUESSES})"
             )
         if failure.ended == RETIRED:
@@ -269,9 +273,9 @@ class Host:
         self._summarise(final=True)
 
 
-def _shape(exc: ConfideError) -> str:
+def _shape(text: str) -> str:
     """An error's text with numbers and quoted parts blurred: its kind, for throttling."""
-    return _VARYING.sub("…", str(exc))
+    return _VARYING.sub("…", text)
 
 
 async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reason: str) -> None:
