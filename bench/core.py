@@ -40,7 +40,7 @@ class Config:
 
     @classmethod
     def full(cls) -> Config:
-        """The sizes the issue names: 10,000 round trips, 1 GiB, 1,000 and 5,000 pairs."""
+        """The full sizes: 10,000 round trips, 1 GiB, 1,000 and 5,000 pairs."""
         return cls("full", 5, 50, 10_000, 1 << 30, (1000, 5000), 100, 3.0, 10)
 
     @classmethod

@@ -1,6 +1,6 @@
 """``sanitize`` over all of Unicode: nothing that controls a terminal or hides text gets through.
 
-Issue 8, section 5: format characters (category Cf: soft hyphen, zero-width
+Format characters (category Cf: soft hyphen, zero-width
 space, word joiner, BOM, tag characters) and the line and paragraph
 separators used to reach the terminal unchanged. These tests define, on
 their own and not through ``confide.ui.text``'s tables, which characters

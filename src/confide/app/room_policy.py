@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confide.app.guesses import CLOSED, MAX_GUESSES, RETIRED, Attempt, Failure, GuessBudget
@@ -58,6 +59,8 @@ class RoomPolicy:
     nameplate: str = ""
     """Every new code's nameplate ("": a new random one each time)."""
     members: int = 0
+    describe: Callable[[BaseException], str] = str
+    """Words for an error in a status line (the CLI gives ``confide.ui.texts.describe``)."""
     guesses: GuessBudget = field(init=False)
 
     def __post_init__(self) -> None:
@@ -102,12 +105,13 @@ class RoomPolicy:
     def failed(self, failure: Failure | None, peer: str, error: ConfideError) -> Failed:
         """What a failed join means; ``failure`` is its counted guess (None if it spent none)."""
         if failure is None:
-            return Failed((Line(f"a join attempt from {peer} failed: {error}", _repeats(error)),))
+            said = self.describe(error)
+            return Failed((Line(f"a join attempt from {peer} failed: {said}", _repeats(said)),))
         if isinstance(error, AuthenticationError):
             line = f"a join failed: wrong code or password ({failure.count}/{MAX_GUESSES})"
         else:
             line = (
-                f"a join attempt from {peer} failed: {error} "
+                f"a join attempt from {peer} failed: {self.describe(error)} "
                 f"(counted as a wrong guess: {failure.count}/{MAX_GUESSES})"
             )
         if failure.ended == RETIRED:
@@ -148,6 +152,6 @@ class Join:
         return self._policy.failed(self._attempt.settle(succeeded=False), peer, error)
 
 
-def _repeats(error: ConfideError) -> str:
+def _repeats(said: str) -> str:
     """The throttling key of an uncounted failure: its text with numbers and quotes blurred."""
-    return f"a join attempt failed: {_VARYING.sub('…', str(error))}"
+    return f"a join attempt failed: {_VARYING.sub('…', said)}"

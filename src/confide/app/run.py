@@ -18,7 +18,7 @@ from confide.app.chat import SessionSpec
 from confide.app.room_policy import RoomPolicy
 from confide.app.secret import Secret
 from confide.errors import RoomClosedError
-from confide.net import discovery, tcp, tunnel
+from confide.net import DEFAULT_PORT, discovery, tcp, tunnel
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
 from confide.protocol.codes import Code
 from confide.ui.text import sanitize
@@ -39,13 +39,14 @@ class HostOptions:
     secret: Secret
     nick: str
     bind: str = ""
-    port: int = tcp.DEFAULT_PORT
+    port: int = DEFAULT_PORT
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
     status: Status = field(default=stderr_status)
     tunnel: str | None = None  # [USER@]SSHHOST[:SSHPORT]: publish through ssh -R
     tunnel_port: int = 0  # the port on the SSH server (0: it picks)
     discovery: bool = True  # advertise on the LAN (zeroconf)
     relay: tuple[str, int] | None = None  # a confide relay: it gives the nameplate
+    describe_error: Callable[[BaseException], str] = str  # words for an error in a status line
 
 
 @dataclass
@@ -93,7 +94,7 @@ async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
         if advertiser is not None:
             advertiser.update(code.nameplate)
 
-    policy = RoomPolicy(opts.secret)
+    policy = RoomPolicy(opts.secret, describe=opts.describe_error)
     host = Host(policy, opts.status, on_code, handshake_timeout=opts.handshake_timeout)
     if opts.relay is not None:
         return await _host_via_relay(host, opts.relay, opts, run_ui)
@@ -158,7 +159,8 @@ async def _host_via_relay(
 ) -> int:
     from confide.net import relay_client
 
-    async with relay_client.hosting(host, relay, opts.status) as room:
+    hosting = relay_client.hosting(host, relay, opts.status, describe=opts.describe_error)
+    async with hosting as room:
         return await _chat(await room.wait_for_joiner(host), opts.nick, run_ui)
 
 

@@ -50,7 +50,7 @@ from confide.app.events import (
     PeerLeft,
     PeerNick,
 )
-from confide.errors import UsageError
+from confide.errors import ConfideError, UsageError
 from confide.ui.text import sanitize
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ class Transcript:
         self.defer_warnings = False
         """Keep the failure line for ``flush_warnings`` (the full-screen UI owns the screen)."""
         self.warnings: list[str] = []
+        self.disconnect_reason: Callable[[str, ConfideError | None], str] = _as_given
+        """Words for a ``Disconnected`` (the CLI gives the UI's: ``ui.texts.disconnect_reason``)."""
 
     @property
     def open(self) -> bool:
@@ -100,8 +102,8 @@ class Transcript:
                 return [f"-- you are now {sanitize(new)}"]
             case PeerLeft(nick=nick):
                 return [f"-- {sanitize(nick)} left"]
-            case Disconnected(reason=reason):
-                return [f"-- {sanitize(reason)}"]
+            case Disconnected(reason=reason, error=error):
+                return [f"-- {sanitize(self.disconnect_reason(reason, error))}"]
         return []
 
     def _write(self, text: str) -> None:
@@ -178,3 +180,8 @@ def logging_ui(run_ui: UiRunner, transcript: Transcript) -> UiRunner:
             transcript.flush_warnings()
 
     return run
+
+
+def _as_given(reason: str, error: ConfideError | None) -> str:
+    """A ``Disconnected`` event's own ``reason``."""
+    return reason
