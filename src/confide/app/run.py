@@ -21,7 +21,7 @@ from confide.errors import RoomClosedError
 from confide.net import DEFAULT_PORT, discovery, tcp, tunnel
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
 from confide.protocol.codes import Code
-from confide.ui.text import sanitize
+from confide.text import sanitize
 
 UiRunner = Callable[[SessionSpec], Awaitable[int]]
 Status = Callable[[str], None]

@@ -21,7 +21,7 @@ we send. Each line has the date and time::
     2026-12-01 00:00:05 * bob waves
     2026-12-01 00:00:09 -- bob left
 
-Text is made inert (``ui.text.sanitize``) so ``cat`` of the file is safe.
+Text is made inert (``confide.text.sanitize``) so ``cat`` of the file is safe.
 Each event is one ``os.write`` (no buffer to lose). If a write fails (a full
 disk, ``/dev/full``), one line says so and the chat goes on without the
 log: losing the record is better than losing the conversation. In the
@@ -51,7 +51,7 @@ from confide.app.events import (
     PeerNick,
 )
 from confide.errors import ConfideError, UsageError
-from confide.ui.text import sanitize
+from confide.text import sanitize
 
 if TYPE_CHECKING:
     from confide.app.chat import SessionSpec

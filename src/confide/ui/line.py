@@ -52,8 +52,8 @@ from confide.app.events import (
     PeerNick,
 )
 from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError, UsageError
+from confide.text import sanitize
 from confide.ui import commands as cmd
-from confide.ui.text import sanitize
 from confide.ui.texts import disconnect_reason
 
 MAX_LINE = 1 << 20

@@ -21,7 +21,7 @@ from textual.worker import Worker
 from confide.app.chat import ChatSession
 from confide.app.events import AppEvent, Disconnected, PeerLeft
 from confide.errors import EXIT_OK, ConfideError
-from confide.ui.text import sanitize
+from confide.text import sanitize
 from confide.ui.texts import disconnect_reason
 from confide.ui.tui.feed import LogFeed
 from confide.ui.tui.screens import LeaveScreen
