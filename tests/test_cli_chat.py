@@ -1,9 +1,9 @@
 """End to end: two real ``confide`` processes chat on loopback in line mode.
 
-Covers issue 2's acceptance points 2 and 3: a host and a joiner (by code,
-then by password file or ``CONFIDE_PASSWORD``) exchange messages both ways,
-show the same SAS, and every way of leaving (``bye``, ``/quit``, end of
-input, Ctrl-C) ends both sides cleanly with the documented exit codes.
+A host and a joiner (by code, then by password file or ``CONFIDE_PASSWORD``)
+exchange messages both ways, show the same SAS, and every way of leaving
+(``bye``, ``/quit``, end of input, Ctrl-C) ends both sides cleanly with the
+documented exit codes.
 """
 
 from __future__ import annotations

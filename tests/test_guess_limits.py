@@ -1,8 +1,8 @@
 """End to end: the 5-guess limit holds against parallel and early joiners.
 
-Covers issue 8, sections 1, 2 and the last point of 5. Attackers here are
-real sockets speaking the real joiner protocol (``tcp.handshake_joiner`` or
-``relay_client``) against real ``confide host`` processes:
+Attackers here are real sockets speaking the real joiner protocol
+(``tcp.handshake_joiner`` or ``relay_client``) against real ``confide host``
+processes:
 
 - 40 and 1,000 wrong guesses at once: at most 5 are answered per code (a
   joiner learns its guess was wrong only if the host checked it);

@@ -1,10 +1,10 @@
 """End to end: a host survives bad joiners and keeps its code safe.
 
-Covers issue 2's acceptance points 4 and 7 and the ``room full`` rule: a
-wrong code costs the joiner exit 3 and the host one counted line; five
+A wrong code costs the joiner exit 3 and the host one counted line; five
 wrong codes retire the code; garbage, an oversized length prefix, a silent
 connection and a port scanner each get one plain line on the host, which
-then still accepts a real joiner; a second joiner during a chat is refused.
+then still accepts a real joiner; a second joiner during a chat is refused
+(``room full``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Line mode keeps its promises, with real processes on real pipes (issue 9).
+"""Line mode keeps its promises, with real processes on real pipes.
 
 - A side that sends a burst and leaves at once loses none of it.
 - ``| head`` is a normal end: the peer is told, nothing is printed, exit 0,

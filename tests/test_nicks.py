@@ -1,4 +1,4 @@
-"""Nicks can't be spoofed (issue 9, bug 5), with real ``confide`` processes in line mode.
+"""Nicks can't be spoofed, with real ``confide`` processes in line mode.
 
 A nick has no control characters, no ``:``, no space at either end and at
 most 32 characters: ``--name`` and ``/nick`` refuse anything else with one

@@ -209,7 +209,7 @@ class ChatSession:
         except ConfideError as exc:
             if self._leaving:
                 return EXIT_OK
-            self._emit(Disconnected(_plain(exc), exc.exit_code))
+            self._emit(Disconnected(_plain(exc), exc.exit_code, exc))
             return exc.exit_code
         finally:
             self._ended.set()

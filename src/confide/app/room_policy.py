@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confide.app.guesses import CLOSED, MAX_GUESSES, RETIRED, Attempt, Failure, GuessBudget
@@ -60,6 +61,8 @@ class RoomPolicy:
     """Every new code's nameplate ("": a new random one each time)."""
     members: int = 0
     """Joiners admitted and not gone yet (the host is not counted)."""
+    describe: Callable[[BaseException], str] = str
+    """Words for an error in a status line (the CLI gives ``confide.ui.texts.describe``)."""
     guesses: GuessBudget = field(init=False)
 
     def __post_init__(self) -> None:
@@ -115,12 +118,13 @@ class RoomPolicy:
     def failed(self, failure: Failure | None, peer: str, error: ConfideError) -> Failed:
         """What a failed join means; ``failure`` is its counted guess (None if it spent none)."""
         if failure is None:
-            return Failed((Line(f"a join attempt from {peer} failed: {error}", _repeats(error)),))
+            said = self.describe(error)
+            return Failed((Line(f"a join attempt from {peer} failed: {said}", _repeats(said)),))
         if isinstance(error, AuthenticationError):
             line = f"a join failed: wrong code or password ({failure.count}/{MAX_GUESSES})"
         else:
             line = (
-                f"a join attempt from {peer} failed: {error} "
+                f"a join attempt from {peer} failed: {self.describe(error)} "
                 f"(counted as a wrong guess: {failure.count}/{MAX_GUESSES})"
             )
         if failure.ended == RETIRED:
@@ -166,6 +170,6 @@ def room_full(max_members: int) -> str:
     return f"refused a joiner: room full ({max_members} members)"
 
 
-def _repeats(error: ConfideError) -> str:
+def _repeats(said: str) -> str:
     """The throttling key of an uncounted failure: its text with numbers and quotes blurred."""
-    return f"a join attempt failed: {_VARYING.sub('…', str(error))}"
+    return f"a join attempt failed: {_VARYING.sub('…', said)}"

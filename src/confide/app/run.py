@@ -27,10 +27,10 @@ from confide.app.room_types import DEFAULT_MEMBERS
 from confide.app.secret import Secret
 from confide.app.session_api import SessionSource
 from confide.errors import RoomClosedError
-from confide.net import discovery, tcp, tunnel
+from confide.net import DEFAULT_PORT, discovery, tcp, tunnel
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
 from confide.protocol.codes import Code
-from confide.ui.text import sanitize
+from confide.text import sanitize
 
 UiRunner = Callable[[SessionSource], Awaitable[int]]
 Arrivals = Callable[[], Awaitable[Established]]
@@ -49,7 +49,7 @@ class HostOptions:
     secret: Secret
     nick: str
     bind: str = ""
-    port: int = tcp.DEFAULT_PORT
+    port: int = DEFAULT_PORT
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
     status: Status = field(default=stderr_status)
     tunnel: str | None = None  # [USER@]SSHHOST[:SSHPORT]: publish through ssh -R
@@ -57,6 +57,7 @@ class HostOptions:
     discovery: bool = True  # advertise on the LAN (zeroconf)
     relay: tuple[str, int] | None = None  # a confide relay: it gives the nameplate
     max_members: int = DEFAULT_MEMBERS  # the host included
+    describe_error: Callable[[BaseException], str] = str  # words for an error in a status line
 
 
 @dataclass
@@ -105,7 +106,7 @@ async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
         if advertiser is not None:
             advertiser.update(code.nameplate)
 
-    policy = RoomPolicy(opts.secret, max_members=opts.max_members)
+    policy = RoomPolicy(opts.secret, max_members=opts.max_members, describe=opts.describe_error)
     host = Host(policy, status, on_code, handshake_timeout=opts.handshake_timeout)
     room = _Room(opts, policy, status, run_ui)
     if opts.relay is not None:
@@ -174,7 +175,8 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
 async def _host_via_relay(host: Host, relay: tuple[str, int], room: _Room) -> int:
     from confide.net import relay_client
 
-    async with relay_client.hosting(host, relay, room.status) as hosted:
+    hosting = relay_client.hosting(host, relay, room.status, describe=room.opts.describe_error)
+    async with hosting as hosted:
 
         def through_relay() -> Awaitable[Established]:
             return hosted.wait_for_joiner(host)

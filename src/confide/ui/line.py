@@ -52,8 +52,9 @@ from confide.app.events import (
 )
 from confide.app.session_api import Session
 from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError, UsageError
+from confide.text import sanitize
 from confide.ui import commands as cmd
-from confide.ui.text import sanitize
+from confide.ui.texts import disconnect_reason
 
 MAX_LINE = 1 << 20
 """Bytes of one typed line we buffer at most; longer lines are dropped unsent."""
@@ -106,8 +107,8 @@ class LineUI:
                 self.status(f"{sanitize(old)} is now {sanitize(new)}")
             case PeerLeft(nick=nick):
                 self.status(f"{sanitize(nick)} left")
-            case Disconnected(reason=reason):
-                self.status(f"error: {reason}")
+            case Disconnected(reason=reason, error=error):
+                self.status(f"error: {disconnect_reason(reason, error)}")
 
     def _write(self, stream: TextIO, text: str) -> None:
         """Write to stdout or stderr; if the reader went away, stop writing and end the chat.
