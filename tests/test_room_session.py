@@ -180,7 +180,9 @@ def test_the_last_member_lost_is_a_disconnect_with_its_exit_code() -> None:
         await next_of(bob, m.Welcome)
         await bob.close()
         assert await asyncio.wait_for(task, 1) == EXIT_CONNECT
-        assert any(isinstance(e, Disconnected) for e in r.events), r.events
+        lost = [e for e in r.events if isinstance(e, Disconnected)]
+        assert len(lost) == 1, r.events
+        assert isinstance(lost[0].error, ClosedError)
 
     run(scenario)
 

@@ -393,7 +393,7 @@ class RoomSession:
                         shown.append(PeerLeft(nick, self._bye))
                     elif reason == "connection lost" and error is not None:
                         self._code = error.exit_code
-                        shown.append(Disconnected(_plain(error), error.exit_code))
+                        shown.append(Disconnected(_plain(error), error.exit_code, error))
                     else:
                         shown.append(event)
                 case _:
