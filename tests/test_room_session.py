@@ -30,7 +30,7 @@ from confide.app.events import (
 from confide.app.link import MemoryLink, memory_link_pair
 from confide.app.room_session import NewMember, RoomSession, RoomSpec, StatusRoute
 from confide.app.room_types import MAX_BACKLOG_BYTES, MAX_UNACKED
-from confide.errors import EXIT_CONNECT, EXIT_OK, ClosedError, UsageError
+from confide.errors import EXIT_CONNECT, EXIT_OK, ClosedError, RoomClosedError, UsageError
 from confide.protocol import messages as m
 
 
@@ -54,7 +54,7 @@ class Room:
 
     session: RoomSession
     rules: Rules
-    arrivals: asyncio.Queue[NewMember]
+    arrivals: asyncio.Queue[NewMember | None]
     events: list[AppEvent] = field(default_factory=list)
     seen: list[AppEvent] = field(default_factory=list)
     host_ends: dict[str, MemoryLink] = field(default_factory=dict)
@@ -70,17 +70,24 @@ class Room:
 
 def room(**kwargs: object) -> tuple[Room, MemoryLink]:
     """A room whose first member is ``bob``; more come through ``Room.member``."""
-    arrivals: asyncio.Queue[NewMember] = asyncio.Queue()
+    arrivals: asyncio.Queue[NewMember | None] = asyncio.Queue()
     host_end, bob = memory_link_pair()
     bob.send(m.Nick("bob"))
     rules = Rules()
     events: list[AppEvent] = []
     seen: list[AppEvent] = []
+
+    async def arrive() -> NewMember:
+        member = await arrivals.get()
+        if member is None:  # a test's way to say: no more joiners can come
+            raise RoomClosedError("no more guesses: closed")
+        return member
+
     spec = RoomSpec(
         "alice",
         NewMember(host_end, ("bob", "sas")),
         rules,
-        arrivals.get,
+        arrive,
         **kwargs,  # type: ignore[arg-type]
     ).observed_by(seen.append)
     session = spec.session(events.append)
@@ -303,5 +310,20 @@ def test_joiner_sessions_chat_in_a_room_and_are_told_how_it_ends() -> None:
         assert await asyncio.wait_for(tasks[1], 1) == EXIT_OK
         assert RoomClosed("the host closed the room") in bob_events
         assert await tasks[0] == EXIT_OK
+
+    run(scenario)
+
+
+def test_a_password_room_closed_by_guesses_keeps_its_members_and_says_so() -> None:
+    async def scenario() -> None:
+        r, bob = room()
+        task = asyncio.create_task(r.session.run())
+        await next_of(bob, m.Welcome)
+        r.arrivals.put_nowait(None)  # the next arrival raises
+        await until(lambda: Notice("no more guesses: closed") in r.events)
+        bob.send(m.Chat(1, "still here"))
+        await until(lambda: any(isinstance(e, MessageIn) for e in r.events))
+        await r.session.leave()
+        assert await task == EXIT_OK
 
     run(scenario)

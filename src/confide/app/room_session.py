@@ -58,7 +58,7 @@ from confide.app.link import Link
 from confide.app.room import RoomHub
 from confide.app.room_types import DEFAULT_MEMBERS, HOST_ID, HubOutput
 from confide.app.session_api import EventSink, MemberView
-from confide.errors import EXIT_OK, ClosedError, ConfideError, UsageError
+from confide.errors import EXIT_OK, ClosedError, ConfideError, RoomClosedError, UsageError
 from confide.protocol import messages as m
 
 LEAVE_TIMEOUT = 2.0
@@ -319,9 +319,14 @@ class RoomSession:
         self._readers[mid] = asyncio.create_task(self._read(mid, member.link))
 
     async def _accept(self, arrivals: Callable[[], Awaitable[NewMember]]) -> None:
-        with contextlib.suppress(ConfideError):  # no more joiners can come; the room goes on
+        """Take members until no more can come; the room goes on with those it has."""
+        try:
             while not self.hub.closed:
                 self.add_member(await arrivals())
+        except RoomClosedError as exc:  # a password room took its last wrong guess
+            self.notice(str(exc))
+        except ConfideError:  # the path closed (ssh exited, the relay went): members say so
+            pass
 
     async def _read(self, mid: int, link: Link) -> None:
         error: ConfideError | None = None
