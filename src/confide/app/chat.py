@@ -1,19 +1,21 @@
-"""A 1:1 chat session: the asyncio driver of a ``ChatCore`` over a ``Link``.
+"""A joiner's session: the asyncio driver of a ``ChatCore`` over a ``Link`` to the host.
 
 The rules of the chat live in ``app.core.ChatCore`` (no I/O). ``ChatSession``
 runs them: ``run`` greets (our nick), then feeds every message the link
 receives to the core until the peer says goodbye, the link drops, or we
 ``leave``. After each message or command it writes the core's outbox to the
 link and hands the core's events on: to ``on_event`` (the UI) and to every
-observer, except ``MessageOut`` and ``NickSet`` (what we did ourselves),
-which only observers (a transcript, see ``app.transcript``) see. A ping timer
+observer, except ``MessageOut``, ``PrivateOut`` and ``NickSet`` (what we
+did ourselves), which only observers (a transcript, see ``app.transcript``) see. A ping timer
 (``ping_interval``) asks the core for pings. Both the sink and the observers
 are given when the session is built: ``app.run`` hands a UI a ``SessionSpec``
 (the link, nick, SAS, observers) and the UI builds its session from it with
 its own sink (``SessionSpec.session``), so nothing is patched in later.
 
-What a user does comes in through ``say``, ``act``, ``rename``, ``typing``
-and ``leave``. The link may be a ``net.channel.Channel`` or one end of
+What a user does comes in through ``say``, ``act``, ``private``,
+``rename``, ``typing`` and ``leave`` (``app.session_api.Session``: ``kick``
+and ``code`` are the host's, and answer a joiner with a ``UsageError``).
+The link may be a ``net.channel.Channel`` or one end of
 ``app.link.memory_link_pair`` (tests).
 """
 

@@ -31,7 +31,10 @@ What it decides:
   of two reads exactly like a 1:1 chat) and the replies (receipts); a
   ``Closed`` ends the chat. Our lines go to the host as before, ``private``
   sends a ``Private`` for one member, and renames wait for the host's
-  ``Renamed`` (it may refuse a nick taken in the room).
+  ``Renamed`` (it may refuse a nick taken in the room). Every ``confide
+  host`` is a room's host; the plain 1:1 rules above remain for a peer that
+  greets with its ``Nick`` instead: a host from before rooms, and the
+  single peers the full-screen UI's test harness and the bench drive.
 
 ``MessageOut`` and ``NickSet`` (what we did ourselves) are in the events
 outbox too; ``OWN_EVENTS`` names them, and only observers (a transcript) are
