@@ -18,6 +18,7 @@ from confide.app.events import (
     AppEvent,
     Connected,
     Disconnected,
+    Latency,
     MemberJoined,
     MemberLeft,
     MessageIn,
@@ -323,6 +324,20 @@ def test_a_password_room_closed_by_guesses_keeps_its_members_and_says_so() -> No
         await until(lambda: Notice("no more guesses: closed") in r.events)
         bob.send(m.Chat(1, "still here"))
         await until(lambda: any(isinstance(e, MessageIn) for e in r.events))
+        await r.session.leave()
+        assert await task == EXIT_OK
+
+    run(scenario)
+
+
+def test_the_host_pings_the_first_member_and_shows_the_round_trip() -> None:
+    async def scenario() -> None:
+        r, bob = room(ping_interval=0.01)
+        task = asyncio.create_task(r.session.run())
+        ping = await next_of(bob, m.Ping)
+        assert isinstance(ping, m.Ping)
+        bob.send(m.Pong(ping.n))
+        await until(lambda: any(isinstance(e, Latency) for e in r.events), "a latency")
         await r.session.leave()
         assert await task == EXIT_OK
 

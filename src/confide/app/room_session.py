@@ -29,6 +29,9 @@ code. While at least one member remains, members come and go. ``leave``
 closes the room: every member gets ``Closed``, the links are drained
 (within ``LEAVE_TIMEOUT`` in all), half-closed and closed.
 
+With a ``ping_interval`` the host pings the member a room of two shows
+(``peer_nick``) and shows the round trip as ``Latency``, as a 1:1 host did.
+
 Status lines from the accept loop (failed joins, new codes, refusals) go
 to the UI as ``Notice`` events while the session runs: ``StatusRoute``
 sends them to the session's ``notice`` then, and to stderr before and after.
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -48,6 +52,7 @@ from confide.app.events import (
     AppEvent,
     Connected,
     Disconnected,
+    Latency,
     MemberJoined,
     MemberLeft,
     Notice,
@@ -114,6 +119,8 @@ class RoomSpec:
     max_members: int = DEFAULT_MEMBERS
     status: StatusRoute | None = None
     observers: tuple[EventSink, ...] = ()
+    ping_interval: float | None = None
+    """Seconds between pings of the first member (its round trip is shown), or None."""
 
     def observed_by(self, observer: EventSink) -> RoomSpec:
         """The same spec with one more observer."""
@@ -131,6 +138,7 @@ class RoomSpec:
             status=self.status,
             observers=self.observers,
             typing_enabled=typing_enabled,
+            ping_interval=self.ping_interval,
         )
 
 
@@ -149,9 +157,14 @@ class RoomSession:
         status: StatusRoute | None = None,
         observers: Iterable[EventSink] = (),
         typing_enabled: bool = False,
+        ping_interval: float | None = None,
         now: Callable[[], datetime] = datetime.now,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Prepare the room; nothing happens until ``run``."""
+        """Prepare the room; nothing happens until ``run``.
+
+        ``clock`` (monotonic seconds) times pings, ``now`` stamps lines.
+        """
         self.hub = RoomHub(nick, max_members=max_members, now=now, typing_enabled=typing_enabled)
         self._on_event = on_event
         self._observers = tuple(observers)
@@ -171,6 +184,10 @@ class RoomSession:
         self._leaving = False
         self._code = EXIT_OK
         self._ended = asyncio.Event()
+        self._ping_interval = ping_interval
+        self._clock = clock
+        self._pings: dict[tuple[int, int], float] = {}  # (member id, n) -> sent at
+        self._pings_sent = 0
 
     # -- state, as the UIs read it ------------------------------------------
 
@@ -282,23 +299,26 @@ class RoomSession:
 
     async def run(self) -> int:
         """Run the room until it ends; return the exit code it ended with."""
-        acceptor = None
+        acceptor = pinger = None
         if self._status is not None:
             self._status.target = self.notice
         try:
             self.add_member(self._first)
             if self._arrivals is not None:
                 acceptor = asyncio.create_task(self._accept(self._arrivals))
+            if self._ping_interval:
+                pinger = asyncio.create_task(self._ping_loop(self._ping_interval))
             await self._ended.wait()
             await self._settle(LEAVE_TIMEOUT)
             return self._code
         finally:
             if self._status is not None:
                 self._status.target = None
-            if acceptor is not None:
-                acceptor.cancel()
-                with contextlib.suppress(BaseException):
-                    await acceptor
+            for task in (acceptor, pinger):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
             await self.abort()
 
     def add_member(self, member: NewMember) -> None:
@@ -335,6 +355,8 @@ class RoomSession:
                 message = await link.receive()
                 if isinstance(message, m.Bye):
                     self._bye = message.reason
+                elif isinstance(message, m.Pong):
+                    self._ponged(mid, message.n)
                 self.hub.receive(mid, message)
                 self._flush()
         except ConfideError as exc:
@@ -347,6 +369,24 @@ class RoomSession:
             self._close_later(link, flush=False)
             self.hub.remove(mid, "connection lost")
             self._flush(error=error)
+
+    async def _ping_loop(self, interval: float) -> None:
+        """Ping the member a room of two shows, every ``interval`` seconds."""
+        while True:
+            await asyncio.sleep(interval)
+            peer = next(iter(self._links.items()), None)
+            if peer is None:
+                continue
+            self._pings_sent += 1
+            self._pings = {k: v for k, v in self._pings.items() if k[0] in self._links}
+            self._pings[(peer[0], self._pings_sent)] = self._clock()
+            with contextlib.suppress(ClosedError):
+                peer[1].send(m.Ping(self._pings_sent))
+
+    def _ponged(self, mid: int, n: int) -> None:
+        sent = self._pings.pop((mid, n), None)
+        if sent is not None:
+            self._emit(Latency((self._clock() - sent) * 1000))
 
     def _flush(self, *, error: ConfideError | None = None) -> None:
         """Move the hub's output to the links, the UI and the observers."""

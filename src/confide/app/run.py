@@ -32,6 +32,8 @@ from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
 from confide.protocol.codes import Code
 from confide.text import sanitize
 
+PING_INTERVAL = 5.0
+"""Seconds between pings (the full-screen UI shows the round trip)."""
 UiRunner = Callable[[SessionSource], Awaitable[int]]
 Arrivals = Callable[[], Awaitable[Established]]
 Status = Callable[[str], None]
@@ -206,6 +208,7 @@ class _Room:
             next_member,
             max_members=self.opts.max_members,
             status=self.status,
+            ping_interval=PING_INTERVAL,
         )
         return await self.run_ui(spec)
 
@@ -215,7 +218,9 @@ def _member(joined: Established) -> NewMember:
 
 
 async def _chat(joined: Established, nick: str, run_ui: UiRunner) -> int:
-    return await run_ui(SessionSpec(joined.channel, nick, joined.done.sas, ping_interval=5))
+    return await run_ui(
+        SessionSpec(joined.channel, nick, joined.done.sas, ping_interval=PING_INTERVAL)
+    )
 
 
 def _fmt(host: str) -> str:
