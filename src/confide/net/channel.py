@@ -42,6 +42,7 @@ class Channel:
         self.reader = reader
         self.writer = writer
         self._inbox: deque[Message] = deque()
+        self._write_soon = False  # a write of what ``send`` queued is scheduled
         self.closed = False
         self.write_shut = False
         """Set by ``shutdown_write``: we send nothing more, the peer may still."""
@@ -101,6 +102,10 @@ class Channel:
                     self._inbox.append(event.message)
         return self._inbox.popleft()
 
+    def has_received(self) -> bool:
+        """Whether a message is already decoded, so ``receive`` returns it without waiting."""
+        return bool(self._inbox)
+
     async def first_message(self, timeout: float) -> Message:
         """Wait up to ``timeout`` s for a message and leave it queued for ``receive``.
 
@@ -116,21 +121,34 @@ class Channel:
         return message
 
     def send(self, message: Message) -> None:
-        """Encrypt and queue one message (call ``drain`` to apply back-pressure)."""
+        """Encrypt and queue one message (call ``drain`` to apply back-pressure).
+
+        What is sent in one turn of the event loop goes out in one write, at
+        the end of that turn: a room's host sends each member many lines per
+        turn, and one system call per line would cost more than the sealing.
+        """
         if self.closed or self.write_shut:
             raise ClosedError("connection closed")
         self.conn.send(message)
+        if not self._write_soon:
+            self._write_soon = True
+            asyncio.get_running_loop().call_soon(self._write_queued)
+
+    def _write_queued(self) -> None:
+        """Hand the transport everything sent since the last write."""
+        self._write_soon = False
         self._write(self.conn.data_to_send())
 
     def queued_bytes(self) -> int:
-        """Bytes we queued that the kernel has not taken yet (the transport's write buffer)."""
+        """Bytes we queued that the kernel has not taken yet (ours and the transport's)."""
         try:
-            return int(self.writer.transport.get_write_buffer_size())
+            return self.conn.queued_out + int(self.writer.transport.get_write_buffer_size())
         except Exception:  # a closed transport holds nothing
             return 0
 
     async def drain(self) -> None:
         """Wait until the kernel has taken what we queued."""
+        self._write_queued()
         try:
             await self.writer.drain()
         except (OSError, RuntimeError) as exc:
@@ -146,6 +164,7 @@ class Channel:
         """
         if self.closed or self.write_shut:
             return
+        self._write_queued()
         self.write_shut = True
         with contextlib.suppress(Exception):
             if self.writer.can_write_eof():
@@ -155,6 +174,7 @@ class Channel:
         """Flush what we can and close the socket; never raises."""
         if self.closed:
             return
+        self._write_queued()
         self.closed = True
         with contextlib.suppress(Exception):
             self.writer.close()

@@ -147,6 +147,7 @@ class Connection:
         self._guesses = guesses
         self._decoder = FrameDecoder(hs.MAX_HANDSHAKE_RECORD)
         self._out: list[bytes] = []
+        self._out_bytes = 0
         self._error: ConfideError | None = None
         self._nonce = b""
         self._sid = b""
@@ -171,11 +172,21 @@ class Connection:
         )
         self.state = WAIT_REPLY
 
+    @property
+    def queued_out(self) -> int:
+        """Bytes queued for the peer that ``data_to_send`` has not handed out yet."""
+        return self._out_bytes
+
     def data_to_send(self) -> bytes:
         """Everything queued for the peer since the last call."""
         out = b"".join(self._out)
         self._out.clear()
+        self._out_bytes = 0
         return out
+
+    def _queue(self, data: bytes) -> None:
+        self._out.append(data)
+        self._out_bytes += len(data)
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed bytes read from the peer; return the events they complete.
@@ -194,7 +205,7 @@ class Connection:
                 self._receive_record(record, events)
         except ConfideError as exc:
             if isinstance(exc, ProtocolError) and self.state != OPEN and not self._out:
-                self._out.append(alert_frame(ALERT_PROTOCOL))
+                self._queue(alert_frame(ALERT_PROTOCOL))
             self.state = FAILED
             self._error = exc
             if not events:
@@ -216,7 +227,7 @@ class Connection:
 
     def send(self, message: Message) -> None:
         """Encrypt one application message and queue it."""
-        self._out.append(self.seal(encode(message)))
+        self._queue(self.seal(encode(message)))
 
     def seal(self, encoded: bytes) -> bytes:
         """One framed DATA record of already-encoded message bytes."""
@@ -271,13 +282,13 @@ class Connection:
         self.state = next_state
 
     def _send_handshake(self, kind: str, **fields: object) -> None:
-        self._out.append(encode_frame(plain_record(HANDSHAKE, hs.encode_handshake(kind, **fields))))
+        self._queue(encode_frame(plain_record(HANDSHAKE, hs.encode_handshake(kind, **fields))))
 
     def _negotiate(self, peer_versions: list[object]) -> None:
         self._peer_versions = hs.parse_versions(peer_versions)
         version = hs.choose_version(self._versions, self._peer_versions)
         if version is None:
-            self._out.append(alert_frame(ALERT_VERSION))
+            self._queue(alert_frame(ALERT_VERSION))
             raise ProtocolError(_ALERT_TEXT[ALERT_VERSION])
         self.version = version
 
@@ -295,7 +306,7 @@ class Connection:
         room = fields["room"]
         ours = self._room if self._guesses is None else self._guesses.room
         if ours and room != ours:
-            self._out.append(alert_frame(ALERT_UNKNOWN_ROOM))
+            self._queue(alert_frame(ALERT_UNKNOWN_ROOM))
             raise RefusedError(f"a joiner asked for room {str(room)[:16]!r}, which is not ours")
         self._negotiate(fields["versions"])  # type: ignore[arg-type]
         self._nonce = self._rand(hs.NONCE_SIZE)
@@ -305,7 +316,7 @@ class Connection:
         if self._guesses is not None:  # the last check before the share: spend a guess
             secret = self._guesses.spend()
             if secret is None:
-                self._out.append(alert_frame(ALERT_NO_GUESSES))
+                self._queue(alert_frame(ALERT_NO_GUESSES))
                 raise RefusedError("no guesses left at this code or password")
             self._secret = secret
         self._cpace = hs.start_cpace(self.role, self._secret, sid, own_ad, self._rand)
@@ -319,11 +330,11 @@ class Connection:
     def _on_share(self, fields: dict[str, object], events: list[Event]) -> None:
         assert self._cpace is not None
         if self._guesses is not None and not self._guesses.answers():
-            self._out.append(alert_frame(ALERT_NO_GUESSES))
+            self._queue(alert_frame(ALERT_NO_GUESSES))
             raise RefusedError("its code was retired during the handshake")
         cpace = self._derive(fields["share"])  # type: ignore[arg-type]
         if not cpace.verify(fields["tag"]):  # type: ignore[arg-type]
-            self._out.append(alert_frame(ALERT_AUTH))
+            self._queue(alert_frame(ALERT_AUTH))
             raise AuthenticationError("wrong code or password")
         self._send_handshake("confirm", tag=cpace.tag())
         self._open(cpace, events)

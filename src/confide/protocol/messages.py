@@ -237,8 +237,21 @@ def _check(value: object, hint: Any) -> bool:
     return False
 
 
+_LAST_ENCODED: list[tuple[Message, bytes]] = []
+"""The last message encoded and its bytes: a room's host sends one message to
+every member in a row, so it is encoded once (messages are immutable)."""
+
+
 def encode(message: Message) -> bytes:
     """Encode one message; ``LocalError`` if a field is ill-typed or it would not fit a record."""
+    if _LAST_ENCODED and _LAST_ENCODED[0][0] is message:
+        return _LAST_ENCODED[0][1]
+    data = _encode(message)
+    _LAST_ENCODED[:] = [(message, data)]
+    return data
+
+
+def _encode(message: Message) -> bytes:
     body: dict[str, object] = {"v": MESSAGE_VERSION, "t": message.TYPE}
     schema = _SCHEMAS.get(type(message))
     if schema is None:
