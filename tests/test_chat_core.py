@@ -291,3 +291,23 @@ def test_messages_a_chat_does_not_know_are_ignored(message: m.Message) -> None:
     core = connected()
     assert step(core, message) == ([], [])
     assert not core.over
+
+
+def test_to_a_room_host_one_receipt_acks_a_burst_of_lines() -> None:
+    core = make("bob")
+    core.greet()
+    core.messages_to_send()
+    core.receive(m.Welcome("bob", "alice", ["alice", "carol", "bob"]))
+    for seq in (4, 5, 6):
+        core.receive(m.Said(seq, "carol", f"line {seq}", "chat"))
+    core.receive(m.Ping(9))
+    assert core.messages_to_send() == [m.Receipt(6), m.Pong(9)]  # 6 stands for 4 and 5 too
+    core.receive(m.Said(7, "alice", "one more", "chat"))
+    assert core.messages_to_send() == [m.Receipt(7)]
+
+
+def test_a_one_to_one_peer_still_gets_a_receipt_per_message() -> None:
+    core = connected()
+    core.receive(m.Chat(1, "a"))
+    core.receive(m.Chat(2, "b"))
+    assert core.messages_to_send() == [m.Receipt(1), m.Receipt(2)]

@@ -440,3 +440,25 @@ def test_no_member_message_speaks_for_or_removes_another(
         if isinstance(x, m.Renamed):
             assert x.old not in ("alice", "dave")
     assert sim.peers[dave].hung_up is None
+
+
+def test_one_receipt_acks_every_earlier_line_it_owes() -> None:
+    from confide.app.room_receipts import Receipts, Settled
+
+    receipts = Receipts()
+    for seq in (1, 2, 3):  # three lines from member 1, each to members 2 and 3
+        receipts.sent(seq, 1, seq * 10, (2, 3), want_all=True)
+    assert receipts.acked(2, 2) == (
+        Settled(1, 10, first=True, all=False),
+        Settled(1, 20, first=True, all=False),
+    )
+    assert receipts.owed(2) == 1
+    assert receipts.acked(3, 3) == (
+        Settled(1, 10, first=False, all=True),
+        Settled(1, 20, first=False, all=True),
+        Settled(1, 30, first=True, all=False),
+    )
+    assert receipts.acked(3, 3) == ()  # nothing left to ack
+    assert receipts.acked(2, 1) == ()  # an old receipt changes nothing
+    assert receipts.acked(2, 3) == (Settled(1, 30, first=False, all=True),)
+    assert receipts.owed(2) == receipts.owed(3) == 0

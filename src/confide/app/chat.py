@@ -203,9 +203,12 @@ class ChatSession:
             if self._ping_interval:
                 pinger = asyncio.create_task(self._ping_loop(self._ping_interval))
             while True:
-                message = await self.link.receive()
-                self.core.receive(message)
-                self._flush()
+                self.core.receive(await self.link.receive())
+                try:  # what is already here is handled first, then flushed once
+                    while self.link.has_received() and not self.core.over:
+                        self.core.receive(await self.link.receive())
+                finally:
+                    self._flush()
                 if self.core.over:
                     return EXIT_OK
         except ConfideError as exc:

@@ -113,8 +113,16 @@ class ChatCore:
     # -- outboxes -----------------------------------------------------------
 
     def messages_to_send(self) -> list[m.Message]:
-        """What to send to the peer, in order; the outbox is emptied."""
+        """What to send to the peer, in order; the outbox is emptied.
+
+        To a room's host a receipt stands for its line and every earlier one,
+        so of the receipts queued since the last call only the newest goes.
+        """
         out, self._outgoing = self._outgoing, []
+        if self.room is not None:
+            receipts = [message for message in out if isinstance(message, m.Receipt)]
+            if len(receipts) > 1:
+                out = [x for x in out if not isinstance(x, m.Receipt) or x is receipts[-1]]
         return out
 
     def events_to_emit(self) -> list[AppEvent]:

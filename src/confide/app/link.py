@@ -32,6 +32,9 @@ class Link(Protocol):
     async def receive(self) -> Message:
         """The next message; ``ClosedError`` when the peer closed or the link dropped."""
 
+    def has_received(self) -> bool:
+        """Whether a message is already here, so ``receive`` returns it without waiting."""
+
     async def drain(self) -> None:
         """Wait until what we queued has left (back-pressure)."""
 
@@ -80,6 +83,10 @@ class MemoryLink:
             raise ClosedError("connection closed by the peer")
         assert isinstance(item, Message)
         return item
+
+    def has_received(self) -> bool:
+        """Whether something (a message, or the other end's EOF) is waiting to be received."""
+        return not (self._eof or self.closed) and not self._inbox.empty()
 
     def queued_bytes(self) -> int:
         """``queued``: what a test says is waiting (memory never holds bytes back)."""

@@ -2,16 +2,18 @@
 
 How this works. When the hub stamps a line (``seq``) for some receivers,
 ``sent`` records them as owing a receipt. ``acked`` (a receiver's
-``Receipt(seq)``) and ``gone`` (a receiver left) take receivers off it; each
-returns what that settles as ``Settled`` items: the first receipt of a line
-(the host shows ✓ for its own lines then) and the moment no present
-receiver still owes one (✓✓), which only counts when at least one did ack
-and the line asked for it (``want_all``). ``owed`` is how many receipts a
-member still owes: the hub drops a member that owes too many. Pure.
+``Receipt(seq)``, which stands for that line and every earlier one) and
+``gone`` (a receiver left) take receivers off it; each returns what that
+settles as ``Settled`` items: the first receipt of a line (the host shows
+✓ for its own lines then) and the moment no present receiver still owes
+one (✓✓), which only counts when at least one did ack and the line asked
+for it (``want_all``). ``owed`` is how many receipts a member still owes:
+the hub drops a member that owes too many. Pure.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 
@@ -39,7 +41,8 @@ class Receipts:
     """The receipts a room's members still owe."""
 
     _lines: dict[int, _Line] = field(default_factory=dict)
-    _owed: dict[int, set[int]] = field(default_factory=dict)
+    _owed: dict[int, deque[int]] = field(default_factory=dict)
+    """Per member, the lines it owes a receipt for, oldest first (seqs only grow)."""
 
     def sent(
         self, seq: int, sender: int, sender_id: int, to: tuple[int, ...], *, want_all: bool
@@ -49,7 +52,7 @@ class Receipts:
             return
         self._lines[seq] = _Line(sender, sender_id, set(to), want_all)
         for receiver in to:
-            self._owed.setdefault(receiver, set()).add(seq)
+            self._owed.setdefault(receiver, deque()).append(seq)
 
     def owed(self, member: int) -> int:
         """How many receipts ``member`` still owes."""
@@ -63,27 +66,36 @@ class Receipts:
         return set()
 
     def acked(self, member: int, seq: int) -> tuple[Settled, ...]:
-        """``member`` acked line ``seq``; a receipt it does not owe is ignored."""
+        """``member`` has line ``seq`` and every line before it (a receipt is cumulative).
+
+        Lines arrive in order, so one receipt for the newest line stands for
+        all earlier ones; a member acks a burst of lines with one receipt.
+        """
         owed = self._owed.get(member)
-        if owed is None or seq not in owed:
-            return ()
-        owed.remove(seq)
+        out: list[Settled] = []
+        while owed and owed[0] <= seq:
+            settled = self._ack_one(member, owed.popleft())
+            if settled is not None:
+                out.append(settled)
+        return tuple(out)
+
+    def _ack_one(self, member: int, seq: int) -> Settled | None:
         line = self._lines[seq]
         waiting = line.waiting
         waiting.remove(member)
         first = not line.acked
         if waiting and not first:
-            return ()  # the common case: neither the first receipt nor the last
+            return None  # the common case: neither the first receipt nor the last
         line.acked = True
         done = self._settle(seq, line)
         if first or done:
-            return (Settled(line.sender, line.sender_id, first=first, all=done),)
-        return ()
+            return Settled(line.sender, line.sender_id, first=first, all=done)
+        return None
 
     def gone(self, member: int) -> tuple[Settled, ...]:
         """``member`` left: it owes nothing now, and lines that waited only on it settle."""
         out: list[Settled] = []
-        for seq in sorted(self._owed.pop(member, set())):
+        for seq in self._owed.pop(member, deque()):
             line = self._lines[seq]
             line.waiting.discard(member)
             if self._settle(seq, line):
