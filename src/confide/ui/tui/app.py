@@ -1,13 +1,15 @@
-"""``ConfideApp``: the full-screen chat over one ``ChatSession``, put together.
+"""``ConfideApp``: the full-screen chat over one ``Session`` (a chat or a room), put together.
 
 The app lays out the widgets and routes each Textual message to the part it
 is about, along the lines the user sees: ``feed.LogFeed`` (the log),
-``status.StatusLine`` (status and typing bars), ``input_line.InputLine`` (the
-input and its commands) and ``leaving.Leaving`` (quitting, exit code). They
-share a ``state.ChatState``. The session runs as a worker in the app's event
-loop; its events come back as ``SessionEvent`` messages, in order between
-keystrokes, and go to every part. Incoming lines never touch the input, so a
-half-typed draft is never disturbed.
+``status.StatusLine`` (status and typing bars), ``input_line.InputLine``
+(the input and its commands) and ``leaving.Leaving`` (quitting, exit code).
+They share a ``state.ChatState``. The session runs as a worker in the app's
+event loop; its events come back as ``SessionEvent`` messages, in order
+between keystrokes, and go to every part. A room's status lines (joins,
+leaves, notices...) are worded by ``ui.room_text``, as line mode words them.
+Incoming lines never touch the input, so a half-typed draft is never
+disturbed.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from textual.widgets import Label, TextArea
 
 from confide.app.chat import ChatSession, SessionSpec
 from confide.app.events import AppEvent, Disconnected
+from confide.app.session_api import Session, SessionSource
 from confide.errors import EXIT_ERROR
 from confide.ui import commands as cmd
+from confide.ui.one_to_one import as_session
 from confide.ui.tui.colours import log_styles
 from confide.ui.tui.feed import LogFeed
 from confide.ui.tui.input_line import PLACEHOLDER, InputLine, refused
@@ -52,7 +56,9 @@ class ConfideApp(App[int]):
         Binding("ctrl+f", "find_again", "find again", priority=True, show=False),
     ]
 
-    def __init__(self, settings: TuiSettings, spec: SessionSpec | None = None) -> None:
+    def __init__(
+        self, settings: TuiSettings, spec: SessionSpec | SessionSource | None = None
+    ) -> None:
         """An app for the session ``spec`` describes (or, for tests, one started later
         with ``start_session``).
 
@@ -77,7 +83,7 @@ class ConfideApp(App[int]):
 
     # What ``run_tui`` and the tests read about the chat; each part keeps its own.
     @property
-    def session(self) -> ChatSession | None:
+    def session(self) -> Session | None:
         """The chat session, once started."""
         return self.chat.session
 
@@ -134,11 +140,14 @@ class ConfideApp(App[int]):
         if self._spec is not None:
             self.start_session(self._spec)
 
-    def start_session(self, spec: SessionSpec) -> None:
+    def start_session(self, spec: SessionSpec | SessionSource) -> None:
         """Build the session ``spec`` describes, run it and show what happens in it."""
-        session = spec.session(self._post_event, typing_enabled=self.settings.typing)
+        built: Session | ChatSession = spec.session(
+            self._post_event, typing_enabled=self.settings.typing
+        )
+        session = as_session(built)
         self.chat.session = session
-        self.status.started(session.nick)
+        self.status.started(session.nick, host=session.is_host)
         self.input_line.show_prompt()
         self.leaving.session_worker = self.run_worker(
             self._run_session(session), name="session", exit_on_error=False
@@ -147,7 +156,7 @@ class ConfideApp(App[int]):
     def _post_event(self, event: AppEvent) -> None:
         self.post_message(SessionEvent(event))
 
-    async def _run_session(self, session: ChatSession) -> int:
+    async def _run_session(self, session: Session) -> int:
         try:
             code = await session.run()
         except Exception as exc:  # a bug: say so in one line, never a traceback
@@ -173,9 +182,15 @@ class ConfideApp(App[int]):
         """One app event: the bars, the log and leaving each show their side of it."""
         if screen_gone(self):
             return
-        self.status.on_event(message.event)
-        self.feed.on_event(message.event)
-        self.leaving.on_event(message.event)
+        event = message.event
+        told = self.chat.room.text(event)
+        self.status.on_event(event)
+        if told is None:
+            self.feed.on_event(event)
+        else:
+            self.feed.system(told)
+        self.leaving.on_event(event)
+        self.input_line.sync_nick()
 
     def on_session_ended(self, message: SessionEnded) -> None:
         """The session is over."""

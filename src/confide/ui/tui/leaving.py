@@ -18,8 +18,8 @@ import contextlib
 from textual.app import App
 from textual.worker import Worker
 
-from confide.app.chat import ChatSession
-from confide.app.events import AppEvent, Disconnected, PeerLeft
+from confide.app.events import AppEvent, Disconnected, PeerLeft, RoomClosed
+from confide.app.session_api import Session
 from confide.errors import EXIT_OK, ConfideError
 from confide.ui.text import sanitize
 from confide.ui.tui.feed import LogFeed
@@ -48,6 +48,8 @@ class Leaving:
         match event:
             case PeerLeft(nick=nick):
                 self.end_reason = f"{sanitize(nick)} left"  # as line mode says it
+            case RoomClosed(reason=reason):
+                self.end_reason = sanitize(reason)  # as line mode says it
             case Disconnected(reason=reason, exit_code=code):
                 self._chat.exit_code = code
                 self.end_reason = f"error: {reason}"  # as line mode says it
@@ -102,7 +104,7 @@ class Leaving:
         return self._chat.exit_code if code is None else code
 
 
-async def say_goodbye(session: ChatSession, reason: str) -> None:
+async def say_goodbye(session: Session, reason: str) -> None:
     """Tell the peer we leave, but never wait long for a peer that stopped reading."""
     try:
         await asyncio.wait_for(session.leave(reason), GOODBYE_TIMEOUT)
