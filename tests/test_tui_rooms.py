@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from room_double import FakeRoom, FakeSource, views
@@ -25,6 +25,7 @@ from confide.app.events import (
     MemberLeft,
     MemberRenamed,
     MembersChanged,
+    MessageIn,
     Notice,
     PrivateIn,
     RoomClosed,
@@ -287,7 +288,7 @@ def test_a_nick_changed_at_join_shows_in_the_prompt() -> None:
         async with in_room(room) as r:
             room.nick = "bob2"  # the host gave us bob2
             await r.emit(Notice("nick 'bob' is taken here; you are 'bob2'"))
-            assert "bob2 ›" in str(r.app.query_one("#prompt").render())
+            assert "bob2 \u203a" in str(r.app.query_one("#prompt").render())
             assert r.app.query_one(StatusBar).status.me == "bob2"
 
     run(body)
@@ -346,3 +347,37 @@ def test_mono_stays_colourless() -> None:
     styles = log_styles("mono")
     styles.present(tuple(f"m{i}" for i in range(50)))
     assert {styles.nick(f"m{i}").color for i in range(50)} == {None}
+
+
+# -- a snapshot of a room ---------------------------------------------------------
+
+
+def test_room_screen_snapshot(snap_compare: Callable[..., bool]) -> None:
+    """A joiner in a room of four: the member count, joins, a private line each way."""
+    room = joiner("bob", "carol", "dave")
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, ConfideApp)
+        app.start_session(FakeSource(room))
+        app.query_one(ChatInput).cursor_blink = False
+        when = app.settings.clock()
+        room.emit(
+            Connected("alice", SAS),
+            MembersChanged(("alice", "bob", "carol")),
+            MessageIn("alice", "welcome, both of you", when, 1),
+            MemberJoined("dave"),
+            MembersChanged(("alice", "bob", "carol", "dave")),
+            MessageIn("carol", "hi dave", when, 2),
+            PrivateIn("dave", "psst, bob", when, 3),
+        )
+        await settle(pilot)
+        for text in ("hello everyone", "/msg dave later"):
+            await pilot.press(*text, "enter")
+            await settle(pilot)
+        room.emit(Delivered(1), DeliveredAll(1), Delivered(2))
+        await settle(pilot)
+        await pilot.wait_for_scheduled_animations()
+
+    app = ConfideApp(fixed_settings())
+    assert snap_compare(app, terminal_size=(80, 16), run_before=run_before)
