@@ -11,6 +11,7 @@ import io
 from datetime import datetime
 
 from room_double import FakeRoom, views
+from roomsim import Sim
 
 from confide.app.events import (
     Connected,
@@ -25,6 +26,8 @@ from confide.app.events import (
     PrivateIn,
     RoomClosed,
 )
+from confide.app.room_member import CLOSED_TEXTS
+from confide.protocol import messages as m
 from confide.ui import line
 from confide.ui.line import LineUI
 
@@ -177,3 +180,31 @@ def test_help_in_line_mode_lists_the_room_commands() -> None:
     for name in ("/msg NICK TEXT", "/kick NICK", "/code", "/verify [NICK] [ok|forget]"):
         assert name in err
     assert "/clear" not in err
+
+
+def test_the_texts_of_a_real_room_hub_and_its_members() -> None:
+    """The events a ``RoomHub`` and its ``RoomMember``s really give, as a member reads them."""
+    sim = Sim("alice")
+    bob = sim.join("bob")
+    carol = sim.join("carol")
+    dave = sim.join("bob")  # a clash: joins as bob2
+    sim.send(carol, m.Private(1, "bob", "psst"))
+    sim.send(carol, m.Chat(2, "hello all"))
+    sim.send(carol, m.Nick("caroline"))
+    sim.hub.kick("bob2")
+    sim.flow()
+    ui, out, err = make_ui()
+    for event in sim.peers[bob].events:
+        ui.on_event(event)
+    assert out.getvalue().splitlines() == ["12:00 carol → you: psst", "12:00 carol: hello all"]
+    assert err.getvalue().splitlines()[2:] == [
+        "carol joined (3 members)",
+        "bob2 joined (4 members)",
+        "carol is now caroline",
+        "bob2 left: kicked",
+    ]
+    kicked, _, kicked_err = make_ui()
+    for event in sim.peers[dave].events:
+        kicked.on_event(event)
+    assert "nick 'bob' is taken here; you are 'bob2'" in kicked_err.getvalue()
+    assert kicked_err.getvalue().splitlines()[-1] == CLOSED_TEXTS["kicked"]

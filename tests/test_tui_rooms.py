@@ -30,6 +30,7 @@ from confide.app.events import (
     PrivateIn,
     RoomClosed,
 )
+from confide.app.session_api import MemberView
 from confide.ui.tui.app import ConfideApp
 from confide.ui.tui.colours import (
     BASE_COLOURS,
@@ -151,6 +152,22 @@ def test_the_host_of_a_crowd_points_to_who_for_the_sas() -> None:
             assert "alice · 3 members" in r.bar()
             assert "SAS: /who" in r.bar()
             assert SAS[0] not in r.bar()
+
+    run(body)
+
+
+def test_back_to_two_the_bar_shows_the_member_left() -> None:
+    async def body() -> None:
+        room = host("bob", "carol")
+        async with in_room(room, crowd=("alice", "bob", "carol")) as r:
+            carols = ("ember", "flint", "grove", "haze", "iris")
+            room.members = [
+                *views("alice", "alice", sas=SAS),
+                MemberView("carol", False, False, carols),
+            ]
+            await r.emit(MemberLeft("bob", "left"), MembersChanged(("alice", "carol")))
+            assert "alice ↔ carol" in r.bar()
+            assert "SAS " + " ".join(carols) in r.bar()
 
     run(body)
 

@@ -74,6 +74,19 @@ class StatusLine:
                 self.bar.show(state="closed", secure=False, latency_ms=None)
         if self._chat.room.count != self.bar.status.members:
             self.bar.show(members=self._chat.room.count)
+            self._show_peer()
+
+    def _show_peer(self) -> None:
+        """Back to a room of two: the bar shows whoever is the peer now, and our SAS with them."""
+        session = self._chat.session
+        if session is None or self._chat.room.crowded or self._chat.phase != "connected":
+            return
+        others = [v for v in session.who() if not v.is_you]
+        if len(others) != 1:
+            return
+        peer = others[0]
+        self._chat.verified = bool(peer.verified)
+        self.bar.show(peer=peer.nick, sas=peer.sas or session.sas, verified=self._chat.verified)
 
     def show_room(self, room: str) -> None:
         """The room's number (empty for a password room)."""
