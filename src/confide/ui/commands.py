@@ -203,11 +203,15 @@ def sas_check(verified: bool) -> str:
     return "verified" if verified else "SAS not compared yet (/verify)"
 
 
-def verify_hint(peer: str) -> str:
-    """What ``/verify`` says after the SAS: how to compare it, and what then."""
+def verify_hint(peer: str, *, named: bool = False) -> str:
+    """What ``/verify`` says after the SAS: how to compare it, and what then.
+
+    ``named``: the member was named (``/verify bob``), so is the ``ok`` after it.
+    """
+    ok = f"/verify {peer} ok" if named else "/verify ok"
     return (
         f"read these words aloud with {peer} by voice or in person, not in this chat. "
-        "If they match, type /verify ok. If not, someone is in the middle: leave (/quit)."
+        f"If they match, type {ok}. If not, someone is in the middle: leave (/quit)."
     )
 
 

@@ -161,7 +161,8 @@ def verify(session: Session, command: cmd.Verify) -> Answer:
         if command.ok:
             return Answer((cmd.verified_text(target.nick),))
         return Answer((f"you unmarked {target.nick}: SAS not compared yet",))
-    return Answer(("SAS: " + " ".join(target.sas), cmd.verify_hint(target.nick)))
+    named = command.nick is not None
+    return Answer(("SAS: " + " ".join(target.sas), cmd.verify_hint(target.nick, named=named)))
 
 
 def kick(session: Session, nick: str) -> Answer:
