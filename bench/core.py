@@ -34,21 +34,24 @@ class Config:
     active_pairs: int
     active_seconds: float
     startup_runs: int
+    room_members: int = 50
+    room_seconds: float = 10.0
+    room_rounds: int = 20
 
     @classmethod
     def full(cls) -> Config:
-        """The sizes the issue names: 10,000 round trips, 1 GiB, 1,000 and 5,000 pairs."""
+        """The full sizes: 10,000 round trips, 1 GiB, 1,000 and 5,000 pairs."""
         return cls("full", 5, 50, 10_000, 1 << 30, (1000, 5000), 100, 3.0, 10)
 
     @classmethod
     def quick(cls) -> Config:
         """Under a minute on two cores: 1,000 round trips, 256 MiB, 1,000 and 2,500 pairs."""
-        return cls("quick", 5, 20, 1_000, 256 << 20, (1000, 2500), 100, 0.5, 5)
+        return cls("quick", 5, 20, 1_000, 256 << 20, (1000, 2500), 100, 0.5, 5, 50, 3.0, 5)
 
     @classmethod
     def tiny(cls) -> Config:
         """Every scenario once, with tiny sizes (the smoke test)."""
-        return cls("tiny", 1, 1, 50, 4 << 20, (100,), 4, 0.3, 1)
+        return cls("tiny", 1, 1, 50, 4 << 20, (100,), 4, 0.3, 1, 4, 0.3, 2)
 
     def as_dict(self) -> dict[str, Any]:
         """The sizes, for the JSON report."""
@@ -62,6 +65,9 @@ class Config:
             "active_pairs": self.active_pairs,
             "active_seconds": self.active_seconds,
             "startup_runs": self.startup_runs,
+            "room_members": self.room_members,
+            "room_seconds": self.room_seconds,
+            "room_rounds": self.room_rounds,
         }
 
 

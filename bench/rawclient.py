@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from confide.relay import routing
+from confide.wire import routing
 
 LOOPBACK = "127.0.0.1"
 TIMEOUT = 10.0

@@ -33,8 +33,8 @@ from confide.protocol.connection import ALERT_AUTH, ALERT_ROOM_FULL, Connection,
 from confide.protocol.events import HandshakeComplete, MessageReceived
 from confide.protocol.framing import MAX_RECORD, PREFIX, FrameDecoder, encode_frame
 from confide.protocol.records import MAX_MESSAGE
-from confide.relay import routing
 from confide.relay.limits import Limits
+from confide.wire import routing
 
 SECRET = b"acid-bacon-zoo"
 ROOM = "7"
@@ -111,7 +111,8 @@ _FRAME_LIMITS = (MAX_RECORD, hs.MAX_HANDSHAKE_RECORD, 16)
 
 def _reference_frames(stream: bytes, limit: int) -> tuple[list[bytes], bool, int]:
     """(records, whether a bad length is reached, bytes consumed) by a plain reading."""
-    records, pos = [], 0
+    records: list[bytes] = []
+    pos = 0
     while len(stream) - pos >= PREFIX.size:
         (length,) = PREFIX.unpack_from(stream, pos)
         if not 0 < length <= limit:

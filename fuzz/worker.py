@@ -67,7 +67,7 @@ def _guard(args: argparse.Namespace, run: Callable[[bytes], None]) -> Callable[[
 
 
 def _atheris(args: argparse.Namespace) -> int:
-    import atheris  # type: ignore[import-not-found, unused-ignore]
+    import atheris  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
     for hook in ("RegEx", "str"):
         try:

@@ -262,6 +262,7 @@ def _mutate(node: ast.AST, parent: ast.AST | None, how: str) -> tuple[ast.AST, a
         node.value = not node.value
     elif how in ("+1", "-1"):
         assert isinstance(node, ast.Constant)
+        assert isinstance(node.value, int)
         node.value += int(how)
     elif how == "none":
         assert isinstance(node, ast.Return)

@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark suite (issue 5, acceptance point 2).
+"""Smoke test of the benchmark suite: every scenario runs and reports its figures.
 
 It runs ``python -m bench --tiny --json -`` as a real process: every scenario
 once, with tiny sizes, against real sockets, a real ``confide relay`` and real

@@ -136,3 +136,89 @@ def test_no_pure_app_source_imports_an_io_module(module: str) -> None:
     assert not roots & set(FORBIDDEN), f"{path.name} imports {roots & set(FORBIDDEN)}"
     assert "__import__" not in names
     assert "importlib.import_module" not in names
+
+
+SRC = PACKAGE_DIR.parent
+NET_FORBIDDEN = ("argparse", "confide.config", "confide.cli", "confide.ui", "confide.relay")
+"""What ``net/`` must not import: the CLI and config live above it, the relay server beside it."""
+
+
+def imported_paths(source: str) -> set[str]:
+    """Every module or name imported in ``source``, in full: ``from a import b`` gives ``a.b``."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def forbidden_in_net(names: set[str]) -> list[str]:
+    """The names in ``names`` that the net layer may not import (``confide.cli*`` included)."""
+    return sorted(
+        n
+        for n in names
+        for f in NET_FORBIDDEN
+        if n == f or n.startswith(f + ".") or (f == "confide.cli" and n.startswith(f))
+    )
+
+
+def test_the_net_layer_reads_no_config_and_knows_no_cli_or_ui() -> None:
+    files = sorted((SRC / "net").glob("*.py"))
+    assert {p.stem for p in files} >= {"relay_client", "host", "tcp", "channel"}
+    for path in files:
+        bad = forbidden_in_net(imported_paths(path.read_text("utf-8")))
+        assert bad == [], f"net/{path.name} imports {bad}"
+
+
+def test_the_net_check_would_notice_a_cli_import() -> None:
+    for sample in (
+        "def f():\n    from confide import config\n",
+        "import argparse\n",
+        "from confide.cli_relay import from_args\n",
+        "from confide.ui.texts import describe\n",
+        "from confide.relay import routing\n",
+    ):
+        assert forbidden_in_net(imported_paths(sample)), sample
+    assert forbidden_in_net(imported_paths("from confide import configure, wire\n")) == []
+
+
+def test_relay_client_and_server_share_the_wire_package() -> None:
+    client = imported_paths((SRC / "net" / "relay_client.py").read_text("utf-8"))
+    server = imported_paths((SRC / "relay" / "server.py").read_text("utf-8"))
+    assert "confide.wire.routing" in client
+    assert "confide.wire.routing" in server
+    assert not (SRC / "relay" / "routing.py").exists(), "a copy of the wire format in relay/"
+
+
+LAYERS_ABOVE: dict[str, tuple[str, ...]] = {
+    "protocol": ("confide.app", "confide.net", "confide.ui", "confide.cli", "confide.relay"),
+    "net": ("confide.app", "confide.ui", "confide.cli", "confide.relay"),
+    "app": ("confide.ui", "confide.cli", "confide.relay"),
+    "wire": ("confide.app", "confide.net", "confide.ui", "confide.cli", "confide.relay"),
+}
+"""What each layer must not import: the layers are one-way, ui → app → net → protocol."""
+
+
+def layer_violations(layer: str, names: set[str]) -> list[str]:
+    """The imports in ``names`` that reach a layer above ``layer`` (``confide.cli*`` included)."""
+    return sorted(n for n in names for f in LAYERS_ABOVE[layer] if n == f or n.startswith(f))
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS_ABOVE))
+def test_each_layer_imports_only_the_layers_below(layer: str) -> None:
+    files = sorted((SRC / layer).glob("*.py"))
+    assert files, layer
+    for path in files:
+        bad = layer_violations(layer, imported_paths(path.read_text("utf-8")))
+        assert bad == [], f"{layer}/{path.name} imports {bad}"
+
+
+def test_the_layer_check_would_notice_an_upward_import() -> None:
+    assert layer_violations("app", imported_paths("from confide.ui.texts import describe\n"))
+    assert layer_violations("app", imported_paths("def f():\n    import confide.cli_relay\n"))
+    assert layer_violations("net", imported_paths("from confide.app import room\n"))
+    assert layer_violations("protocol", imported_paths("from confide.net import tcp\n"))
+    assert layer_violations("app", imported_paths("from confide.text import sanitize\n")) == []

@@ -236,10 +236,11 @@ def test_a_vanished_peer_is_disconnected_with_the_exit_code() -> None:
         async with talking() as (alice, bob):
             await bob.link.abort()  # no goodbye
             assert await alice.ended() == EXIT_CONNECT
-            assert alice.of(Disconnected) == [
-                Disconnected("connection closed by the peer", EXIT_CONNECT)
-            ]
-            assert Disconnected("connection closed by the peer", EXIT_CONNECT) in alice.observed
+            (gone,) = alice.of(Disconnected)
+            assert isinstance(gone, Disconnected)
+            assert (gone.reason, gone.exit_code) == ("connection closed by the peer", EXIT_CONNECT)
+            assert isinstance(gone.error, ClosedError)
+            assert gone in alice.observed
 
     asyncio.run(scenario())
 

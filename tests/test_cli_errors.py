@@ -41,6 +41,10 @@ def _fails(proc: Proc, code: int, fragment: str) -> None:
         (["host", "--bind", "127.0.0.1", "--words", "99"], "--words"),
         (["host", "--bind", "127.0.0.1", "--port", "70000"], "--port"),
         (["host", "--bind", "127.0.0.1", "--port", "seven"], "--port"),
+        (["host", "--port", "-1"], "--port must be between 0 and 65535"),
+        (["host", "--tunnel", "x@y", "--tunnel-port", "65536"], "--tunnel-port must be between"),
+        (["relay", "--port", "70000"], "--port must be between 0 and 65535"),
+        (["relay", "--port", "seven"], "argument --port: invalid int value: 'seven'"),
         (["join", "--at", "127.0.0.1:9", "--password", "--password-file", "x"], "not allowed"),
         (["chat"], "invalid choice"),
     ],
@@ -162,7 +166,7 @@ def test_ctrl_c_while_connecting_exits_130(confide: Launcher, silent_server: int
     assert proc.err_lines[-1] == "confide: interrupted", proc
 
 
-# -- secrets that are not UTF-8 (issue 8) --------------------------------------
+# -- secrets that are not UTF-8 ----------------------------------------------
 
 NOT_UTF8 = os.fsdecode(b"hunter\xff\xfe2")
 """A value whose bytes are not UTF-8 (the str form ``os.environ`` would hold)."""

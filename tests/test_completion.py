@@ -1,4 +1,4 @@
-"""``confide completion bash|zsh|fish`` (issue 9, section 2).
+"""``confide completion bash|zsh|fish`` prints a working completion script.
 
 The bash script is loaded into a real ``bash`` and its completion function
 is called the way bash calls it on TAB (``COMP_WORDS``/``COMP_CWORD``), so

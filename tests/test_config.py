@@ -10,6 +10,7 @@ import pytest
 from proc import Launcher, confide_command, connected, message_line
 
 from confide import config
+from confide.errors import UsageError
 
 
 def _write(path: Path, text: str) -> Path:
@@ -82,7 +83,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
 )
 def test_bad_values_are_usage_errors(tmp_path: Path, text: str, message: str) -> None:
     path = _write(tmp_path / "c.toml", text + "\n")
-    with pytest.raises(config.UsageError) as caught:
+    with pytest.raises(UsageError) as caught:
         config.load(path)
     assert message in str(caught.value)
     assert str(path) in str(caught.value)

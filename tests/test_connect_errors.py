@@ -1,4 +1,4 @@
-"""A failed connect is said in plain words, never as asyncio's text (issue 9).
+"""A failed connect is said in plain words, never as asyncio's text.
 
 Real processes on loopback for a refused connection (to a host and to a
 relay) and for a connect that times out: a loopback listener whose accept

@@ -1,4 +1,4 @@
-"""Timestamps show the date when a chat crosses midnight (issue 9, section 2).
+"""Timestamps show the date when a chat crosses midnight.
 
 ``app.days.day_change`` is the shared, pure rule (the full-screen UI uses it
 too); line mode prints its line before the first message of a new day. The

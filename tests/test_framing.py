@@ -41,7 +41,7 @@ def test_encode_frame_refuses_empty_and_oversized(size: int) -> None:
 def test_records_survive_any_chunking(recs: list[bytes], cuts: list[int]) -> None:
     stream = b"".join(encode_frame(r) for r in recs)
     decoder = FrameDecoder()
-    got: list[bytes] = []
+    got: list[bytes | memoryview] = []
     for chunk in _split(stream, cuts):
         got += decoder.feed(chunk)
     assert got == recs
@@ -53,7 +53,7 @@ def test_records_survive_any_chunking(recs: list[bytes], cuts: list[int]) -> Non
 def test_records_survive_byte_at_a_time(recs: list[bytes]) -> None:
     stream = b"".join(encode_frame(r) for r in recs)
     decoder = FrameDecoder()
-    got: list[bytes] = []
+    got: list[bytes | memoryview] = []
     for i in range(len(stream)):
         got += decoder.feed(stream[i : i + 1])
     assert got == recs
@@ -159,7 +159,7 @@ def test_any_stream_cut_anywhere_with_adds_and_reads_interleaved(
     assert decoder.pending == 0
     assert decoder.next_record() is None
     added = consumed = 0
-    got: list[bytes] = []
+    got: list[bytes | memoryview] = []
 
     def read(limit: int) -> None:
         nonlocal consumed

@@ -1,4 +1,4 @@
-"""The fuzz targets run clean, and the harness reports a finding (issue 8, section 6).
+"""The fuzz targets run clean, and the harness reports a finding.
 
 Each test runs ``python -m fuzz`` as a real process from the checkout, as CI
 and the README do: every target for a few thousand inputs with the engine

@@ -25,7 +25,7 @@ TIMEOUT = 10
 
 def _spawn(
     argv_prefix: list[str], config_home: str, env: dict[str, str] | None = None
-) -> pexpect.spawn:
+) -> pexpect.spawn[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}
     clean.update({"XDG_CONFIG_HOME": config_home, "TERM": "xterm", **(env or {})})
     cmd = [*argv_prefix, *confide_command()]
@@ -45,7 +45,13 @@ def lonely() -> Iterator[netns.Lan]:
         lan.destroy()
 
 
-def _stop(child: pexpect.spawn) -> None:
+def _group(child: pexpect.spawn[str]) -> str:
+    """The first group of what ``child.expect`` just matched."""
+    assert isinstance(child.match, re.Match)
+    return str(child.match.group(1))
+
+
+def _stop(child: pexpect.spawn[str]) -> None:
     if child.isalive():
         child.terminate(force=True)
     child.close(force=True)
@@ -73,6 +79,7 @@ def test_guided_join_reaches_the_host_and_hides_the_code(confide: Launcher) -> N
         child.expect(re.escape(sas.split()[0]))  # the same SAS on the joiner's screen
         host.proc.say("hello guided bob")
         child.expect("hello guided bob")
+        assert isinstance(child.logfile_read, io.StringIO)
         shown = child.logfile_read.getvalue()
         assert host.code not in shown  # the code typed at the prompt is never echoed
         words = host.code.split("-")[1:]  # one word alone may be in a prompt ("search")
@@ -102,9 +109,9 @@ def test_guided_host_prints_a_code_that_a_joiner_uses(confide: Launcher, lonely:
             child.expect(re.escape(question))
             child.sendline(answer)
         child.expect(r"listening on 0\.0\.0\.0:(\d+)")
-        port = child.match.group(1)
+        port = _group(child)
         child.expect(r"code: (\d+-\w+-\w+-\w+)")
-        joiner = _join_in(confide, ns, port, env={"CONFIDE_CODE": child.match.group(1)})
+        joiner = _join_in(confide, ns, port, env={"CONFIDE_CODE": _group(child)})
         joiner.expect_err(r"^connected to alice ")
         joiner.expect_err(r"^SAS: ")
         joiner.say("hi from bob")
@@ -139,7 +146,7 @@ def test_guided_password_room(confide: Launcher, lonely: netns.Lan) -> None:
         child.sendline("correct horse battery")
         child.expect(r"listening on 0\.0\.0\.0:(\d+)")
         env = {"CONFIDE_PASSWORD": "correct horse battery"}
-        joiner = _join_in(confide, ns, child.match.group(1), "--password", env=env)
+        joiner = _join_in(confide, ns, _group(child), "--password", env=env)
         joiner.expect_err(r"^connected to alice ")
         joiner.say("bye")
         assert joiner.wait() == 0

@@ -251,7 +251,9 @@ def test_a_code_room_refuses_a_password_joiner() -> None:
 @pytest.mark.parametrize(
     ("body", "error", "text"),
     [
-        ({"reason": "room-full"}, RefusedError, "room full"),
+        ({"reason": "room-full"}, RefusedError, "^room full$"),
+        ({"reason": "room-full", "members": 7}, RefusedError, r"^room full \(7 members\)$"),
+        ({"reason": "room-full", "members": "7"}, RefusedError, "^room full$"),
         ({"reason": "timeout"}, RefusedError, "gave up waiting"),
         ({"reason": "auth-failed"}, AuthenticationError, "wrong code"),
         ({"reason": "something new"}, RefusedError, "refused"),
@@ -386,7 +388,12 @@ def test_joiner_refuses_a_reply_with_no_common_version() -> None:
     joiner, _ = sides()
     joiner.start()
     joiner.data_to_send()
-    reply = {"t": "reply", "versions": [9], "nonce": bytes(32), "share": bytes(32)}
+    reply: dict[str, object] = {
+        "t": "reply",
+        "versions": [9],
+        "nonce": bytes(32),
+        "share": bytes(32),
+    }
     with pytest.raises(ProtocolError):
         joiner.receive_data(handshake_frame(reply))
     assert joiner.data_to_send() == alert_frame(ALERT_VERSION)
@@ -399,7 +406,7 @@ def test_joiner_refuses_a_reply_with_no_common_version() -> None:
 def test_bad_version_lists_are_refused(versions: list[object]) -> None:
     """Refused as malformed, even when a good version is in the list too."""
     _, host = sides()
-    hello = {"t": "hello", "versions": versions, "nonce": bytes(32), "room": "7"}
+    hello: dict[str, object] = {"t": "hello", "versions": versions, "nonce": bytes(32), "room": "7"}
     with pytest.raises(ProtocolError, match="bad version list"):
         host.receive_data(handshake_frame(hello))
 
@@ -408,7 +415,7 @@ def test_bad_version_lists_are_refused(versions: list[object]) -> None:
 def test_version_lists_at_the_limits_are_accepted(versions: list[int]) -> None:
     """Versions 1 to 255, at most 16 of them: the host answers with its reply."""
     _, host = sides()
-    hello = {"t": "hello", "versions": versions, "nonce": bytes(32), "room": "7"}
+    hello: dict[str, object] = {"t": "hello", "versions": versions, "nonce": bytes(32), "room": "7"}
     assert host.receive_data(handshake_frame(hello)) == []
     assert handshake_maps(host.data_to_send())[0]["t"] == "reply"
     assert host.version == 1

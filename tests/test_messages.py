@@ -182,7 +182,13 @@ def test_too_long_message_is_a_local_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "message", [m.Chat(-1, "x"), m.Ping(1 << 63), m.Nick(3), m.Welcome("a", "h", ["a", None])]
+    "message",
+    [
+        m.Chat(-1, "x"),
+        m.Ping(1 << 63),
+        m.Nick(3),  # type: ignore[arg-type]  # ill-typed on purpose
+        m.Welcome("a", "h", ["a", None]),  # type: ignore[list-item]  # ill-typed on purpose
+    ],
 )
 def test_ill_typed_messages_are_not_sent(message: Any) -> None:
     with pytest.raises(LocalError):
@@ -234,7 +240,7 @@ def test_same_nick_ignores_case_and_compatibility_forms() -> None:
 def test_a_map_key_that_is_not_a_string_is_a_protocol_error(key: object) -> None:
     """Only string (or bytes) keys: msgpack would otherwise build keys of any type (even
     unhashable ones for nested maps), and an ignored extra field must not be a way in."""
-    body = {"v": 1, "t": "chat", "id": 1, "text": "x", key: "extra"}
+    body: dict[Any, object] = {"v": 1, "t": "chat", "id": 1, "text": "x", key: "extra"}
     with pytest.raises(ProtocolError, match="undecodable"):
         m.decode(pack(body))
     nested = {"v": 2, "t": "file-offer", "meta": {key: 1}}

@@ -38,6 +38,8 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert (ROOT / test_command).stat().st_mode & 0o111  # executable, as the README runs it
     for check in ("ruff check .", "ruff format --check .", "mypy --strict src"):
         assert check in ci
+    mypy = next(words for words in steps if words[1:3] == ["mypy", ".venv/bin/mypy"])
+    assert mypy[3:] == ["--strict", "src", "tests", "bench", "fuzz", "scripts"]
 
 
 def test_built_package_runs_from_a_clean_target(tmp_path: Path) -> None:
@@ -60,6 +62,7 @@ def test_built_package_runs_from_a_clean_target(tmp_path: Path) -> None:
         timeout=120,
     )
     assert (target / "confide" / "protocol" / "words.txt").is_file()
+    assert (target / "confide" / "py.typed").is_file()  # type checkers read our annotations
     (info,) = target.glob("confide-*.dist-info")
     license_text = (info / "licenses" / "LICENSE").read_text(encoding="utf-8")
     assert license_text.startswith("MIT License\n\nCopyright (c) 2026 confide developers\n")

@@ -1,4 +1,4 @@
-"""End to end: a peer that knows the code cannot grow our memory (issue 8, section 4).
+"""End to end: a peer that knows the code cannot grow our memory.
 
 A ``RawPeer`` completes the real handshake with a real ``confide`` process,
 then sends 300,000 pings and never reads a pong. Each pong is a reply we

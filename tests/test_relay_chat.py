@@ -1,6 +1,6 @@
 """Chats through a real ``confide relay`` process, with real ``confide`` clients.
 
-Acceptance (issue 4, point 1): two line-mode clients chat both ways through
+Two line-mode clients chat both ways through
 the relay; a recording proxy in front of the relay captures every byte
 either way and none of it is message text, a nick or a code word; both ends
 show the same SAS. Also: SIGTERM tells every end and exits 0; the relay

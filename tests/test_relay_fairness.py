@@ -1,6 +1,6 @@
 """Join limits on a real ``confide relay`` are fair per source address.
 
-Acceptance (issue 8, section 3, lock-out): an attacker on 127.0.0.2 that
+No lock-out: an attacker on 127.0.0.2 that
 spams silent JOINs at a room and probes nameplates cannot stop a joiner on
 127.0.0.3 from joining that room and chatting with its real host; one
 address holds at most one waiting join per room; JOINs of rooms that do not

@@ -11,11 +11,18 @@ import io
 import pytest
 
 from confide.cli import main
-from confide.net.relay_client import close_text
-from confide.relay import routing
+from confide.errors import (
+    EXIT_CONNECT,
+    ClosedError,
+    RefusedError,
+    RelayClosedError,
+    RelayRefusedError,
+)
 from confide.relay.limits import Budgets, JoinBucket, source_key
 from confide.relay.log import EventLog
-from confide.relay.routing import Deframer, FrameError, Reason
+from confide.ui.texts import close_text, describe, disconnect_reason
+from confide.wire import routing
+from confide.wire.routing import Deframer, FrameError, Reason
 
 TOKEN = bytes(range(16))
 
@@ -259,3 +266,25 @@ def test_log_lines_are_one_per_event_and_refusals_are_rate_limited() -> None:
 )
 def test_bad_relay_flags_are_usage_errors(flags: list[str]) -> None:
     assert main(["relay", "--bind", "127.0.0.1", *flags]) == 2
+
+
+def test_relay_errors_are_said_in_the_same_words_everywhere() -> None:
+    where = "the relay at relay.example:7200"
+    refused = RelayRefusedError(Reason.RATE_LIMITED, 12, where, "42")
+    closed = RelayClosedError(Reason.SHUTDOWN, 0, where)
+    assert refused.exit_code == closed.exit_code == EXIT_CONNECT
+    assert isinstance(refused, RefusedError)
+    assert isinstance(closed, ClosedError)
+    rate = f"{where} refused: too many join attempts for room 42; try again in 12 s"
+    assert describe(refused) == close_text(Reason.RATE_LIMITED, 12, where, "42") == rate
+    assert describe(closed) == f"{where} shut down"
+    assert describe(RelayClosedError(None, 0, where)) == f"{where} closed the connection"
+    assert describe(ClosedError("connection closed by the peer")) == (
+        "connection closed by the peer"
+    )
+    assert str(closed) == f"{where} closed the connection (shutdown)"  # generic, no UI words
+    # the end of a chat: the event's reason, or the relay's words when a relay ended it
+    assert disconnect_reason(str(closed), closed) == f"{where} shut down"
+    assert disconnect_reason(f"connection ended: {refused}", refused) == f"connection ended: {rate}"
+    assert disconnect_reason("connection lost: reset", ClosedError("x")) == "connection lost: reset"
+    assert disconnect_reason("gone", None) == "gone"

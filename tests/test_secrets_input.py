@@ -1,4 +1,4 @@
-"""Secrets from the environment leave it once read, and never reach a child (issue 8).
+"""Secrets from the environment leave it once read, and never reach a child.
 
 ``/proc/PID/environ`` shows a process's initial environment, not what it
 holds now, so these tests look from inside: after ``take_environment`` (the

@@ -1,12 +1,12 @@
 """End to end: what the wire shows, and what tampering with it does.
 
-Covers issue 2's acceptance points 5 and 6. A ``RecordingProxy`` sits
-between a real host and a real joiner. Untouched, it shows that no message
-text, nickname, code or password crosses the wire in the clear, and that
-message sizes are padded. Tampering (one flipped bit in a handshake or DATA
-record, a replayed record, two records swapped, a stream cut mid-record or
-before the goodbye) always ends the session with one clear line and exit 3
-or 4 on the side that notices, and never delivers altered or duplicated text.
+A ``RecordingProxy`` sits between a real host and a real joiner. Untouched,
+it shows that no message text, nickname, code or password crosses the wire
+in the clear, and that message sizes are padded. Tampering (one flipped bit
+in a handshake or DATA record, a replayed record, two records swapped, a
+stream cut mid-record or before the goodbye) always ends the session with
+one clear line and exit 3 or 4 on the side that notices, and never delivers
+altered or duplicated text.
 """
 
 from __future__ import annotations

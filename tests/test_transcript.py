@@ -1,4 +1,4 @@
-"""A transcript, if asked (issue 9, section 2): ``--log FILE`` and ``log_dir``.
+"""A transcript, if asked: ``--log FILE`` and ``log_dir``.
 
 End to end with real ``confide`` processes in line mode: the log holds both
 sides' messages, actions, renames, the join and the leave, each line dated;
@@ -21,8 +21,11 @@ import pytest
 from proc import Launcher, connected, message_line
 from test_tmux_e2e import Tmux
 
-from confide.app.events import Connected, MessageIn, MessageOut, PeerLeft
+from confide.app.events import Connected, Disconnected, MessageIn, MessageOut, PeerLeft
 from confide.app.transcript import log_path, open_transcript
+from confide.errors import EXIT_CONNECT, ClosedError, RelayClosedError
+from confide.ui.texts import disconnect_reason
+from confide.wire.routing import Reason
 
 STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
 
@@ -202,3 +205,17 @@ def test_log_path_prefers_the_flag_and_dates_the_dir_file(tmp_path: Path) -> Non
     assert log_path("x.log", str(tmp_path), lambda: day) == Path("x.log")
     assert log_path(None, str(tmp_path), lambda: day) == tmp_path / "confide-2026-11-30.log"
     assert log_path(None, None) is None
+
+
+def test_a_relay_that_ends_the_chat_is_logged_in_the_ui_words(tmp_path: Path) -> None:
+    where = "the relay at relay.example:7200"
+    ended = RelayClosedError(Reason.SHUTDOWN, 0, where)
+    log = open_transcript(tmp_path / "t.log", now=lambda: datetime(2026, 11, 29, 12, 0, 0))
+    log.disconnect_reason = disconnect_reason  # as the CLI sets it
+    log.observe(Disconnected(str(ended), EXIT_CONNECT, ended))
+    log.observe(Disconnected("connection lost: reset", EXIT_CONNECT, ClosedError("x")))
+    log.close()
+    assert (tmp_path / "t.log").read_text().splitlines() == [
+        f"2026-11-29 12:00:00 -- {where} shut down",
+        "2026-11-29 12:00:00 -- connection lost: reset",
+    ]

@@ -8,6 +8,7 @@ peer receives is checked on the peer's side.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime
 
@@ -206,6 +207,7 @@ def test_receipts_show_one_mark_when_sent_and_two_when_delivered() -> None:
     async def body() -> None:
         async with chat() as c:
             transport = c.peer_channel.writer.transport
+            assert isinstance(transport, asyncio.Transport)  # a socket's: it can pause reading
             transport.pause_reading()  # the peer's app does not get it yet
             await c.send("are you there")
             await c.until(lambda: any("are you there" in x for x in c.lines()), "own line")
@@ -322,7 +324,9 @@ def test_leaving_never_hangs_on_a_peer_that_stopped_reading(
 
     async def body() -> None:
         async with chat() as c:
-            c.peer_channel.writer.transport.pause_reading()
+            transport = c.peer_channel.writer.transport
+            assert isinstance(transport, asyncio.Transport)
+            transport.pause_reading()
             session = c.app.session
             assert session is not None
             for _ in range(200):  # far more than the socket buffers hold

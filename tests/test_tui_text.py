@@ -211,15 +211,18 @@ def test_it_fits_80x24_and_resizes_cleanly() -> None:
             before = c.log.entries[-1].height
             for width, height in ((50, 16), (120, 40), (80, 24)):
                 await c.pilot.resize_terminal(width, height)
+
                 # the log lays itself out again when its Resize message is handled
-                await c.until(
-                    lambda w=width: (
-                        c.log.scrollable_content_region.width == w - 1
-                        and all(s.cell_length == w - 1 for s in c.log.row_strips())
-                    ),
-                    "a relayout",
-                )
-                await c.until(lambda w=width: c.app.query_one(StatusBar).size.width == w, "bar")
+                def relaid(w: int = width) -> bool:
+                    return c.log.scrollable_content_region.width == w - 1 and all(
+                        s.cell_length == w - 1 for s in c.log.row_strips()
+                    )
+
+                def bar_fits(w: int = width) -> bool:
+                    return c.app.query_one(StatusBar).size.width == w
+
+                await c.until(relaid, "a relayout")
+                await c.until(bar_fits, "bar")
                 assert cell_len(str(c.app.query_one(StatusBar).render())) <= width
                 assert c.app.query_one(StatusBar).region.width == width
                 assert c.input.region.bottom <= height

@@ -113,7 +113,7 @@ def test_chosen_remote_port_and_ctrl_c_stops_ssh(confide: Launcher, sshd: SshSer
 
     host.interrupt()
     assert host.wait() == 130, host
-    joiner.expect_err(r"^alice left")
+    joiner.expect_err(r"^the host closed the room$")
     assert joiner.wait() == 0, joiner
     assert not alive(ssh_pid), "ssh was left running after Ctrl-C"
 
@@ -205,7 +205,7 @@ def test_tunnel_usage_errors_exit_2(confide: Launcher, args: list[str], fragment
 
 
 def test_secrets_never_reach_ssh(confide: Launcher, sshd: SshServer, tmp_path: Path) -> None:
-    """Issue 8: CONFIDE_PASSWORD and CONFIDE_CODE are not in any ssh child's environment."""
+    """CONFIDE_PASSWORD and CONFIDE_CODE are not in any ssh child's environment."""
     real_ssh = shutil.which("ssh")
     assert real_ssh is not None
     records = tmp_path / "ssh-env"

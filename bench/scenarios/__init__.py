@@ -9,11 +9,12 @@ so one that cannot load (say, without the relay) fails alone, with its reason.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from bench.core import Config, Figure
 
-Scenario = Callable[[Config], Awaitable[list[Figure]]]
+Scenario = Callable[[Config], Coroutine[Any, Any, list[Figure]]]
 
 
 def _load(module: str) -> Scenario:

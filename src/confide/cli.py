@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from confide import __version__
+from confide.app.room_types import DEFAULT_MEMBERS, MAX_MEMBERS
+from confide.cli_types import port_number
 from confide.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -28,11 +30,12 @@ from confide.errors import (
     ConfideError,
     UsageError,
 )
+from confide.net import DEFAULT_PORT
 from confide.relay import command as relay_command
 
 if TYPE_CHECKING:
-    from confide.app.chat import SessionSpec
     from confide.app.run import UiRunner
+    from confide.app.session_api import SessionSource
     from confide.ui.tui.settings import TuiSettings
 
 EXIT_CODES = """\
@@ -101,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     host = sub.add_parser(
         "host",
         help="host a chat and print a code for your peer",
-        description="Host a chat: listen, print a code, and wait for one peer to join.",
+        description="Host a chat room: listen, print a code, and let people join with it.",
         epilog=SECRETS_HELP + "\n" + LINE_MODE_HELP + "\n" + EXIT_CODES,
         formatter_class=fmt,
     )
@@ -111,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     host.add_argument(
         "--port",
-        type=int,
+        type=port_number("--port"),
         default=None,
-        help="port to listen on; 0 picks a free one (default: 7100, or port in the config)",
+        help=f"port to listen on; 0 picks a free one (default: {DEFAULT_PORT}, "
+        "or port in the config)",
     )
     host.add_argument(
         "--words",
@@ -121,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         metavar="N",
         help="words in the generated code (default: 3, 33 bits)",
+    )
+    host.add_argument(
+        "--max-members",
+        type=int,
+        default=DEFAULT_MEMBERS,
+        metavar="N",
+        help=f"members the room holds, you included (2 to {MAX_MEMBERS}; "
+        f"default: {DEFAULT_MEMBERS})",
     )
     _reach_options(host)
     relay_command.add_client_options(host, joiner=False)
@@ -172,7 +184,7 @@ def _reach_options(host: argparse.ArgumentParser) -> None:
     )
     host.add_argument(
         "--tunnel-port",
-        type=int,
+        type=port_number("--tunnel-port"),
         default=0,
         metavar="PORT",
         help="port to open on the SSH server (default: one the server picks)",
@@ -256,7 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         allocator.tune()  # streams reuse their buffers instead of page-faulting them
         return asyncio.run(_dispatch(args))
     except ConfideError as exc:
-        print(f"confide: {exc}", file=sys.stderr)
+        from confide.ui.texts import describe
+
+        print(f"confide: {describe(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("confide: interrupted", file=sys.stderr)
@@ -302,11 +316,12 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from confide.app.secret import Secret
     from confide.net.tcp import parse_address
     from confide.protocol import codes
+    from confide.ui.texts import describe, disconnect_reason
     from confide.ui.tui.settings import TuiSettings  # no Textual import
 
     if args.command == "relay":
         return await relay_command.run(args)
-    from confide.net import relay_client
+    from confide import cli_relay
 
     cfg = config.load()
     args.name = args.name or cfg.nick  # flags win over the config file
@@ -321,12 +336,17 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if log_to is not None:  # opened before connecting: a bad path is a usage error
         log = transcript.open_transcript(log_to, make_dir=not args.log)
         log.defer_warnings = _full_screen(args.plain or args.raw)
+        log.disconnect_reason = disconnect_reason
         print(f"logging the chat to {log_to}", file=sys.stderr, flush=True)
         run_ui = transcript.logging_ui(run_ui, log)
     if args.command == "host":
-        if not 0 <= args.port <= 65535:
-            raise UsageError("--port must be between 0 and 65535")
-        codes.check_word_count(args.words)
+        try:
+            codes.check_word_count(args.words)
+        except UsageError:
+            words = f"{codes.MIN_WORDS} and {codes.MAX_WORDS}"
+            raise UsageError(f"--words must be between {words}") from None
+        if not 2 <= args.max_members <= MAX_MEMBERS:
+            raise UsageError(f"--max-members must be between 2 and {MAX_MEMBERS} (you included)")
         password = _password(args)
         if password is None:
             secret = Secret.generated(args.words, secrets.randbelow)
@@ -336,13 +356,13 @@ async def _dispatch(args: argparse.Namespace) -> int:
         opts = run.HostOptions(secret, nick, args.bind, args.port, args.handshake_timeout)
         opts.tunnel, opts.tunnel_port = args.tunnel, args.tunnel_port
         opts.discovery = not args.no_discovery
-        opts.relay = relay_client.from_args(args)
+        opts.max_members = args.max_members
+        opts.relay = cli_relay.from_args(args)
+        opts.describe_error = describe
         if args.tunnel is not None:
             from confide.net.tunnel import parse_target
 
             parse_target(args.tunnel)  # a malformed target is a usage error (exit 2)
-        if not 0 <= args.tunnel_port <= 65535:
-            raise UsageError("--tunnel-port must be between 0 and 65535")
         if args.tunnel_port and args.tunnel is None:
             raise UsageError("--tunnel-port needs --tunnel [USER@]SSHHOST")
         return await run.host_chat(opts, run_ui)
@@ -355,9 +375,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
         key, room = code.secret, code.nameplate
     else:
         key, room = codes.secret_bytes(password), ""
-    relay = relay_client.from_args(args)
+    relay = cli_relay.from_args(args)
     if relay is not None and password is not None:
-        room = relay_client.password_room(args.room)
+        room = cli_relay.password_room(args.room)
     settings.room = lambda: room
     timeout = min(args.timeout, args.handshake_timeout)  # either flag bounds the wait
     join_opts = run.JoinOptions(key, room, nick, address, port, timeout=timeout)
@@ -373,7 +393,7 @@ def _ui(plain: bool, settings: TuiSettings | None = None, *, raw: bool = False) 
     """
     if _full_screen(plain):
 
-        async def full_screen(spec: SessionSpec) -> int:
+        async def full_screen(spec: SessionSource) -> int:
             from confide.ui.tui import run_tui  # the only path that imports Textual
             from confide.ui.tui.settings import TuiSettings
 
@@ -383,7 +403,7 @@ def _ui(plain: bool, settings: TuiSettings | None = None, *, raw: bool = False) 
 
     from confide.ui.line import LineUI, run_line_mode
 
-    async def line(spec: SessionSpec) -> int:
+    async def line(spec: SessionSource) -> int:
         ui = LineUI(raw=raw)
         return await run_line_mode(spec.session(ui.on_event), ui)
 
@@ -418,7 +438,7 @@ def guided() -> list[str]:
         elif how == "r":
             argv += ["--relay", _ask("Relay address (HOST:PORT)", "")]
         else:
-            argv += ["--port", _ask("Port to listen on", "7100")]
+            argv += ["--port", _ask("Port to listen on", str(DEFAULT_PORT))]
     argv += ["--name", _ask("Your name", _default_name())]
     if _choose("Use a generated code or your own password?", "cp") == "p":
         argv.append("--password")

@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from confide.errors import UsageError
+from confide.net import DEFAULT_PORT, MAX_PORT
 
 APP_NAME = "confide"
 FILE_NAME = "config.toml"
 THEMES = ("dark", "light", "mono")
-DEFAULT_PORT = 7100
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,8 @@ _TOML_NAMES = {"str": "string", "bool": "boolean (true or false)", "int": "integ
 def _check_values(known: dict[str, Any], where: str) -> None:
     if "theme" in known and known["theme"] not in THEMES:
         raise UsageError(f"{where}: theme must be one of {', '.join(THEMES)}")
-    if "port" in known and not 0 <= known["port"] <= 65535:
-        raise UsageError(f"{where}: port must be between 0 and 65535")
+    if "port" in known and not 0 <= known["port"] <= MAX_PORT:
+        raise UsageError(f"{where}: port must be between 0 and {MAX_PORT}")
     if "nick" in known:
         from confide.protocol.messages import nick_problem
 

@@ -3,11 +3,18 @@
 ``ConfideError`` is the root. Its three branches say who caused the failure:
 ``LocalError`` (this side: bad usage, unreadable file), ``RemoteError`` (the
 peer or the network sent something wrong), and ``ClosedError`` (the
-connection ended). Each error carries the process exit code the CLI uses,
-so the mapping from failure to exit status lives in one place.
+connection ended). ``RelayError`` is a relay's ``CLOSE``: it carries the
+relay's reason, and ``confide.ui.texts`` turns it into words. Each error
+carries the process exit code the CLI uses, so the mapping from failure to
+exit status lives in one place.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from confide.wire.routing import Reason
 
 # Documented exit codes (README, ``confide --help``).
 EXIT_OK = 0
@@ -69,3 +76,30 @@ class ClosedError(ConfideError):
     """The connection ended: the peer left, or the network dropped it."""
 
     exit_code = EXIT_CONNECT
+
+
+class RelayError(ConfideError):
+    """A relay ended our connection with a ``CLOSE``: ``reason`` (None if unknown) says why.
+
+    ``where`` names the relay ("the relay at HOST:PORT"), ``nameplate`` the room
+    if one was named, ``retry_after`` the seconds the relay asked us to wait.
+    ``str()`` is a short generic line; ``confide.ui.texts.describe`` says it in words.
+    """
+
+    def __init__(
+        self, reason: Reason | None, retry_after: int, where: str, nameplate: str = ""
+    ) -> None:
+        label = reason.label if reason is not None else "no reason given"
+        super().__init__(f"{where} closed the connection ({label})")
+        self.reason = reason
+        self.retry_after = retry_after
+        self.where = where
+        self.nameplate = nameplate
+
+
+class RelayRefusedError(RelayError, RefusedError):
+    """The relay refused to connect us (exit 4)."""
+
+
+class RelayClosedError(RelayError, ClosedError):
+    """The relay ended a connection that was already forwarding (exit 4)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from confide.errors import ConfideError
+
 
 @dataclass(frozen=True, slots=True)
 class AppEvent:
@@ -93,10 +95,15 @@ class PeerLeft(AppEvent):
 
 @dataclass(frozen=True, slots=True)
 class Disconnected(AppEvent):
-    """The session ended without a goodbye: ``reason`` says why, ``exit_code`` what to exit with."""
+    """The session ended without a goodbye: ``reason`` says why, ``exit_code`` what to exit with.
+
+    ``error`` is the error that ended it, if any: a UI may say it in its own words
+    (``confide.ui.texts.disconnect_reason``).
+    """
 
     reason: str
     exit_code: int
+    error: ConfideError | None = None
 
 
 # -- rooms (see ``app.room``) ---------------------------------------------

@@ -21,7 +21,7 @@ we send. Each line has the date and time::
     2026-12-01 00:00:05 * bob waves
     2026-12-01 00:00:09 -- bob left
 
-Text is made inert (``ui.text.sanitize``) so ``cat`` of the file is safe.
+Text is made inert (``confide.text.sanitize``) so ``cat`` of the file is safe.
 Each event is one ``os.write`` (no buffer to lose). If a write fails (a full
 disk, ``/dev/full``), one line says so and the chat goes on without the
 log: losing the record is better than losing the conversation. In the
@@ -50,12 +50,12 @@ from confide.app.events import (
     PeerLeft,
     PeerNick,
 )
-from confide.errors import UsageError
-from confide.ui.text import sanitize
+from confide.errors import ConfideError, UsageError
+from confide.text import sanitize
 
 if TYPE_CHECKING:
-    from confide.app.chat import SessionSpec
     from confide.app.run import UiRunner
+    from confide.app.session_api import SessionSource
 
 Clock = Callable[[], datetime]
 
@@ -71,6 +71,8 @@ class Transcript:
         self.defer_warnings = False
         """Keep the failure line for ``flush_warnings`` (the full-screen UI owns the screen)."""
         self.warnings: list[str] = []
+        self.disconnect_reason: Callable[[str, ConfideError | None], str] = _as_given
+        """Words for a ``Disconnected`` (the CLI gives the UI's: ``ui.texts.disconnect_reason``)."""
 
     @property
     def open(self) -> bool:
@@ -100,8 +102,8 @@ class Transcript:
                 return [f"-- you are now {sanitize(new)}"]
             case PeerLeft(nick=nick):
                 return [f"-- {sanitize(nick)} left"]
-            case Disconnected(reason=reason):
-                return [f"-- {sanitize(reason)}"]
+            case Disconnected(reason=reason, error=error):
+                return [f"-- {sanitize(self.disconnect_reason(reason, error))}"]
         return []
 
     def _write(self, text: str) -> None:
@@ -170,7 +172,7 @@ def open_transcript(path: Path, *, make_dir: bool = False, now: Clock = datetime
 def logging_ui(run_ui: UiRunner, transcript: Transcript) -> UiRunner:
     """``run_ui`` with ``transcript`` attached to its session; closed when the UI ends."""
 
-    async def run(spec: SessionSpec) -> int:
+    async def run(spec: SessionSource) -> int:
         try:
             return await run_ui(spec.observed_by(transcript.observe))
         finally:
@@ -178,3 +180,8 @@ def logging_ui(run_ui: UiRunner, transcript: Transcript) -> UiRunner:
             transcript.flush_warnings()
 
     return run
+
+
+def _as_given(reason: str, error: ConfideError | None) -> str:
+    """A ``Disconnected`` event's own ``reason``."""
+    return reason

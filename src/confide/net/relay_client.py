@@ -15,27 +15,33 @@ normal ``Host.handle``. ``hosting`` wraps all of that for ``app.run``.
 
 The relay wraps what it forwards in ``DATA`` frames. ``RelayProtocol``
 unwraps them into a ``RelayReader``, so a ``Channel`` reads plain end-to-end
-bytes; a ``CLOSE`` from the relay ends that reader with a clear reason
-("the relay at HOST:PORT shut down"), which the chat shows (exit 4).
+bytes; a ``CLOSE`` from the relay ends that reader with a ``RelayError``
+carrying the relay's reason, which the UI says in words
+("the relay at HOST:PORT shut down", ``confide.ui.texts``; exit 4).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import os
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
 
-from confide.errors import ClosedError, ConfideError, ProtocolError, RefusedError, UsageError
+from confide.errors import (
+    ClosedError,
+    ConfideError,
+    ProtocolError,
+    RefusedError,
+    RelayClosedError,
+    RelayRefusedError,
+)
 from confide.net.host import Established, Host
-from confide.net.tcp import CONNECT_TIMEOUT, connect_failure, handshake_joiner, parse_address
+from confide.net.tcp import CONNECT_TIMEOUT, connect_failure, handshake_joiner
 from confide.protocol.handshake import RandomBytes
-from confide.relay import routing
-from confide.relay.routing import Reason
+from confide.wire import routing
+from confide.wire.routing import Reason
 
-DEFAULT_PORT = 7200
 MAX_ACCEPTING = 16
 """Joiners the host connects through the relay at once; more wait for the relay's timeout."""
 READ_LIMIT = 256 * 1024
@@ -45,48 +51,9 @@ RETRY_MAX = 1.0
 _ENDED = -1
 
 Status = Callable[[str], None]
+Describe = Callable[[BaseException], str]
+"""Says an error in words for a status line (the UI's ``confide.ui.texts.describe``)."""
 Address = tuple[str, int]
-
-
-def resolve(flag: str | None, *, use_defaults: bool = True) -> Address | None:
-    """The relay to use: ``--relay``, else ``$CONFIDE_RELAY``, else the config file's ``relay``.
-
-    With ``use_defaults`` false (another path was asked for) only the flag counts.
-    """
-    text = flag
-    if not text and use_defaults:
-        text = os.environ.get("CONFIDE_RELAY", "").strip()
-        if not text:
-            from confide import config
-
-            text = config.load().relay or ""
-    if not text:
-        return None
-    return parse_address(text, DEFAULT_PORT)
-
-
-def from_args(args: argparse.Namespace) -> Address | None:
-    """The relay ``confide host``/``join`` should use, if any.
-
-    ``--relay`` wins; ``$CONFIDE_RELAY`` and the config file count only when
-    no other path (``--at``, ``--tunnel``) was asked for and not ``--no-relay``.
-    """
-    other = getattr(args, "at", None) or getattr(args, "tunnel", None)
-    if args.relay and (other or args.no_relay):
-        raise UsageError("--relay cannot be combined with --at, --tunnel or --no-relay")
-    return resolve(args.relay, use_defaults=not (other or args.no_relay))
-
-
-def password_room(text: str | None) -> str:
-    """The nameplate a ``--password`` joiner names with ``--room`` (needed through a relay)."""
-    if not text:
-        raise UsageError(
-            "a --password chat through a relay needs --room NUMBER (the host shows it)"
-        )
-    try:
-        return routing.check_nameplate(text.strip())
-    except ValueError:
-        raise UsageError("--room takes the room number the host shows, like 42") from None
 
 
 def describe_address(relay: Address) -> str:
@@ -95,47 +62,43 @@ def describe_address(relay: Address) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def close_text(reason: Reason | None, retry_after: int, where: str, nameplate: str = "") -> str:
-    """One plain line for a ``CLOSE`` from the relay."""
-    room = f"room {nameplate}" if nameplate else "that room"
-    texts = {
-        Reason.UNKNOWN_ROOM: f"{where} has no {room} (check the code's number; has the host left?)",
-        Reason.RATE_LIMITED: f"{where} refused: too many join attempts for {room}; "
-        f"try again in {retry_after} s",
-        Reason.RELAY_FULL: f"{where} is full (too many rooms); try again later",
-        Reason.TOO_MANY_CONNECTIONS: f"{where} refused: too many connections from your address",
-        Reason.RELAY_BUSY: f"{where} is busy (it has all the connections it takes, "
-        "from all addresses); try again later",
-        Reason.ALREADY_WAITING: f"{where} refused: a join from your address is already "
-        f"waiting for {room}; try again in a moment",
-        Reason.FRAME_TOO_LARGE: f"{where} did not understand us (a different version?)",
-        Reason.BAD_FRAME: f"{where} did not understand us (a different version?)",
-        Reason.HELLO_TIMEOUT: f"{where} gave up waiting for us",
-        Reason.IDLE_TIMEOUT: f"{where} closed the connection after it was idle too long",
-        Reason.SHUTDOWN: f"{where} shut down",
-        Reason.PEER_GONE: f"the other side's connection to {where} ended",
-        Reason.EXPIRED: f"the room's time on {where} ran out",
-        Reason.NO_ANSWER: f"the host did not answer through {where}",
-        Reason.HOST_GONE: f"the host left {where}",
-    }
-    if reason is None:
-        return f"{where} closed the connection"
-    return texts[reason]
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ending:
+    """Why the relay ended a connection: its ``CLOSE`` (``reason``), or ``text`` for other ends."""
+
+    where: str
+    nameplate: str = ""
+    reason: Reason | None = None
+    retry_after: int = 0
+    text: str = ""
+    """A plain line when the relay broke its protocol instead of sending ``CLOSE``."""
+
+    def closed(self) -> ClosedError:
+        """The error for a forwarding connection the relay ended."""
+        if self.text:
+            return ClosedError(self.text)
+        return RelayClosedError(self.reason, self.retry_after, self.where, self.nameplate)
+
+    def refused(self) -> RefusedError:
+        """The error for a connection the relay would not connect."""
+        if self.text:
+            return RefusedError(self.text)
+        return RelayRefusedError(self.reason, self.retry_after, self.where, self.nameplate)
 
 
 class RelayReader(asyncio.StreamReader):
     """A stream reader whose end can carry the relay's reason."""
 
     def __init__(self) -> None:
-        """An empty reader; ``close_reason`` is set when the relay says ``CLOSE``."""
+        """An empty reader; ``ending`` is set when the relay ends the connection."""
         super().__init__(limit=READ_LIMIT)
-        self.close_reason = ""
+        self.ending: Ending | None = None
 
     async def read(self, n: int = -1) -> bytes:
         """Like ``StreamReader.read``, but the relay's ``CLOSE`` raises ``ClosedError``."""
         data = await super().read(n)
-        if not data and self.close_reason:
-            raise ClosedError(self.close_reason)
+        if not data and self.ending is not None:
+            raise self.ending.closed()
         return data
 
 
@@ -162,12 +125,14 @@ class RelayProtocol(asyncio.StreamReaderProtocol):
 
     def data_received(self, data: bytes) -> None:
         """Split what the relay sent into end-to-end bytes and routing frames."""
-        if self.reader.close_reason:
+        if self.reader.ending is not None:
             return
         try:
             frames = self._deframer.feed(data)
         except routing.FrameError:
-            self._end(f"{self.where} does not speak the confide relay protocol")
+            self._end(
+                Ending(self.where, text=f"{self.where} does not speak the confide relay protocol")
+            )
             return
         for ftype, body in frames:
             if ftype == routing.DATA and self.spliced:
@@ -175,17 +140,17 @@ class RelayProtocol(asyncio.StreamReaderProtocol):
             elif ftype == routing.CLOSE:
                 reason, retry_after = routing.parse_close(body)
                 self.reason = reason
-                self._end(close_text(reason, retry_after, self.where, self.nameplate))
+                self._end(Ending(self.where, self.nameplate, reason, retry_after))
                 return
             elif ftype == routing.DATA:
-                self._end(f"{self.where} sent data before connecting us")
+                self._end(Ending(self.where, text=f"{self.where} sent data before connecting us"))
                 return
             else:
                 self.spliced = self.spliced or ftype == routing.SPLICED
                 self.frames.put_nowait((ftype, body))
 
-    def _end(self, text: str) -> None:
-        self.reader.close_reason = text
+    def _end(self, ending: Ending) -> None:
+        self.reader.ending = ending
         self.reader.feed_eof()
         self.frames.put_nowait((_ENDED, b""))
         if self._transport is not None:
@@ -227,8 +192,10 @@ async def _expect(protocol: RelayProtocol, timeout: float | None) -> tuple[int, 
     except TimeoutError:
         raise ClosedError(f"{protocol.where} did not answer within {timeout:g} s") from None
     if ftype == _ENDED:
-        reason = protocol.reader.close_reason
-        raise RefusedError(reason or f"{protocol.where} closed the connection")
+        ending = protocol.reader.ending
+        if ending is None:
+            raise RefusedError(f"{protocol.where} closed the connection")
+        raise ending.refused()
     return ftype, body
 
 
@@ -307,11 +274,13 @@ class RelayRoom:
         *,
         status: Status,
         timeout: float,
+        describe: Describe = str,
     ) -> None:
         """Use ``RelayRoom.open``."""
         self.relay = relay
         self.opened = opened
         self.status = status
+        self.describe = describe
         self.timeout = timeout
         self._protocol = protocol
         self._writer = writer
@@ -320,9 +289,17 @@ class RelayRoom:
 
     @classmethod
     async def open(
-        cls, relay: Address, status: Status, *, timeout: float = CONNECT_TIMEOUT
+        cls,
+        relay: Address,
+        status: Status,
+        *,
+        timeout: float = CONNECT_TIMEOUT,
+        describe: Describe = str,
     ) -> RelayRoom:
-        """Ask ``relay`` for a room (exit 4 if it refuses or cannot be reached)."""
+        """Ask ``relay`` for a room (exit 4 if it refuses or cannot be reached).
+
+        ``describe`` words the errors of joins that fail later, for ``status``.
+        """
         _, writer, protocol = await _connect(relay, timeout)
         try:
             writer.write(routing.open_request())
@@ -334,7 +311,9 @@ class RelayRoom:
             await _close(writer)
             raise
         protocol.nameplate = opened.nameplate
-        return cls(relay, protocol, writer, opened, status=status, timeout=timeout)
+        return cls(
+            relay, protocol, writer, opened, status=status, timeout=timeout, describe=describe
+        )
 
     @property
     def nameplate(self) -> str:
@@ -383,14 +362,14 @@ class RelayRoom:
         try:
             reader, writer, protocol = await _connect(self.relay, self.timeout)
         except ConfideError as exc:
-            self.status(f"could not connect a joiner: {exc}")
+            self.status(f"could not connect a joiner: {self.describe(exc)}")
             return
         try:
             writer.write(routing.accept_request(self.opened.token, joiner))
             await _expect_type(protocol, self.timeout, routing.SPLICED)
         except ConfideError as exc:
             await _close(writer)
-            self.status(f"a join through the relay did not happen: {exc}")
+            self.status(f"a join through the relay did not happen: {self.describe(exc)}")
             return
         host.spawn(reader, writer)
 
@@ -421,11 +400,16 @@ class RelayRoom:
 
 @contextlib.asynccontextmanager
 async def hosting(
-    host: Host, relay: Address, status: Status, *, timeout: float = CONNECT_TIMEOUT
+    host: Host,
+    relay: Address,
+    status: Status,
+    *,
+    timeout: float = CONNECT_TIMEOUT,
+    describe: Describe = str,
 ) -> AsyncIterator[RelayRoom]:
     """Open a room on ``relay`` for ``host``, print where and the code; close it all after."""
     status(f"connecting to the relay at {describe_address(relay)}")
-    room = await RelayRoom.open(relay, status, timeout=timeout)
+    room = await RelayRoom.open(relay, status, timeout=timeout, describe=describe)
     try:
         room.start(host)
         status(f"relay: {room.address}")

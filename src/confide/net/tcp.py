@@ -15,12 +15,12 @@ import secrets
 import socket
 
 from confide.errors import ClosedError, ConfideError, UsageError
+from confide.net import DEFAULT_PORT, MAX_PORT
 from confide.net.channel import Channel
 from confide.net.host import Established, Host
 from confide.protocol.connection import Connection
 from confide.protocol.handshake import JOINER, RandomBytes
 
-DEFAULT_PORT = 7100
 CONNECT_TIMEOUT = 10.0
 
 
@@ -42,7 +42,7 @@ def parse_address(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int
         raise UsageError(f"bad address {text!r}: no host")
     if not port_text:
         return host, default_port
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if not port_text.isdigit() or not 0 <= int(port_text) <= MAX_PORT:
         raise UsageError(f"bad port in {text!r}")
     return host, int(port_text)
 

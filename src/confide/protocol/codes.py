@@ -95,7 +95,7 @@ def generate(nameplate: str, n_words: int, randbelow: RandBelow) -> Code:
 def check_word_count(n_words: int) -> None:
     """Refuse a word count that gives under 24 bits of secret or is absurdly long."""
     if not MIN_WORDS <= n_words <= MAX_WORDS or secret_bits(n_words) < MIN_SECRET_BITS:
-        raise UsageError(f"--words must be between {MIN_WORDS} and {MAX_WORDS}")
+        raise UsageError(f"a code's word count must be between {MIN_WORDS} and {MAX_WORDS}")
 
 
 def new_nameplate(randbelow: RandBelow) -> str:

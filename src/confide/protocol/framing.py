@@ -46,7 +46,7 @@ class FrameDecoder:
         self._cpos = 0
         self.max_record = max_record
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes | bytearray | memoryview) -> None:
         """Append bytes read from the stream."""
         if not isinstance(data, bytes):  # a mutable buffer could change under us
             data = bytes(data)

@@ -8,11 +8,11 @@ HANDSHAKE records, each a msgpack map::
     3. joiner -> host   {"t": "share",   "share": Ya, "tag": Ta}
     4. host -> joiner   {"t": "confirm", "tag": Tb}
 
-CPace inputs (DESIGN.md section 3):
+CPace inputs:
 
 * ``prs``: the NFKC-normalised code words, or the user's password;
 * ``ci``: ``lv("confide/1") || lv("chat")``. The nameplate is routing only and
-  deliberately not bound (the issue requires that it feed no key);
+  deliberately not bound (a nameplate is public: it must feed no key);
 * ``sid``: SHA-256("confide/1 sid" || nonce_joiner || nonce_host);
 * ``ad``: ``lv(role) || lv(versions)`` for each side, so stripping a version
   from either list breaks confirmation (no silent downgrade).

@@ -120,12 +120,6 @@ class _Direction:
         self.records_in_epoch = 0
         self.bytes_in_epoch = 0
 
-    def nonce(self) -> bytes:
-        seq = self.seq
-        if seq > LAST_SEQ:
-            raise ProtocolError("record counter exhausted")
-        return NONCE.pack(seq)
-
     def advance(self, size: int) -> None:
         self.seq += 1
         self.records_in_epoch += 1

@@ -2,7 +2,7 @@
 
 The relay pairs a host with its joiners by nameplate and forwards opaque
 bytes between them. It reads only its own small routing frames
-(``routing``), never the end-to-end records, so it sees no text, nicks,
+(``confide.wire.routing``), never the end-to-end records, so it sees no text, nicks,
 code words or keys. ``server`` is the asyncio server, ``limits`` its
 configurable limits, ``log`` its one-line-per-event log, ``command`` the
 ``confide relay`` subcommand. docs/RELAY.md documents every byte.

@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from confide.errors import UsageError
+from confide.cli_types import port_number
 from confide.relay import limits
+from confide.wire.routing import DEFAULT_PORT
 
-DEFAULT_PORT = 7200
-
-SERVICE_HELP = """\
+SERVICE_HELP = f"""\
 running it as a service (systemd), e.g. /etc/systemd/system/confide-relay.service:
 
   [Unit]
@@ -24,7 +23,7 @@ running it as a service (systemd), e.g. /etc/systemd/system/confide-relay.servic
   Wants=network-online.target
 
   [Service]
-  ExecStart=/usr/local/bin/confide relay --port 7200
+  ExecStart=/usr/local/bin/confide relay --port {DEFAULT_PORT}
   DynamicUser=yes
   Restart=on-failure
   NoNewPrivileges=yes
@@ -39,8 +38,9 @@ running it as a service (systemd), e.g. /etc/systemd/system/confide-relay.servic
 then: systemctl daemon-reload && systemctl enable --now confide-relay
 logs: journalctl -u confide-relay (one line per event; never payload or codes)
 SIGTERM (systemctl stop) tells every connected end and exits 0.
-clients use it with: confide host --relay HOST:7200 and confide join --relay HOST:7200
-(or $CONFIDE_RELAY, or relay = "HOST:7200" in the config file); the joiner types
+clients use it with: confide host --relay HOST:{DEFAULT_PORT} and \
+confide join --relay HOST:{DEFAULT_PORT}
+(or $CONFIDE_RELAY, or relay = "HOST:{DEFAULT_PORT}" in the config file); the joiner types
 the code at the prompt or sets CONFIDE_CODE. See docs/RELAY.md.
 """
 
@@ -64,7 +64,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=port_number("--port"),
         default=DEFAULT_PORT,
         help=f"port to listen on; 0 picks a free one (default: {DEFAULT_PORT})",
     )
@@ -95,6 +95,4 @@ async def run(args: argparse.Namespace) -> int:
     """Start the relay the parsed flags describe; return its exit code."""
     from confide.relay.server import serve
 
-    if not 0 <= args.port <= 65535:
-        raise UsageError("--port must be between 0 and 65535")
     return await serve(limits.from_args(args), args.bind, args.port)

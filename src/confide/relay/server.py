@@ -48,12 +48,11 @@ import time
 from typing import cast
 
 from confide.errors import ClosedError
-from confide.relay import routing
 from confide.relay.limits import Budgets, JoinBucket, Limits, source_key
 from confide.relay.log import EventLog, Value
-from confide.relay.routing import HEADER, Reason
+from confide.wire import routing
+from confide.wire.routing import HEADER, Reason
 
-DEFAULT_PORT = 7200
 READ_SIZE = 256 * 1024
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024

@@ -47,7 +47,6 @@ import threading
 from datetime import date, datetime
 from typing import Any, TextIO
 
-from confide.app.chat import ChatSession
 from confide.app.days import day_change
 from confide.app.events import (
     AppEvent,
@@ -60,10 +59,10 @@ from confide.app.events import (
 )
 from confide.app.session_api import Session
 from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError, UsageError
+from confide.text import sanitize
 from confide.ui import commands as cmd
 from confide.ui import room_text
-from confide.ui.one_to_one import as_session
-from confide.ui.text import sanitize
+from confide.ui.texts import disconnect_reason
 
 MAX_LINE = 1 << 20
 """Bytes of one typed line we buffer at most; longer lines are dropped unsent."""
@@ -117,8 +116,8 @@ class LineUI:
                 self.status(f"{sanitize(old)} is now {sanitize(new)}")
             case PeerLeft(nick=nick):
                 self.status(f"{sanitize(nick)} left")
-            case Disconnected(reason=reason):
-                self.status(f"error: {reason}")
+            case Disconnected(reason=reason, error=error):
+                self.status(f"error: {disconnect_reason(reason, error)}")
 
     def _said(self, who: str, text: str, when: datetime) -> None:
         """``HH:MM WHO TEXT`` on stdout, one line per line, after a date line on a new day."""
@@ -240,9 +239,8 @@ def _watch_stdout(loop: asyncio.AbstractEventLoop, ui: LineUI) -> None:
         threading.Thread(target=wait, name="confide-stdout", daemon=True).start()
 
 
-async def run_line_mode(given: Session | ChatSession, ui: LineUI) -> int:
+async def run_line_mode(session: Session, ui: LineUI) -> int:
     """Chat in line mode until either side leaves; return the exit code."""
-    session = as_session(given)
     loop = asyncio.get_running_loop()
     chunks: asyncio.Queue[bytes] = asyncio.Queue()
     saved = _terminal_state()

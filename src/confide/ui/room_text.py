@@ -10,7 +10,7 @@ already connected to is not told again: a room of two looks like a 1:1 chat.
 The command answers (``who_lines``, ``verify``, ``kick``, ``code``) ask the
 ``Session`` and return an ``Answer``: the lines to show, and whether they are
 an error (nothing happened). Every nick and text that came from the network
-is made inert by the interface (``ui.text.sanitize``) when shown.
+is made inert by the interface (``confide.text.sanitize``) when shown.
 """
 
 from __future__ import annotations

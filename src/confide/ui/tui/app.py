@@ -24,12 +24,10 @@ from textual.driver import Driver
 from textual.filter import NoColor
 from textual.widgets import Label, TextArea
 
-from confide.app.chat import ChatSession, SessionSpec
 from confide.app.events import AppEvent, Disconnected
 from confide.app.session_api import Session, SessionSource
 from confide.errors import EXIT_ERROR
 from confide.ui import commands as cmd
-from confide.ui.one_to_one import as_session
 from confide.ui.tui.colours import log_styles
 from confide.ui.tui.feed import LogFeed
 from confide.ui.tui.input_line import PLACEHOLDER, InputLine, refused
@@ -56,9 +54,7 @@ class ConfideApp(App[int]):
         Binding("ctrl+f", "find_again", "find again", priority=True, show=False),
     ]
 
-    def __init__(
-        self, settings: TuiSettings, spec: SessionSpec | SessionSource | None = None
-    ) -> None:
+    def __init__(self, settings: TuiSettings, spec: SessionSource | None = None) -> None:
         """An app for the session ``spec`` describes (or, for tests, one started later
         with ``start_session``).
 
@@ -140,12 +136,9 @@ class ConfideApp(App[int]):
         if self._spec is not None:
             self.start_session(self._spec)
 
-    def start_session(self, spec: SessionSpec | SessionSource) -> None:
+    def start_session(self, spec: SessionSource) -> None:
         """Build the session ``spec`` describes, run it and show what happens in it."""
-        built: Session | ChatSession = spec.session(
-            self._post_event, typing_enabled=self.settings.typing
-        )
-        session = as_session(built)
+        session = spec.session(self._post_event, typing_enabled=self.settings.typing)
         self.chat.session = session
         self.status.started(session.nick, host=session.is_host)
         self.input_line.show_prompt()

@@ -36,7 +36,8 @@ from confide.app.events import (
     PeerNick,
     PrivateIn,
 )
-from confide.ui.text import sanitize
+from confide.text import sanitize
+from confide.ui.texts import disconnect_reason
 from confide.ui.tui.log import ChatLog
 from confide.ui.tui.render import Entry, Kind, mentions
 from confide.ui.tui.settings import TuiSettings
@@ -134,8 +135,8 @@ class LogFeed:
             case PeerLeft(nick=nick, reason=reason):
                 why = f" ({reason})" if reason and reason != "bye" else ""
                 self.system(f"{nick} left{why}")
-            case Disconnected(reason=reason):
-                self.system(reason, error=True)
+            case Disconnected(reason=reason, error=error):
+                self.system(disconnect_reason(reason, error), error=True)
 
     def ring(self) -> None:
         """Ring the terminal bell (a mention), unless the bell is off."""

@@ -26,9 +26,9 @@ from textual.widgets import Label
 
 from confide.app.session_api import Session
 from confide.errors import ConfideError
+from confide.text import sanitize
 from confide.ui import commands as cmd
 from confide.ui import room_text
-from confide.ui.text import sanitize
 from confide.ui.tui.feed import LogFeed
 from confide.ui.tui.leaving import Leaving
 from confide.ui.tui.screens import PasteScreen

@@ -21,7 +21,8 @@ from textual.worker import Worker
 from confide.app.events import AppEvent, Disconnected, PeerLeft, RoomClosed
 from confide.app.session_api import Session
 from confide.errors import EXIT_OK, ConfideError
-from confide.ui.text import sanitize
+from confide.text import sanitize
+from confide.ui.texts import disconnect_reason
 from confide.ui.tui.feed import LogFeed
 from confide.ui.tui.screens import LeaveScreen
 from confide.ui.tui.state import ChatState, screen_gone
@@ -50,9 +51,9 @@ class Leaving:
                 self.end_reason = f"{sanitize(nick)} left"  # as line mode says it
             case RoomClosed(reason=reason):
                 self.end_reason = sanitize(reason)  # as line mode says it
-            case Disconnected(reason=reason, exit_code=code):
+            case Disconnected(reason=reason, exit_code=code, error=error):
                 self._chat.exit_code = code
-                self.end_reason = f"error: {reason}"  # as line mode says it
+                self.end_reason = f"error: {disconnect_reason(reason, error)}"  # as line mode
 
     def session_ended(self, exit_code: int) -> None:
         """The session is over: say how to close, unless we are leaving anyway."""

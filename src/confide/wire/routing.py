@@ -30,6 +30,8 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
+DEFAULT_PORT = 7200
+"""The port a relay listens on, and the one a client assumes, unless told otherwise."""
 VERSION = 1
 HEADER = 4
 MAX_LENGTH = 0xFFFFFF

@@ -1,0 +1,59 @@
+"""Which relay ``confide host``/``join`` use, from the flags, the environment and the config.
+
+The relay client (``confide.net.relay_client``) takes a plain address; this
+module, on the CLI side, decides which one: ``--relay``, else
+``$CONFIDE_RELAY``, else the config file's ``relay``, and only when no other
+path (``--at``, ``--tunnel``) was asked for and not ``--no-relay``. It also
+checks the ``--room`` a ``--password`` joiner names (a relay needs one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from confide.errors import UsageError
+from confide.net.relay_client import Address
+from confide.net.tcp import parse_address
+from confide.wire import routing
+
+
+def resolve(flag: str | None, *, use_defaults: bool = True) -> Address | None:
+    """The relay to use: ``--relay``, else ``$CONFIDE_RELAY``, else the config file's ``relay``.
+
+    With ``use_defaults`` false (another path was asked for) only the flag counts.
+    """
+    text = flag
+    if not text and use_defaults:
+        text = os.environ.get("CONFIDE_RELAY", "").strip()
+        if not text:
+            from confide import config
+
+            text = config.load().relay or ""
+    if not text:
+        return None
+    return parse_address(text, routing.DEFAULT_PORT)
+
+
+def from_args(args: argparse.Namespace) -> Address | None:
+    """The relay ``confide host``/``join`` should use, if any.
+
+    ``--relay`` wins; ``$CONFIDE_RELAY`` and the config file count only when
+    no other path (``--at``, ``--tunnel``) was asked for and not ``--no-relay``.
+    """
+    other = getattr(args, "at", None) or getattr(args, "tunnel", None)
+    if args.relay and (other or args.no_relay):
+        raise UsageError("--relay cannot be combined with --at, --tunnel or --no-relay")
+    return resolve(args.relay, use_defaults=not (other or args.no_relay))
+
+
+def password_room(text: str | None) -> str:
+    """The nameplate a ``--password`` joiner names with ``--room`` (needed through a relay)."""
+    if not text:
+        raise UsageError(
+            "a --password chat through a relay needs --room NUMBER (the host shows it)"
+        )
+    try:
+        return routing.check_nameplate(text.strip())
+    except ValueError:
+        raise UsageError("--room takes the room number the host shows, like 42") from None
