@@ -6,7 +6,11 @@ Keys go in with ``send-keys`` and the screens are read with ``capture-pane``.
 The code reaches the joiner in ``CONFIDE_CODE``, set with ``new-session -e``
 (never on a command line). Each side sends a message and must see the other's;
 both status bars must show the same SAS. A mention rings the bell (tmux
-flags the window). Then both leave cleanly. Without tmux on PATH the test
+flags the window). Then both leave cleanly. A room of three (a host and two
+joiners, each in its own pane) must show every line on every screen with its
+sender, ``✓✓`` once both others have it, three members in each status bar,
+a ``/msg`` on its addressee's screen only, and ``the host closed the room``
+on both members' screens when the host leaves. Without tmux on PATH the test
 fails with one line saying how to install it.
 """
 
@@ -158,3 +162,52 @@ def test_two_full_screen_clients_chat_in_tmux(tmux: Tmux) -> None:
     tmux.keys("join", "Enter")
     tmux.wait_for("join", r"exit status 0")
     assert "Traceback" not in tmux.screen("host") + tmux.screen("join")
+
+
+ROOM_PANES = ("host", "bob", "carol")
+
+
+@pytest.mark.slow
+def test_three_full_screen_members_see_every_line(tmux: Tmux) -> None:
+    tmux.start("host", ["host", "--bind", "127.0.0.1", "--port", "0", "--name", "alice"])
+    port = tmux.wait_for("host", r"listening on 127\.0\.0\.1:(\d+)").group(1)
+    code = tmux.wait_for("host", r"code: (\S+)").group(1)
+    for nick in ("bob", "carol"):
+        tmux.start(
+            nick,
+            ["join", "--at", f"127.0.0.1:{port}", "--name", nick, "--timeout", "10"],
+            env={"CONFIDE_CODE": code},
+        )
+        tmux.wait_for(nick, f"{nick} \u203a")  # its chat screen is up
+    tmux.wait_for("host", r"carol joined \(3 members\)")
+    for pane, nick in zip(ROOM_PANES, ("alice", "bob", "carol"), strict=True):
+        tmux.wait_for(pane, f"{nick} · 3 members")
+
+    for sender, nick in zip(ROOM_PANES, ("alice", "bob", "carol"), strict=True):
+        line = f"a line from {nick}"
+        tmux.type(sender, line)
+        tmux.keys(sender, "Enter")
+        for other in ROOM_PANES:
+            if other != sender:
+                tmux.wait_for(other, rf"{nick} │ {line}")
+        tmux.wait_for(sender, rf"✓✓ +{nick} │ {line}")  # both others have it
+
+    tmux.type("bob", "/msg carol just for you")
+    tmux.keys("bob", "Enter")
+    tmux.wait_for("carol", r"bob │ → you: just for you")
+    tmux.wait_for("bob", r"bob │ → carol: just for you")
+    tmux.type("host", "after the private line")
+    tmux.keys("host", "Enter")
+    tmux.wait_for("bob", r"alice │ after the private line")
+    tmux.wait_for("carol", r"alice │ after the private line")
+    assert "just for you" not in tmux.screen("host")
+
+    tmux.keys("host", "C-c")
+    tmux.wait_for("host", r"Leave the chat\?")
+    tmux.keys("host", "C-c")
+    tmux.wait_for("host", r"exit status 0")
+    for member in ("bob", "carol"):
+        tmux.wait_for(member, r"the host closed the room")
+        tmux.keys(member, "Enter")
+        tmux.wait_for(member, r"exit status 0")
+    assert "Traceback" not in "".join(tmux.screen(p) for p in ROOM_PANES)

@@ -24,8 +24,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/help": ("", "show this help"),
     "/me": ("ACTION", "send an action, shown as * you ACTION"),
     "/nick": ("NEW", "change your nickname"),
-    "/who": ("", "who is in this chat"),
-    "/verify": ("[ok]", "show the SAS and how to compare it; /verify ok marks the peer verified"),
+    "/who": ("", "who is in this chat, and whose SAS you compared"),
+    "/msg": ("NICK TEXT", "a private message to NICK only (the host passes it on)"),
+    "/verify": (
+        "[NICK] [ok|forget]",
+        "show the SAS and how to compare it; ok marks it verified, forget unmarks it",
+    ),
+    "/kick": ("NICK", "host only: remove NICK from the room"),
+    "/code": ("", "host only: the code that invites more people"),
     "/find": ("TEXT", "jump to the previous line holding TEXT (Ctrl-F: the one before)"),
     "/copy": ("[N]", "copy the last N messages (default 1) to the clipboard (OSC 52)"),
     "/clear": ("", "clear the screen's scrollback"),
@@ -84,9 +90,29 @@ class Copy(Command):
 
 @dataclass(frozen=True, slots=True)
 class Verify(Command):
-    """Show the SAS, or (``ok``) mark the peer verified."""
+    """Show the SAS with ``nick`` (None: the host, or the only member), or mark it.
+
+    ``ok`` marks it verified, ``forget`` unmarks it; neither shows it.
+    """
 
     ok: bool
+    nick: str | None = None
+    forget: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Msg(Command):
+    """``/msg NICK TEXT``: ``text`` for ``nick`` only."""
+
+    nick: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kick(Command):
+    """``/kick NICK`` (the host only)."""
+
+    nick: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +164,27 @@ def parse(line: str, *, exact_bye: bool = False) -> Command:
             return Copy(1)
         return Copy(int(arg)) if arg.isdigit() and int(arg) > 0 else Invalid("usage: /copy [N]")
     if name == "/verify":
-        if arg.lower() in ("", "ok"):
-            return Verify(ok=bool(arg))
-        return Invalid("usage: /verify, or /verify ok once the SAS matched")
+        return _verify(arg)
+    if name == "/msg":
+        nick, _, text = arg.partition(" ")
+        return Msg(nick, text.strip()) if text.strip() else Invalid("usage: /msg NICK TEXT")
+    if name == "/kick":
+        return Kick(arg) if arg and " " not in arg else Invalid("usage: /kick NICK")
     if arg:
         return Invalid(f"{name} takes no arguments")
     return Simple(name[1:])
+
+
+def _verify(arg: str) -> Command:
+    """``/verify [NICK] [ok|forget]``."""
+    words = arg.split()
+    what = words[-1].lower() if words else ""
+    mark = what in ("ok", "forget")
+    if mark:
+        words = words[:-1]
+    if len(words) > 1:
+        return Invalid("usage: /verify [NICK] [ok|forget], e.g. /verify bob ok once it matched")
+    return Verify(ok=what == "ok", nick=words[0] if words else None, forget=what == "forget")
 
 
 def help_lines(*, full_screen: bool = True) -> list[str]:
@@ -162,11 +203,15 @@ def sas_check(verified: bool) -> str:
     return "verified" if verified else "SAS not compared yet (/verify)"
 
 
-def verify_hint(peer: str) -> str:
-    """What ``/verify`` says after the SAS: how to compare it, and what then."""
+def verify_hint(peer: str, *, named: bool = False) -> str:
+    """What ``/verify`` says after the SAS: how to compare it, and what then.
+
+    ``named``: the member was named (``/verify bob``), so is the ``ok`` after it.
+    """
+    ok = f"/verify {peer} ok" if named else "/verify ok"
     return (
         f"read these words aloud with {peer} by voice or in person, not in this chat. "
-        "If they match, type /verify ok. If not, someone is in the middle: leave (/quit)."
+        f"If they match, type {ok}. If not, someone is in the middle: leave (/quit)."
     )
 
 

@@ -9,9 +9,15 @@ to stderr: connected, the SAS, the peer leaving, errors. The
 piped in is held until the peer's nick arrived, then sent, so even
 ``printf 'hi\nbye\n' | confide join ...`` shows them and sends ``hi``.
 
+In a room (``ui.room_text``), private messages to us print as
+``HH:MM nick → you: text``; joins, leaves, renames, the host's notices and
+the room closing are status lines; what we send (``/msg`` too) is not
+printed.
+
 Typed lines are read by the parser the full-screen UI uses
-(``confide.ui.commands``): ``/me``, ``/nick``, ``/help``, ``/who`` and
-``/verify`` work, ``//`` starts a message with ``/``, an unknown or misused
+(``confide.ui.commands``): ``/me``, ``/nick``, ``/help``, ``/who``,
+``/verify [NICK] [ok|forget]``, ``/msg``, ``/kick`` and ``/code`` work
+(answers on stderr), ``//`` starts a message with ``/``, an unknown or misused
 command is refused with a status line and nothing is sent, and the
 commands that only change the screen (``/find``, ``/copy``, ``/clear``) say
 that they work only there. Leaving: the exact line ``bye`` or ``/quit``, end
@@ -38,7 +44,7 @@ import stat
 import sys
 import termios
 import threading
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TextIO
 
 from confide.app.days import day_change
@@ -49,11 +55,13 @@ from confide.app.events import (
     MessageIn,
     PeerLeft,
     PeerNick,
+    PrivateIn,
 )
 from confide.app.session_api import Session
 from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError, UsageError
 from confide.text import sanitize
 from confide.ui import commands as cmd
+from confide.ui import room_text
 from confide.ui.texts import disconnect_reason
 
 MAX_LINE = 1 << 20
@@ -78,8 +86,8 @@ class LineUI:
         """Set when stdout is gone (``confide ... | head -1``): the chat then ends."""
         self.connected = asyncio.Event()
         """Set once the peer's nick came (``connected to``); typed lines wait for it."""
-        self.verified = False
-        """Set by ``/verify ok``: the user compared the SAS and it matched."""
+        self.room = room_text.Room()
+        """Who is in the room, as the events told it."""
         self.editing = False
         """True while ``readline`` reads a terminal (``--plain``): output repaints its line."""
 
@@ -90,25 +98,35 @@ class LineUI:
 
     def on_event(self, event: AppEvent) -> None:
         """Render one app event."""
+        told = self.room.text(event)
+        if told is not None:
+            self.status(told)
+            return
         match event:
             case Connected(peer=peer, sas=sas):
                 self.status(f"connected to {sanitize(peer)} (end-to-end encrypted)")
                 self.status("SAS: " + " ".join(sas))
                 self.connected.set()
             case MessageIn(nick=nick, text=text, when=when, action=action):
-                stamp = when.strftime("%H:%M")
                 who = f"* {sanitize(nick)} " if action else f"{sanitize(nick)}: "
-                lines = sanitize(text, keep_newlines=True).split("\n")
-                new_day = day_change(self._day, when)
-                self._day = when.date()
-                dated = f"{new_day}\n" if new_day else ""
-                self._write(self.out, dated + "".join(f"{stamp} {who}{line}\n" for line in lines))
+                self._said(who, text, when)
+            case PrivateIn(nick=nick, text=text, when=when):
+                self._said(f"{sanitize(nick)} \u2192 you: ", text, when)
             case PeerNick(old=old, new=new):
                 self.status(f"{sanitize(old)} is now {sanitize(new)}")
             case PeerLeft(nick=nick):
                 self.status(f"{sanitize(nick)} left")
             case Disconnected(reason=reason, error=error):
                 self.status(f"error: {disconnect_reason(reason, error)}")
+
+    def _said(self, who: str, text: str, when: datetime) -> None:
+        """``HH:MM WHO TEXT`` on stdout, one line per line, after a date line on a new day."""
+        stamp = when.strftime("%H:%M")
+        lines = sanitize(text, keep_newlines=True).split("\n")
+        new_day = day_change(self._day, when)
+        self._day = when.date()
+        dated = f"{new_day}\n" if new_day else ""
+        self._write(self.out, dated + "".join(f"{stamp} {who}{line}\n" for line in lines))
 
     def _write(self, stream: TextIO, text: str) -> None:
         """Write to stdout or stderr; if the reader went away, stop writing and end the chat.
@@ -329,10 +347,14 @@ async def _run_line(session: Session, text: str, ui: LineUI) -> bool:
             for line in cmd.help_lines(full_screen=False):
                 ui.status(line)
         case cmd.Simple(name="who"):
-            check = cmd.sas_check(ui.verified)
-            ui.status(f"you: {session.nick} · peer: {session.peer_nick} ({check})")
-        case cmd.Verify(ok=ok):
-            _verify(session, ui, ok=ok)
+            for line in room_text.who_lines(session):
+                ui.status(line)
+        case cmd.Verify():
+            _answer(ui, room_text.verify(session, command))
+        case cmd.Kick(nick=nick):
+            _answer(ui, room_text.kick(session, nick))
+        case cmd.Simple(name="code"):
+            _answer(ui, room_text.code(session))
         case cmd.Find() | cmd.Copy() | cmd.Simple(name="clear"):
             ui.status(cmd.visual_only(text.split(" ", 1)[0].lower()))
         case cmd.Nick(nick=nick):
@@ -342,28 +364,32 @@ async def _run_line(session: Session, text: str, ui: LineUI) -> bool:
                 ui.status(f"nick not changed: {exc}")
                 return True
             ui.status(f"you are now {new}")
-        case cmd.Say(text=said) | cmd.Me(text=said):
-            await _send(session, said, ui, action=isinstance(command, cmd.Me))
+        case cmd.Say() | cmd.Me():
+            await _send(session, command, ui)
+        case cmd.Msg():
+            await _send(session, command, ui)
     return True
 
 
-def _verify(session: Session, ui: LineUI, *, ok: bool) -> None:
-    """``/verify``: show the SAS and how to compare it; ``/verify ok``: note that it matched."""
-    if ok:
-        ui.verified = True
-        ui.status(cmd.verified_text(session.peer_nick))
-        return
-    ui.status("SAS: " + " ".join(session.sas))
-    ui.status(cmd.verify_hint(session.peer_nick))
+def _answer(ui: LineUI, answer: room_text.Answer) -> None:
+    """A command's answer, on stderr."""
+    for line in answer.lines:
+        ui.status(line)
 
 
-async def _send(session: Session, text: str, ui: LineUI, *, action: bool) -> None:
-    """Send a message (or an action) and wait until it is written."""
+async def _send(session: Session, command: cmd.Say | cmd.Me | cmd.Msg, ui: LineUI) -> None:
+    """Send a message, an action or a private message and wait until it is written.
+
+    What we send is not printed (stdout holds what others said).
+    """
     try:
-        if action:
-            session.act(text)
-        else:
-            session.say(text)
+        match command:
+            case cmd.Me(text=text):
+                session.act(text)
+            case cmd.Msg(nick=nick, text=text):
+                session.private(nick, text)
+            case cmd.Say(text=text):
+                session.say(text)
         await session.drain()
     except LocalError as exc:
         ui.status(f"not sent: {exc}")

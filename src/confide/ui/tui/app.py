@@ -1,13 +1,15 @@
-"""``ConfideApp``: the full-screen chat over one ``Session``, put together.
+"""``ConfideApp``: the full-screen chat over one ``Session`` (a chat or a room), put together.
 
 The app lays out the widgets and routes each Textual message to the part it
 is about, along the lines the user sees: ``feed.LogFeed`` (the log),
-``status.StatusLine`` (status and typing bars), ``input_line.InputLine`` (the
-input and its commands) and ``leaving.Leaving`` (quitting, exit code). They
-share a ``state.ChatState``. The session runs as a worker in the app's event
-loop; its events come back as ``SessionEvent`` messages, in order between
-keystrokes, and go to every part. Incoming lines never touch the input, so a
-half-typed draft is never disturbed.
+``status.StatusLine`` (status and typing bars), ``input_line.InputLine``
+(the input and its commands) and ``leaving.Leaving`` (quitting, exit code).
+They share a ``state.ChatState``. The session runs as a worker in the app's
+event loop; its events come back as ``SessionEvent`` messages, in order
+between keystrokes, and go to every part. A room's status lines (joins,
+leaves, notices...) are worded by ``ui.room_text``, as line mode words them.
+Incoming lines never touch the input, so a half-typed draft is never
+disturbed.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ class ConfideApp(App[int]):
         """Build the session ``spec`` describes, run it and show what happens in it."""
         session = spec.session(self._post_event, typing_enabled=self.settings.typing)
         self.chat.session = session
-        self.status.started(session.nick)
+        self.status.started(session.nick, host=session.is_host)
         self.input_line.show_prompt()
         self.leaving.session_worker = self.run_worker(
             self._run_session(session), name="session", exit_on_error=False
@@ -173,9 +175,15 @@ class ConfideApp(App[int]):
         """One app event: the bars, the log and leaving each show their side of it."""
         if screen_gone(self):
             return
-        self.status.on_event(message.event)
-        self.feed.on_event(message.event)
-        self.leaving.on_event(message.event)
+        event = message.event
+        told = self.chat.room.text(event)
+        self.status.on_event(event)
+        if told is None:
+            self.feed.on_event(event)
+        else:
+            self.feed.system(told)
+        self.leaving.on_event(event)
+        self.input_line.sync_nick()
 
     def on_session_ended(self, message: SessionEnded) -> None:
         """The session is over."""

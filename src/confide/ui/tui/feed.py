@@ -2,13 +2,18 @@
 
 ``LogFeed`` turns app events into entries of the ``ChatLog`` widget (which
 lays them out and scrolls; ``render`` finds and draws the links): messages
-with their time and mentions, our own lines, receipts, and dim system lines
-(errors too). The first line of a new day gets a date line before it. A
-message naming us rings the bell and, if asked for and the terminal is not
-focused, sends a desktop notification. ``/find`` and Ctrl-F jump between
-lines holding a text; ``/copy`` puts the last messages on the clipboard;
-lines printed while the screen is up become system lines; the unread bar
-shows how many lines wait below the view.
+with their time and mentions, our own lines, private messages (marked ``→``,
+in the private style), receipts, and dim system lines (errors too). In a
+room of more than two, ``Delivered`` (the host has it) keeps our line at
+``✓`` and ``DeliveredAll`` (every member present has it) makes it ``✓✓``; in
+a room of two ``Delivered`` is ``✓✓``, as in a 1:1 chat. ``MembersChanged``
+tells the nick colours who is present, so no two present members share a
+colour while the palette has room. The first line of a new day gets a date
+line before it. A message naming us rings the bell and, if asked for and the
+terminal is not focused, sends a desktop notification. ``/find`` and Ctrl-F
+jump between lines holding a text; ``/copy`` puts the last messages on the
+clipboard; lines printed while the screen is up become system lines; the
+unread bar shows how many lines wait below the view.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ from confide.app.events import (
     AppEvent,
     Connected,
     Delivered,
+    DeliveredAll,
     Disconnected,
+    MembersChanged,
     MessageIn,
     PeerLeft,
     PeerNick,
+    PrivateIn,
 )
 from confide.text import sanitize
 from confide.ui.texts import disconnect_reason
@@ -84,7 +92,16 @@ class LogFeed:
         """Add a line we sent (its receipt comes later as ``Delivered``)."""
         kind = Kind.OWN_ACTION if action else Kind.OWN
         clean = sanitize(text, keep_newlines=True)
-        self.log.add(Entry(kind, self._stamp(), sanitize(nick), clean, id=mid))
+        crowd = self._chat.room.crowded
+        self.log.add(Entry(kind, self._stamp(), sanitize(nick), clean, id=mid, crowd=crowd))
+
+    def private_out(self, nick: str, to: str, text: str, mid: int) -> None:
+        """Add a private message we sent to ``to``: ``→ bob: text``, in the private style."""
+        clean = f"\u2192 {sanitize(to)}: " + sanitize(text, keep_newlines=True)
+        crowd = self._chat.room.crowded
+        entry = Entry(Kind.OWN, self._stamp(), sanitize(nick), clean, id=mid, crowd=crowd)
+        entry.private = True
+        self.log.add(entry)
 
     def on_event(self, event: AppEvent) -> None:
         """Put what ``event`` says into the log."""
@@ -101,8 +118,18 @@ class LogFeed:
                 if mention:
                     self.ring()
                     self.notify_mention(nick, text)
+            case PrivateIn(nick=nick, text=text):
+                clean = "\u2192 you: " + sanitize(text, keep_newlines=True)
+                entry = Entry(Kind.PEER, self._stamp(), sanitize(nick), clean, private=True)
+                self.log.add(entry)
+                self.ring()
+                self.notify_mention(nick, text)
             case Delivered(id=mid):
-                self.log.mark_delivered(mid)
+                self.log.mark_delivered(mid, everyone=False)
+            case DeliveredAll(id=mid):
+                self.log.mark_delivered(mid, everyone=True)
+            case MembersChanged(nicks=nicks):
+                self.log.log_styles.present(nicks)
             case PeerNick(old=old, new=new):
                 self.system(f"{old} is now {new}")
             case PeerLeft(nick=nick, reason=reason):

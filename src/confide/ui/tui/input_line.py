@@ -4,7 +4,9 @@
 completion and the paste burst rule. ``InputLine`` decides what a submitted
 text does: it is parsed by the parser both interfaces share
 (``confide.ui.commands``) and run: sent as a message or an action, a new
-nick, ``/verify``, ``/who``, ``/help``, or handed to the log (``/find``,
+nick, a private message (``/msg``), ``/verify``, ``/who``, ``/kick``,
+``/code``, ``/help`` (the room commands answer as line mode does:
+``ui.room_text``), or handed to the log (``/find``,
 ``/copy``, ``/clear``) or to leaving (``/quit``, ``bye``). A refused command
 is shown in the log and stays in the input, selected, to be fixed. A long
 paste asks first (``PasteScreen``). While we type, the peer is told so
@@ -15,15 +17,18 @@ paste asks first (``PasteScreen``). While we type, the peer is told so
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from functools import partial
 
 from textual.app import App
 from textual.timer import Timer
 from textual.widgets import Label
 
+from confide.app.session_api import Session
 from confide.errors import ConfideError
 from confide.text import sanitize
 from confide.ui import commands as cmd
+from confide.ui import room_text
 from confide.ui.tui.feed import LogFeed
 from confide.ui.tui.leaving import Leaving
 from confide.ui.tui.screens import PasteScreen
@@ -75,9 +80,18 @@ class InputLine:
         return sanitize(session.nick if session else "") + " \u203a"
 
     def nicks(self) -> list[str]:
-        """The nicks Tab completes."""
+        """The nicks Tab completes: everyone in the room (the peer of a chat of two)."""
         session = self._chat.session
-        return [session.peer_nick, session.nick] if session else []
+        if session is None:
+            return []
+        return list(dict.fromkeys([*self._chat.room.nicks, session.peer_nick, session.nick]))
+
+    def sync_nick(self) -> None:
+        """Show our nick again if the host changed it (a clash at join)."""
+        session = self._chat.session
+        if session is not None and self._status.bar.status.me != session.nick:
+            self._status.renamed(session.nick)
+            self.show_prompt()
 
     def _peer(self) -> str:
         session = self._chat.session
@@ -107,10 +121,16 @@ class InputLine:
                 self.send(text, action=False)
             case cmd.Me(text=text):
                 self.send(text, action=True)
+            case cmd.Msg(nick=nick, text=text):
+                self.send_private(nick, text)
+            case cmd.Kick(nick=nick):
+                self._answer(self._ask(lambda session: room_text.kick(session, nick)))
+            case cmd.Simple(name="code"):
+                self._answer(self._ask(room_text.code))
             case cmd.Nick(nick=nick):
                 self._rename(nick)
-            case cmd.Verify(ok=ok):
-                self._verify(ok)
+            case cmd.Verify():
+                self._verify(command)
             case cmd.Simple(name="help"):
                 for line in cmd.help_lines():
                     self._feed.system(line)
@@ -144,6 +164,30 @@ class InputLine:
         self._feed.own(session.nick, text, mid, action=action)
         self._app.run_worker(self._drain(), group="drain")
 
+    def send_private(self, nick: str, text: str) -> None:
+        """``/msg NICK TEXT``: send it through the host and show it, marked private."""
+        session = self._chat.session
+        if session is None or self._chat.phase == "ended":
+            self._feed.system("not sent: not connected", error=True)
+            return
+        try:
+            mid = session.private(nick, text)
+        except ConfideError as exc:
+            self._feed.system(f"not sent: {exc}", error=True)
+            return
+        self._feed.private_out(session.nick, nick, text, mid)
+        self._app.run_worker(self._drain(), group="drain")
+
+    def _ask(self, command: Callable[[Session], room_text.Answer]) -> room_text.Answer:
+        session = self._chat.session
+        if session is None:
+            return room_text.Answer(("not connected yet",), error=True)
+        return command(session)
+
+    def _answer(self, answer: room_text.Answer) -> None:
+        for line in answer.lines:
+            self._feed.system(line, error=answer.error)
+
     async def _drain(self) -> None:
         if self._chat.session is not None:
             with contextlib.suppress(ConfideError):
@@ -161,28 +205,26 @@ class InputLine:
         self.show_prompt()
         self._feed.system(f"you are now {new}")
 
-    def _verify(self, ok: bool) -> None:
-        sas = self._chat.session.sas if self._chat.session else ()
-        if not sas or self._chat.phase == "connecting":
+    def _verify(self, command: cmd.Verify) -> None:
+        session = self._chat.session
+        if session is None or self._chat.phase == "connecting":
             self._feed.system("nothing to verify yet: not connected", error=True)
             return
-        peer = self._peer()
-        if ok:
-            self._status.mark_verified()
-            self._feed.system(cmd.verified_text(peer))
-            return
-        self._feed.system(f"SAS: {' '.join(sas)}")
-        self._feed.system(cmd.verify_hint(peer))
+        self._answer(room_text.verify(session, command))
+        self._status.show_verified(room_text.verified_peer(session))
 
     def _who(self) -> None:
         session = self._chat.session
         if session is None:
             self._feed.system("not connected yet")
             return
-        check = cmd.sas_check(self._chat.verified)
         room = self._settings.room()
         where = f"room {room}" if room else "password room"
-        self._feed.system(f"you: {session.nick} · peer: {self._peer()} ({check}) · {where}")
+        first, *lines = room_text.who_lines(session)
+        colon = ":" if first.endswith(":") else ""
+        self._feed.system(f"{first.removesuffix(':')} · {where}{colon}")
+        for line in lines:
+            self._feed.system(line)
         self._feed.system(
             f"state: {self._chat.phase} · end-to-end encrypted: CPace, ChaCha20-Poly1305"
         )

@@ -18,7 +18,7 @@ import contextlib
 from textual.app import App
 from textual.worker import Worker
 
-from confide.app.events import AppEvent, Disconnected, PeerLeft
+from confide.app.events import AppEvent, Disconnected, PeerLeft, RoomClosed
 from confide.app.session_api import Session
 from confide.errors import EXIT_OK, ConfideError
 from confide.text import sanitize
@@ -49,6 +49,8 @@ class Leaving:
         match event:
             case PeerLeft(nick=nick):
                 self.end_reason = f"{sanitize(nick)} left"  # as line mode says it
+            case RoomClosed(reason=reason):
+                self.end_reason = sanitize(reason)  # as line mode says it
             case Disconnected(reason=reason, exit_code=code, error=error):
                 self._chat.exit_code = code
                 self.end_reason = f"error: {disconnect_reason(reason, error)}"  # as line mode

@@ -82,10 +82,14 @@ class ChatLog(ScrollView, can_focus=False):
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.refresh()
 
-    def mark_delivered(self, mid: int) -> bool:
-        """Show our message ``mid`` as delivered; False if it is no longer in the log."""
+    def mark_delivered(self, mid: int, *, everyone: bool = True) -> bool:
+        """Show our message ``mid`` as delivered (``✓✓``); False if it is no longer in the log.
+
+        Not ``everyone`` (only the host has it): a line sent to more than one
+        member stays at ``✓``.
+        """
         entry = self._by_id.get(mid)
-        if entry is None or entry.delivered:
+        if entry is None or entry.delivered or (entry.crowd and not everyone):
             return False
         entry.delivered = True
         start = entry.row - self._row_base

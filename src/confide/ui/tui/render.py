@@ -1,10 +1,11 @@
 """One log entry, and how it is laid out as terminal rows.
 
 Every row starts with the same columns: the time, a two-cell receipt mark
-(own messages only: ``✓`` sent, ``✓✓`` delivered), the nick right-aligned
+(own messages only: ``✓`` sent, ``✓✓`` delivered to everyone), the nick right-aligned
 in a fixed column, and a separator. The text starts after them, and wrapped
 or continued lines start at the same column, so text always lines up. Actions
-show ``*`` in the nick column and system lines ``•``.
+show ``*`` in the nick column and system lines ``•``. A private message
+(``private``) has its text in the private style, which nothing else has.
 
 Text from the peer arrives here already made inert by ``sanitize`` and is
 only ever wrapped in a ``rich.text.Text`` with our style: it is never parsed
@@ -57,6 +58,8 @@ class Entry:
     id: int | None = None  # our message id, for receipts
     delivered: bool = False
     mention: bool = False
+    private: bool = False  # a /msg, to us or from us
+    crowd: bool = False  # sent to more than one member: only "everyone has it" is ✓✓
     row: int = 0  # absolute index of its first row (kept by the log)
     height: int = 0
 
@@ -119,6 +122,8 @@ def render_entry(entry: Entry, width: int, styles: LogStyles, console: Console) 
         if nick_cell.strip() in RESERVED:  # a nick may not pose as a marker
             nick_cell = f"<{nick_cell}>"
         text_style = styles.own_text if own else styles.peer_text
+    if entry.private:
+        text_style = text_style + styles.private
     if entry.mention:
         text_style = text_style + styles.mention
     body = Text(end="")

@@ -3,20 +3,21 @@
 ``ConfideApp`` is split along the lines the user sees (``feed``: the log;
 ``status``: the status and typing bars; ``input_line``: the input and its
 commands; ``leaving``: quitting and the exit code). They share one
-``ChatState``: the session, its phase, whether the SAS was verified, and the
-exit code. ``screen_gone`` tells a part that the app is shutting down and
-its widgets must not be looked up any more.
+``ChatState``: the session, its phase, whether the SAS was verified, who is
+in the room (``room``), and the exit code. ``screen_gone`` tells a part that
+the app is shutting down and its widgets must not be looked up any more.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from textual.app import App
 
 from confide.app.session_api import Session
 from confide.errors import EXIT_OK
+from confide.ui.room_text import Room
 from confide.ui.tui.log import ChatLog
 from confide.ui.tui.widgets import ChatInput, StatusBar, TypingBar, UnreadBar
 
@@ -30,7 +31,8 @@ class ChatState:
 
     session: Session | None = None
     phase: Phase = "connecting"
-    verified: bool = False  # the user typed /verify ok
+    verified: bool = False  # the user typed /verify ok (for the peer of a room of two)
+    room: Room = field(default_factory=Room)  # who is in the room, as the events told it
     exit_code: int = EXIT_OK  # what the process exits with (an error sets it)
 
 

@@ -1,11 +1,14 @@
 """The bars that show the state of the chat: the status bar and the typing bar.
 
 ``StatusLine`` follows the session's events: who we talk to, the phase
-(connecting, connected, left, disconnected), the padlock while the channel
-is end-to-end encrypted, the SAS (or "verified" after ``/verify ok``) and
-the latency. The typing bar shows while the peer types, and hides when
-their message comes or when no update came for ``TYPING_SHOWN`` seconds (a
-peer that vanished mid-word). Drawing is the widgets' job (``widgets``).
+(connecting, connected, left, closed, disconnected), the padlock while the
+channel is end-to-end encrypted, the SAS (or "verified" after ``/verify
+ok``) and the latency. In a room of more than two the bar shows the member
+count instead of the peer (the host, who has one SAS per member, points to
+``/who``); a room of two looks like a 1:1 chat. The typing bar shows while
+the peer types, and hides when their message comes or when no update came
+for ``TYPING_SHOWN`` seconds (a peer that vanished mid-word). Drawing is the
+widgets' job (``widgets``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from confide.app.events import (
     PeerLeft,
     PeerNick,
     PeerTyping,
+    RoomClosed,
 )
 from confide.ui.tui.state import ChatState, screen_gone
 from confide.ui.tui.widgets import StatusBar, TypingBar
@@ -65,23 +69,41 @@ class StatusLine:
             case Disconnected():
                 self._chat.phase = "ended"
                 self.bar.show(state="disconnected", secure=False, latency_ms=None)
+            case RoomClosed():
+                self._chat.phase = "ended"
+                self.bar.show(state="closed", secure=False, latency_ms=None)
+        if self._chat.room.count != self.bar.status.members:
+            self.bar.show(members=self._chat.room.count)
+            self._show_peer()
+
+    def _show_peer(self) -> None:
+        """Back to a room of two: the bar shows whoever is the peer now, and our SAS with them."""
+        session = self._chat.session
+        if session is None or self._chat.room.crowded or self._chat.phase != "connected":
+            return
+        others = [v for v in session.who() if not v.is_you]
+        if len(others) != 1:
+            return
+        peer = others[0]
+        self._chat.verified = bool(peer.verified)
+        self.bar.show(peer=peer.nick, sas=peer.sas or session.sas, verified=self._chat.verified)
 
     def show_room(self, room: str) -> None:
         """The room's number (empty for a password room)."""
         self.bar.show(room=room)
 
-    def started(self, nick: str) -> None:
-        """A session started: we are ``nick``, connecting to a peer not known yet."""
-        self.bar.show(me=nick, peer="", state="connecting")
+    def started(self, nick: str, *, host: bool = False) -> None:
+        """A session started: we are ``nick`` (the room's ``host``?), connecting."""
+        self.bar.show(me=nick, peer="", state="connecting", host=host)
 
     def renamed(self, nick: str) -> None:
         """We are now ``nick``."""
         self.bar.show(me=nick)
 
-    def mark_verified(self) -> None:
-        """``/verify ok``: the SAS matched; the bar says so instead of showing it."""
-        self._chat.verified = True
-        self.bar.show(verified=True)
+    def show_verified(self, verified: bool) -> None:
+        """``/verify ok`` (or forget) on the peer's SAS: the bar says "verified" instead of it."""
+        self._chat.verified = verified
+        self.bar.show(verified=verified)
 
     def _show_typing(self, nick: str | None) -> None:
         self._app.query_one(TypingBar).show_typing(nick)

@@ -42,6 +42,8 @@ class Status:
     sas: tuple[str, ...] = ()
     verified: bool = False
     latency_ms: float | None = None
+    members: int = 0  # how many are in the room; more than two replaces the peer's nick
+    host: bool = False  # we host: in a room of more than two we have a SAS per member
 
 
 def pasted_text(text: str) -> str:
@@ -68,9 +70,15 @@ class StatusBar(Widget):
     def parts(self) -> list[tuple[str, str, int]]:
         """(text, component class, priority) for each part; higher priority is dropped first."""
         s = self.status
-        who = sanitize(s.me) + (f" ↔ {sanitize(s.peer)}" if s.peer else "")
+        crowd = s.members > 2
+        if crowd:
+            who = f"{sanitize(s.me)} · {s.members} members"
+        else:
+            who = sanitize(s.me) + (f" ↔ {sanitize(s.peer)}" if s.peer else "")
         room = f"room {sanitize(s.room)}" if s.room else "password room"
-        if s.verified:
+        if crowd and s.host:
+            sas = ("SAS: /who", "status--sas")  # one per member
+        elif s.verified:
             sas = ("✔ verified", "status--secure")
         elif s.sas:
             sas = ("SAS " + " ".join(s.sas), "status--sas")
