@@ -60,7 +60,17 @@ EXPECTED: dict[str, list[str]] = {
         "new pair meets, relay idle",
     ],
     "startup": ["confide --help", "python -c pass", "ready line-mode client"],
+    "room": [
+        "load: msgs lost, 4 members",
+        "load: delivery p50",
+        "load: delivery p99",
+        "load: hub CPU/1k deliveries",
+        "peak: bare fan-out hub (AEAD)",
+        "peak: confide host",
+    ],
 }
+ZERO_IS_A_VALUE = ("load: msgs lost",)
+"""Figures whose ideal is 0 (a count of what went wrong): 0 is a measurement there."""
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +117,10 @@ def test_figures_are_sane(report: tuple[dict[str, Any], str, int]) -> None:
     for key, fig in figures.items():
         values = [fig["median"], fig["min"], fig["max"], *fig["samples"]]
         assert all(isinstance(v, float | int) and math.isfinite(v) for v in values), key
-        assert all(v > 0 for v in values), (key, values)
+        if fig["name"].startswith(ZERO_IS_A_VALUE):
+            assert all(v >= 0 for v in values), (key, values)
+        else:
+            assert all(v > 0 for v in values), (key, values)
         assert fig["min"] <= fig["median"] <= fig["max"], key
         assert fig["runs"] == len(fig["samples"]) >= 1, key
         if fig["baseline"] is not None:

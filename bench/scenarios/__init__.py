@@ -31,5 +31,6 @@ SCENARIOS: dict[str, Scenario] = {
     "chat": _load("chat"),
     "bulk": _load("bulk"),
     "relay": _load("relay_scale"),
+    "room": _load("room"),
     "startup": _load("startup"),
 }
