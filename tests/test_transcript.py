@@ -219,3 +219,41 @@ def test_a_relay_that_ends_the_chat_is_logged_in_the_ui_words(tmp_path: Path) ->
         f"2026-11-29 12:00:00 -- {where} shut down",
         "2026-11-29 12:00:00 -- connection lost: reset",
     ]
+
+
+def test_a_room_is_logged_with_who_came_went_and_whispered(tmp_path: Path) -> None:
+    from confide.app.events import (
+        MemberJoined,
+        MemberLeft,
+        MemberRenamed,
+        Notice,
+        PrivateIn,
+        PrivateOut,
+        RoomClosed,
+    )
+
+    when = datetime(2026, 12, 5, 1, 0, 0)
+    log = open_transcript(tmp_path / "t.log", now=lambda: when)
+    for event in (
+        MemberJoined("carol"),
+        PrivateIn("carol", "psst\x1b[2J", when, 4),
+        PrivateOut("carol", "hi", when, 2),
+        MemberRenamed("carol", "caz"),
+        Notice("nick 'bob' is taken here"),
+        MemberLeft("caz", "kicked"),
+        MemberLeft("dave", "left"),
+        RoomClosed("the host closed the room"),
+    ):
+        log.observe(event)
+    log.close()
+    lines = (tmp_path / "t.log").read_text(encoding="utf-8").splitlines()
+    assert [line[20:] for line in lines] == [
+        "-- carol joined",
+        "carol → you: psst^[[2J",
+        "you → carol: hi",
+        "-- carol is now caz",
+        "-- nick 'bob' is taken here",
+        "-- caz left: kicked",
+        "-- dave left",
+        "-- the host closed the room",
+    ]

@@ -44,11 +44,18 @@ from confide.app.events import (
     AppEvent,
     Connected,
     Disconnected,
+    MemberJoined,
+    MemberLeft,
+    MemberRenamed,
     MessageIn,
     MessageOut,
     NickSet,
+    Notice,
     PeerLeft,
     PeerNick,
+    PrivateIn,
+    PrivateOut,
+    RoomClosed,
 )
 from confide.errors import ConfideError, UsageError
 from confide.text import sanitize
@@ -102,6 +109,20 @@ class Transcript:
                 return [f"-- you are now {sanitize(new)}"]
             case PeerLeft(nick=nick):
                 return [f"-- {sanitize(nick)} left"]
+            case MemberJoined(nick=nick):
+                return [f"-- {sanitize(nick)} joined"]
+            case MemberLeft(nick=nick, reason=reason):
+                why = "" if reason in ("", "left", "bye") else f": {sanitize(reason)}"
+                return [f"-- {sanitize(nick)} left{why}"]
+            case MemberRenamed(old=old, new=new):
+                return [f"-- {sanitize(old)} is now {sanitize(new)}"]
+            case PrivateIn(nick=nick, text=text) | PrivateOut(to=nick, text=text):
+                who = sanitize(nick)
+                arrow = f"{who} → you" if isinstance(event, PrivateIn) else f"you → {who}"
+                lines = sanitize(text, keep_newlines=True).split("\n")
+                return [f"{arrow}: {line}" for line in lines]
+            case RoomClosed(reason=reason) | Notice(text=reason):
+                return [f"-- {sanitize(reason)}"]
             case Disconnected(reason=reason, error=error):
                 return [f"-- {sanitize(self.disconnect_reason(reason, error))}"]
         return []
