@@ -191,3 +191,34 @@ def test_relay_client_and_server_share_the_wire_package() -> None:
     assert "confide.wire.routing" in client
     assert "confide.wire.routing" in server
     assert not (SRC / "relay" / "routing.py").exists(), "a copy of the wire format in relay/"
+
+
+LAYERS_ABOVE: dict[str, tuple[str, ...]] = {
+    "protocol": ("confide.app", "confide.net", "confide.ui", "confide.cli", "confide.relay"),
+    "net": ("confide.app", "confide.ui", "confide.cli", "confide.relay"),
+    "app": ("confide.ui", "confide.cli", "confide.relay"),
+    "wire": ("confide.app", "confide.net", "confide.ui", "confide.cli", "confide.relay"),
+}
+"""What each layer must not import: the layers are one-way, ui → app → net → protocol."""
+
+
+def layer_violations(layer: str, names: set[str]) -> list[str]:
+    """The imports in ``names`` that reach a layer above ``layer`` (``confide.cli*`` included)."""
+    return sorted(n for n in names for f in LAYERS_ABOVE[layer] if n == f or n.startswith(f))
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS_ABOVE))
+def test_each_layer_imports_only_the_layers_below(layer: str) -> None:
+    files = sorted((SRC / layer).glob("*.py"))
+    assert files, layer
+    for path in files:
+        bad = layer_violations(layer, imported_paths(path.read_text("utf-8")))
+        assert bad == [], f"{layer}/{path.name} imports {bad}"
+
+
+def test_the_layer_check_would_notice_an_upward_import() -> None:
+    assert layer_violations("app", imported_paths("from confide.ui.texts import describe\n"))
+    assert layer_violations("app", imported_paths("def f():\n    import confide.cli_relay\n"))
+    assert layer_violations("net", imported_paths("from confide.app import room\n"))
+    assert layer_violations("protocol", imported_paths("from confide.net import tcp\n"))
+    assert layer_violations("app", imported_paths("from confide.text import sanitize\n")) == []

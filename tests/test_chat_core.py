@@ -22,6 +22,7 @@ from confide.app.events import (
     PeerLeft,
     PeerNick,
     PeerTyping,
+    PrivateOut,
 )
 from confide.errors import UsageError
 from confide.protocol import messages as m
@@ -160,7 +161,7 @@ def test_say_and_act_number_their_messages() -> None:
 
 
 def test_own_events_are_the_ones_only_observers_see() -> None:
-    assert set(OWN_EVENTS) == {MessageOut, NickSet}
+    assert set(OWN_EVENTS) == {MessageOut, NickSet, PrivateOut}
 
 
 # -- nicks -----------------------------------------------------------------

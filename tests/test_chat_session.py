@@ -237,6 +237,7 @@ def test_a_vanished_peer_is_disconnected_with_the_exit_code() -> None:
             await bob.link.abort()  # no goodbye
             assert await alice.ended() == EXIT_CONNECT
             (gone,) = alice.of(Disconnected)
+            assert isinstance(gone, Disconnected)
             assert (gone.reason, gone.exit_code) == ("connection closed by the peer", EXIT_CONNECT)
             assert isinstance(gone.error, ClosedError)
             assert gone in alice.observed

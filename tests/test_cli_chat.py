@@ -62,7 +62,7 @@ def test_host_says_bye_and_joiner_sees_it(confide: Launcher) -> None:
     host, joiner = _start_pair(confide)
     host.proc.say("bye")
     assert host.proc.wait() == 0
-    joiner.expect_err(r"^alice left$")
+    joiner.expect_err(r"^the host closed the room$")
     assert joiner.wait() == 0
 
 
@@ -104,7 +104,7 @@ def test_ctrl_c_on_the_host_exits_130(confide: Launcher) -> None:
     host, joiner = _start_pair(confide)
     host.proc.interrupt()
     assert host.proc.wait() == 130
-    joiner.expect_err(r"^alice left$")
+    joiner.expect_err(r"^the host closed the room$")
     assert joiner.wait() == 0
 
 
@@ -180,7 +180,7 @@ def test_password_from_environment(confide: Launcher) -> None:
     _chat_both_ways(host.proc, joiner)
     host.proc.say("/quit")
     assert host.proc.wait() == 0
-    joiner.expect_err(r"^alice left$")
+    joiner.expect_err(r"^the host closed the room$")
     assert joiner.wait() == 0
 
 

@@ -251,7 +251,9 @@ def test_a_code_room_refuses_a_password_joiner() -> None:
 @pytest.mark.parametrize(
     ("body", "error", "text"),
     [
-        ({"reason": "room-full"}, RefusedError, "room full"),
+        ({"reason": "room-full"}, RefusedError, "^room full$"),
+        ({"reason": "room-full", "members": 7}, RefusedError, r"^room full \(7 members\)$"),
+        ({"reason": "room-full", "members": "7"}, RefusedError, "^room full$"),
         ({"reason": "timeout"}, RefusedError, "gave up waiting"),
         ({"reason": "auth-failed"}, AuthenticationError, "wrong code"),
         ({"reason": "something new"}, RefusedError, "refused"),

@@ -173,12 +173,12 @@ def test_many_bad_connections_at_once_leave_the_code_alone(confide: Launcher) ->
 
 
 def test_second_joiner_is_told_room_full_and_chat_goes_on(confide: Launcher) -> None:
-    host = confide.host("--name", "alice")
+    host = confide.host("--name", "alice", "--max-members", "2")
     joiner = _real_chat(confide, host, "first")
     second = confide.join(host, "--name", "carol")
     assert second.wait() == 4, second
-    assert any("room full" in line for line in second.err_lines), second
-    host.proc.expect_err(r"room full")
+    assert any("room full (2 members)" in line for line in second.err_lines), second
+    host.proc.expect_err(r"^refused a joiner: room full \(2 members\)$")
     joiner.say("still here")
     host.proc.expect_out(message_line("bob", "still here"))
     host.proc.say("me too")
@@ -188,7 +188,7 @@ def test_second_joiner_is_told_room_full_and_chat_goes_on(confide: Launcher) -> 
 
 
 def test_raw_second_connection_during_chat_gets_a_room_full_alert(confide: Launcher) -> None:
-    host = confide.host("--name", "alice")
+    host = confide.host("--name", "alice", "--max-members", "2")
     joiner = _real_chat(confide, host, "first")
     with _connect(host.port) as sock:
         data = _read_until_closed(sock)

@@ -83,7 +83,7 @@ def test_every_line_of_a_burst_arrives_when_the_sender_leaves_at_once(confide: L
         assert joiner.wait() == 0, joiner
         got = [line.split(": ", 1)[1] for line in joiner.out_lines]
         assert got == [f"burst {i}" for i in range(2000)], joiner
-        assert joiner.err_lines[-1] == "alice left", joiner
+        assert joiner.err_lines[-1] == "the host closed the room", joiner
         assert host.proc.wait() == 0, host.proc
 
 

@@ -3,7 +3,9 @@
 A nick has no control characters, no ``:``, no space at either end and at
 most 32 characters: ``--name`` and ``/nick`` refuse anything else with one
 line, and what a peer sends is cleaned as it arrives (a raw peer sends what
-no confide would). A peer whose nick looks like mine is shown as ``NICK~2``.
+no confide would). The host is a room: nicks are unique in it, so a joiner
+asking for a nick taken there gets a free variant (``NICK2``) and is told,
+and a rename to a taken or bad nick is refused.
 """
 
 from __future__ import annotations
@@ -17,20 +19,21 @@ from rawpeer import RawPeer
 from confide.protocol import messages as m
 
 
-def test_a_peer_with_my_nick_is_shown_apart(confide: Launcher) -> None:
+def test_a_joiner_asking_for_my_nick_gets_a_free_one_and_is_told(confide: Launcher) -> None:
     host = confide.host("--name", "echobot")
     joiner = confide.join(host, "--name", "echobot")
-    host.proc.expect_err(r"^connected to echobot~2 ")
-    joiner.expect_err(r"^connected to echobot~2 ")
+    host.proc.expect_err(r"^connected to echobot2 ")
     connected(host.proc, joiner)
+    assert "connected to echobot (end-to-end encrypted)" in joiner.err_lines
+    joiner.expect_err(r"^nick 'echobot' is taken here; you are 'echobot2'$")
     joiner.say("who am I")
-    host.proc.expect_out(message_line("echobot~2", "who am I"))
+    host.proc.expect_out(message_line("echobot2", "who am I"))
     host.proc.say("and you")
-    joiner.expect_out(message_line("echobot~2", "and you"))
+    joiner.expect_out(message_line("echobot", "and you"))
 
 
-def test_a_peer_renaming_to_my_nick_is_shown_apart(confide: Launcher) -> None:
-    """A peer that is not confide (confide refuses this rename) takes my nick later."""
+def test_a_peer_renaming_to_my_nick_is_refused(confide: Launcher) -> None:
+    """A peer that is not confide (confide refuses this rename itself) asks for my nick."""
     host = confide.host("--name", "alice")
     assert host.code is not None
     peer = RawPeer.join_code(host.port, host.code)
@@ -38,8 +41,8 @@ def test_a_peer_renaming_to_my_nick_is_shown_apart(confide: Launcher) -> None:
         peer.send(m.Nick("bob"))
         host.proc.expect_err(r"^connected to bob ")
         peer.send(m.Nick("Alice"), m.Chat(1, "hello"))
-        host.proc.expect_err(r"^bob is now Alice~2$")
-        host.proc.expect_out(message_line("Alice~2", "hello"))
+        host.proc.expect_out(message_line("bob", "hello"))
+        assert " is now " not in host.proc.err
     finally:
         peer.close()
 
@@ -69,26 +72,25 @@ def test_nick_command_refuses_a_colon_and_my_peers_nick(confide: Launcher) -> No
     joiner.say("/nick alice: fake")
     joiner.expect_err(r"^nick not changed: a nick can't contain ':'")
     joiner.say("/nick ALICE")
-    joiner.expect_err(r"^nick not changed: 'ALICE' is your peer's nick$")
+    joiner.expect_err(r"^nick not changed: nick 'ALICE' is taken here$")
     joiner.say("still bob")
     host.proc.expect_out(message_line("bob", "still bob"))
     assert " is now " not in host.proc.err
 
 
 def test_a_received_nick_is_cleaned(confide: Launcher) -> None:
-    """A peer that is not confide sends a nick with ': ' and control characters."""
+    """A peer that is not confide joins with a nick with ': ' and control characters."""
     host = confide.host("--name", "bot")
     assert host.code is not None
     peer = RawPeer.join_code(host.port, host.code)
     try:
-        peer.send(m.Nick("alice"))
-        host.proc.expect_err(r"^connected to alice ")
-        peer.send(m.Nick("alice: fake\x1b[2J"), m.Chat(1, "after rename"))
-        line = host.proc.expect_out(r"^.*after rename$").group(0)
-        assert re.fullmatch(r"\d\d:\d\d alice\? fake\?\[2J: after rename", line), line
+        peer.send(m.Nick("alice: fake\x1b[2J"), m.Chat(1, "first"))
+        line = host.proc.expect_out(r"^.*first$").group(0)
+        assert re.fullmatch(r"\d\d:\d\d alice\? fake\?\[2J: first", line), line
         assert line.count(": ") == 1
-        peer.send(m.Nick("  " + "x" * 40 + "  "), m.Chat(2, "long"))
-        host.proc.expect_out(message_line("x" * 32, "long"))
+        peer.send(m.Nick("  " + "x" * 40 + "  "), m.Chat(2, "long"))  # refused: not renamed
+        line = host.proc.expect_out(r"^.*long$").group(0)
+        assert re.fullmatch(r"\d\d:\d\d alice\? fake\?\[2J: long", line), line
     finally:
         peer.close()
 

@@ -148,7 +148,7 @@ def test_garbage_oversize_slowloris_and_flood_leave_chats_alone(confide: Launche
 
 def test_wrong_code_exits_3_and_join_rate_limit_refuses(confide: Launcher) -> None:
     relay = start_relay(confide, "--join-burst", "3", "--join-rate", "1")
-    host = relay_host(confide, relay.at, "--name", "alice")
+    host = relay_host(confide, relay.at, "--name", "alice", "--max-members", "2")
     nameplate = host.code.split("-")[0]
 
     wrong = relay_join(confide, relay.at, f"{nameplate}-abandon-ability-able")

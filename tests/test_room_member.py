@@ -96,7 +96,7 @@ def test_closed_and_kicked_end_the_session() -> None:
     carol = sim.join("carol")
     sim.hub.kick("bob")
     sim.flow()
-    assert sim.events(bob, RoomClosed) == [RoomClosed("the host removed you from the room")]
+    assert sim.events(bob, RoomClosed) == [RoomClosed("you were kicked by the host")]
     sim.hub.close()
     sim.flow()
     assert sim.events(carol, RoomClosed) == [RoomClosed("the host closed the room")]

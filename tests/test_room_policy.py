@@ -17,9 +17,10 @@ from confide.app.room_policy import (
     MAX_PENDING,
     PASSWORD_ROOM_CLOSED,
     RETIRED_LINE,
-    ROOM_FULL,
     RoomPolicy,
+    room_full,
 )
+from confide.app.room_types import DEFAULT_MEMBERS
 from confide.app.secret import Secret
 from confide.errors import AuthenticationError, ClosedError, ProtocolError
 from confide.net.admission import TOO_MANY, Failed, Line, Refusal
@@ -29,6 +30,7 @@ from confide.protocol.connection import ALERT_BUSY, ALERT_NO_GUESSES, ALERT_ROOM
 CODE = codes.parse("7-absurd-ocean-violin")
 WRONG = AuthenticationError("wrong code (or someone guessed)")
 PEER = "192.0.2.1:50000"
+FULL_2 = Line(room_full(2), room_full(2))
 
 
 def counting() -> codes.RandBelow:
@@ -64,9 +66,10 @@ def test_too_many_pending_connections_are_refused_busy() -> None:
 
 
 def test_a_full_room_refuses_room_full_before_anything_else() -> None:
-    policy = code_room()
+    policy = code_room(max_members=2)
     assert policy.admit() is None
-    assert policy.refusal(MAX_PENDING) == Refusal(ALERT_ROOM_FULL, Line(ROOM_FULL, ROOM_FULL))
+    assert policy.refusal(MAX_PENDING) == Refusal(ALERT_ROOM_FULL, FULL_2, 2)
+    assert room_full(2) == "refused a joiner: room full (2 members)"
 
 
 def test_a_closed_password_room_refuses_no_guesses_without_a_line() -> None:
@@ -79,24 +82,25 @@ def test_a_closed_password_room_refuses_no_guesses_without_a_line() -> None:
 # -- members -------------------------------------------------------------------
 
 
-def test_one_joiner_by_default_and_a_second_confirmed_one_is_not_admitted() -> None:
-    policy = code_room()
-    assert policy.max_members == 1
+def test_a_room_of_two_takes_one_joiner_and_a_second_confirmed_one_is_not_admitted() -> None:
+    assert code_room().max_members == DEFAULT_MEMBERS
+    policy = code_room(max_members=2)
     assert policy.admit() is None
-    assert policy.admit() == Line(ROOM_FULL, ROOM_FULL)
+    assert policy.admit() == FULL_2
     assert policy.members == 1
 
 
-def test_members_are_counted_against_max_members() -> None:
-    policy = code_room(max_members=3)
+def test_members_are_counted_against_max_members_with_the_host() -> None:
+    policy = code_room(max_members=4)
     assert [policy.admit() for _ in range(3)] == [None, None, None]
-    assert policy.refusal(0) == Refusal(ALERT_ROOM_FULL, Line(ROOM_FULL, ROOM_FULL))
-    assert policy.admit() == Line(ROOM_FULL, ROOM_FULL)
+    full = Line(room_full(4), room_full(4))
+    assert policy.refusal(0) == Refusal(ALERT_ROOM_FULL, full, 4)
+    assert policy.admit() == full
     assert policy.members == 3
 
 
 def test_a_member_leaving_frees_a_place() -> None:
-    policy = code_room(max_members=2)
+    policy = code_room(max_members=3)
     policy.admit()
     policy.admit()
     policy.member_left()
@@ -106,7 +110,7 @@ def test_a_member_leaving_frees_a_place() -> None:
 
 
 def test_leaving_an_empty_room_does_not_make_room_for_more() -> None:
-    policy = code_room()
+    policy = code_room(max_members=2)
     policy.member_left()
     assert policy.members == 0
     assert policy.admit() is None

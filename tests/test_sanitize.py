@@ -3,11 +3,11 @@
 Format characters (category Cf: soft hyphen, zero-width
 space, word joiner, BOM, tag characters) and the line and paragraph
 separators used to reach the terminal unchanged. These tests define, on
-their own and not through ``confide.ui.text``'s tables, which characters
+their own and not through ``confide.text``'s tables, which characters
 must never be shown as themselves, and check every code point one by one
 and arbitrary strings (hypothesis) against that.
 
-Decisions checked here (see ``confide.ui.text``):
+Decisions checked here (see ``confide.text``):
 
 - Cn (unassigned in this Python's Unicode tables) is a token: we cannot
   know how a newer terminal draws it, and the reserved default-ignorable
@@ -31,7 +31,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from proc import TIME_PREFIX, Launcher, connected, message_line
 
-from confide.ui.text import sanitize
+from confide.text import sanitize
 
 NEVER_AS_ITSELF = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 """Controls, format characters, surrogates, private use, unassigned, line/paragraph separators."""

@@ -154,7 +154,7 @@ def test_two_full_screen_clients_chat_in_tmux(tmux: Tmux) -> None:
     tmux.wait_for("host", r"Leave the chat\?")
     tmux.keys("host", "C-c")
     tmux.wait_for("host", r"exit status 0")
-    tmux.wait_for("join", r"alice left")
+    tmux.wait_for("join", r"the host closed the room")
     tmux.keys("join", "Enter")
     tmux.wait_for("join", r"exit status 0")
     assert "Traceback" not in tmux.screen("host") + tmux.screen("join")

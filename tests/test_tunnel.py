@@ -113,7 +113,7 @@ def test_chosen_remote_port_and_ctrl_c_stops_ssh(confide: Launcher, sshd: SshSer
 
     host.interrupt()
     assert host.wait() == 130, host
-    joiner.expect_err(r"^alice left")
+    joiner.expect_err(r"^the host closed the room$")
     assert joiner.wait() == 0, joiner
     assert not alive(ssh_pid), "ssh was left running after Ctrl-C"
 

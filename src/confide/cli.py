@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from confide import __version__
+from confide.app.room_types import DEFAULT_MEMBERS, MAX_MEMBERS
 from confide.cli_types import port_number
 from confide.errors import (
     EXIT_ERROR,
@@ -33,8 +34,8 @@ from confide.net import DEFAULT_PORT
 from confide.relay import command as relay_command
 
 if TYPE_CHECKING:
-    from confide.app.chat import SessionSpec
     from confide.app.run import UiRunner
+    from confide.app.session_api import SessionSource
     from confide.ui.tui.settings import TuiSettings
 
 EXIT_CODES = """\
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     host = sub.add_parser(
         "host",
         help="host a chat and print a code for your peer",
-        description="Host a chat: listen, print a code, and wait for one peer to join.",
+        description="Host a chat room: listen, print a code, and let people join with it.",
         epilog=SECRETS_HELP + "\n" + LINE_MODE_HELP + "\n" + EXIT_CODES,
         formatter_class=fmt,
     )
@@ -124,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         metavar="N",
         help="words in the generated code (default: 3, 33 bits)",
+    )
+    host.add_argument(
+        "--max-members",
+        type=int,
+        default=DEFAULT_MEMBERS,
+        metavar="N",
+        help=f"members the room holds, you included (2 to {MAX_MEMBERS}; "
+        f"default: {DEFAULT_MEMBERS})",
     )
     _reach_options(host)
     relay_command.add_client_options(host, joiner=False)
@@ -336,6 +345,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         except UsageError:
             words = f"{codes.MIN_WORDS} and {codes.MAX_WORDS}"
             raise UsageError(f"--words must be between {words}") from None
+        if not 2 <= args.max_members <= MAX_MEMBERS:
+            raise UsageError(f"--max-members must be between 2 and {MAX_MEMBERS} (you included)")
         password = _password(args)
         if password is None:
             secret = Secret.generated(args.words, secrets.randbelow)
@@ -345,6 +356,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         opts = run.HostOptions(secret, nick, args.bind, args.port, args.handshake_timeout)
         opts.tunnel, opts.tunnel_port = args.tunnel, args.tunnel_port
         opts.discovery = not args.no_discovery
+        opts.max_members = args.max_members
         opts.relay = cli_relay.from_args(args)
         opts.describe_error = describe
         if args.tunnel is not None:
@@ -381,7 +393,7 @@ def _ui(plain: bool, settings: TuiSettings | None = None, *, raw: bool = False) 
     """
     if _full_screen(plain):
 
-        async def full_screen(spec: SessionSpec) -> int:
+        async def full_screen(spec: SessionSource) -> int:
             from confide.ui.tui import run_tui  # the only path that imports Textual
             from confide.ui.tui.settings import TuiSettings
 
@@ -391,7 +403,7 @@ def _ui(plain: bool, settings: TuiSettings | None = None, *, raw: bool = False) 
 
     from confide.ui.line import LineUI, run_line_mode
 
-    async def line(spec: SessionSpec) -> int:
+    async def line(spec: SessionSource) -> int:
         ui = LineUI(raw=raw)
         return await run_line_mode(spec.session(ui.on_event), ui)
 

@@ -1,19 +1,21 @@
-"""A 1:1 chat session: the asyncio driver of a ``ChatCore`` over a ``Link``.
+"""A joiner's session: the asyncio driver of a ``ChatCore`` over a ``Link`` to the host.
 
 The rules of the chat live in ``app.core.ChatCore`` (no I/O). ``ChatSession``
 runs them: ``run`` greets (our nick), then feeds every message the link
 receives to the core until the peer says goodbye, the link drops, or we
 ``leave``. After each message or command it writes the core's outbox to the
 link and hands the core's events on: to ``on_event`` (the UI) and to every
-observer, except ``MessageOut`` and ``NickSet`` (what we did ourselves),
-which only observers (a transcript, see ``app.transcript``) see. A ping timer
+observer, except ``MessageOut``, ``PrivateOut`` and ``NickSet`` (what we
+did ourselves), which only observers (a transcript, see ``app.transcript``) see. A ping timer
 (``ping_interval``) asks the core for pings. Both the sink and the observers
 are given when the session is built: ``app.run`` hands a UI a ``SessionSpec``
 (the link, nick, SAS, observers) and the UI builds its session from it with
 its own sink (``SessionSpec.session``), so nothing is patched in later.
 
-What a user does comes in through ``say``, ``act``, ``rename``, ``typing``
-and ``leave``. The link may be a ``net.channel.Channel`` or one end of
+What a user does comes in through ``say``, ``act``, ``private``,
+``rename``, ``typing`` and ``leave`` (``app.session_api.Session``: ``kick``
+and ``code`` are the host's, and answer a joiner with a ``UsageError``).
+The link may be a ``net.channel.Channel`` or one end of
 ``app.link.memory_link_pair`` (tests).
 """
 
@@ -29,7 +31,8 @@ from datetime import datetime
 from confide.app.core import OWN_EVENTS, ChatCore
 from confide.app.events import AppEvent, Disconnected
 from confide.app.link import Link
-from confide.errors import EXIT_OK, ClosedError, ConfideError
+from confide.app.session_api import MemberView
+from confide.errors import EXIT_OK, ClosedError, ConfideError, UsageError
 
 EventSink = Callable[[AppEvent], None]
 LEAVE_TIMEOUT = 2.0
@@ -93,8 +96,44 @@ class ChatSession:
         self._leaving = False
         self._reading = False
         self._ended = asyncio.Event()
+        self._verified: bool | None = None
 
     # -- the core's state, as the UIs read it ----------------------------
+
+    @property
+    def is_host(self) -> bool:
+        """Always false: a joiner's session talks to the host."""
+        return False
+
+    def who(self) -> list[MemberView]:
+        """Everyone in the room as we know them: only the host is checked by our SAS."""
+        room = self.core.room
+        names = room.members if room is not None else [self.peer_nick, self.nick]
+        host = self.peer_nick
+        return [
+            MemberView(
+                nick,
+                nick == host,
+                nick == self.nick,
+                self.sas if nick == host else (),
+                self._verified if nick == host else None,
+            )
+            for nick in names
+        ]
+
+    def mark_verified(self, nick: str | None, ok: bool) -> None:
+        """Remember we compared our SAS with the host (the only one we share a SAS with)."""
+        if nick is not None and nick != self.peer_nick:
+            raise UsageError(f"you share a SAS with the host ({self.peer_nick}) only")
+        self._verified = ok
+
+    def code(self) -> str | None:
+        """Only the host has the code: always ``UsageError``."""
+        raise UsageError("only the host has the code")
+
+    def kick(self, nick: str) -> None:
+        """Only the host can kick: always ``UsageError``."""
+        raise UsageError("only the host can /kick")
 
     @property
     def nick(self) -> str:
@@ -193,6 +232,12 @@ class ChatSession:
     def act(self, text: str) -> int:
         """Send a ``/me`` action; return its id."""
         mid = self.core.act(text)
+        self._flush(strict=True)
+        return mid
+
+    def private(self, nick: str, text: str) -> int:
+        """``/msg NICK TEXT``: a line for one member, through the host; return its id."""
+        mid = self.core.private(nick, text)
         self._flush(strict=True)
         return mid
 

@@ -25,6 +25,16 @@ What it decides:
   as it arrives, and ``peer_nick`` shows it as ``NICK~2`` while it looks like
   ours, so no UI can show two people under one name.
 * A ``Bye`` from the peer ends the chat: ``over`` becomes true.
+* A room: when the peer's first message is a ``Welcome``, the peer is a
+  room's host (``app.room_session``), and every host → member message is
+  handed to ``app.room_member.RoomMember``, which gives the events (a room
+  of two reads exactly like a 1:1 chat) and the replies (receipts); a
+  ``Closed`` ends the chat. Our lines go to the host as before, ``private``
+  sends a ``Private`` for one member, and renames wait for the host's
+  ``Renamed`` (it may refuse a nick taken in the room). Every ``confide
+  host`` is a room's host; the plain 1:1 rules above remain for a peer that
+  greets with its ``Nick`` instead: a host from before rooms, and the
+  single peers the full-screen UI's test harness and the bench drive.
 
 ``MessageOut`` and ``NickSet`` (what we did ourselves) are in the events
 outbox too; ``OWN_EVENTS`` names them, and only observers (a transcript) are
@@ -48,11 +58,13 @@ from confide.app.events import (
     PeerLeft,
     PeerNick,
     PeerTyping,
+    PrivateOut,
 )
+from confide.app.room_member import RoomMember
 from confide.errors import UsageError
 from confide.protocol import messages as m
 
-OWN_EVENTS = (MessageOut, NickSet)
+OWN_EVENTS = (MessageOut, NickSet, PrivateOut)
 """Events about what we sent ourselves: for observers, not for the UI."""
 PINGS_KEPT = 8
 """Unanswered pings remembered (older ones can no longer give a latency)."""
@@ -86,10 +98,14 @@ class ChatCore:
         self._pings: dict[int, float] = {}
         self._outgoing: list[m.Message] = []
         self._events: list[AppEvent] = []
+        self.room: RoomMember | None = None
+        """Set when the peer turns out to be a room's host (its ``Welcome``)."""
 
     @property
     def peer_nick(self) -> str:
         """The peer's nick as shown: ``NICK~2`` while it looks like ours."""
+        if self.room is not None:
+            return self.room.host
         if m.same_nick(self._peer_raw, self.nick):
             return f"{self._peer_raw}~2"
         return self._peer_raw
@@ -124,6 +140,13 @@ class ChatCore:
         """React to one message from the peer (ignored once it said goodbye)."""
         if self.over:
             return
+        if self.room is None and not self.connected and isinstance(message, m.Welcome):
+            self.room = RoomMember(
+                self.nick, self.sas, now=self._now, typing_enabled=self.typing_enabled
+            )
+        if self.room is not None:
+            self._from_host(self.room, message)
+            return
         if not self.connected:
             self.connected = True
             if isinstance(message, m.Nick):
@@ -149,14 +172,32 @@ class ChatCore:
             case m.Ping(n=n):
                 self._send(m.Pong(n))
             case m.Pong(n=n):
-                sent = self._pings.pop(n, None)
-                if sent is not None:
-                    self._emit(Latency((self._clock() - sent) * 1000))
+                self.receive_pong(n)
             case m.Bye(reason=reason):
                 self._emit(PeerLeft(self.peer_nick, reason))
                 self.over = True
             case _:
                 pass  # room messages and Unknown are ignored in a 1:1 chat
+
+    def _from_host(self, room: RoomMember, message: m.Message) -> None:
+        """A message from a room's host: ``RoomMember`` says what it means."""
+        if isinstance(message, m.Pong):
+            self.receive_pong(message.n)
+            return
+        step = room.handle(message)
+        self.connected = room.welcomed
+        self.nick = room.nick
+        self._events += step.events
+        self._outgoing += step.replies
+        self.peer_typing_enabled = room.someone_types
+        if step.ended:
+            self.over = True
+
+    def receive_pong(self, n: int) -> None:
+        """The answer to our ping ``n``: a ``Latency`` if we still remember it."""
+        sent = self._pings.pop(n, None)
+        if sent is not None:
+            self._emit(Latency((self._clock() - sent) * 1000))
 
     def _deliver(self, mid: int, text: str, *, action: bool) -> None:
         self._emit(MessageIn(self.peer_nick, text, self._now(), mid, action))
@@ -172,6 +213,20 @@ class ChatCore:
         """Queue a ``/me`` action; return its id."""
         return self._numbered(lambda mid: m.Action(mid, text), text, action=True)
 
+    def private(self, nick: str, text: str) -> int:
+        """Queue a ``/msg`` for the room member ``nick``; return its id.
+
+        ``UsageError`` outside a room, or if no one there is called ``nick``.
+        """
+        if self.room is None:
+            raise UsageError("/msg works in a room (this host runs an older confide)")
+        room = self.room
+        room.private(self._next_id + 1, nick, text)  # checks the nick first
+        self._next_id += 1
+        self._send(room.private(self._next_id, nick, text))
+        self._emit(PrivateOut(room.shown(nick), text, self._now(), self._next_id))
+        return self._next_id
+
     def _numbered(self, make: Callable[[int], m.Message], text: str, *, action: bool) -> int:
         self._next_id += 1
         self._send(make(self._next_id))
@@ -185,6 +240,11 @@ class ChatCore:
         or it looks like the peer's nick.
         """
         m.check_nick(nick)
+        if self.room is not None:  # the host decides; its Renamed sets our nick
+            if any(m.same_nick(nick, n) for n in self.room.members if n != self.room.nick):
+                raise UsageError(f"nick {nick!r} is taken here")
+            self._send(m.Nick(nick))
+            return nick
         if self.connected and m.same_nick(nick, self._peer_raw):
             raise UsageError(f"{nick!r} is your peer's nick")
         old, self.nick = self.nick, nick

@@ -35,6 +35,9 @@ class Link(Protocol):
     async def drain(self) -> None:
         """Wait until what we queued has left (back-pressure)."""
 
+    def queued_bytes(self) -> int:
+        """Bytes queued for the peer that have not left yet (a room drops a slow member)."""
+
     def shutdown_write(self) -> None:
         """Send nothing more but go on receiving (a half-close); never raises."""
 
@@ -57,6 +60,8 @@ class MemoryLink:
         self._outbox = outbox
         self.closed = False
         self.write_shut = False
+        self.queued = 0
+        """What ``queued_bytes`` reports (tests set it to model a slow reader)."""
         self._eof = False
 
     def send(self, message: Message) -> None:
@@ -75,6 +80,10 @@ class MemoryLink:
             raise ClosedError("connection closed by the peer")
         assert isinstance(item, Message)
         return item
+
+    def queued_bytes(self) -> int:
+        """``queued``: what a test says is waiting (memory never holds bytes back)."""
+        return self.queued
 
     async def drain(self) -> None:
         """Nothing to wait for; ``ClosedError`` once closed."""

@@ -47,7 +47,7 @@ from confide.protocol import messages as m
 
 CLOSED_TEXTS = {
     "closed": "the host closed the room",
-    "kicked": "the host removed you from the room",
+    "kicked": "you were kicked by the host",
 }
 
 

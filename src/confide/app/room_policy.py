@@ -5,9 +5,10 @@ accepts the streams and runs the handshakes; at each step it asks a
 ``RoomPolicy`` (the ``net.admission.RoomRules`` it expects) and acts on the
 answer. The rules:
 
-- A new connection is refused at once with ``room-full`` when the room has
-  ``max_members`` members, ``no-guesses`` when a password room is closed,
-  and ``busy`` when ``MAX_PENDING`` connections are already in progress.
+- A new connection is refused at once with ``room-full`` (naming the
+  limit) when the room has ``max_members`` members, the host included,
+  ``no-guesses`` when a password room is closed, and ``busy`` when
+  ``MAX_PENDING`` connections are already in progress.
 - Guessing is ``app.guesses``' rule (read its docstring): each connection's
   ``Join`` spends, refunds or counts one guess of the room's ``GuessBudget``.
 - A failed join is one status line: a wrong guess says how many of the
@@ -17,8 +18,9 @@ answer. The rules:
   relay's room is; else on a new random one) and the host shows it. The last
   guess of a password room closes the room for good.
 - A confirmed joiner becomes a member when its first message arrives, if
-  there is still a place (``max_members``: one joiner, until rooms exist);
-  ``member_left`` frees the place again.
+  there is still a place (``max_members`` counts the host, so a room of
+  ``max_members`` holds one fewer joiner); ``member_left`` frees the place
+  again.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confide.app.guesses import CLOSED, MAX_GUESSES, RETIRED, Attempt, Failure, GuessBudget
+from confide.app.room_types import DEFAULT_MEMBERS
 from confide.app.secret import Secret
 from confide.errors import AuthenticationError, ConfideError
 from confide.net.admission import TOO_MANY, Failed, Line, Refusal
@@ -38,12 +41,9 @@ from confide.protocol.connection import ALERT_BUSY, ALERT_NO_GUESSES, ALERT_ROOM
 
 MAX_PENDING = 64
 """Connections a host keeps before their handshake ends; more are refused ``busy`` at once."""
-MAX_MEMBERS = 1
-"""Joiners a room holds by default (a 1:1 chat until rooms exist)."""
 PASSWORD_ROOM_CLOSED = (
     f"{MAX_GUESSES} wrong passwords: this room is closed; host again with a new password"
 )
-ROOM_FULL = "refused a second joiner: room full"
 RETIRED_LINE = f"{MAX_GUESSES} failed joins: that code is retired"
 _VARYING = re.compile(r"'[^']*'|\d+")
 
@@ -55,16 +55,27 @@ class RoomPolicy:
     secret: Secret
     randbelow: codes.RandBelow = secrets.randbelow
     """Randomness for new codes."""
-    max_members: int = MAX_MEMBERS
+    max_members: int = DEFAULT_MEMBERS
+    """Members the room holds, the host included (2 to ``MAX_MEMBERS``)."""
     nameplate: str = ""
     """Every new code's nameplate ("": a new random one each time)."""
     members: int = 0
+    """Joiners admitted and not gone yet (the host is not counted)."""
     describe: Callable[[BaseException], str] = str
     """Words for an error in a status line (the CLI gives ``confide.ui.texts.describe``)."""
     guesses: GuessBudget = field(init=False)
 
     def __post_init__(self) -> None:
         self.guesses = GuessBudget(retire=self.secret.code is not None)
+
+    @property
+    def full(self) -> bool:
+        """Whether the room holds ``max_members`` with the host."""
+        return self.members + 1 >= self.max_members
+
+    def code_text(self) -> str | None:
+        """The code that invites more people now (None for a password room)."""
+        return None if self.secret.code is None else str(self.secret.code)
 
     @property
     def code(self) -> codes.Code | None:
@@ -79,8 +90,9 @@ class RoomPolicy:
 
     def refusal(self, pending: int) -> Refusal | None:
         """Why a new connection is refused at once (``pending`` are in progress), or None."""
-        if self.members >= self.max_members:
-            return Refusal(ALERT_ROOM_FULL, Line(ROOM_FULL, ROOM_FULL))
+        if self.full:
+            line = room_full(self.max_members)
+            return Refusal(ALERT_ROOM_FULL, Line(line, line), self.max_members)
         if self.guesses.closed:
             return Refusal(ALERT_NO_GUESSES)
         if pending >= MAX_PENDING:
@@ -93,8 +105,9 @@ class RoomPolicy:
 
     def admit(self) -> Line | None:
         """A confirmed joiner's first message came: make it a member, or say why not."""
-        if self.members >= self.max_members:  # another joiner was admitted first
-            return Line(ROOM_FULL, ROOM_FULL)
+        if self.full:  # another joiner was admitted first
+            line = room_full(self.max_members)
+            return Line(line, line)
         self.members += 1
         return None
 
@@ -150,6 +163,11 @@ class Join:
     def failed(self, peer: str, error: ConfideError) -> Failed:
         """The join failed: its guess (if still spent) counts; what that means."""
         return self._policy.failed(self._attempt.settle(succeeded=False), peer, error)
+
+
+def room_full(max_members: int) -> str:
+    """The host's line for a joiner refused because the room is full."""
+    return f"refused a joiner: room full ({max_members} members)"
 
 
 def _repeats(said: str) -> str:

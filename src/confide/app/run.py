@@ -2,8 +2,14 @@
 
 This is where the CLI's options meet the network layer: listen (or tunnel,
 or use a relay), wait for a confirmed joiner, then run the chosen UI over
-a ``SessionSpec`` (the UI builds its ``ChatSession`` from it, with its own
-event sink). Status lines before the chat starts go to stderr.
+a ``SessionSource`` (the UI builds its session from it, with its own event
+sink). A joiner gets a ``SessionSpec`` (its ``ChatSession`` talks to the
+host). The host always runs a room (``RoomSpec``, ``app.room_session``):
+the UI opens at the first confirmed member, and the host goes on accepting
+more members (``Host.next_joiner`` in a loop, whichever path they come
+by: directly, through the SSH tunnel or the relay) until the room is full.
+Status lines go to stderr before the UI starts and to the UI (``Notice``)
+while it runs.
 """
 
 from __future__ import annotations
@@ -16,14 +22,20 @@ from dataclasses import dataclass, field
 
 from confide.app.chat import SessionSpec
 from confide.app.room_policy import RoomPolicy
+from confide.app.room_session import NewMember, RoomSpec, StatusRoute
+from confide.app.room_types import DEFAULT_MEMBERS
 from confide.app.secret import Secret
+from confide.app.session_api import SessionSource
 from confide.errors import RoomClosedError
 from confide.net import DEFAULT_PORT, discovery, tcp, tunnel
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
 from confide.protocol.codes import Code
-from confide.ui.text import sanitize
+from confide.text import sanitize
 
-UiRunner = Callable[[SessionSpec], Awaitable[int]]
+PING_INTERVAL = 5.0
+"""Seconds between pings (the full-screen UI shows the round trip)."""
+UiRunner = Callable[[SessionSource], Awaitable[int]]
+Arrivals = Callable[[], Awaitable[Established]]
 Status = Callable[[str], None]
 
 
@@ -46,6 +58,7 @@ class HostOptions:
     tunnel_port: int = 0  # the port on the SSH server (0: it picks)
     discovery: bool = True  # advertise on the LAN (zeroconf)
     relay: tuple[str, int] | None = None  # a confide relay: it gives the nameplate
+    max_members: int = DEFAULT_MEMBERS  # the host included
     describe_error: Callable[[BaseException], str] = str  # words for an error in a status line
 
 
@@ -74,7 +87,7 @@ def show_code(status: Status) -> Callable[[Code], None]:
 
 
 async def host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
-    """Listen, wait for one confirmed joiner, chat; return the exit code.
+    """Listen, wait for the first confirmed joiner, run the room; return the exit code.
 
     A password room that took its last wrong guess says so in one line and
     ends with exit 3 (before any UI opened: that needs a confirmed joiner).
@@ -88,16 +101,18 @@ async def host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
 
 async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
     advertiser: discovery.Advertiser | None = None
+    status = StatusRoute(opts.status)
 
     def on_code(code: Code) -> None:
-        show_code(opts.status)(code)
+        show_code(status)(code)
         if advertiser is not None:
             advertiser.update(code.nameplate)
 
-    policy = RoomPolicy(opts.secret, describe=opts.describe_error)
-    host = Host(policy, opts.status, on_code, handshake_timeout=opts.handshake_timeout)
+    policy = RoomPolicy(opts.secret, max_members=opts.max_members, describe=opts.describe_error)
+    host = Host(policy, status, on_code, handshake_timeout=opts.handshake_timeout)
+    room = _Room(opts, policy, status, run_ui)
     if opts.relay is not None:
-        return await _host_via_relay(host, opts.relay, opts, run_ui)
+        return await _host_via_relay(host, opts.relay, room)
     bind, port = ("127.0.0.1", 0) if opts.tunnel else (opts.bind, opts.port)  # ssh -R reaches it
     server = await tcp.listen(host, bind, port)
     try:
@@ -119,9 +134,14 @@ async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
                 show_code(opts.status)(opts.secret.code)
             opts.status("waiting for a joiner (Ctrl-C to stop)")
             if tun is None:
-                return await _chat(await tcp.wait_for_joiner(host), opts.nick, run_ui)
-            joined = await tun.guard(tcp.wait_for_joiner(host))
-            return await tun.after_chat(await _chat(joined, opts.nick, run_ui))
+                return await room.run(await tcp.wait_for_joiner(host), host.next_joiner)
+            guarded = tun.guard
+
+            def through_tunnel() -> Awaitable[Established]:
+                return guarded(host.next_joiner())
+
+            joined = await through_tunnel()
+            return await tun.after_chat(await room.run(joined, through_tunnel))
     finally:
         server.close()
         await host.close()
@@ -154,18 +174,53 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
     return await _chat(joined, opts.nick, run_ui)
 
 
-async def _host_via_relay(
-    host: Host, relay: tuple[str, int], opts: HostOptions, run_ui: UiRunner
-) -> int:
+async def _host_via_relay(host: Host, relay: tuple[str, int], room: _Room) -> int:
     from confide.net import relay_client
 
-    hosting = relay_client.hosting(host, relay, opts.status, describe=opts.describe_error)
-    async with hosting as room:
-        return await _chat(await room.wait_for_joiner(host), opts.nick, run_ui)
+    hosting = relay_client.hosting(host, relay, room.status, describe=room.opts.describe_error)
+    async with hosting as hosted:
+
+        def through_relay() -> Awaitable[Established]:
+            return hosted.wait_for_joiner(host)
+
+        return await room.run(await through_relay(), through_relay)
+
+
+@dataclass
+class _Room:
+    """The host's side once its first member is confirmed: a ``RoomSpec`` for the UI."""
+
+    opts: HostOptions
+    policy: RoomPolicy
+    status: StatusRoute
+    run_ui: UiRunner
+
+    async def run(self, first: Established, arrivals: Arrivals) -> int:
+        """Run the UI over the room that ``first`` opens; more come from ``arrivals``."""
+
+        async def next_member() -> NewMember:
+            return _member(await arrivals())
+
+        spec = RoomSpec(
+            self.opts.nick,
+            _member(first),
+            self.policy,
+            next_member,
+            max_members=self.opts.max_members,
+            status=self.status,
+            ping_interval=PING_INTERVAL,
+        )
+        return await self.run_ui(spec)
+
+
+def _member(joined: Established) -> NewMember:
+    return NewMember(joined.channel, joined.done.sas)
 
 
 async def _chat(joined: Established, nick: str, run_ui: UiRunner) -> int:
-    return await run_ui(SessionSpec(joined.channel, nick, joined.done.sas, ping_interval=5))
+    return await run_ui(
+        SessionSpec(joined.channel, nick, joined.done.sas, ping_interval=PING_INTERVAL)
+    )
 
 
 def _fmt(host: str) -> str:

@@ -21,7 +21,7 @@ we send. Each line has the date and time::
     2026-12-01 00:00:05 * bob waves
     2026-12-01 00:00:09 -- bob left
 
-Text is made inert (``ui.text.sanitize``) so ``cat`` of the file is safe.
+Text is made inert (``confide.text.sanitize``) so ``cat`` of the file is safe.
 Each event is one ``os.write`` (no buffer to lose). If a write fails (a full
 disk, ``/dev/full``), one line says so and the chat goes on without the
 log: losing the record is better than losing the conversation. In the
@@ -51,11 +51,11 @@ from confide.app.events import (
     PeerNick,
 )
 from confide.errors import ConfideError, UsageError
-from confide.ui.text import sanitize
+from confide.text import sanitize
 
 if TYPE_CHECKING:
-    from confide.app.chat import SessionSpec
     from confide.app.run import UiRunner
+    from confide.app.session_api import SessionSource
 
 Clock = Callable[[], datetime]
 
@@ -172,7 +172,7 @@ def open_transcript(path: Path, *, make_dir: bool = False, now: Clock = datetime
 def logging_ui(run_ui: UiRunner, transcript: Transcript) -> UiRunner:
     """``run_ui`` with ``transcript`` attached to its session; closed when the UI ends."""
 
-    async def run(spec: SessionSpec) -> int:
+    async def run(spec: SessionSource) -> int:
         try:
             return await run_ui(spec.observed_by(transcript.observe))
         finally:

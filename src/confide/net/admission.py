@@ -42,6 +42,8 @@ class Refusal:
 
     alert: str
     line: Line | None = None
+    members: int | None = None
+    """For ``room-full``: the room's limit, told to the joiner with the alert."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,13 @@ class Channel:
         self.conn.send(message)
         self._write(self.conn.data_to_send())
 
+    def queued_bytes(self) -> int:
+        """Bytes we queued that the kernel has not taken yet (the transport's write buffer)."""
+        try:
+            return int(self.writer.transport.get_write_buffer_size())
+        except Exception:  # a closed transport holds nothing
+            return 0
+
     async def drain(self) -> None:
         """Wait until the kernel has taken what we queued."""
         try:

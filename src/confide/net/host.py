@@ -99,7 +99,7 @@ class Host:
         """Serve one incoming stream: refuse it, or handshake and hand it on."""
         refusal = self.policy.refusal(self._pending)
         if refusal is not None:
-            await _refuse(reader, writer, refusal.alert)
+            await _refuse(reader, writer, refusal.alert, refusal.members)
             if refusal.line is not None:
                 self._show(refusal.line)
             return
@@ -213,7 +213,12 @@ class Host:
         self._summarise(final=True)
 
 
-async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reason: str) -> None:
+async def _refuse(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    reason: str,
+    members: int | None = None,
+) -> None:
     """Send an alert (``room-full``, ``busy``, ``no-guesses``) and close without a reset.
 
     Closing a socket with unread input (the joiner's hello) sends a TCP reset,
@@ -221,7 +226,7 @@ async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, re
     we half-close, read what the joiner sent until it closes (bounded), then close.
     """
     with contextlib.suppress(Exception):
-        writer.write(alert_frame(reason))
+        writer.write(alert_frame(reason, members=members))
         await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()

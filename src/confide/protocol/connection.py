@@ -103,9 +103,15 @@ class Guesses(Protocol):
         ...
 
 
-def alert_frame(reason: str) -> bytes:
-    """A framed ALERT record; the I/O layer sends it to refuse a connection."""
-    body: bytes = msgpack.packb({"reason": reason}, use_bin_type=True)
+def alert_frame(reason: str, *, members: int | None = None) -> bytes:
+    """A framed ALERT record; the I/O layer sends it to refuse a connection.
+
+    ``members``: with ``room-full``, the room's limit (the joiner names it).
+    """
+    fields: dict[str, object] = {"reason": reason}
+    if members is not None:
+        fields["members"] = members
+    body: bytes = msgpack.packb(fields, use_bin_type=True)
     return encode_frame(plain_record(ALERT, body))
 
 
@@ -249,6 +255,9 @@ class Connection:
         if not isinstance(reason, str):
             reason = ""
         text = _ALERT_TEXT.get(reason, "the peer refused the connection")
+        members = decoded.get("members") if isinstance(decoded, dict) else None
+        if reason == ALERT_ROOM_FULL and type(members) is int and 2 <= members <= 1000:
+            text = f"{text} ({members} members)"
         if reason == ALERT_AUTH:
             raise AuthenticationError(text)
         raise RefusedError(text)

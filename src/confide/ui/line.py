@@ -41,7 +41,6 @@ import threading
 from datetime import date
 from typing import Any, TextIO
 
-from confide.app.chat import ChatSession
 from confide.app.days import day_change
 from confide.app.events import (
     AppEvent,
@@ -51,9 +50,10 @@ from confide.app.events import (
     PeerLeft,
     PeerNick,
 )
+from confide.app.session_api import Session
 from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError, UsageError
+from confide.text import sanitize
 from confide.ui import commands as cmd
-from confide.ui.text import sanitize
 from confide.ui.texts import disconnect_reason
 
 MAX_LINE = 1 << 20
@@ -221,7 +221,7 @@ def _watch_stdout(loop: asyncio.AbstractEventLoop, ui: LineUI) -> None:
         threading.Thread(target=wait, name="confide-stdout", daemon=True).start()
 
 
-async def run_line_mode(session: ChatSession, ui: LineUI) -> int:
+async def run_line_mode(session: Session, ui: LineUI) -> int:
     """Chat in line mode until either side leaves; return the exit code."""
     loop = asyncio.get_running_loop()
     chunks: asyncio.Queue[bytes] = asyncio.Queue()
@@ -273,7 +273,7 @@ def _restore_terminal(saved: list[Any] | None) -> None:
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
 
 
-async def _send_typed(session: ChatSession, chunks: asyncio.Queue[bytes], ui: LineUI) -> None:
+async def _send_typed(session: Session, chunks: asyncio.Queue[bytes], ui: LineUI) -> None:
     """Send each typed line until ``bye``, ``/quit`` or end of input.
 
     Nothing is sent (and end of input does not leave) before the peer's nick
@@ -307,7 +307,7 @@ async def _send_typed(session: ChatSession, chunks: asyncio.Queue[bytes], ui: Li
             pending, skipping = b"", True
 
 
-async def _run_line(session: ChatSession, text: str, ui: LineUI) -> bool:
+async def _run_line(session: Session, text: str, ui: LineUI) -> bool:
     """Run one typed line: a command or a message. False once it asks to leave.
 
     The line is read by the parser the full-screen UI uses too
@@ -347,7 +347,7 @@ async def _run_line(session: ChatSession, text: str, ui: LineUI) -> bool:
     return True
 
 
-def _verify(session: ChatSession, ui: LineUI, *, ok: bool) -> None:
+def _verify(session: Session, ui: LineUI, *, ok: bool) -> None:
     """``/verify``: show the SAS and how to compare it; ``/verify ok``: note that it matched."""
     if ok:
         ui.verified = True
@@ -357,7 +357,7 @@ def _verify(session: ChatSession, ui: LineUI, *, ok: bool) -> None:
     ui.status(cmd.verify_hint(session.peer_nick))
 
 
-async def _send(session: ChatSession, text: str, ui: LineUI, *, action: bool) -> None:
+async def _send(session: Session, text: str, ui: LineUI, *, action: bool) -> None:
     """Send a message (or an action) and wait until it is written."""
     try:
         if action:

@@ -18,11 +18,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from confide.app.chat import SessionSpec
+    from confide.app.session_api import SessionSource
     from confide.ui.tui.settings import TuiSettings
 
 
-async def run_tui(spec: SessionSpec, settings: TuiSettings) -> int:
+async def run_tui(spec: SessionSource, settings: TuiSettings) -> int:
     """Run the full-screen chat of the session ``spec`` describes; return its exit code.
 
     Once the screen is closed (the terminal is back on its normal screen), the

@@ -1,4 +1,4 @@
-"""``ConfideApp``: the full-screen chat over one ``ChatSession``, put together.
+"""``ConfideApp``: the full-screen chat over one ``Session``, put together.
 
 The app lays out the widgets and routes each Textual message to the part it
 is about, along the lines the user sees: ``feed.LogFeed`` (the log),
@@ -22,8 +22,8 @@ from textual.driver import Driver
 from textual.filter import NoColor
 from textual.widgets import Label, TextArea
 
-from confide.app.chat import ChatSession, SessionSpec
 from confide.app.events import AppEvent, Disconnected
+from confide.app.session_api import Session, SessionSource
 from confide.errors import EXIT_ERROR
 from confide.ui import commands as cmd
 from confide.ui.tui.colours import log_styles
@@ -52,7 +52,7 @@ class ConfideApp(App[int]):
         Binding("ctrl+f", "find_again", "find again", priority=True, show=False),
     ]
 
-    def __init__(self, settings: TuiSettings, spec: SessionSpec | None = None) -> None:
+    def __init__(self, settings: TuiSettings, spec: SessionSource | None = None) -> None:
         """An app for the session ``spec`` describes (or, for tests, one started later
         with ``start_session``).
 
@@ -77,7 +77,7 @@ class ConfideApp(App[int]):
 
     # What ``run_tui`` and the tests read about the chat; each part keeps its own.
     @property
-    def session(self) -> ChatSession | None:
+    def session(self) -> Session | None:
         """The chat session, once started."""
         return self.chat.session
 
@@ -134,7 +134,7 @@ class ConfideApp(App[int]):
         if self._spec is not None:
             self.start_session(self._spec)
 
-    def start_session(self, spec: SessionSpec) -> None:
+    def start_session(self, spec: SessionSource) -> None:
         """Build the session ``spec`` describes, run it and show what happens in it."""
         session = spec.session(self._post_event, typing_enabled=self.settings.typing)
         self.chat.session = session
@@ -147,7 +147,7 @@ class ConfideApp(App[int]):
     def _post_event(self, event: AppEvent) -> None:
         self.post_message(SessionEvent(event))
 
-    async def _run_session(self, session: ChatSession) -> int:
+    async def _run_session(self, session: Session) -> int:
         try:
             code = await session.run()
         except Exception as exc:  # a bug: say so in one line, never a traceback

@@ -28,7 +28,7 @@ from confide.app.events import (
     PeerLeft,
     PeerNick,
 )
-from confide.ui.text import sanitize
+from confide.text import sanitize
 from confide.ui.texts import disconnect_reason
 from confide.ui.tui.log import ChatLog
 from confide.ui.tui.render import Entry, Kind, mentions

@@ -22,8 +22,8 @@ from textual.timer import Timer
 from textual.widgets import Label
 
 from confide.errors import ConfideError
+from confide.text import sanitize
 from confide.ui import commands as cmd
-from confide.ui.text import sanitize
 from confide.ui.tui.feed import LogFeed
 from confide.ui.tui.leaving import Leaving
 from confide.ui.tui.screens import PasteScreen

@@ -18,10 +18,10 @@ import contextlib
 from textual.app import App
 from textual.worker import Worker
 
-from confide.app.chat import ChatSession
 from confide.app.events import AppEvent, Disconnected, PeerLeft
+from confide.app.session_api import Session
 from confide.errors import EXIT_OK, ConfideError
-from confide.ui.text import sanitize
+from confide.text import sanitize
 from confide.ui.texts import disconnect_reason
 from confide.ui.tui.feed import LogFeed
 from confide.ui.tui.screens import LeaveScreen
@@ -103,7 +103,7 @@ class Leaving:
         return self._chat.exit_code if code is None else code
 
 
-async def say_goodbye(session: ChatSession, reason: str) -> None:
+async def say_goodbye(session: Session, reason: str) -> None:
     """Tell the peer we leave, but never wait long for a peer that stopped reading."""
     try:
         await asyncio.wait_for(session.leave(reason), GOODBYE_TIMEOUT)

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from confide.ui.text import sanitize
+from confide.text import sanitize
 
 
 class LeaveScreen(ModalScreen[bool]):

@@ -15,7 +15,7 @@ from typing import Literal
 
 from textual.app import App
 
-from confide.app.chat import ChatSession
+from confide.app.session_api import Session
 from confide.errors import EXIT_OK
 from confide.ui.tui.log import ChatLog
 from confide.ui.tui.widgets import ChatInput, StatusBar, TypingBar, UnreadBar
@@ -28,7 +28,7 @@ _PARTS = (StatusBar, ChatLog, UnreadBar, TypingBar, ChatInput)  # what the handl
 class ChatState:
     """The chat as every part of the screen sees it (changed as events come in)."""
 
-    session: ChatSession | None = None
+    session: Session | None = None
     phase: Phase = "connecting"
     verified: bool = False  # the user typed /verify ok
     exit_code: int = EXIT_OK  # what the process exits with (an error sets it)

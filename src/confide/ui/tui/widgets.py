@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static, TextArea
 
-from confide.ui.text import sanitize
+from confide.text import sanitize
 from confide.ui.tui.complete import Completer
 from confide.ui.tui.history import History
 
