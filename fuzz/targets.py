@@ -343,6 +343,10 @@ def fuzz_routing(data: bytes) -> None:
                 if request is None:
                     request = routing.parse_request(*got)
                     check(request.kind in routing.REQUESTS, "a request of an unknown kind")
+                    check(
+                        routing.PAIR <= request.members <= routing.MAX_DECLARED,
+                        "a room size out of range",
+                    )
                 elif request.kind != routing.OPEN or got[0] != routing.PING:
                     raise routing.FrameError(routing.Reason.BAD_FRAME, "only PING")
     except routing.FrameError as exc:
@@ -479,6 +483,7 @@ def _routing_seeds() -> Iterator[bytes]:
     opened = routing.Opened("42", bytes(range(16)), 30.0, 3600.0)
     for how in (b"\x00", b"\x03"):
         yield how + routing.open_request() + routing.frame(routing.PING)
+        yield how + routing.open_request(20) + routing.frame(routing.PING)
         yield how + routing.join_request("42")
         yield how + routing.accept_request(bytes(16), 3)
         yield how + routing.opened(opened) + routing.incoming(5) + routing.frame(routing.PONG)

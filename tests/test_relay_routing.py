@@ -18,7 +18,7 @@ from confide.errors import (
     RelayClosedError,
     RelayRefusedError,
 )
-from confide.relay.limits import Budgets, JoinBucket, source_key
+from confide.relay.limits import Budgets, JoinBucket, Limits, RoomBudgets, room_budgets, source_key
 from confide.relay.log import EventLog
 from confide.ui.texts import close_text, describe, disconnect_reason
 from confide.wire import routing
@@ -91,7 +91,10 @@ def test_garbage_is_refused_on_the_first_byte_it_can_judge(garbage: bytes) -> No
         (routing.PING, b"", "first frame"),
         (routing.OPEN, b"", "no version"),
         (routing.OPEN, b"\x02", "version 2"),
-        (routing.OPEN, b"\x01x", "OPEN with arguments"),
+        (routing.OPEN, b"\x01xy", "OPEN with two arguments"),
+        (routing.OPEN, b"\x01\x00", "a room of no members"),
+        (routing.OPEN, b"\x01\x01", "a room of one member"),
+        (routing.OPEN, b"\x01\x14\x00", "a member limit of two bytes"),
         (routing.JOIN, b"\x01", "no nameplate"),
         (routing.JOIN, b"\x01abc", "letters"),
         (routing.JOIN, b"\x01" + b"1" * 17, "17 digits"),
@@ -109,9 +112,26 @@ def test_bad_requests_are_refused(ftype: int, body: bytes, why: str) -> None:
 
 def test_good_requests_parse() -> None:
     assert routing.parse_request(routing.OPEN, b"\x01") == routing.Request(routing.OPEN)
+    assert routing.parse_request(routing.OPEN, b"\x01").members == 2
     assert routing.parse_request(routing.JOIN, b"\x01007").nameplate == "7"
     accept = routing.parse_request(routing.ACCEPT, b"\x01" + TOKEN + b"\x00\x00\x01\x00")
     assert (accept.token, accept.joiner) == (TOKEN, 256)
+
+
+def test_an_open_declares_its_room_size_only_above_two() -> None:
+    # A room for two sends the OPEN every relay knows; a bigger one adds one byte.
+    assert routing.open_request(2) == routing.open_request() == b"\x01\x00\x00\x01\x01"
+    assert routing.open_request(20) == b"\x01\x00\x00\x02\x01\x14"
+    assert routing.open_request(255) == b"\x01\x00\x00\x02\x01\xff"
+    for members in (2, 3, 20, 50, 255):
+        got = routing.take_frame(bytearray(routing.open_request(members)), 256)
+        assert got is not None
+        assert routing.parse_request(*got) == routing.Request(routing.OPEN, members=members)
+    # The explicit form of a room for two means the same as the plain one.
+    assert routing.parse_request(routing.OPEN, b"\x01\x02") == routing.Request(routing.OPEN)
+    for bad in (-1, 0, 1, 256):
+        with pytest.raises(ValueError, match="2 to 255 members"):
+            routing.open_request(bad)
 
 
 def test_nameplates_are_canonical_digits() -> None:
@@ -203,6 +223,32 @@ def test_budgets_are_per_key_and_forgotten_once_full() -> None:
     assert budgets.wait("198.51.100.4", 20.0) == 0
 
 
+def test_a_room_for_two_keeps_the_flags_budgets() -> None:
+    defaults = Limits()
+    assert room_budgets(defaults) == room_budgets(defaults, 2) == RoomBudgets(2, 20, 60.0, 5, 10.0)
+
+
+def test_a_rooms_budgets_grow_by_one_per_member_above_two() -> None:
+    assert room_budgets(Limits(), 20) == RoomBudgets(20, 38, 78.0, 23, 28.0)
+    # The relay's cap bounds what a host may claim; a bigger room gets the cap's budgets.
+    capped = Limits(max_room_members=10)
+    assert (
+        room_budgets(capped, 255) == room_budgets(capped, 10) == RoomBudgets(10, 28, 68.0, 13, 18.0)
+    )
+    assert room_budgets(Limits(max_room_members=2), 50) == room_budgets(Limits())
+
+
+def test_budgets_can_size_each_keys_bucket() -> None:
+    budgets = Budgets(burst=2, per_minute=6)
+    for _ in range(4):
+        assert budgets.wait("big", 0.0) == 0
+        budgets.spend("big", 0.0, burst=4, per_minute=12)
+    assert budgets.wait("big", 0.0) == 5  # its own rate: one every 5 s
+    budgets.spend("small", 0.0)
+    budgets.spend("small", 0.0)
+    assert budgets.wait("small", 0.0) == 10
+
+
 def test_an_address_is_an_ipv4_address_or_an_ipv6_64() -> None:
     assert source_key("198.51.100.4") == "198.51.100.4"
     assert source_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
@@ -262,6 +308,8 @@ def test_log_lines_are_one_per_event_and_refusals_are_rate_limited() -> None:
         ["--unknown-room-rate", "-1"],
         ["--join-burst", "20"],  # as much as the room's: one address could empty it
         ["--join-rate", "61"],
+        ["--max-room-members", "1"],
+        ["--max-room-members", "256"],
     ],
 )
 def test_bad_relay_flags_are_usage_errors(flags: list[str]) -> None:

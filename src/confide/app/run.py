@@ -177,7 +177,13 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
 async def _host_via_relay(host: Host, relay: tuple[str, int], room: _Room) -> int:
     from confide.net import relay_client
 
-    hosting = relay_client.hosting(host, relay, room.status, describe=room.opts.describe_error)
+    hosting = relay_client.hosting(
+        host,
+        relay,
+        room.status,
+        describe=room.opts.describe_error,
+        members=room.opts.max_members,  # the relay sizes the room's join limits by it
+    )
     async with hosting as hosted:
 
         def through_relay() -> Awaitable[Established]:

@@ -7,8 +7,9 @@ lets one address have one join waiting per room; a joiner refused with
 ``already-waiting`` (someone else behind the same address is being
 connected) tries again shortly, within its timeout.
 
-Host: ``RelayRoom.open`` makes the room's control connection and learns the
-nameplate the relay allocated; the host's code takes that nameplate. For
+Host: ``RelayRoom.open`` makes the room's control connection (declaring the
+room's size when it holds more than two, so the relay widens its join
+limits) and learns the nameplate the relay allocated; the host's code takes that nameplate. For
 each ``INCOMING`` on the control connection the room opens a fresh
 connection, sends ``ACCEPT`` and, once spliced, hands the stream to the
 normal ``Host.handle``. ``hosting`` wraps all of that for ``app.run``.
@@ -262,6 +263,23 @@ async def connect(
     return await handshake_joiner(reader, writer, secret, room, timeout=timeout, rand=rand)
 
 
+async def _open(
+    relay: Address, timeout: float, members: int
+) -> tuple[RelayProtocol, asyncio.StreamWriter, routing.Opened]:
+    """A control connection to ``relay`` and its answer to ``OPEN`` for ``members``."""
+    _, writer, protocol = await _connect(relay, timeout)
+    try:
+        writer.write(routing.open_request(members))
+        opened = routing.parse_opened(await _expect_type(protocol, timeout, routing.OPENED))
+    except routing.FrameError:
+        await _close(writer)
+        raise ProtocolError(f"{protocol.where} sent a bad OPENED frame") from None
+    except BaseException:
+        await _close(writer)
+        raise
+    return protocol, writer, opened
+
+
 class RelayRoom:
     """A room on a relay: the control connection and the joiners it brings."""
 
@@ -295,21 +313,26 @@ class RelayRoom:
         *,
         timeout: float = CONNECT_TIMEOUT,
         describe: Describe = str,
+        members: int = routing.PAIR,
     ) -> RelayRoom:
-        """Ask ``relay`` for a room (exit 4 if it refuses or cannot be reached).
+        """Ask ``relay`` for a room of ``members`` (exit 4 if it refuses or cannot be reached).
 
-        ``describe`` words the errors of joins that fail later, for ``status``.
+        A room for more than two declares its size, so the relay widens its
+        join limits; a relay too old to know the declaration refuses it as
+        ``bad-frame``, and the room is then opened without it (with a
+        status line: that relay keeps its limits for two). ``describe``
+        words the errors of joins that fail later, for ``status``.
         """
-        _, writer, protocol = await _connect(relay, timeout)
         try:
-            writer.write(routing.open_request())
-            opened = routing.parse_opened(await _expect_type(protocol, timeout, routing.OPENED))
-        except routing.FrameError:
-            await _close(writer)
-            raise ProtocolError(f"{protocol.where} sent a bad OPENED frame") from None
-        except BaseException:
-            await _close(writer)
-            raise
+            protocol, writer, opened = await _open(relay, timeout, members)
+        except RelayRefusedError as exc:
+            if members == routing.PAIR or exc.reason is not Reason.BAD_FRAME:
+                raise
+            protocol, writer, opened = await _open(relay, timeout, routing.PAIR)
+            status(
+                f"the relay at {describe_address(relay)} does not know room sizes: "
+                "it limits joins as for two"
+            )
         protocol.nameplate = opened.nameplate
         return cls(
             relay, protocol, writer, opened, status=status, timeout=timeout, describe=describe
@@ -406,10 +429,15 @@ async def hosting(
     *,
     timeout: float = CONNECT_TIMEOUT,
     describe: Describe = str,
+    members: int = routing.PAIR,
 ) -> AsyncIterator[RelayRoom]:
-    """Open a room on ``relay`` for ``host``, print where and the code; close it all after."""
+    """Open a room of ``members`` on ``relay`` for ``host``, print where and the code.
+
+    ``members`` is the room's limit, the host included (the relay sizes its
+    join limits by it). Everything is closed after.
+    """
     status(f"connecting to the relay at {describe_address(relay)}")
-    room = await RelayRoom.open(relay, status, timeout=timeout, describe=describe)
+    room = await RelayRoom.open(relay, status, timeout=timeout, describe=describe, members=members)
     try:
         room.start(host)
         status(f"relay: {room.address}")

@@ -12,7 +12,16 @@ nameplates slow for the prober alone. A room also has a budget for all
 addresses together (``--room-join-burst``, ``--room-join-rate``), spent only
 by joins that reached its host; it bounds how fast many addresses can guess
 a code. Its burst must be above one address's and its rate at least one
-address's, so one address never leaves it empty. An "address" here is an
+address's, so one address never leaves it empty.
+
+A room's join budgets grow with its size. A host whose room holds more than
+two members declares its limit in ``OPEN``; ``room_budgets`` then adds one
+join to every burst, and one per minute to every rate, of that room for
+each member above two, both the room's budget and each address's budget in
+it (the members of a team often share one NAT address). The defaults stay
+on top as the guessing margin. A host cannot claim more than
+``--max-room-members``: a bigger declaration gets that size's budgets. A
+room for two keeps the flags' budgets exactly. An "address" here is an
 IPv4 address or an IPv6 /64 (``source_key``): one IPv6 host usually has a
 whole /64 to pick addresses from.
 """
@@ -25,6 +34,7 @@ import math
 from dataclasses import dataclass, fields
 
 from confide.errors import UsageError
+from confide.wire.routing import MAX_DECLARED, PAIR
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,8 @@ class Limits:
     """JOINs of rooms that do not exist one address may make at once."""
     unknown_room_rate: float = 10.0
     """Further JOINs of rooms that do not exist one address may make per minute."""
+    max_room_members: int = 50
+    """The largest room size whose declaration widens a room's join budgets."""
 
 
 _FLAGS: dict[str, tuple[str, str]] = {
@@ -73,6 +85,7 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "room_join_rate": ("PER_MINUTE", "further joins reaching one room's host per minute"),
     "unknown_room_burst": ("N", "JOINs of rooms that do not exist from one address at once"),
     "unknown_room_rate": ("PER_MINUTE", "further JOINs of missing rooms per address per minute"),
+    "max_room_members": ("N", "largest room size a host may declare to widen its join limits"),
 }
 
 
@@ -108,7 +121,39 @@ def from_args(args: argparse.Namespace) -> Limits:
         raise UsageError(
             "--room-join-rate must be at least --join-rate (or one address could use it up)"
         )
+    if not PAIR <= values["max_room_members"] <= MAX_DECLARED:
+        raise UsageError(f"--max-room-members must be {PAIR} to {MAX_DECLARED}")
     return Limits(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomBudgets:
+    """The join budgets of one room, sized for its members."""
+
+    members: int
+    """The room size the budgets are for (the declaration, capped)."""
+    room_burst: int
+    room_rate: float
+    address_burst: int
+    address_rate: float
+
+
+def room_budgets(limits: Limits, declared: int = PAIR) -> RoomBudgets:
+    """The join budgets of a room whose host declared ``declared`` members.
+
+    Each member above two adds one join at once and one per minute, to the
+    room's budget and to each address's in it; the declaration counts up
+    to ``limits.max_room_members``.
+    """
+    members = max(PAIR, min(declared, limits.max_room_members))
+    extra = members - PAIR
+    return RoomBudgets(
+        members,
+        limits.room_join_burst + extra,
+        limits.room_join_rate + extra,
+        limits.join_burst + extra,
+        limits.join_rate + extra,
+    )
 
 
 def source_key(ip: str) -> str:
@@ -180,11 +225,21 @@ class Budgets:
         bucket = self._buckets.get(key)
         return 0 if bucket is None else bucket.wait(now)
 
-    def spend(self, key: object, now: float) -> None:
-        """Spend one of ``key``'s attempts at ``now``."""
+    def spend(
+        self, key: object, now: float, burst: int | None = None, per_minute: float | None = None
+    ) -> None:
+        """Spend one of ``key``'s attempts at ``now``.
+
+        A key without a bucket gets one of ``burst`` and ``per_minute`` if
+        they are given (a room sized for its members), else of the budgets' own.
+        """
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = JoinBucket(self._burst, self._rate, now)
+            bucket = self._buckets[key] = JoinBucket(
+                self._burst if burst is None else burst,
+                self._rate if per_minute is None else per_minute,
+                now,
+            )
         bucket.take(now)
 
     def prune(self, now: float) -> None:

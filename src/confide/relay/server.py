@@ -28,6 +28,9 @@ connection splices it with that joiner. A room ends when its control
 connection does; pairs already spliced carry on. On SIGTERM every end gets
 ``CLOSE(shutdown)`` before the socket closes.
 
+A host may declare its room's size in ``OPEN``; the room's join budgets
+(its own and each address's in it) are then sized by ``limits.room_budgets``.
+
 Joins are limited fairly per source address (``limits`` says how): a JOIN
 is checked, in order, against its address's budget for rooms that do not
 exist (a JOIN of a missing room spends it), the rule of one waiting join
@@ -48,7 +51,7 @@ import time
 from typing import cast
 
 from confide.errors import ClosedError
-from confide.relay.limits import Budgets, JoinBucket, Limits, source_key
+from confide.relay.limits import Budgets, JoinBucket, Limits, RoomBudgets, room_budgets, source_key
 from confide.relay.log import EventLog, Value
 from confide.wire import routing
 from confide.wire.routing import HEADER, Reason
@@ -76,6 +79,7 @@ class Room:
 
     __slots__ = (
         "bucket",
+        "budgets",
         "control",
         "created",
         "joins",
@@ -86,12 +90,13 @@ class Room:
         "waiting",
     )
 
-    def __init__(self, nameplate: str, control: Conn, bucket: JoinBucket, now: float) -> None:
-        """A fresh room whose host talks on ``control``."""
+    def __init__(self, nameplate: str, control: Conn, budgets: RoomBudgets, now: float) -> None:
+        """A fresh room whose host talks on ``control``, with join budgets sized by ``budgets``."""
         self.nameplate = nameplate
         self.token = secrets.token_bytes(routing.TOKEN_SIZE)
         self.control = control
-        self.bucket = bucket
+        self.budgets = budgets
+        self.bucket = JoinBucket(budgets.room_burst, budgets.room_rate, now)
         self.created = now
         self.waiting: dict[int, Conn] = {}
         self.next_id = 0
@@ -196,7 +201,7 @@ class Relay:
         self.miss_budgets = Budgets(limits.unknown_room_burst, limits.unknown_room_rate)
         """Per address (``source_key``): JOINs of rooms that do not exist."""
         self.join_budgets = Budgets(limits.join_burst, limits.join_rate)
-        """Per room token and address: JOINs announced to the room's host."""
+        """Per room token and address: JOINs announced to the room's host (sized per room)."""
         self.stopping = False
         self.server: asyncio.AbstractServer | None = None
         self.now = time.monotonic()
@@ -278,27 +283,29 @@ class Relay:
 
     def _request(self, c: Conn, req: routing.Request) -> None:
         if req.kind == routing.OPEN:
-            self._open(c)
+            self._open(c, req.members)
         elif req.kind == routing.JOIN:
             self._join(c, req.nameplate)
         else:
             self._accept(c, req.token, req.joiner)
 
-    def _open(self, c: Conn) -> None:
+    def _open(self, c: Conn, members: int) -> None:
         assert c.transport is not None
         nameplate = self._allocate() if len(self.rooms) < self.limits.max_rooms else None
         if nameplate is None:
             self.refuse(c, Reason.RELAY_FULL)
             return
         lim = self.limits
-        bucket = JoinBucket(lim.room_join_burst, lim.room_join_rate, c.last)
-        room = Room(nameplate, c, bucket, c.last)
+        room = Room(nameplate, c, room_budgets(lim, members), c.last)
         self.rooms[nameplate] = room
         self.by_token[room.token] = room
         c.state, c.room = CONTROL, room
         answer = routing.Opened(nameplate, room.token, lim.idle_timeout, lim.room_lifetime)
         c.transport.write(routing.opened(answer))
-        self.log.event("opened", room=nameplate, ip=c.ip)
+        if members > routing.PAIR:
+            self.log.event("opened", room=nameplate, ip=c.ip, members=room.budgets.members)
+        else:
+            self.log.event("opened", room=nameplate, ip=c.ip)
 
     def _allocate(self) -> str | None:
         """A free nameplate, as short as the number of rooms allows."""
@@ -334,7 +341,8 @@ class Relay:
         if wait:
             self.refuse(c, Reason.RATE_LIMITED, wait, room=nameplate)
             return
-        self.join_budgets.spend(key, now)
+        budgets = room.budgets
+        self.join_budgets.spend(key, now, budgets.address_burst, budgets.address_rate)
         room.bucket.spend()
         room.next_id += 1
         room.joins += 1

@@ -7,6 +7,11 @@ frame, whose body starts with the protocol version (1):
 
 - ``OPEN`` (host): make a room. The relay answers ``OPENED`` with the
   nameplate, a 16-byte room token, its idle timeout and the room's lifetime.
+  A host whose room holds more than two members adds one byte after the
+  version: the room's member limit (3 to 255), by which the relay sizes the
+  room's join budgets. Without it a room is for two; the version stays 1
+  (a relay that predates the byte refuses such an OPEN as ``bad-frame``,
+  and the client then opens the room without it).
   This connection is the room's control connection; the host sends ``PING``
   on it now and then and the relay answers ``PONG``.
 - ``JOIN`` (joiner) names a nameplate. The relay tells the host
@@ -39,6 +44,10 @@ TOKEN_SIZE = 16
 MAX_NAMEPLATE = 16
 MAX_CONTROL = 4096
 """The longest non-DATA frame a client accepts from a relay."""
+PAIR = 2
+"""The members of a room whose ``OPEN`` declares none: a host and one joiner."""
+MAX_DECLARED = 0xFF
+"""The largest member limit an ``OPEN`` can declare (one byte)."""
 
 # client -> relay
 OPEN = 0x01
@@ -105,6 +114,8 @@ class Request:
     nameplate: str = ""
     token: bytes = b""
     joiner: int = 0
+    members: int = PAIR
+    """An ``OPEN``'s declared member limit, the host included (``PAIR`` if none is)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +145,17 @@ def frame(ftype: int, body: bytes = b"") -> bytes:
     return header(ftype, len(body)) + body
 
 
-def open_request() -> bytes:
-    """A host's ``OPEN``."""
-    return frame(OPEN, bytes((VERSION,)))
+def open_request(members: int = PAIR) -> bytes:
+    """A host's ``OPEN`` for a room of ``members`` (the host included).
+
+    A room for two is the plain ``OPEN`` every relay knows; a bigger one
+    adds its member limit as one byte.
+    """
+    if not PAIR <= members <= MAX_DECLARED:
+        raise ValueError(f"a room on a relay holds {PAIR} to {MAX_DECLARED} members")
+    if members == PAIR:
+        return frame(OPEN, bytes((VERSION,)))
+    return frame(OPEN, bytes((VERSION, members)))
 
 
 def join_request(nameplate: str) -> bytes:
@@ -209,9 +228,11 @@ def parse_request(ftype: int, body: bytes) -> Request:
     if not body or body[0] != VERSION:
         raise FrameError(Reason.BAD_FRAME, "unknown routing protocol version")
     if ftype == OPEN:
-        if len(body) != 1:
-            raise FrameError(Reason.BAD_FRAME, "OPEN has no arguments")
-        return Request(OPEN)
+        if len(body) == 1:
+            return Request(OPEN)
+        if len(body) != 2 or not PAIR <= body[1] <= MAX_DECLARED:
+            raise FrameError(Reason.BAD_FRAME, "OPEN has at most a member limit of 2 to 255")
+        return Request(OPEN, members=body[1])
     if ftype == JOIN:
         try:
             nameplate = check_nameplate(body[1:].decode("ascii"))
