@@ -235,3 +235,24 @@ def test_secrets_never_reach_ssh(confide: Launcher, sshd: SshServer, tmp_path: P
         for name, value in secrets.items():
             assert name.encode() not in environment
             assert value.encode() not in environment
+
+
+def test_a_room_of_three_through_the_ssh_tunnel(confide: Launcher, sshd: SshServer) -> None:
+    from test_rooms import everyone_chats
+
+    host = _host(confide, sshd)
+    at, code = _tunnelled(host, sshd)
+    bob = confide.run("join", "--plain", "--name", "bob", "--at", at, env={"CONFIDE_CODE": code})
+    connected(host, bob)
+    carol = confide.run(
+        "join", "--plain", "--name", "carol", "--at", at, env={"CONFIDE_CODE": code}
+    )
+    connected(carol)
+    host.expect_err(r"^carol joined \(3 members\)$")
+    bob.expect_err(r"^carol joined \(3 members\)$")
+    everyone_chats(host, bob, carol)
+    host.say("bye")
+    assert host.wait() == 0, host
+    for member in (bob, carol):
+        member.expect_err(r"^the host closed the room$")
+        assert member.wait() == 0, member
