@@ -6,7 +6,8 @@ cover what a user meets: lines seen by everyone else with the right sender,
 unique nicks, ``/msg`` and ``/kick``, a member that stops reading (a raw
 member in the test process) dropped without holding up the others, the host
 leaving, a full room, and the guess limits of the room's code while members
-chat. Every wait is for a line or an exit.
+chat. The same room through a relay is in ``test_relay_rooms.py``, through
+an SSH tunnel in ``test_tunnel.py``. Every wait is for a line or an exit.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import re
 
 from proc import Hosted, Launcher, Proc, connected, message_line
 from rawpeer import RawPeer
-from test_relay_support import relay_host, relay_join, start_relay
 
 from confide.app.room_types import MAX_UNACKED
 from confide.protocol import codes
@@ -63,17 +63,6 @@ def test_three_members_chat_directly(confide: Launcher) -> None:
     bob.say("just us")
     host.proc.expect_out(message_line("bob", "just us"))
     assert host.proc.running(), "one member remains: the room goes on"
-
-
-def test_three_members_chat_through_the_relay(confide: Launcher) -> None:
-    relay = start_relay(confide)
-    host = relay_host(confide, relay.at, "--name", "alice")
-    bob = relay_join(confide, relay.at, host.code, "--name", "bob")
-    connected(host.proc, bob)
-    carol = relay_join(confide, relay.at, host.code, "--name", "carol")
-    connected(carol)
-    bob.expect_err(r"^carol joined \(3 members\)$")
-    everyone_chats(host.proc, bob, carol)
 
 
 def test_nicks_are_unique_in_the_room(confide: Launcher) -> None:
