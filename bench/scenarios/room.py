@@ -292,8 +292,22 @@ async def _members(join: Joiner, count: int, port: int, tally: Tally) -> list[Me
     return list(await asyncio.gather(*(join(i, port, tally) for i in range(1, count + 1))))
 
 
-async def _load(cfg: Config) -> tuple[float, float, float, float]:
-    """One ``load`` run: (lost, p50 ms, p99 ms, host CPU ms per 1,000 deliveries)."""
+@dataclass
+class LoadRun:
+    """One ``load`` run's figures, and how busy each side was (for the note)."""
+
+    lost: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_1k: float
+    host_busy: float
+    """The host's CPU time over the wall time, from the first send to the last delivery."""
+    members_busy: float
+    """The same for the bench process, where the simulated members run."""
+
+
+async def _load(cfg: Config) -> LoadRun:
+    """One ``load`` run."""
     size = cfg.room_members
     host = await HostProcess.start(size)
     tally = Tally()
@@ -301,7 +315,7 @@ async def _load(cfg: Config) -> tuple[float, float, float, float]:
     members = await _members(Member.join, size - 1, host.port, tally)
     try:
         rounds = max(1, round(cfg.room_seconds * RATE))
-        cpu0 = host.cpu()
+        cpu0, ours0 = host.cpu(), time.process_time()
         start = time.monotonic()
         for k in range(rounds):
             for i in range(size):
@@ -315,7 +329,8 @@ async def _load(cfg: Config) -> tuple[float, float, float, float]:
                     members[i - 1].say(text)
         expected = rounds * size * (size - 1)
         await tally.until(expected, DRAIN_TIMEOUT)
-        cpu = host.cpu() - cpu0
+        cpu, ours = host.cpu() - cpu0, time.process_time() - ours0
+        wall = time.monotonic() - start
     finally:
         for member in members:
             await member.close()
@@ -325,7 +340,8 @@ async def _load(cfg: Config) -> tuple[float, float, float, float]:
     delays = sorted(tally.delays)
     lost = expected - tally.received
     p50, p99 = percentile(delays, 50) * 1000, percentile(delays, 99) * 1000
-    return float(lost), p50, p99, cpu * 1000 / (max(tally.received, 1) / 1000)
+    per_1k = cpu * 1000 / (max(tally.received, 1) / 1000)
+    return LoadRun(float(lost), p50, p99, per_1k, cpu / wall, ours / wall)
 
 
 async def _peak(cfg: Config, bare: bool) -> tuple[float, float]:
@@ -385,18 +401,22 @@ async def run(cfg: Config) -> list[Figure]:
     )
     walls: dict[str, list[float]] = {floor.name: [], hub.name: []}
     with cpus.near():
+        busy: list[tuple[float, float]] = []
         for _ in range(min(cfg.runs, ROOM_RUNS)):
-            a, b, c, d = await _load(cfg)
-            lost.samples.append(a)
-            p50.samples.append(b)
-            p99.samples.append(c)
-            cpu.samples.append(d)
+            one = await _load(cfg)
+            lost.samples.append(one.lost)
+            p50.samples.append(one.p50_ms)
+            p99.samples.append(one.p99_ms)
+            cpu.samples.append(one.cpu_ms_per_1k)
+            busy.append((one.host_busy, one.members_busy))
             for fig, bare in ((floor, True), (hub, False)):
                 per_cpu, per_wall = await _peak(cfg, bare)
                 fig.samples.append(per_cpu)
                 walls[fig.name].append(per_wall)
     rate = n * RATE
     lost.note = f"{rate:,} msgs/s in, {rate * (n - 1):,} deliveries/s out"
+    host_busy, members_busy = sorted(busy)[len(busy) // 2]
+    p99.note = f"CPU busy: host {host_busy:.0%}, the simulated members' process {members_busy:.0%}"
     for fig in (floor, hub):
         wall = sorted(walls[fig.name])[len(walls[fig.name]) // 2]
         fig.note = f"{wall:,.0f} deliveries/s wall clock (members share the CPUs)"
