@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from confide import __version__
-from confide.app.room_types import DEFAULT_MEMBERS, MAX_MEMBERS
+from confide.app.room_limits import DEFAULT_MEMBERS, MAX_MEMBERS
 from confide.cli_types import port_number
 from confide.errors import (
     EXIT_ERROR,

@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from confide.app.events import AppEvent
+from confide.app.room_limits import DEFAULT_MEMBERS, MAX_MEMBERS
 from confide.protocol import messages as m
 from confide.protocol.records import MAX_MESSAGE
 
-MAX_MEMBERS = 50
-"""The most members a room can hold, the host included (``--max-members``)."""
-DEFAULT_MEMBERS = 20
-"""Members a room holds unless the host says otherwise."""
+__all__ = ["DEFAULT_MEMBERS", "MAX_MEMBERS"]  # the room's size limits are named here too
 MAX_UNACKED = 4096
 """Stamped lines a member may leave unacknowledged before it is dropped as too slow.
 
