@@ -65,6 +65,8 @@ EXPECTED: dict[str, list[str]] = {
         "load: delivery p50",
         "load: delivery p99",
         "load: hub CPU/1k deliveries",
+        "load, 4 members: p50",
+        "load, 4 members: p99",
         "peak: bare fan-out hub (AEAD)",
         "peak: confide host",
     ],
