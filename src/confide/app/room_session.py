@@ -248,7 +248,7 @@ class RoomSession:
         members = [info for info in self.hub.who() if not info.is_host]
         if nick is None:
             if len(members) != 1:
-                raise UsageError("name the member: /verify ok NICK")
+                raise UsageError("name the member: /verify NICK ok")
             self._verified[members[0].member_id] = ok
             return
         for info in members:
