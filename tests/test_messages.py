@@ -22,6 +22,7 @@ SAMPLES: list[m.Message] = [
     m.Receipt(1),
     m.Ping(7),
     m.Pong(7),
+    m.Ack(12),
     m.Bye("see you"),
     m.Welcome("bob2", "alice", ["alice", "bob", "bob2"]),
     m.Said(7, "alice", "hi all", "chat"),

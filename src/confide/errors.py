@@ -78,6 +78,27 @@ class ClosedError(ConfideError):
     exit_code = EXIT_CONNECT
 
 
+class PeerGoneError(ClosedError):
+    """A session's peer did not come back within the resume window (exit 4).
+
+    ``window`` is that window in seconds; the session names the peer in its line
+    (``bob did not come back within 5 min``).
+    """
+
+    def __init__(self, window: float) -> None:
+        super().__init__(f"did not come back within {format_window(window)}")
+        self.window = window
+
+
+def format_window(seconds: float) -> str:
+    """A resume window in words: ``5 min``, ``90 s``, ``1 h``."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
 class RelayError(ConfideError):
     """A relay ended our connection with a ``CLOSE``: ``reason`` (None if unknown) says why.
 

@@ -17,6 +17,7 @@ queues are unbounded: they model a peer that always reads).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Protocol
 
 from confide.errors import ClosedError
@@ -49,6 +50,22 @@ class Link(Protocol):
 
     async def abort(self) -> None:
         """Drop whatever the peer has not taken yet and close now; never raises."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDown(Message):
+    """Local only, never sent: a resumable link lost its connection and is reconnecting.
+
+    ``Link.receive`` returns it (``app.resumable``); ``reason`` is a plain
+    fragment such as ``no answer for 10 s`` or ``connection lost: reset``.
+    """
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkUp(Message):
+    """Local only, never sent: a resumable link is connected again (after ``LinkDown``)."""
 
 
 _EOF = object()

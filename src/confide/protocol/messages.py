@@ -100,6 +100,18 @@ class Pong(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class Ack(Message):
+    """The sender has received ``n`` sequenced messages of this session (cumulative).
+
+    Sent by the resumable link (``app.resumable``) of a version-2 session, also
+    as a heartbeat when idle; not itself sequenced (see docs/PROTOCOL.md).
+    """
+
+    TYPE: ClassVar[str] = "ack"
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
 class Bye(Message):
     """The sender is leaving on purpose; the connection closes after this."""
 
@@ -208,7 +220,7 @@ class Unknown(Message):
 KNOWN: dict[str, type[Message]] = {
     cls.TYPE: cls
     for cls in (
-        *(Chat, Action, Private, Nick, Typing, Receipt, Ping, Pong, Bye),
+        *(Chat, Action, Private, Nick, Typing, Receipt, Ping, Pong, Ack, Bye),
         *(Welcome, Said, Joined, Left, Renamed, Typist, AllHave, Notice, Closed),
     )
 }
