@@ -19,11 +19,14 @@ from confide.app.events import (
     MessageIn,
     MessageOut,
     NickSet,
+    PeerAway,
+    PeerBack,
     PeerLeft,
     PeerNick,
     PeerTyping,
     PrivateOut,
 )
+from confide.app.link import LinkDown, LinkUp
 from confide.errors import UsageError
 from confide.protocol import messages as m
 
@@ -311,3 +314,23 @@ def test_a_one_to_one_peer_still_gets_a_receipt_per_message() -> None:
     core.receive(m.Chat(1, "a"))
     core.receive(m.Chat(2, "b"))
     assert core.messages_to_send() == [m.Receipt(1), m.Receipt(2)]
+
+
+def test_a_lost_link_and_its_return_are_told_with_the_peers_nick() -> None:
+    core = connected()
+    events, out = step(core, LinkDown("no answer for 10 s"))
+    assert events == [PeerAway("bob", "no answer for 10 s")]
+    assert out == []
+    assert core.away
+    events, out = step(core, LinkUp())
+    assert events == [PeerBack("bob")]
+    assert out == []
+    assert not core.away
+
+
+def test_a_link_lost_before_the_peers_nick_does_not_count_as_connected() -> None:
+    core = make()
+    core.greet()
+    events, _ = step(core, LinkDown("connection lost: reset"))
+    assert events == [PeerAway("peer", "connection lost: reset")]
+    assert not core.connected

@@ -23,6 +23,8 @@ from confide.app.events import (
     MembersChanged,
     MessageIn,
     Notice,
+    PeerAway,
+    PeerBack,
     PrivateIn,
     RoomClosed,
 )
@@ -208,3 +210,30 @@ def test_the_texts_of_a_real_room_hub_and_its_members() -> None:
         kicked.on_event(event)
     assert "nick 'bob' is taken here; you are 'bob2'" in kicked_err.getvalue()
     assert kicked_err.getvalue().splitlines()[-1] == CLOSED_TEXTS["kicked"]
+
+
+def test_line_mode_tells_a_resume_on_stderr_and_what_waited() -> None:
+    room = FakeRoom(members=views("bob", "alice", "bob", sas=SAS))
+    ui, out, err = make_ui()
+
+    async def body() -> None:
+        ui.on_event(Connected("alice", SAS))
+        ui.on_event(PeerAway("alice", "no answer for 10 s"))
+        assert await line._run_line(room, "one", ui)
+        assert await line._run_line(room, "two", ui)
+        ui.on_event(PeerBack("alice"))
+        assert await line._run_line(room, "three", ui)
+        ui.on_event(PeerAway("alice", "connection lost: reset by peer"))
+        ui.on_event(PeerBack("alice"))
+
+    asyncio.run(body())
+    assert [s[-1] for s in room.sent] == ["one", "two", "three"]
+    assert out.getvalue() == ""
+    assert err.getvalue().splitlines()[2:] == [
+        "no answer from alice for 10 s; reconnecting…",
+        "(your lines wait until alice is back)",
+        "alice is back",
+        "sent the 2 lines that waited for alice",
+        "lost the connection to alice (connection lost: reset by peer); reconnecting…",
+        "alice is back",
+    ]

@@ -24,14 +24,23 @@ from confide.app.events import (
     MessageIn,
     MessageOut,
     Notice,
+    PeerAway,
+    PeerBack,
     PeerLeft,
     PrivateIn,
     RoomClosed,
 )
-from confide.app.link import MemoryLink, memory_link_pair
+from confide.app.link import LinkDown, LinkUp, MemoryLink, memory_link_pair
 from confide.app.room_session import NewMember, RoomSession, RoomSpec, StatusRoute
 from confide.app.room_types import MAX_BACKLOG_BYTES, MAX_UNACKED
-from confide.errors import EXIT_CONNECT, EXIT_OK, ClosedError, RoomClosedError, UsageError
+from confide.errors import (
+    EXIT_CONNECT,
+    EXIT_OK,
+    ClosedError,
+    PeerGoneError,
+    RoomClosedError,
+    UsageError,
+)
 from confide.protocol import messages as m
 
 
@@ -340,5 +349,60 @@ def test_the_host_pings_the_first_member_and_shows_the_round_trip() -> None:
         await until(lambda: any(isinstance(e, Latency) for e in r.events), "a latency")
         await r.session.leave()
         assert await task == EXIT_OK
+
+    run(scenario)
+
+
+class GoneLink(MemoryLink):
+    """A member link whose peer did not come back: ``receive`` raises ``PeerGoneError``."""
+
+    gone = False
+
+    async def receive(self) -> m.Message:
+        if self.gone:
+            raise PeerGoneError(300)
+        return await super().receive()
+
+
+def test_a_member_away_and_back_is_told_to_the_host_and_touches_nothing_else() -> None:
+    async def scenario() -> None:
+        r, bob = room()
+        task = asyncio.create_task(r.session.run())
+        await next_of(bob, m.Welcome)
+        bob.send(LinkDown("no answer for 10 s"))  # what its resumable link would hand up
+        await until(lambda: any(isinstance(e, PeerAway) for e in r.events))
+        assert PeerAway("bob", "no answer for 10 s") in r.events
+        r.session.say("still there?")  # goes into bob's link as usual
+        assert isinstance(await next_of(bob, m.Said), m.Said)
+        bob.send(LinkUp())
+        await until(lambda: PeerBack("bob") in r.events)
+        assert not any(isinstance(e, MemberLeft | Disconnected) for e in r.events)
+        await r.session.leave()
+        assert await asyncio.wait_for(task, 2) == EXIT_OK
+
+    run(scenario)
+
+
+def test_a_member_that_did_not_come_back_ends_a_room_of_two_with_exit_4() -> None:
+    async def scenario() -> None:
+        a_to_b: asyncio.Queue[object] = asyncio.Queue()
+        b_to_a: asyncio.Queue[object] = asyncio.Queue()
+        host_end, bob = GoneLink(b_to_a, a_to_b), MemoryLink(a_to_b, b_to_a)
+        bob.send(m.Nick("bob"))
+        events: list[AppEvent] = []
+
+        async def arrive() -> NewMember:
+            await asyncio.Event().wait()
+            raise AssertionError("no more members come")
+
+        spec = RoomSpec("alice", NewMember(host_end, ("bob", "sas")), Rules(), arrive)
+        session = spec.session(events.append)
+        task = asyncio.create_task(session.run())
+        await next_of(bob, m.Welcome)
+        host_end.gone = True
+        bob.send(m.Ping(1))  # wakes the host's reader, which now meets the end of the window
+        assert await asyncio.wait_for(task, 2) == EXIT_CONNECT
+        ended = [e for e in events if isinstance(e, Disconnected)]
+        assert [e.reason for e in ended] == ["bob did not come back within 5 min"], events
 
     run(scenario)

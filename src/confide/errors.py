@@ -41,6 +41,10 @@ class UsageError(LocalError):
     exit_code = EXIT_USAGE
 
 
+class OutboxFullError(LocalError):
+    """Too many messages wait for the peer to acknowledge them: this one was not sent."""
+
+
 class RemoteError(ConfideError):
     """The peer, or something on the path to it, sent something wrong."""
 

@@ -32,7 +32,7 @@ from confide.app.core import OWN_EVENTS, ChatCore
 from confide.app.events import AppEvent, Disconnected
 from confide.app.link import Link
 from confide.app.session_api import MemberView
-from confide.errors import EXIT_OK, ClosedError, ConfideError, UsageError
+from confide.errors import EXIT_OK, ClosedError, ConfideError, PeerGoneError, UsageError
 
 EventSink = Callable[[AppEvent], None]
 LEAVE_TIMEOUT = 2.0
@@ -214,7 +214,8 @@ class ChatSession:
         except ConfideError as exc:
             if self._leaving:
                 return EXIT_OK
-            self._emit(Disconnected(_plain(exc), exc.exit_code, exc))
+            reason = f"{self.peer_nick} {exc}" if isinstance(exc, PeerGoneError) else _plain(exc)
+            self._emit(Disconnected(reason, exc.exit_code, exc))
             return exc.exit_code
         finally:
             self._ended.set()

@@ -25,6 +25,9 @@ What it decides:
   as it arrives, and ``peer_nick`` shows it as ``NICK~2`` while it looks like
   ours, so no UI can show two people under one name.
 * A ``Bye`` from the peer ends the chat: ``over`` becomes true.
+* A resumable link (``app.resumable``) hands us ``LinkDown`` when it lost
+  its connection and ``LinkUp`` when it is back: they become ``PeerAway``
+  and ``PeerBack`` (``away`` says which holds), and nothing else changes.
 * A room: when the peer's first message is a ``Welcome``, the peer is a
   room's host (``app.room_session``), and every host → member message is
   handed to ``app.room_member.RoomMember``, which gives the events (a room
@@ -55,11 +58,14 @@ from confide.app.events import (
     MessageIn,
     MessageOut,
     NickSet,
+    PeerAway,
+    PeerBack,
     PeerLeft,
     PeerNick,
     PeerTyping,
     PrivateOut,
 )
+from confide.app.link import LinkDown, LinkUp
 from confide.app.room_member import RoomMember
 from confide.errors import UsageError
 from confide.protocol import messages as m
@@ -98,6 +104,8 @@ class ChatCore:
         self._pings: dict[int, float] = {}
         self._outgoing: list[m.Message] = []
         self._events: list[AppEvent] = []
+        self.away = False
+        """The link is reconnecting (``LinkDown``): what we send waits for ``LinkUp``."""
         self.room: RoomMember | None = None
         """Set when the peer turns out to be a room's host (its ``Welcome``)."""
 
@@ -147,6 +155,9 @@ class ChatCore:
     def receive(self, message: m.Message) -> None:
         """React to one message from the peer (ignored once it said goodbye)."""
         if self.over:
+            return
+        if isinstance(message, LinkDown | LinkUp):
+            self._link_state(message)
             return
         if self.room is None and not self.connected and isinstance(message, m.Welcome):
             self.room = RoomMember(
@@ -200,6 +211,14 @@ class ChatCore:
         self.peer_typing_enabled = room.someone_types
         if step.ended:
             self.over = True
+
+    def _link_state(self, state: LinkDown | LinkUp) -> None:
+        """The link to the peer (the host, in a room) was lost, or is back."""
+        self.away = isinstance(state, LinkDown)
+        if isinstance(state, LinkDown):
+            self._emit(PeerAway(self.peer_nick, state.reason))
+        else:
+            self._emit(PeerBack(self.peer_nick))
 
     def receive_pong(self, n: int) -> None:
         """The answer to our ping ``n``: a ``Latency`` if we still remember it."""

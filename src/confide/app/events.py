@@ -106,6 +106,25 @@ class Disconnected(AppEvent):
     error: ConfideError | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PeerAway(AppEvent):
+    """The connection to ``nick`` was lost; the session is reconnecting (``app.resumable``).
+
+    ``reason`` is a plain fragment: ``no answer for 10 s`` (a stall) or
+    ``connection lost: …``. Lines sent meanwhile wait and go after ``PeerBack``.
+    """
+
+    nick: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerBack(AppEvent):
+    """The session with ``nick`` resumed after ``PeerAway``: nothing was lost."""
+
+    nick: str
+
+
 # -- rooms (see ``app.room``) ---------------------------------------------
 
 

@@ -140,6 +140,11 @@ class RoomHub:
         """Every member's nick in join order, the host first."""
         return tuple(member.nick for member in self._members.values())
 
+    def nick_of(self, member_id: int) -> str | None:
+        """The nick of member ``member_id``, or None if it is not (or not yet) in the room."""
+        member = self._members.get(member_id)
+        return member.nick if member is not None else None
+
     def full(self) -> bool:
         """Whether one more joiner would exceed ``max_members`` (tell it ``room full``)."""
         return len(self._members) + len(self._arriving) >= self.max_members

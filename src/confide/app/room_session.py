@@ -56,14 +56,24 @@ from confide.app.events import (
     MemberJoined,
     MemberLeft,
     Notice,
+    PeerAway,
+    PeerBack,
     PeerLeft,
     PrivateOut,
 )
-from confide.app.link import Link
+from confide.app.link import Link, LinkDown, LinkUp
 from confide.app.room import RoomHub
-from confide.app.room_types import DEFAULT_MEMBERS, HOST_ID, HubOutput
+from confide.app.room_types import DEFAULT_MEMBERS, HOST_ID, MAX_BACKLOG_BYTES, HubOutput
 from confide.app.session_api import EventSink, MemberView
-from confide.errors import EXIT_OK, ClosedError, ConfideError, RoomClosedError, UsageError
+from confide.errors import (
+    EXIT_OK,
+    ClosedError,
+    ConfideError,
+    OutboxFullError,
+    PeerGoneError,
+    RoomClosedError,
+    UsageError,
+)
 from confide.protocol import messages as m
 
 LEAVE_TIMEOUT = 2.0
@@ -353,6 +363,9 @@ class RoomSession:
         try:
             while mid in self._links:
                 message = await link.receive()
+                if isinstance(message, LinkDown | LinkUp):
+                    self._link_state(mid, message)
+                    continue
                 if isinstance(message, m.Bye):
                     self._bye = message.reason
                 elif isinstance(message, m.Pong):
@@ -367,8 +380,16 @@ class RoomSession:
             self._links.pop(mid)
             self._rules.member_left()
             self._close_later(link, flush=False)
-            self.hub.remove(mid, "connection lost")
+            gone = isinstance(error, PeerGoneError)
+            self.hub.remove(mid, str(error) if gone else "connection lost")
             self._flush(error=error)
+
+    def _link_state(self, mid: int, state: LinkDown | LinkUp) -> None:
+        """A member's resumable link lost its connection, or is back: tell the host's UI."""
+        nick = self.hub.nick_of(mid)
+        if nick is None:
+            return
+        self._emit(PeerAway(nick, state.reason) if isinstance(state, LinkDown) else PeerBack(nick))
 
     async def _ping_loop(self, interval: float) -> None:
         """Ping the member a room of two shows, every ``interval`` seconds."""
@@ -412,8 +433,12 @@ class RoomSession:
                 link = self._links.get(mid)
                 if link is None:
                     continue
-                with contextlib.suppress(ClosedError):  # its reader reports the end
+                try:
                     link.send(delivery.message)
+                except ClosedError:  # its reader reports the end
+                    pass
+                except OutboxFullError:  # away too long with too much for it: drop it
+                    self.hub.backlog(mid, MAX_BACKLOG_BYTES + 1)
                 touched.add(mid)
         for mid in touched:
             link = self._links.get(mid)
@@ -436,6 +461,9 @@ class RoomSession:
                     self._peer = nick
                     if reason == "left":
                         shown.append(PeerLeft(nick, self._bye))
+                    elif isinstance(error, PeerGoneError):  # the window ended
+                        self._code = error.exit_code
+                        shown.append(Disconnected(f"{nick} {error}", error.exit_code, error))
                     elif reason == "connection lost" and error is not None:
                         self._code = error.exit_code
                         shown.append(Disconnected(_plain(error), error.exit_code, error))

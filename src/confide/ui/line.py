@@ -53,6 +53,8 @@ from confide.app.events import (
     Connected,
     Disconnected,
     MessageIn,
+    PeerAway,
+    PeerBack,
     PeerLeft,
     PeerNick,
     PrivateIn,
@@ -90,6 +92,10 @@ class LineUI:
         """Who is in the room, as the events told it."""
         self.editing = False
         """True while ``readline`` reads a terminal (``--plain``): output repaints its line."""
+        self.away = ""
+        """The peer whose connection is being resumed (``PeerAway``), or empty."""
+        self.held = 0
+        """Lines typed since ``away``: they wait and go when the peer is back."""
 
     def status(self, text: str) -> None:
         """One status line on stderr (made inert: reasons may quote the peer)."""
@@ -101,6 +107,7 @@ class LineUI:
         told = self.room.text(event)
         if told is not None:
             self.status(told)
+            self._follow_away(event)
             return
         match event:
             case Connected(peer=peer, sas=sas):
@@ -118,6 +125,24 @@ class LineUI:
                 self.status(f"{sanitize(nick)} left")
             case Disconnected(reason=reason, error=error):
                 self.status(f"error: {disconnect_reason(reason, error)}")
+
+    def _follow_away(self, event: AppEvent) -> None:
+        """Note a peer going away and coming back; say what waited, once it has gone."""
+        if isinstance(event, PeerAway) and not self.room.crowded:  # a room of two
+            self.away, self.held = event.nick, 0
+        elif isinstance(event, PeerBack) and event.nick == self.away:
+            if self.held:
+                lines = "line" if self.held == 1 else "lines"
+                self.status(f"sent the {self.held} {lines} that waited for {sanitize(event.nick)}")
+            self.away, self.held = "", 0
+
+    def sent(self) -> None:
+        """A line of ours went to the session: while the peer is away, say that it waits."""
+        if not self.away:
+            return
+        if not self.held:
+            self.status(f"(your lines wait until {sanitize(self.away)} is back)")
+        self.held += 1
 
     def _said(self, who: str, text: str, when: datetime) -> None:
         """``HH:MM WHO TEXT`` on stdout, one line per line, after a date line on a new day."""
@@ -390,6 +415,7 @@ async def _send(session: Session, command: cmd.Say | cmd.Me | cmd.Msg, ui: LineU
                 session.private(nick, text)
             case cmd.Say(text=text):
                 session.say(text)
+        ui.sent()
         await session.drain()
     except LocalError as exc:
         ui.status(f"not sent: {exc}")

@@ -25,6 +25,8 @@ from confide.app.events import (
     MemberRenamed,
     MembersChanged,
     Notice,
+    PeerAway,
+    PeerBack,
     PeerNick,
     RoomClosed,
 )
@@ -39,6 +41,17 @@ PLAIN_LEAVING = frozenset({"", "left", "bye"})
 def members_text(count: int) -> str:
     """``3 members`` (``1 member``)."""
     return f"{count} member" + ("" if count == 1 else "s")
+
+
+STALLED = "no answer for "
+"""How a link's ``LinkDown`` reason starts when the peer went silent (a stall)."""
+
+
+def away_text(nick: str, reason: str) -> str:
+    """``no answer from bob for 10 s; reconnecting…`` or ``lost the connection to bob (…); …``."""
+    if reason.startswith(STALLED):
+        return f"no answer from {nick} for {reason[len(STALLED) :]}; reconnecting\u2026"
+    return f"lost the connection to {nick} ({reason}); reconnecting\u2026"
 
 
 def left_text(nick: str, reason: str) -> str:
@@ -87,6 +100,10 @@ class Room:
                     self.peer = new
             case RoomClosed(reason=reason):
                 return reason
+            case PeerAway(nick=nick, reason=reason):
+                return away_text(nick, reason)
+            case PeerBack(nick=nick):
+                return f"{nick} is back"
             case Notice(text=text):
                 return text
         return None

@@ -181,7 +181,7 @@ class ConfideApp(App[int]):
         if told is None:
             self.feed.on_event(event)
         else:
-            self.feed.system(told)
+            self.feed.told(told, event)
         self.leaving.on_event(event)
         self.input_line.sync_nick()
 

@@ -32,6 +32,7 @@ from confide.app.events import (
     Disconnected,
     MembersChanged,
     MessageIn,
+    PeerBack,
     PeerLeft,
     PeerNick,
     PrivateIn,
@@ -88,12 +89,20 @@ class LogFeed:
         kind = Kind.ERROR if error else Kind.SYSTEM
         self.log.add(Entry(kind, self._stamp(), "", sanitize(text, keep_newlines=True)))
 
+    def told(self, text: str, event: AppEvent) -> None:
+        """A room event told as a system line; a peer back also settles the lines that waited."""
+        self.system(text)
+        if isinstance(event, PeerBack):
+            self.log.mark_sent()
+
     def own(self, nick: str, text: str, mid: int, *, action: bool) -> None:
         """Add a line we sent (its receipt comes later as ``Delivered``)."""
         kind = Kind.OWN_ACTION if action else Kind.OWN
         clean = sanitize(text, keep_newlines=True)
         crowd = self._chat.room.crowded
-        self.log.add(Entry(kind, self._stamp(), sanitize(nick), clean, id=mid, crowd=crowd))
+        entry = Entry(kind, self._stamp(), sanitize(nick), clean, id=mid, crowd=crowd)
+        entry.pending = self._chat.away
+        self.log.add(entry)
 
     def private_out(self, nick: str, to: str, text: str, mid: int) -> None:
         """Add a private message we sent to ``to``: ``→ bob: text``, in the private style."""
@@ -101,6 +110,7 @@ class LogFeed:
         crowd = self._chat.room.crowded
         entry = Entry(Kind.OWN, self._stamp(), sanitize(nick), clean, id=mid, crowd=crowd)
         entry.private = True
+        entry.pending = self._chat.away
         self.log.add(entry)
 
     def on_event(self, event: AppEvent) -> None:

@@ -102,6 +102,16 @@ class ChatLog(ScrollView, can_focus=False):
                 self._relayout()
         return True
 
+    def mark_sent(self) -> None:
+        """The connection is back: every line that waited (``…``) has gone (``✓``)."""
+        changed = False
+        for entry in self.entries:
+            if entry.pending:
+                entry.pending = False
+                changed = True
+        if changed:
+            self._relayout()
+
     def find(self, text: str, before: Entry | None = None) -> Entry | None:
         """The latest message holding ``text`` (any case) above ``before``; shown and marked.
 

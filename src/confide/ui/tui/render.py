@@ -33,6 +33,8 @@ TIME_WIDTH = 5
 MARK_WIDTH = 2
 SENT = "✓ "
 DELIVERED = "✓✓"
+PENDING = "… "
+"""Our line waits: the connection is being resumed (it goes, and gets its ✓, when it is back)."""
 RESERVED = frozenset({"•", "*", ""})  # the nick-column marks of system and action lines
 
 
@@ -57,6 +59,7 @@ class Entry:
     text: str
     id: int | None = None  # our message id, for receipts
     delivered: bool = False
+    pending: bool = False  # said while the connection was being resumed
     mention: bool = False
     private: bool = False  # a /msg, to us or from us
     crowd: bool = False  # sent to more than one member: only "everyone has it" is ✓✓
@@ -134,7 +137,9 @@ def render_entry(entry: Entry, width: int, styles: LogStyles, console: Console) 
     for start, end, url in find_links(entry.text):
         body.stylize(Style(link=url, underline=True), offset + start, offset + end)
     lines = body.wrap(console, body_width, overflow="fold") or [Text("")]
-    mark = (DELIVERED if entry.delivered else SENT) if own and entry.id is not None else "  "
+    mark = "  "
+    if own and entry.id is not None:
+        mark = DELIVERED if entry.delivered else PENDING if entry.pending else SENT
     first = [
         Segment(entry.stamp.ljust(TIME_WIDTH), styles.time),
         Segment(" "),

@@ -34,6 +34,7 @@ class ChatState:
     verified: bool = False  # the user typed /verify ok (for the peer of a room of two)
     room: Room = field(default_factory=Room)  # who is in the room, as the events told it
     exit_code: int = EXIT_OK  # what the process exits with (an error sets it)
+    away: bool = False  # our peer's connection is being resumed: our lines wait (``…``)
 
 
 def screen_gone(app: App[int]) -> bool:

@@ -22,6 +22,8 @@ from confide.app.events import (
     Disconnected,
     Latency,
     MessageIn,
+    PeerAway,
+    PeerBack,
     PeerLeft,
     PeerNick,
     PeerTyping,
@@ -62,7 +64,12 @@ class StatusLine:
                 if on:
                     self._restart_typing_timer()
             case Latency(ms=ms):
-                self.bar.show(latency_ms=ms)
+                if not self._chat.away:
+                    self.bar.show(latency_ms=ms)
+            case PeerAway(nick=nick):
+                self._peer_away(nick, away=True)
+            case PeerBack(nick=nick):
+                self._peer_away(nick, away=False)
             case PeerLeft():
                 self._chat.phase = "ended"
                 self.bar.show(state="left", secure=False, latency_ms=None)
@@ -87,6 +94,22 @@ class StatusLine:
         peer = others[0]
         self._chat.verified = bool(peer.verified)
         self.bar.show(peer=peer.nick, sas=peer.sas or session.sas, verified=self._chat.verified)
+
+    def _peer_away(self, nick: str, *, away: bool) -> None:
+        """The peer of a room of two (or our host) is away or back: the bar says so.
+
+        A host in a crowded room keeps its bar: one member away is a system line.
+        """
+        session = self._chat.session
+        if self._chat.room.crowded and (session is None or session.is_host):
+            return
+        if session is not None and session.is_host and nick != self._chat.room.peer:
+            return
+        self._chat.away = away
+        if away:
+            self.bar.show(state="reconnecting", latency_ms=None)
+        else:
+            self.bar.show(state="connected")
 
     def show_room(self, room: str) -> None:
         """The room's number (empty for a password room)."""
