@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -202,3 +204,17 @@ def test_secret_file_not_utf8_exits_2(confide: Launcher, tmp_path: Path, what: s
         proc = confide.run("join", "--at", "127.0.0.1:9", "--plain", "--code-file", str(bad))
     _fails(proc, 2, f"{what} file {bad} is not valid UTF-8")
     _no_byte_positions(proc)
+
+
+@pytest.mark.parametrize("value", ["-1", "86401", "nan"])
+def test_a_resume_window_out_of_range_is_a_usage_error(value: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "confide", "join", "--resume-window", value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--resume-window must be between 0 and 86400 seconds" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from confide import __version__
 from confide.app.room_limits import DEFAULT_MEMBERS, MAX_MEMBERS
-from confide.cli_types import port_number
+from confide.cli_types import DEFAULT_RESUME_WINDOW, port_number, window_seconds
 from confide.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -44,7 +44,8 @@ exit codes:
   1    unexpected error
   2    usage error (bad arguments, no code given, unreadable secret file)
   3    wrong code or password
-  4    could not connect, or the connection was lost
+  4    could not connect, or the connection was lost (and did not come back
+       within --resume-window)
   130  interrupted (Ctrl-C)
 """
 
@@ -232,6 +233,14 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="on a mention while the terminal is unfocused, a desktop notification (OSC 777/9)",
     )
     p.add_argument(
+        "--resume-window",
+        type=window_seconds,
+        default=DEFAULT_RESUME_WINDOW,
+        metavar="SECONDS",
+        help="after a network drop, reconnect by itself for this long before giving up "
+        f"(default: {DEFAULT_RESUME_WINDOW:g}, 5 min; 0: no resume, a drop ends the chat)",
+    )
+    p.add_argument(
         "--handshake-timeout",
         type=float,
         default=10.0,
@@ -357,6 +366,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         opts.tunnel, opts.tunnel_port = args.tunnel, args.tunnel_port
         opts.discovery = not args.no_discovery
         opts.max_members = args.max_members
+        opts.resume_window = args.resume_window
         opts.relay = cli_relay.from_args(args)
         opts.describe_error = describe
         if args.tunnel is not None:
@@ -383,6 +393,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     join_opts = run.JoinOptions(key, room, nick, address, port, timeout=timeout)
     join_opts.discover_timeout = args.discover_timeout
     join_opts.relay = relay
+    join_opts.resume_window = args.resume_window
     return await run.join_chat(join_opts, run_ui)
 
 

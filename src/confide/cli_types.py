@@ -4,6 +4,7 @@
 ``--tunnel-port``, ``relay --port``): a port outside 0-65535 is the usage
 error ``--port must be between 0 and 65535`` (exit 2), and a port that is
 not a number is argparse's own ``invalid int value`` error.
+``window_seconds`` is the type of ``--resume-window`` (0 to a day).
 """
 
 from __future__ import annotations
@@ -33,3 +34,19 @@ def port_number(flag: str) -> Callable[[str], int]:
 
     port.__name__ = "int"  # argparse names the type in its error: keep "invalid int value"
     return port
+
+
+DEFAULT_RESUME_WINDOW = 300.0
+"""Seconds a session waits for its peer to come back after a drop (``--resume-window``)."""
+MAX_RESUME_WINDOW = 86400.0
+
+
+def window_seconds(text: str) -> float:
+    """``--resume-window``: seconds from 0 (no resume) to a day; ``UsageError`` outside."""
+    value = float(text)  # argparse turns a ValueError into "invalid float value"
+    if not 0 <= value <= MAX_RESUME_WINDOW:
+        raise UsageError(f"--resume-window must be between 0 and {MAX_RESUME_WINDOW:g} seconds")
+    return value
+
+
+window_seconds.__name__ = "float"  # argparse names the type in its error

@@ -59,6 +59,7 @@ class HostOptions:
     discovery: bool = True  # advertise on the LAN (zeroconf)
     relay: tuple[str, int] | None = None  # a confide relay: it gives the nameplate
     max_members: int = DEFAULT_MEMBERS  # the host included
+    resume_window: float = 0.0  # seconds a member may be away and come back (0: no resume)
     describe_error: Callable[[BaseException], str] = str  # words for an error in a status line
 
 
@@ -75,6 +76,7 @@ class JoinOptions:
     status: Status = field(default=stderr_status)
     discover_timeout: float = 5.0  # LAN search when address is "" (no --at)
     relay: tuple[str, int] | None = None  # reach the host through this confide relay
+    resume_window: float = 0.0  # seconds to redial the host after a drop (0: no resume)
 
 
 def show_code(status: Status) -> Callable[[Code], None]:
