@@ -2,8 +2,9 @@
 
 ``RecordingProxy`` listens on ``127.0.0.1`` (a free port) and forwards each
 connection it accepts to a target port on ``127.0.0.1``. It runs its own
-asyncio loop on a daemon thread, so synchronous tests that drive ``confide``
-subprocesses can use it directly (``with RecordingProxy(port) as proxy``).
+asyncio loop on a daemon thread (``loop_thread.LoopThread``), so synchronous
+tests that drive ``confide`` subprocesses can use it directly
+(``with RecordingProxy(port) as proxy``).
 
 Both directions are split into confide frames (a 4-byte big-endian length,
 then the record), and every frame is recorded as it arrived. "c2s" is what
@@ -34,6 +35,8 @@ import struct
 import threading
 from dataclasses import dataclass, field
 from typing import Literal
+
+from loop_thread import LoopThread
 
 HANDSHAKE = 0x01
 ALERT = 0x02
@@ -80,8 +83,7 @@ class RecordingProxy:
         self.links: list[Link] = []
         self.fired = threading.Event()
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner = LoopThread("recording-proxy")
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -89,9 +91,8 @@ class RecordingProxy:
 
     def start(self) -> RecordingProxy:
         """Start listening; ``port`` is then the port to connect to."""
-        self._thread.start()
-        fut = asyncio.run_coroutine_threadsafe(self._listen(), self._loop)
-        self.port = fut.result(10)
+        self._runner.start()
+        self.port = self._runner.run(self._listen())
         return self
 
     @property
@@ -101,14 +102,11 @@ class RecordingProxy:
 
     def stop(self) -> None:
         """Close the listener and every connection, then stop the thread."""
-        if not self._thread.is_alive():
+        if not self._runner.thread.is_alive():
             return
-        fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
         with contextlib.suppress(Exception):
-            fut.result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+            self._runner.run(self._shutdown())
+        self._runner.stop()
 
     def __enter__(self) -> RecordingProxy:
         return self.start()
