@@ -36,7 +36,9 @@ from confide.errors import ProtocolError
 RandomBytes = Callable[[int], bytes]
 """A source of random bytes; production passes ``os.urandom``, tests a fixed stream."""
 
-SUPPORTED_VERSIONS = (1,)
+SUPPORTED_VERSIONS = (1, 2)
+"""1: the first protocol; 2: the same, plus what a session needs to resume (acks,
+sequence numbers and the resume handshake). A session runs the highest both speak."""
 CHANNEL_ID_PROTOCOL = b"confide/1"
 CHANNEL_ID_PURPOSE = b"chat"
 NONCE_SIZE = 32
