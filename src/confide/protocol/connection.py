@@ -134,6 +134,25 @@ class Resumes(Protocol):
         ...
 
 
+def opens_with_resume(data: bytes) -> bool | None:
+    """Whether a connection's first bytes start a resume (``None``: too few bytes to tell).
+
+    A host reads this far before it decides how to serve a connection (a
+    full room still takes a resume). Anything that is not a well-formed
+    ``resume`` record is ``False``: the ordinary handshake then reports it.
+    """
+    decoder = FrameDecoder(hs.MAX_HANDSHAKE_RECORD)
+    try:
+        decoder.add(data)
+        record = decoder.next_record()
+        if record is None:
+            return None
+        rtype, _, body = split_record(record)
+        return rtype == HANDSHAKE and hs.decode_handshake(body, SCHEMAS).kind == "resume"
+    except ConfideError:
+        return False
+
+
 def alert_frame(reason: str, *, members: int | None = None) -> bytes:
     """A framed ALERT record; the I/O layer sends it to refuse a connection.
 
