@@ -5,13 +5,15 @@ A joiner completes an ordinary join, the host registers the session in its
 session's ``adopt`` gets a working channel (even in a full room), a thief
 holding only the ticket id is refused and changes nothing, a used ticket is
 refused ``no-session``, and a joiner whose ``proof`` never reached the host
-still gets in with the next secret.
+still gets in with the next secret. The sockets carry keepalive and
+``TCP_USER_TIMEOUT``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -20,7 +22,7 @@ import pytest
 
 from confide.app.room_policy import RoomPolicy, Secret
 from confide.errors import AuthenticationError, RefusedError
-from confide.net import tcp
+from confide.net import sockopts, tcp
 from confide.net.channel import Channel
 from confide.net.host import Host
 from confide.net.resumes import ResumeBook
@@ -248,3 +250,43 @@ def test_a_tampered_host_answer_makes_the_joiner_refuse() -> None:
                 await tcp.resume("127.0.0.1", port, secrets.token_bytes(32), timeout=TIMEOUT)
 
     asyncio.run(main())
+
+
+def _options(sock: socket.socket) -> dict[str, int]:
+    got = {"SO_KEEPALIVE": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)}
+    for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_USER_TIMEOUT"):
+        got[name] = sock.getsockopt(socket.IPPROTO_TCP, getattr(socket, name))
+    return got
+
+
+EXPECTED_OPTIONS = {
+    "SO_KEEPALIVE": 1,
+    "TCP_KEEPIDLE": sockopts.KEEPALIVE_IDLE,
+    "TCP_KEEPINTVL": sockopts.KEEPALIVE_INTERVAL,
+    "TCP_KEEPCNT": sockopts.KEEPALIVE_PROBES,
+    "TCP_USER_TIMEOUT": sockopts.USER_TIMEOUT_MS,
+}
+
+
+def test_connected_accepted_and_resumed_sockets_have_keepalive_and_a_user_timeout() -> None:
+    async def body(h: Hosted) -> None:
+        connected = h.joiner.channel.writer.get_extra_info("socket")
+        accepted = h.host_side.writer.get_extra_info("socket")
+        assert _options(connected) == EXPECTED_OPTIONS
+        assert _options(accepted) == EXPECTED_OPTIONS
+        secret = h.joiner.channel.conn.resume_key
+        await h.joiner.channel.abort()
+        back, _, _ = await resume_and_check(h, secret)
+        assert _options(back.channel.writer.get_extra_info("socket")) == EXPECTED_OPTIONS
+        await back.channel.close()
+
+    run(body)
+
+
+def test_a_plain_socket_has_none_of_them() -> None:
+    """The control: the options above are set by confide, not by default."""
+    with socket.socket() as sock:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 0
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 0
+        sockopts.configure(sock)
+        assert _options(sock) == EXPECTED_OPTIONS

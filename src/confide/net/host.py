@@ -45,6 +45,7 @@ from confide.errors import ClosedError, ConfideError, RoomClosedError
 from confide.net.admission import TOO_MANY, Arrival, Failed, Line, RoomRules
 from confide.net.channel import Channel, describe
 from confide.net.resumes import ResumeBook
+from confide.net.sockopts import configure_stream
 from confide.protocol import codes
 from confide.protocol.connection import (
     ALERT_BUSY,
@@ -116,6 +117,7 @@ class Host:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve one incoming stream: refuse it, or handshake and hand it on."""
+        configure_stream(writer)
         first, early = b"", None
         if self.resumes is not None:
             self._pending += 1

@@ -18,6 +18,7 @@ from confide.errors import ClosedError, ConfideError, UsageError
 from confide.net import DEFAULT_PORT, MAX_PORT
 from confide.net.channel import Channel
 from confide.net.host import Established, Host
+from confide.net.sockopts import configure_stream
 from confide.protocol.connection import Connection
 from confide.protocol.handshake import JOINER, RandomBytes
 
@@ -99,6 +100,7 @@ async def _dial(
         reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
     except (TimeoutError, OSError) as exc:
         raise connect_failure(f"{_fmt(address)}:{port}", exc, timeout) from None
+    configure_stream(writer)
     return reader, writer
 
 
