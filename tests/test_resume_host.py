@@ -16,6 +16,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import msgpack
 import pytest
@@ -25,7 +26,7 @@ from confide.errors import AuthenticationError, RefusedError
 from confide.net import sockopts, tcp
 from confide.net.channel import Channel
 from confide.net.host import Host
-from confide.net.resumes import ResumeBook
+from confide.net.resumes import MAX_PENDING, ResumeBook
 from confide.protocol import messages as m
 from confide.protocol import resume as rs
 from confide.protocol.connection import ALERT_AUTH, Connection, alert_frame
@@ -63,14 +64,16 @@ async def wait_for(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.01)
 
 
-def run(body: Callable[[Hosted], Awaitable[None]], *, max_members: int = 2) -> None:
+def run(
+    body: Callable[[Hosted], Awaitable[None]], *, max_members: int = 2, timeout: float = 5
+) -> None:
     """Host a password room, join it once, register the session, then run ``body``."""
 
     async def main() -> None:
         book = ResumeBook()
         lines: list[str] = []
         policy = RoomPolicy(Secret.from_password("pw"), max_members=max_members)
-        host = Host(policy, lines.append, lambda _c: None, handshake_timeout=5, resumes=book)
+        host = Host(policy, lines.append, lambda _c: None, handshake_timeout=timeout, resumes=book)
         server = await tcp.listen(host, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         try:
@@ -226,6 +229,70 @@ def test_a_joiner_whose_proof_was_lost_resumes_with_the_next_secret() -> None:
         await back.channel.close()
 
     run(body)
+
+
+@pytest.mark.parametrize(
+    ("send", "said"),
+    [
+        (b"", "handshake timed out after 1 s"),
+        (b"GET / HTTP/1.1\r\n\r\n", "frame length 1195725856 out of range"),
+        (b"\x00\x00\x00\x10\x01", "connection cut off in the middle of a record"),
+    ],
+    ids=["silent", "garbage", "half-a-record"],
+)
+def test_a_host_with_a_book_still_handles_bad_connections(send: bytes, said: str) -> None:
+    """Reading the first record before the refusal check keeps the usual failure lines."""
+
+    async def body(h: Hosted) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
+        writer.write(send)
+        if send.startswith(b"\x00"):
+            writer.write_eof()
+        await asyncio.wait_for(reader.read(), TIMEOUT)  # the host answers (or not) and closes
+        writer.close()
+        await writer.wait_closed()
+        await wait_for(lambda: any("a join attempt from" in line for line in h.lines))
+        (line,) = [line for line in h.lines if "a join attempt from" in line]
+        assert said in line, line
+        assert h.adopted.empty()
+        await chat_both_ways(h.joiner.channel, h.host_side)  # the session is untouched
+
+    run(body, timeout=1, max_members=3)  # room for one more: no room-full refusal
+
+
+def test_the_book_keeps_at_most_eight_pending_tickets_and_forgets_an_ended_session() -> None:
+    book = ResumeBook()
+    first = secrets.token_bytes(32)
+    entry = book.register(first, lambda _c, _k: None)
+    offered = [secrets.token_bytes(32) for _ in range(MAX_PENDING + 1)]
+    for new in offered:
+        book.offer(rs.ticket_id(first), new)
+    assert book.lookup(rs.ticket_id(first)) == first
+    assert book.lookup(rs.ticket_id(offered[0])) is None  # the oldest went
+    assert all(book.lookup(rs.ticket_id(new)) == new for new in offered[1:])
+    book.offer(rs.ticket_id(secrets.token_bytes(32)), secrets.token_bytes(32))  # unknown: no-op
+    assert len(entry.pending) == MAX_PENDING
+    assert len(book) == 1
+    book.forget(entry)
+    assert len(book) == 0
+    assert book.lookup(rs.ticket_id(first)) is None
+    assert all(book.lookup(rs.ticket_id(new)) is None for new in offered)
+
+
+def test_the_book_commits_one_resume_and_refuses_a_second_of_the_same_ticket() -> None:
+    book = ResumeBook()
+    adopted: list[bytes] = []
+    first = secrets.token_bytes(32)
+    book.register(first, lambda _c, key: adopted.append(key))
+    one, two = secrets.token_bytes(32), secrets.token_bytes(32)
+    book.offer(rs.ticket_id(first), one)
+    book.offer(rs.ticket_id(first), two)
+    fake = cast(Channel, object())
+    assert book.arrived(rs.ticket_id(first), fake, one)
+    assert adopted == [one]
+    assert not book.arrived(rs.ticket_id(first), fake, two)  # R is gone with the commit
+    assert adopted == [one]
+    assert [book.lookup(rs.ticket_id(s)) for s in (first, one, two)] == [None, one, None]
 
 
 def test_a_tampered_host_answer_makes_the_joiner_refuse() -> None:

@@ -136,7 +136,7 @@ class Host:
                 self._show(refusal.line)
             return
         arrival = self.policy.arrival()
-        conn = Connection(HOST, b"", self.rand, guesses=arrival, resumes=self.resumes)
+        conn = Connection(HOST, b"", self.rand, guesses=arrival)
         self._pending += 1
         try:
             await self._serve(Channel(conn, reader, writer), arrival, first, early)
