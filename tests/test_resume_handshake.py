@@ -23,6 +23,7 @@ from confide.protocol.connection import (
     ALERT_PROTOCOL,
     Connection,
     alert_frame,
+    opens_with_resume,
 )
 from confide.protocol.events import HandshakeComplete, MessageReceived
 from confide.protocol.framing import FrameDecoder, encode_frame
@@ -290,3 +291,20 @@ def test_names_are_one_way_functions_of_the_secret() -> None:
     assert rs.ticket_id(R) != rs.ticket_id(other)
     assert rs.rendezvous_name(R) != rs.rendezvous_name(other)
     assert rs.ticket_id(R) not in R
+
+
+def test_a_host_tells_a_resume_from_its_first_record() -> None:
+    j = joiner()
+    j.start()
+    resume = j.data_to_send()
+    cpace = Connection(hs.JOINER, b"pw", secrets.token_bytes)
+    cpace.start()
+    hello = cpace.data_to_send()
+    assert opens_with_resume(resume) is True
+    assert opens_with_resume(resume + b"more") is True
+    assert opens_with_resume(hello) is False
+    assert opens_with_resume(b"GET / HTTP/1.1\r\n\r\n") is False  # the handshake reports it
+    assert opens_with_resume(frame({"t": "proof", "tag": bytes(32)})) is False
+    assert opens_with_resume(b"") is None
+    assert opens_with_resume(resume[:3]) is None
+    assert opens_with_resume(resume[:-1]) is None
