@@ -116,8 +116,8 @@ def opened() -> tuple[Connection, Connection]:
 def test_good_code_completes_on_both_sides_with_equal_sas() -> None:
     joiner, host = sides()
     jev, hev = pump(joiner, host)
-    assert jev == [HandshakeComplete(joiner.sas, 1)]
-    assert hev == [HandshakeComplete(host.sas, 1)]
+    assert jev == [HandshakeComplete(joiner.sas, 2)]  # the highest both speak
+    assert hev == [HandshakeComplete(host.sas, 2)]
     assert joiner.sas == host.sas
     assert len(joiner.sas) == 5
     assert set(joiner.sas) <= set(codes.wordlist())
@@ -181,7 +181,7 @@ def test_data_right_behind_the_confirm_is_delivered() -> None:
     host.receive_data(joiner.data_to_send())
     host.send(m.Nick("host"))
     events = joiner.receive_data(host.data_to_send())  # confirm and a DATA record at once
-    assert events == [HandshakeComplete(joiner.sas, 1), MessageReceived(m.Nick("host"))]
+    assert events == [HandshakeComplete(joiner.sas, 2), MessageReceived(m.Nick("host"))]
 
 
 def test_largest_message_crosses_after_the_handshake() -> None:
@@ -418,7 +418,7 @@ def test_version_lists_at_the_limits_are_accepted(versions: list[int]) -> None:
     hello: dict[str, object] = {"t": "hello", "versions": versions, "nonce": bytes(32), "room": "7"}
     assert host.receive_data(handshake_frame(hello)) == []
     assert handshake_maps(host.data_to_send())[0]["t"] == "reply"
-    assert host.version == 1
+    assert host.version == (2 if 2 in versions else 1)
 
 
 def rewrite_versions(kind: str, versions: list[int]) -> Tamper:
@@ -725,11 +725,11 @@ def test_nothing_is_known_before_the_handshake() -> None:
         assert not side.failed
     joiner.start()
     host.receive_data(joiner.data_to_send())
-    assert host.version == 1  # negotiated on the hello
+    assert host.version == 2  # negotiated on the hello
     assert (host.sas, host.resume_key, host.file_key) == ((), b"", b"")
     pump(joiner, host)
     for side in (joiner, host):
-        assert side.version == 1
+        assert side.version == 2
         assert len(side.sas) == 5
         assert len(side.resume_key) == len(side.file_key) == 32
 

@@ -262,6 +262,6 @@ def test_stream_from_host_cut_mid_record(confide: Launcher, recording_proxy: Pro
 def test_handshake_field_names_are_the_public_tokens() -> None:
     from confide.protocol import handshake
 
-    schemas = handshake._SCHEMAS
+    schemas = handshake.SCHEMAS
     names = {*schemas, *(field for fields in schemas.values() for field in fields)}
     assert names == set(PUBLIC_TOKENS)

@@ -32,6 +32,7 @@ from cpace import (
 
 from confide.errors import AuthenticationError
 from confide.protocol import handshake as hs
+from confide.protocol import resume as rs
 from confide.protocol.connection import ALERT_AUTH, Connection, alert_frame
 from confide.protocol.events import HandshakeComplete, MessageReceived
 from confide.protocol.framing import FrameDecoder
@@ -220,7 +221,7 @@ def test_transcript_values_follow_from_the_inputs(vector: dict[str, Any]) -> Non
         else:
             assert value == expected, key
     assert _b(vector, "ci") == b"\x09confide/1\x04chat"
-    assert _b(vector, "ad_joiner") == b"\x06joiner\x01" + bytes(versions)
+    assert _b(vector, "ad_joiner") == b"\x06joiner" + bytes([len(versions), *versions])
 
 
 def _handshake_map(frame: bytes) -> dict[str, Any]:
@@ -293,7 +294,7 @@ def test_a_fresh_side_accepts_the_recorded_bytes_of_its_peer(
             sent.append(out)
     assert rand.exhausted
     assert sent == _frames(vector, role)[:2]
-    assert events[0] == HandshakeComplete(tuple(vector["sas_words"]), 1)
+    assert events[0] == HandshakeComplete(tuple(vector["sas_words"]), max(vector["versions"]))
     assert events[1:] == [MessageReceived(m) for m in _messages(vector, peer)]
 
 
@@ -308,4 +309,135 @@ def test_recorded_joiner_bytes_fail_under_another_secret(vector: dict[str, Any])
     assert host.data_to_send() != _frames(vector, "host")[0]  # another generator, another Yb
     with pytest.raises(AuthenticationError):
         host.receive_data(joiner_frames[1])
+    assert host.data_to_send() == alert_frame(ALERT_AUTH)
+
+
+# -- the resume handshake's transcript ------------------------------------------
+
+
+def _load_resume_generator() -> ModuleType:
+    """``make_resume_vectors.py`` (it imports the transcript generator, loaded above)."""
+    spec = importlib.util.spec_from_file_location(
+        "make_resume_vectors", VECTORS / "make_resume_vectors.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+resume_gen = _load_resume_generator()
+RESUME: dict[str, Any] = json.loads((VECTORS / "resume-transcript.json").read_text("utf-8"))[
+    "vectors"
+][0]
+
+
+def test_resume_replay_is_byte_identical() -> None:
+    secret = _b(RESUME, "resume_secret")
+    assert (secret, _b(RESUME, "joiner_random"), _b(RESUME, "host_random")) == resume_gen.inputs()
+    t = resume_gen.run(
+        secret,
+        _b(RESUME, "joiner_random"),
+        _b(RESUME, "host_random"),
+        _messages(RESUME, "joiner"),
+        _messages(RESUME, "host"),
+    )
+    assert t.joiner_sends == _frames(RESUME, "joiner")
+    assert t.host_sends == _frames(RESUME, "host")
+    ticket = _b(RESUME, "ticket_id")
+    done = HandshakeComplete((), 2, resumed=ticket)
+    assert t.joiner_events[0] == t.host_events[0] == done
+    assert t.host_events[1:] == [MessageReceived(m) for m in _messages(RESUME, "joiner")]
+    assert t.joiner_events[1:] == [MessageReceived(m) for m in _messages(RESUME, "host")]
+    new_secret = RESUME["keys"]["resume"]
+    assert t.joiner.resume_key.hex() == t.host.resume_key.hex() == new_secret
+    assert [(k.hex(), v.hex()) for k, v in t.book.offers] == [(ticket.hex(), new_secret)]
+
+
+def test_resume_values_follow_from_the_inputs() -> None:
+    values = resume_gen.expected_values(*resume_gen.inputs())
+    assert resume_gen._hex(values) == {k: RESUME[k] for k in values}
+    secret = _b(RESUME, "resume_secret")
+    assert rs.ticket_id(secret) == _b(RESUME, "ticket_id")
+    assert rs.rendezvous_name(secret) == _b(RESUME, "rendezvous_name")
+    assert rs.ticket_id(bytes.fromhex(RESUME["keys"]["resume"])) == _b(RESUME, "next_ticket_id")
+    th = rs.transcript_hash(
+        _b(RESUME, "ticket_id"),
+        _b(RESUME, "nonce_joiner"),
+        _b(RESUME, "share_joiner"),
+        _b(RESUME, "nonce_host"),
+        _b(RESUME, "share_host"),
+    )
+    assert th == _b(RESUME, "th")
+    keys = rs.derive(secret, _b(RESUME, "dh"), th)
+    assert {k: getattr(keys, k).hex() for k in RESUME["keys"]} == RESUME["keys"]
+
+
+def test_resume_frames_carry_the_recorded_values() -> None:
+    resume, proof = (_handshake_map(f) for f in _frames(RESUME, "joiner")[:2])
+    resumed = _handshake_map(_frames(RESUME, "host")[0])
+    assert resume == {
+        "t": "resume",
+        "ticket": _b(RESUME, "ticket_id"),
+        "nonce": _b(RESUME, "nonce_joiner"),
+        "share": _b(RESUME, "share_joiner"),
+    }
+    assert resumed == {
+        "t": "resumed",
+        "nonce": _b(RESUME, "nonce_host"),
+        "share": _b(RESUME, "share_host"),
+        "tag": _b(RESUME, "tag_host"),
+    }
+    assert proof == {"t": "proof", "tag": _b(RESUME, "tag_joiner")}
+
+
+def test_resume_data_records_open_with_the_recorded_keys() -> None:
+    for side, key, first in (("joiner", "joiner_to_host", 2), ("host", "host_to_joiner", 1)):
+        opener = Opener(bytes.fromhex(RESUME["keys"][key]), RekeyPolicy())
+        got = []
+        for frame in _frames(RESUME, side)[first:]:
+            (record,) = FrameDecoder().feed(frame)
+            rtype, head, body = split_record(record)
+            assert rtype == DATA
+            got.append(msgpack.unpackb(opener.open(head, body), raw=False))
+        assert got == [{"v": 1, **m} for m in RESUME[side + "_messages"]]
+
+
+@pytest.mark.parametrize("role", [hs.JOINER, hs.HOST])
+def test_a_fresh_side_accepts_the_recorded_resume_of_its_peer(role: str) -> None:
+    peer = hs.HOST if role == hs.JOINER else hs.JOINER
+    secret = _b(RESUME, "resume_secret")
+    rand = ScriptedRandom(_b(RESUME, role + "_random"))
+    if role == hs.JOINER:
+        conn = Connection(role, b"", rand, resume=secret)
+        conn.start()
+        sent = [conn.data_to_send()]
+    else:
+        conn = Connection(role, b"", rand, resumes=resume_gen.OneTicket(secret))
+        sent = []
+    events = []
+    for frame in _frames(RESUME, peer):
+        events += conn.receive_data(frame)
+        if out := conn.data_to_send():
+            sent.append(out)
+    assert rand.exhausted
+    handshake_frames = 2 if role == hs.JOINER else 1
+    assert sent == _frames(RESUME, role)[:handshake_frames]
+    assert events[0] == HandshakeComplete((), 2, resumed=_b(RESUME, "ticket_id"))
+    assert events[1:] == [MessageReceived(m) for m in _messages(RESUME, peer)]
+    assert conn.resume_key.hex() == RESUME["keys"]["resume"]
+
+
+def test_the_recorded_resume_fails_under_another_secret() -> None:
+    """Not vacuous: a host that holds another secret under the same ticket refuses the proof."""
+    book = resume_gen.OneTicket(_b(RESUME, "resume_secret"))
+    book.lookup = lambda ticket: bytes(32)  # type: ignore[method-assign]
+    host = Connection(hs.HOST, b"", ScriptedRandom(_b(RESUME, "host_random")), resumes=book)
+    resume, proof = _frames(RESUME, "joiner")[:2]
+    host.receive_data(resume)
+    assert host.data_to_send() != _frames(RESUME, "host")[0]
+    with pytest.raises(AuthenticationError):
+        host.receive_data(proof)
     assert host.data_to_send() == alert_frame(ALERT_AUTH)

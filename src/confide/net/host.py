@@ -18,6 +18,14 @@ second more than that is enough for the first in line), then is refused
 ``busy``. Repeated lines (refusals, failures of the same kind) are throttled
 and summarised.
 
+A host with a ticket book (``resumes``, ``net.resumes.ResumeBook``) first
+reads a connection's first record, before it asks the policy anything: a
+``resume`` is one of its own sessions coming back, so it is not refused for
+a full room, spends no guess and is not admitted as a new member. It runs
+the resume handshake in a handshake slot, then ``book.arrived`` hands the
+channel to the session. A failed resume is one throttled status line and
+changes nothing.
+
 The chat starts only when the joiner's first encrypted message (its nick)
 arrives: the joiner checks our proof last, so a joiner that rejects it (a
 tampered confirmation) simply closes, and that is a failed join, not the
@@ -33,11 +41,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from confide.errors import ConfideError, RoomClosedError
+from confide.errors import ClosedError, ConfideError, RoomClosedError
 from confide.net.admission import TOO_MANY, Arrival, Failed, Line, RoomRules
-from confide.net.channel import Channel
+from confide.net.channel import Channel, describe
+from confide.net.resumes import ResumeBook
+from confide.net.sockopts import configure_stream
 from confide.protocol import codes
-from confide.protocol.connection import ALERT_BUSY, Connection, alert_frame
+from confide.protocol.connection import (
+    ALERT_BUSY,
+    ALERT_TIMEOUT,
+    Connection,
+    alert_frame,
+    opens_with_resume,
+)
 from confide.protocol.events import HandshakeComplete
 from confide.protocol.handshake import HOST, RandomBytes
 from confide.throttle import Throttle
@@ -54,6 +70,8 @@ MAX_HANDSHAKES = 4
 REPEATS_SHOWN = 5
 REPEAT_WINDOW = 5.0
 """Seconds; each kind of repeated status line is shown ``REPEATS_SHOWN`` times in one."""
+RESUME_FAILED = "a resume attempt failed"
+"""The throttling key of a failed resume's line."""
 
 
 @dataclass(slots=True)
@@ -75,6 +93,8 @@ class Host:
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
     rand: RandomBytes = secrets.token_bytes
     clock: Callable[[], float] = time.monotonic
+    resumes: ResumeBook | None = None
+    """The sessions that may come back (None: resumes are answered ``no-session``)."""
     established: asyncio.Queue[Established | RoomClosedError] = field(default_factory=asyncio.Queue)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _pending: int = 0
@@ -97,6 +117,18 @@ class Host:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve one incoming stream: refuse it, or handshake and hand it on."""
+        configure_stream(writer)
+        first, early = b"", None
+        if self.resumes is not None:
+            self._pending += 1
+            try:
+                first, early = await self._first_record(reader, writer)
+            finally:
+                self._pending -= 1
+            if early is None and opens_with_resume(first):
+                conn = Connection(HOST, b"", self.rand, resumes=self.resumes)
+                await self._resume(Channel(conn, reader, writer), first)
+                return
         refusal = self.policy.refusal(self._pending)
         if refusal is not None:
             await _refuse(reader, writer, refusal.alert, refusal.members)
@@ -107,13 +139,62 @@ class Host:
         conn = Connection(HOST, b"", self.rand, guesses=arrival)
         self._pending += 1
         try:
-            await self._serve(Channel(conn, reader, writer), arrival)
+            await self._serve(Channel(conn, reader, writer), arrival, first, early)
         finally:
             self._pending -= 1
 
-    async def _serve(self, channel: Channel, arrival: Arrival) -> None:
+    async def _first_record(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[bytes, ConfideError | None]:
+        """The peer's first bytes, up to a whole first record; or why they never came."""
+        data = b""
         try:
-            first = await channel.first_bytes(self.handshake_timeout)
+            async with asyncio.timeout(self.handshake_timeout):
+                while opens_with_resume(data) is None:
+                    chunk = await reader.read(4096)
+                    if not chunk:
+                        cut = "cut off in the middle of a record" if data else "closed by the peer"
+                        return data, ClosedError(f"connection {cut}")
+                    data += chunk
+        except TimeoutError:
+            with contextlib.suppress(Exception):
+                writer.write(alert_frame(ALERT_TIMEOUT))
+            return data, ClosedError(f"handshake timed out after {self.handshake_timeout:g} s")
+        except OSError as exc:
+            return data, ClosedError(f"connection lost: {describe(exc)}")
+        return data, None
+
+    async def _resume(self, channel: Channel, first: bytes) -> None:
+        """Run a resume handshake in a slot, then hand the channel to its session."""
+        assert self.resumes is not None
+        try:
+            if not await self._take_turn():
+                await _refuse(channel.reader, channel.writer, ALERT_BUSY)
+                self._note(TOO_MANY)
+                return
+            try:
+                done = await channel.handshake(self.handshake_timeout, first)
+            finally:
+                await self._end_turn()
+        except ConfideError as exc:
+            await channel.close()
+            self._note(RESUME_FAILED, f"{RESUME_FAILED}: {describe(exc)}")
+            return
+        if not self.resumes.arrived(done.resumed, channel, channel.conn.resume_key):
+            await channel.close()
+            self._note(RESUME_FAILED, f"{RESUME_FAILED}: its ticket was used meanwhile")
+
+    async def _serve(
+        self,
+        channel: Channel,
+        arrival: Arrival,
+        first: bytes = b"",
+        early: ConfideError | None = None,
+    ) -> None:
+        try:
+            if early is not None:
+                raise early
+            first = first or await channel.first_bytes(self.handshake_timeout)
             if not await self._take_turn():
                 await _refuse(channel.reader, channel.writer, ALERT_BUSY)
                 self._note(TOO_MANY)

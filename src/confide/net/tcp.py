@@ -1,4 +1,4 @@
-"""Direct TCP: listen as a host, connect as a joiner, parse ``HOST:PORT``.
+"""Direct TCP: listen as a host, connect (or resume) as a joiner, parse ``HOST:PORT``.
 
 A failed connect is told in plain words (``connect_failure``): asyncio's own
 text (``Connect call failed ('127.0.0.1', 7100)``) never reaches the user.
@@ -18,6 +18,7 @@ from confide.errors import ClosedError, ConfideError, UsageError
 from confide.net import DEFAULT_PORT, MAX_PORT
 from confide.net.channel import Channel
 from confide.net.host import Established, Host
+from confide.net.sockopts import configure_stream
 from confide.protocol.connection import Connection
 from confide.protocol.handshake import JOINER, RandomBytes
 
@@ -70,11 +71,37 @@ async def connect(
     rand: RandomBytes = secrets.token_bytes,
 ) -> Established:
     """Connect to a host and complete the handshake as the joiner."""
+    reader, writer = await _dial(address, port, timeout)
+    return await handshake_joiner(reader, writer, secret, room, timeout=timeout, rand=rand)
+
+
+async def resume(
+    address: str,
+    port: int,
+    secret: bytes,
+    *,
+    timeout: float = CONNECT_TIMEOUT,
+    rand: RandomBytes = secrets.token_bytes,
+) -> Established:
+    """Connect to a host again and resume the session of ``secret`` (its resume secret).
+
+    The result's ``channel.conn.resume_key`` is the next secret; ``done.resumed``
+    the ticket used. A host that no longer has the session refuses it
+    (``RefusedError``: ``no-session``).
+    """
+    reader, writer = await _dial(address, port, timeout)
+    return await resume_over(reader, writer, secret, timeout=timeout, rand=rand)
+
+
+async def _dial(
+    address: str, port: int, timeout: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
     except (TimeoutError, OSError) as exc:
         raise connect_failure(f"{_fmt(address)}:{port}", exc, timeout) from None
-    return await handshake_joiner(reader, writer, secret, room, timeout=timeout, rand=rand)
+    configure_stream(writer)
+    return reader, writer
 
 
 _CONNECT_WHY = {
@@ -129,6 +156,24 @@ async def handshake_joiner(
 ) -> Established:
     """Run the joiner's handshake over any connected stream pair."""
     channel = Channel(Connection(JOINER, secret, rand, room=room), reader, writer)
+    try:
+        done = await channel.handshake(timeout)
+    except ConfideError:
+        await channel.close()
+        raise
+    return Established(channel, done)
+
+
+async def resume_over(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    secret: bytes,
+    *,
+    timeout: float = CONNECT_TIMEOUT,
+    rand: RandomBytes = secrets.token_bytes,
+) -> Established:
+    """Run the joiner's resume handshake over any connected stream pair (TCP, relay)."""
+    channel = Channel(Connection(JOINER, b"", rand, resume=secret), reader, writer)
     try:
         done = await channel.handshake(timeout)
     except ConfideError:

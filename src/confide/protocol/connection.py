@@ -11,6 +11,8 @@ States, and what moves between them (one table, ``TRANSITIONS``)::
 
     joiner: start --start()--> wait-reply --reply--> wait-confirm --confirm--> open
     host:   wait-hello --hello--> wait-share --share--> open
+    resuming joiner: start --start()--> wait-resumed --resumed--> open
+    resuming host:   wait-hello --resume--> wait-proof --proof--> open
     any state --error--> failed
 
 A host may be given ``guesses`` (``Guesses``; ``app.guesses.Attempt`` is the
@@ -18,6 +20,14 @@ real one): then the nameplate and secret are read when the hello arrives, one
 guess is spent just before the host sends its share (refused with ALERT
 ``no-guesses`` when none is left), and the host confirms only if
 ``guesses.answers()`` still holds when the joiner's share arrives.
+
+A joiner given ``resume=R`` resumes a version-2 session instead of running
+CPace (``protocol/resume.py``). A host given ``resumes`` (``Resumes``;
+``net.resumes.ResumeBook`` is the real one) also takes a ``resume`` in
+place of a hello: no guess is spent; an unknown ticket gets ALERT
+``no-session``, a wrong proof ALERT ``auth-failed``. After a resume,
+``resume_key`` is the next secret ``R'`` and ``HandshakeComplete.resumed``
+names the ticket that was used.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from confide.errors import (
 )
 from confide.protocol import handshake as hs
 from confide.protocol import keyschedule
+from confide.protocol import resume as rs
 from confide.protocol.events import Event, HandshakeComplete, MessageReceived
 from confide.protocol.framing import MAX_RECORD, FrameDecoder, encode_frame
 from confide.protocol.messages import Message, decode, encode
@@ -54,6 +65,7 @@ from confide.protocol.sas import sas_words
 
 START, WAIT_REPLY, WAIT_CONFIRM = "start", "wait-reply", "wait-confirm"
 WAIT_HELLO, WAIT_SHARE = "wait-hello", "wait-share"
+WAIT_RESUMED, WAIT_PROOF = "wait-resumed", "wait-proof"
 OPEN, FAILED = "open", "failed"
 
 TRANSITIONS: dict[tuple[str, str, str], str] = {
@@ -62,7 +74,12 @@ TRANSITIONS: dict[tuple[str, str, str], str] = {
     (hs.JOINER, WAIT_CONFIRM, "confirm"): OPEN,
     (hs.HOST, WAIT_HELLO, "hello"): WAIT_SHARE,
     (hs.HOST, WAIT_SHARE, "share"): OPEN,
+    (hs.JOINER, WAIT_RESUMED, "resumed"): OPEN,
+    (hs.HOST, WAIT_HELLO, "resume"): WAIT_PROOF,
+    (hs.HOST, WAIT_PROOF, "proof"): OPEN,
 }
+SCHEMAS = {**hs.SCHEMAS, **rs.SCHEMAS}
+"""Every HANDSHAKE record either handshake sends."""
 
 # ALERT reasons, sent in the clear before keys exist.
 ALERT_AUTH = "auth-failed"
@@ -73,6 +90,7 @@ ALERT_TIMEOUT = "timeout"
 ALERT_PROTOCOL = "protocol-error"
 ALERT_BUSY = "busy"
 ALERT_NO_GUESSES = "no-guesses"
+ALERT_NO_SESSION = "no-session"
 _ALERT_TEXT = {
     ALERT_PROTOCOL: "the peer could not make sense of our handshake",
     ALERT_AUTH: "wrong code or password",
@@ -83,6 +101,7 @@ _ALERT_TEXT = {
     ALERT_BUSY: "the host is busy with other join attempts; try again in a few seconds",
     ALERT_NO_GUESSES: "the host takes no more guesses at this code or password "
     "(too many failed joins); ask the host for a new one",
+    ALERT_NO_SESSION: "the host has no such session (it ended, or this ticket was already used)",
 }
 
 
@@ -103,6 +122,37 @@ class Guesses(Protocol):
         ...
 
 
+class Resumes(Protocol):
+    """A host's resumable sessions, by ticket (``net.resumes.ResumeBook``)."""
+
+    def lookup(self, ticket: bytes) -> bytes | None:
+        """The resume secret ``ticket`` names, or ``None`` if it names none now."""
+        ...
+
+    def offer(self, ticket: bytes, new_secret: bytes) -> None:
+        """The host answered ``ticket``: ``new_secret`` is now valid as a pending ticket."""
+        ...
+
+
+def opens_with_resume(data: bytes) -> bool | None:
+    """Whether a connection's first bytes start a resume (``None``: too few bytes to tell).
+
+    A host reads this far before it decides how to serve a connection (a
+    full room still takes a resume). Anything that is not a well-formed
+    ``resume`` record is ``False``: the ordinary handshake then reports it.
+    """
+    decoder = FrameDecoder(hs.MAX_HANDSHAKE_RECORD)
+    try:
+        decoder.add(data)
+        record = decoder.next_record()
+        if record is None:
+            return None
+        rtype, _, body = split_record(record)
+        return rtype == HANDSHAKE and hs.decode_handshake(body, SCHEMAS).kind == "resume"
+    except ConfideError:
+        return False
+
+
 def alert_frame(reason: str, *, members: int | None = None) -> bytes:
     """A framed ALERT record; the I/O layer sends it to refuse a connection.
 
@@ -113,6 +163,13 @@ def alert_frame(reason: str, *, members: int | None = None) -> bytes:
         fields["members"] = members
     body: bytes = msgpack.packb(fields, use_bin_type=True)
     return encode_frame(plain_record(ALERT, body))
+
+
+def _bin(fields: dict[str, object], *names: str) -> list[bytes]:
+    """Byte-string fields of a record ``decode_handshake`` already checked."""
+    values = [fields[name] for name in names]
+    assert all(isinstance(v, bytes) for v in values)
+    return values  # type: ignore[return-value]
 
 
 class Connection:
@@ -128,12 +185,16 @@ class Connection:
         rekey: RekeyPolicy | None = None,
         versions: tuple[int, ...] = hs.SUPPORTED_VERSIONS,
         guesses: Guesses | None = None,
+        resume: bytes = b"",
+        resumes: Resumes | None = None,
     ) -> None:
         """Prepare a side: ``role`` is ``"joiner"`` or ``"host"``; ``rand`` gives randomness.
 
         ``room`` is the nameplate: the joiner sends it, the host (if it is not
         empty) requires it. A host with ``guesses`` takes the nameplate and
-        the secret from it instead (see the module docstring).
+        the secret from it instead (see the module docstring). A joiner with
+        ``resume`` resumes the session of that secret; a host with
+        ``resumes`` takes resumes of the sessions it names.
         """
         if role not in (hs.JOINER, hs.HOST):
             raise ValueError(f"unknown role {role!r}")
@@ -145,6 +206,12 @@ class Connection:
         self._rekey = rekey or RekeyPolicy()
         self._versions = versions
         self._guesses = guesses
+        self._resume = resume
+        self._resumes = resumes
+        self._ticket = b""
+        self._own_share: rs.Ephemeral | None = None
+        self._resume_keys: rs.ResumeKeys | None = None
+        self._th = b""
         self._decoder = FrameDecoder(hs.MAX_HANDSHAKE_RECORD)
         self._out: list[bytes] = []
         self._out_bytes = 0
@@ -166,6 +233,9 @@ class Connection:
         """Joiner only: queue the first hello."""
         if self.state != START:
             raise ProtocolError("start() only begins a joiner")
+        if self._resume:
+            self._start_resume()
+            return
         self._nonce = self._rand(hs.NONCE_SIZE)
         self._send_handshake(
             "hello", versions=list(self._versions), nonce=self._nonce, room=self._room
@@ -253,7 +323,7 @@ class Connection:
         elif rtype == ALERT:
             self._receive_alert(body)
         elif rtype == HANDSHAKE:
-            self._receive_handshake(hs.decode_handshake(body), events)
+            self._receive_handshake(hs.decode_handshake(body, SCHEMAS), events)
 
     def _receive_alert(self, body: bytes | memoryview) -> None:
         if self.state == OPEN:
@@ -355,6 +425,72 @@ class Connection:
         if not self._cpace.verify(fields["tag"]):  # type: ignore[arg-type]
             raise AuthenticationError("wrong code or password (the host's proof did not match)")
         self._open(self._cpace, events)
+
+    # -- resume (protocol/resume.py) -------------------------------------
+
+    def _start_resume(self) -> None:
+        self._ticket = rs.ticket_id(self._resume)
+        self._nonce = self._rand(hs.NONCE_SIZE)
+        self._own_share = rs.ephemeral(self._rand)
+        self._send_handshake(
+            "resume", ticket=self._ticket, nonce=self._nonce, share=self._own_share.share
+        )
+        self.state = WAIT_RESUMED
+
+    def _on_resume(self, fields: dict[str, object], events: list[Event]) -> None:
+        ticket, nonce_joiner, share_joiner = _bin(fields, "ticket", "nonce", "share")
+        secret = self._resumes.lookup(ticket) if self._resumes is not None else None
+        if self._resumes is None or secret is None:
+            self._queue(alert_frame(ALERT_NO_SESSION))
+            raise RefusedError("a resume named no session of ours")
+        self._nonce = self._rand(hs.NONCE_SIZE)
+        own = rs.ephemeral(self._rand)
+        th = rs.transcript_hash(ticket, nonce_joiner, share_joiner, self._nonce, own.share)
+        keys = rs.derive(secret, rs.shared_secret(own, share_joiner), th)
+        self._ticket, self._th, self._resume_keys = ticket, th, keys
+        tag = rs.confirm_tag(keys.confirm_host, th)
+        self._send_handshake("resumed", nonce=self._nonce, share=own.share, tag=tag)
+        self._resumes.offer(ticket, keys.resume)
+
+    def _on_proof(self, fields: dict[str, object], events: list[Event]) -> None:
+        (tag,) = _bin(fields, "tag")
+        assert self._resume_keys is not None
+        if not rs.tag_matches(self._resume_keys.confirm_joiner, self._th, tag):
+            self._resume_keys = None
+            self._queue(alert_frame(ALERT_AUTH))
+            raise AuthenticationError(
+                "a resume's proof did not match (a stolen or replayed ticket?)"
+            )
+        self._open_resumed(events)
+
+    def _on_resumed(self, fields: dict[str, object], events: list[Event]) -> None:
+        nonce_host, share_host, tag = _bin(fields, "nonce", "share", "tag")
+        own = self._own_share
+        assert own is not None
+        th = rs.transcript_hash(self._ticket, self._nonce, own.share, nonce_host, share_host)
+        keys = rs.derive(self._resume, rs.shared_secret(own, share_host), th)
+        if not rs.tag_matches(keys.confirm_host, th, tag):
+            raise AuthenticationError("the host's resume proof did not match")
+        self._send_handshake("proof", tag=rs.confirm_tag(keys.confirm_joiner, th))
+        self._th, self._resume_keys = th, keys
+        self._open_resumed(events)
+
+    def _open_resumed(self, events: list[Event]) -> None:
+        keys = self._resume_keys
+        assert keys is not None
+        if self.role == hs.JOINER:
+            send_key, recv_key = keys.joiner_to_host, keys.host_to_joiner
+        else:
+            send_key, recv_key = keys.host_to_joiner, keys.joiner_to_host
+        self._sealer = Sealer(send_key, self._rekey)
+        self._opener = Opener(recv_key, self._rekey)
+        self.version = rs.RESUME_VERSION
+        self.resume_key = keys.resume
+        self._resume = b""
+        self._own_share = None
+        self._resume_keys = None
+        self._decoder.max_record = MAX_RECORD
+        events.append(HandshakeComplete((), self.version, resumed=self._ticket))
 
     # -- both ----------------------------------------------------------
 

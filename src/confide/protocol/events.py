@@ -14,10 +14,15 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class HandshakeComplete(Event):
-    """Both sides proved knowledge of the secret; the channel is encrypted."""
+    """Both sides proved knowledge of the secret; the channel is encrypted.
+
+    ``resumed`` is the ticket a resume handshake named (``b""`` after CPace):
+    then ``sas`` is empty, as the session and its SAS are the ones resumed.
+    """
 
     sas: tuple[str, ...]
     version: int
+    resumed: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,9 @@ from confide.errors import ProtocolError
 RandomBytes = Callable[[int], bytes]
 """A source of random bytes; production passes ``os.urandom``, tests a fixed stream."""
 
-SUPPORTED_VERSIONS = (1,)
+SUPPORTED_VERSIONS = (1, 2)
+"""1: the first protocol; 2: the same, plus what a session needs to resume (acks,
+sequence numbers and the resume handshake). A session runs the highest both speak."""
 CHANNEL_ID_PROTOCOL = b"confide/1"
 CHANNEL_ID_PURPOSE = b"chat"
 NONCE_SIZE = 32
@@ -95,13 +97,13 @@ class HandshakeMessage:
     fields: dict[str, Any]
 
 
-_SCHEMAS: dict[str, dict[str, type]] = {
-    "hello": {"versions": list, "nonce": bytes, "room": str},
-    "reply": {"versions": list, "nonce": bytes, "share": bytes},
-    "share": {"share": bytes, "tag": bytes},
-    "confirm": {"tag": bytes},
+SCHEMAS: dict[str, dict[str, tuple[type, int | None]]] = {
+    "hello": {"versions": (list, None), "nonce": (bytes, NONCE_SIZE), "room": (str, None)},
+    "reply": {"versions": (list, None), "nonce": (bytes, NONCE_SIZE), "share": (bytes, SHARE_SIZE)},
+    "share": {"share": (bytes, SHARE_SIZE), "tag": (bytes, TAG_SIZE)},
+    "confirm": {"tag": (bytes, TAG_SIZE)},
 }
-_SIZES = {"nonce": NONCE_SIZE, "share": SHARE_SIZE, "tag": TAG_SIZE}
+"""The CPace records' fields: name -> (type, exact size of a byte string)."""
 
 
 def encode_handshake(kind: str, **fields: object) -> bytes:
@@ -110,8 +112,10 @@ def encode_handshake(kind: str, **fields: object) -> bytes:
     return packed
 
 
-def decode_handshake(body: bytes | memoryview) -> HandshakeMessage:
-    """Decode and check one handshake message body."""
+def decode_handshake(
+    body: bytes | memoryview, schemas: dict[str, dict[str, tuple[type, int | None]]] = SCHEMAS
+) -> HandshakeMessage:
+    """Decode and check one handshake message body against ``schemas`` (kind -> fields)."""
     try:
         data = msgpack.unpackb(body, raw=False)
     except Exception:
@@ -119,14 +123,14 @@ def decode_handshake(body: bytes | memoryview) -> HandshakeMessage:
     if not isinstance(data, dict) or not isinstance(data.get("t"), str):
         raise ProtocolError("handshake message without a type")
     kind = data["t"]
-    schema = _SCHEMAS.get(kind)
+    schema = schemas.get(kind)
     if schema is None:
         raise ProtocolError(f"unknown handshake message {kind[:32]!r}")
-    for name, ftype in schema.items():
+    for name, (ftype, size) in schema.items():
         value = data.get(name)
         if not isinstance(value, ftype):
             raise ProtocolError(f"handshake {kind} has a bad {name!r}")
-        if isinstance(value, bytes) and name in _SIZES and len(value) != _SIZES[name]:
+        if isinstance(value, bytes) and size is not None and len(value) != size:
             raise ProtocolError(f"handshake {kind} has a {name!r} of the wrong size")
     return HandshakeMessage(kind, data)
 
