@@ -35,6 +35,17 @@ class LocalError(ConfideError):
     """This side is at fault: bad arguments, an unreadable file, bad configuration."""
 
 
+class OutboxFullError(LocalError):
+    """A resumable link's outbox is full: the message was neither sent nor kept.
+
+    ``waiting`` is how many messages wait for the peer's acknowledgement.
+    """
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(f"{waiting} messages are waiting for the peer; this one was not sent")
+        self.waiting = waiting
+
+
 class UsageError(LocalError):
     """The command line or an input was malformed."""
 

@@ -1,0 +1,524 @@
+"""``ResumableLink``: one ``Link`` that outlives its connections (protocol version 2).
+
+How this works. A session of version 2 talks over successive *legs*: a leg
+is one confirmed connection (a ``Link``, a ``net.channel.Channel`` in
+production) and the resume secret its handshake left (``Leg``). The first
+leg comes from the ordinary handshake; later ones from a resume handshake,
+either dialled by the joiner's ``redial`` or handed in by the host's ticket
+book through ``adopt``. The app sees one link throughout.
+
+Delivery (docs/PROTOCOL.md §11). Every message we send except ``Ack``,
+``Ping`` and ``Pong`` is *sequenced*: numbered 1, 2, 3… in the order sent,
+implicitly (within one leg TCP and the record layer fix the order). It
+stays in a bounded outbox (``OutboxLimits``) until the peer's cumulative
+``Ack(n)`` says it has the first ``n``. On our side one reader task per leg
+takes messages off the leg into our own inbox and counts the sequenced
+ones (``received``); we ack at the latest ``ack_delay`` after an unacked
+one, at once after ``ack_batch``, and as a heartbeat when nothing was sent
+on the leg for ``heartbeat`` seconds (``Liveness``). A new leg starts with
+our ``Ack(received)``; the peer's first ``Ack(n)`` trims the outbox, the
+rest is resent in order, and only then do new messages go out on the leg
+(before that they only join the outbox). The peer does the same, so its
+first sequenced message on the new leg is our ``received + 1``: nothing is
+lost, repeated or reordered.
+
+Liveness. A leg from which nothing arrived for ``stall`` seconds is
+stalled; a leg whose ``receive`` fails is lost. Either way the leg is
+aborted and ``receive`` returns ``LinkDown`` (after what had arrived
+before). While down, sequenced sends wait in the outbox, ``Ack``/``Ping``/
+``Pong`` are dropped, a joiner's link calls ``redial`` with growing backoff
+and a host's waits for ``adopt``. A leg adopted after a loss gives
+``LinkUp``; none within ``window`` seconds of the loss makes ``receive``
+raise ``PeerGoneError``. A ``Bye`` or ``Closed`` from the peer, or our own
+``shutdown_write``, means the session is ending: the end of the leg after
+that is the end of the link (``ClosedError``), not a loss, as on a plain
+``Channel``.
+
+Timers run on the event loop (``call_later``): each checks one timestamp
+when it fires and re-arms for the remainder, so a message costs no timer
+operation. Every task and timer ends with ``close``/``abort``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+
+from confide.app.link import Link, LinkDown, LinkUp
+from confide.errors import (
+    ClosedError,
+    ConfideError,
+    OutboxFullError,
+    PeerGoneError,
+    ProtocolError,
+    format_window,
+)
+from confide.protocol.messages import Ack, Bye, Closed, Message, Ping, Pong, encode
+
+INBOX_HIGH = 1024
+"""Messages taken off the leg but not read by the app, at which the reader pauses
+(the peer is then held back by TCP, as by a plain ``Channel``)."""
+INBOX_LOW = INBOX_HIGH // 4
+"""The reader goes on once the app has read the inbox down to this."""
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One confirmed connection of a session and the resume secret its handshake left."""
+
+    link: Link
+    resume_key: bytes
+
+
+Redial = Callable[[bytes], Awaitable[Leg]]
+"""One attempt at a new leg, given the current resume secret; ``ConfideError`` if it fails."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxLimits:
+    """How much may wait unacknowledged: messages, and their encoded bytes."""
+
+    messages: int = 10_000
+    bytes: int = 16 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """The link's timing, in seconds (the defaults are the protocol's)."""
+
+    stall: float = 10.0
+    """Nothing heard for this long: the leg is stalled."""
+    ack_delay: float = 0.5
+    """An ack goes out at the latest this long after an unacked message arrived."""
+    ack_batch: int = 32
+    """This many unacked messages are acked at once."""
+    heartbeat: float = 2.5
+    """Nothing sent on the leg for this long: an ``Ack`` goes out anyway."""
+    backoff_first: float = 0.1
+    """The wait after a first failed redial; it doubles after each failure…"""
+    backoff_max: float = 2.0
+    """…up to this."""
+
+    def backoff(self, failures: int) -> float:
+        """The wait before the next redial after ``failures`` failed ones (1 or more)."""
+        return min(self.backoff_first * 2.0 ** min(failures - 1, 64), self.backoff_max)
+
+
+class _LegState:
+    """What the link knows of its current leg."""
+
+    __slots__ = ("heard", "leg", "paused", "reader", "sent_at", "settled", "synced")
+
+    def __init__(self, leg: Leg, synced: bool, now: float) -> None:
+        self.leg = leg
+        self.reader: asyncio.Task[None] | None = None
+        self.synced = synced
+        """The peer's first ``Ack`` came (the first leg needs none): we send on it."""
+        self.settled = asyncio.Event()
+        """Set once synced or lost (``drain`` waits for it)."""
+        if synced:
+            self.settled.set()
+        self.heard = now
+        self.sent_at = now
+        self.paused = False
+        """The reader waits for the app to read (the silence is ours, not a stall)."""
+
+
+class ResumableLink:
+    """A ``Link`` over successive legs, delivering every sequenced message exactly once."""
+
+    def __init__(
+        self,
+        leg: Leg,
+        *,
+        redial: Redial | None,
+        window: float,
+        clock: Callable[[], float] | None = None,
+        limits: OutboxLimits = OutboxLimits(),
+        timing: Liveness = Liveness(),
+    ) -> None:
+        """Start on ``leg`` (a session's first, already confirmed); call within a running loop.
+
+        ``redial`` (a joiner's) dials a new leg after a loss; without it (a
+        host's) new legs come through ``adopt``. ``window`` is how long after
+        a loss a new leg may come; ``clock`` (seconds) defaults to the loop's.
+        """
+        self._loop = asyncio.get_running_loop()
+        self._clock = clock or self._loop.time
+        self._redial = redial
+        self._window = window
+        self._limits = limits
+        self._timing = timing
+        self.resume_key = leg.resume_key
+        """The current resume secret (the last adopted leg's)."""
+        # what the app reads
+        self._inbox: deque[Message] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._room = asyncio.Event()  # the inbox is below INBOX_HIGH
+        self._room.set()
+        self._end: ConfideError | None = None  # raised by receive once the inbox is empty
+        self._closed = False
+        self._write_shut = False
+        self._peer_ending = False  # the peer said Bye/Closed
+        # our direction: the outbox holds our messages acked + 1, acked + 2, …
+        self._outbox: deque[tuple[Message, int]] = deque()
+        self._outbox_bytes = 0
+        self._acked = 0
+        # the peer's direction
+        self._received = 0
+        self._unacked = 0
+        # the current leg and its timers
+        self._leg: _LegState | None = None
+        self._ack_timer: asyncio.TimerHandle | None = None
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self._heartbeat_timer: asyncio.TimerHandle | None = None
+        # while down
+        self._bytes_since_loss = 0
+        self._window_timer: asyncio.TimerHandle | None = None
+        self._redialer: asyncio.Task[None] | None = None
+        self._chores: set[asyncio.Task[None]] = set()  # legs being aborted
+        self._start_leg(leg, synced=True)
+
+    # -- state ------------------------------------------------------------
+
+    @property
+    def up(self) -> bool:
+        """Whether a leg is working."""
+        return self._leg is not None
+
+    @property
+    def received(self) -> int:
+        """How many sequenced messages we took from the peer (what we ack)."""
+        return self._received
+
+    def waiting(self) -> int:
+        """How many of our sequenced messages the peer has not acknowledged yet."""
+        return len(self._outbox)
+
+    # -- the Link methods -------------------------------------------------
+
+    def send(self, message: Message) -> None:
+        """Send ``message`` (or keep it for the next leg while down).
+
+        ``ClosedError`` after ``close``/``shutdown_write`` or once the link
+        ended; ``OutboxFullError`` (nothing sent or kept) if it would
+        overflow the outbox.
+        """
+        if self._closed or self._write_shut or (self._end is not None and self._leg is None):
+            raise ClosedError("connection closed")
+        state = self._leg
+        kind = type(message)
+        if kind is Ack or kind is Ping or kind is Pong:
+            if state is not None:
+                self._send_on(state, message)
+            return
+        size = len(encode(message))  # encode's one-slot cache makes the leg's encode free
+        limits = self._limits
+        if len(self._outbox) >= limits.messages or self._outbox_bytes + size > limits.bytes:
+            raise OutboxFullError(len(self._outbox))
+        self._outbox.append((message, size))
+        self._outbox_bytes += size
+        if state is None:
+            self._bytes_since_loss += size
+        elif state.synced:
+            self._send_on(state, message)
+
+    async def receive(self) -> Message:
+        """The next message, ``LinkDown`` or ``LinkUp``.
+
+        ``PeerGoneError`` when the window ended; ``ClosedError`` after our
+        ``close``, or at the end of the leg once the session was ending.
+        """
+        while True:
+            if self._closed:
+                raise ClosedError("connection closed")
+            if self._inbox:
+                message = self._inbox.popleft()
+                if len(self._inbox) <= INBOX_LOW and not self._room.is_set():
+                    self._room.set()
+                return message
+            if self._end is not None:
+                raise self._end
+            waiter = self._loop.create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+
+    def has_received(self) -> bool:
+        """Whether ``receive`` returns (or raises) without waiting."""
+        return bool(self._inbox) or self._end is not None or self._closed
+
+    async def drain(self) -> None:
+        """Wait until what we queued has left on the leg; at once while down.
+
+        On a new leg that means after the peer's first ``Ack`` and the resend.
+        """
+        if self._closed:
+            raise ClosedError("connection closed")
+        state = self._leg
+        if state is None:
+            return
+        await state.settled.wait()
+        if self._leg is state:
+            with contextlib.suppress(ClosedError):  # a lost leg: receive reports it
+                await state.leg.link.drain()
+
+    def queued_bytes(self) -> int:
+        """The leg's unsent bytes while up; while down, the bytes sent since the loss."""
+        state = self._leg
+        return state.leg.link.queued_bytes() if state is not None else self._bytes_since_loss
+
+    def shutdown_write(self) -> None:
+        """Send nothing more (a half-close of the leg); while down, end the link at once."""
+        if self._closed or self._write_shut:
+            return
+        self._write_shut = True
+        state = self._leg
+        if state is not None:
+            state.leg.link.shutdown_write()
+        else:
+            self._stop_waiting_for_a_leg()
+            self._finish(ClosedError("connection closed"))
+
+    async def close(self) -> None:
+        """Flush what the leg can and close it; at once while down. Never raises."""
+        await self._shut(abort=False)
+
+    async def abort(self) -> None:
+        """Drop what the peer has not taken yet and close now. Never raises."""
+        await self._shut(abort=True)
+
+    # -- legs -------------------------------------------------------------
+
+    def adopt(self, leg: Leg) -> None:
+        """Go on over ``leg``, a new confirmed connection; the current one is aborted.
+
+        After a loss this gives ``LinkUp``. A link that has ended aborts ``leg``.
+        """
+        if self._closed or self._end is not None:
+            self._chore(leg.link.abort())
+            return
+        old = self._leg
+        if old is not None:
+            self._stop_leg(old)
+        else:
+            self._stop_waiting_for_a_leg()
+            self._deliver(LinkUp())
+        self._start_leg(leg, synced=False)
+
+    def _start_leg(self, leg: Leg, *, synced: bool) -> None:
+        now = self._clock()
+        state = _LegState(leg, synced, now)
+        self._leg = state
+        self.resume_key = leg.resume_key
+        if not synced:
+            self._send_ack()  # first on a new leg: where the peer resends from
+        state.reader = self._loop.create_task(self._read(state))
+        self._stall_timer = self._loop.call_later(self._timing.stall, self._check_stall)
+        self._heartbeat_timer = self._loop.call_later(self._timing.heartbeat, self._check_heartbeat)
+
+    def _stop_leg(self, state: _LegState, *, abort: bool = True) -> None:
+        """Forget ``state`` as the current leg: its timers, its reader; abort it."""
+        if self._leg is state:
+            self._leg = None
+        for timer in (self._ack_timer, self._stall_timer, self._heartbeat_timer):
+            if timer is not None:
+                timer.cancel()
+        self._ack_timer = self._stall_timer = self._heartbeat_timer = None
+        state.settled.set()
+        if state.reader is not None and state.reader is not asyncio.current_task():
+            state.reader.cancel()
+        if abort:
+            self._chore(state.leg.link.abort())
+
+    async def _read(self, state: _LegState) -> None:
+        """Take messages off one leg into the inbox until it ends."""
+        link = state.leg.link
+        timing = self._timing
+        try:
+            while True:
+                if len(self._inbox) >= INBOX_HIGH:
+                    state.paused = True
+                    self._room.clear()
+                    await self._room.wait()
+                    state.paused = False
+                    state.heard = self._clock()
+                message = await link.receive()
+                state.heard = self._clock()
+                if isinstance(message, Ack):
+                    self._on_ack(state, message.n)
+                    continue
+                kind = type(message)
+                if kind is not Ping and kind is not Pong:
+                    if not state.synced:
+                        raise ProtocolError("a message came before the peer's first ack")
+                    self._received += 1
+                    self._unacked += 1
+                    if kind is Bye or kind is Closed:
+                        self._peer_ending = True
+                    if self._unacked >= timing.ack_batch:
+                        self._send_ack()
+                    elif self._ack_timer is None:
+                        self._ack_timer = self._loop.call_later(timing.ack_delay, self._send_ack)
+                self._deliver(message)
+        except ConfideError as exc:
+            self._leg_ended(state, exc, _lost(exc))
+
+    def _on_ack(self, state: _LegState, n: int) -> None:
+        """The peer has our first ``n``: trim the outbox; the first ack of a leg resends."""
+        sent = self._acked + len(self._outbox)
+        if not self._acked <= n <= sent:
+            raise ProtocolError(f"the peer acknowledged {n} messages, but {self._acked}..{sent}")
+        for _ in range(n - self._acked):
+            _, size = self._outbox.popleft()
+            self._outbox_bytes -= size
+        self._acked = n
+        if not state.synced:
+            state.synced = True
+            for message, _ in self._outbox:
+                self._send_on(state, message)
+            state.settled.set()
+
+    def _leg_ended(self, state: _LegState, error: ConfideError, reason: str) -> None:
+        """The leg failed, stalled or reached its end: a loss, or the end of the session."""
+        if self._leg is not state:
+            return
+        if self._closed or self._write_shut or self._peer_ending:
+            # the session is ending: this is the link's end, and the leg stays
+            # open for what we still send until the app closes it (unless it stalled)
+            stalled = isinstance(error, _Stalled)
+            self._stop_leg(state, abort=stalled)
+            if not stalled:
+                self._leg = state
+                state.reader = None
+            self._finish(ClosedError(reason) if stalled else error)
+            return
+        self._stop_leg(state)
+        self._bytes_since_loss = 0
+        self._deliver(LinkDown(reason))
+        self._window_timer = self._loop.call_later(self._window, self._give_up)
+        if self._redial is not None:
+            self._redialer = self._loop.create_task(self._redial_loop(self._redial))
+
+    # -- timers -----------------------------------------------------------
+
+    def _send_ack(self) -> None:
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
+        state = self._leg
+        if state is None or self._write_shut:
+            return
+        self._unacked = 0
+        self._send_on(state, Ack(self._received))
+
+    def _check_stall(self) -> None:
+        self._stall_timer = None
+        state = self._leg
+        if state is None or state.reader is None:
+            return
+        stall = self._timing.stall
+        silent = 0.0 if state.paused else self._clock() - state.heard
+        if silent >= stall:
+            why = f"no answer for {format_window(stall)}"
+            self._leg_ended(state, _Stalled(why), why)
+        else:
+            self._stall_timer = self._loop.call_later(stall - silent, self._check_stall)
+
+    def _check_heartbeat(self) -> None:
+        self._heartbeat_timer = None
+        state = self._leg
+        if state is None:
+            return
+        beat = self._timing.heartbeat
+        idle = self._clock() - state.sent_at
+        if idle >= beat:
+            self._send_ack()
+            idle = 0.0
+        self._heartbeat_timer = self._loop.call_later(beat - idle, self._check_heartbeat)
+
+    def _give_up(self) -> None:
+        self._window_timer = None
+        if self._leg is None:
+            self._stop_waiting_for_a_leg()
+            self._finish(PeerGoneError(self._window))
+
+    async def _redial_loop(self, redial: Redial) -> None:
+        failures = 0
+        while True:
+            try:
+                leg = await redial(self.resume_key)
+            except (ConfideError, OSError):
+                failures += 1
+                await asyncio.sleep(self._timing.backoff(failures))
+                continue
+            self._redialer = None  # so adopt does not cancel this task
+            self.adopt(leg)
+            return
+
+    def _stop_waiting_for_a_leg(self) -> None:
+        if self._window_timer is not None:
+            self._window_timer.cancel()
+            self._window_timer = None
+        if self._redialer is not None:
+            self._redialer.cancel()
+            self._redialer = None
+
+    # -- helpers ----------------------------------------------------------
+
+    def _send_on(self, state: _LegState, message: Message) -> None:
+        try:
+            state.leg.link.send(message)
+        except ClosedError:  # the leg is closing: its reader reports how
+            return
+        state.sent_at = self._clock()
+
+    def _deliver(self, message: Message) -> None:
+        self._inbox.append(message)
+        self._wake()
+
+    def _finish(self, error: ConfideError) -> None:
+        if self._end is None:
+            self._end = error
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _chore(self, work: Coroutine[object, object, None]) -> None:
+        task = self._loop.create_task(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    async def _shut(self, *, abort: bool) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop_waiting_for_a_leg()
+        self._wake()
+        state = self._leg
+        if state is not None:
+            reader = state.reader
+            self._stop_leg(state, abort=False)
+            if reader is not None:
+                await asyncio.gather(reader, return_exceptions=True)
+            await (state.leg.link.abort() if abort else state.leg.link.close())
+        if self._chores:
+            await asyncio.gather(*self._chores, return_exceptions=True)
+
+
+class _Stalled(ClosedError):
+    """Nothing came from the leg for ``Liveness.stall`` seconds."""
+
+
+def _lost(error: ConfideError) -> str:
+    """``LinkDown``'s reason for a failed leg: ``connection lost: …``."""
+    text = str(error)
+    return text if text.startswith("connection lost") else f"connection lost: {text}"

@@ -1,0 +1,625 @@
+"""The resumable link: sequence numbers, acks, the outbox, liveness and redialling.
+
+Most tests run two ``ResumableLink`` ends over legs made of
+``memory_link_pair`` ends wrapped in a ``Wire``, which a test can cut (a
+reset: what was in flight on the leg is lost) or stall (the leg stops
+delivering without closing, as a vanished machine's does). Timings are
+shrunk with a small ``Liveness``; the defaults are pinned separately. The
+last tests run the link over real loopback ``Channel``s with a completed
+handshake and cut one with ``transport.abort()``.
+
+Nothing waits a fixed time for something to happen: ``until`` polls for
+the condition. Only the tests that show something does *not* happen (an
+idle link is not declared stalled) let time pass on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import pytest
+
+from confide.app.link import LinkDown, LinkUp, MemoryLink, memory_link_pair
+from confide.app.resumable import Leg, Liveness, OutboxLimits, Redial, ResumableLink
+from confide.errors import ClosedError, OutboxFullError, PeerGoneError, format_window
+from confide.net.channel import Channel
+from confide.protocol import messages as m
+from confide.protocol.connection import Connection
+from confide.protocol.handshake import HOST, JOINER
+
+FAST = Liveness(
+    stall=0.4, ack_delay=0.02, ack_batch=32, heartbeat=0.05, backoff_first=0.01, backoff_max=0.04
+)
+DEFAULT_LIMITS = OutboxLimits()
+T = TypeVar("T")
+
+
+def run(scenario: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+    """Run ``scenario`` in a fresh loop, bounded in time."""
+    return asyncio.run(asyncio.wait_for(scenario, timeout))
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``condition`` until it holds (``AssertionError`` after ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        await asyncio.sleep(0.002)
+
+
+class Wire:
+    """A memory leg end that a test can cut or stall."""
+
+    def __init__(self, end: MemoryLink) -> None:
+        self.end = end
+        self.cut = False
+        self.stalled = False
+
+    def send(self, message: m.Message) -> None:
+        if not self.cut:  # a broken connection takes writes and loses them
+            self.end.send(message)
+
+    async def receive(self) -> m.Message:
+        while True:
+            if self.cut:
+                raise ClosedError("connection lost: Connection reset by peer")
+            try:
+                message = await self.end.receive()
+            except ClosedError:
+                if self.cut:
+                    continue  # our own end closed by ``cut``: the reset above
+                raise
+            if not (self.cut or self.stalled):
+                return message
+
+    def has_received(self) -> bool:
+        return self.end.has_received()
+
+    async def drain(self) -> None:
+        await self.end.drain()
+
+    def queued_bytes(self) -> int:
+        return self.end.queued_bytes()
+
+    def shutdown_write(self) -> None:
+        self.end.shutdown_write()
+
+    async def close(self) -> None:
+        await self.end.close()
+
+    async def abort(self) -> None:
+        await self.end.abort()
+
+
+def wires() -> tuple[Wire, Wire]:
+    """The two ends of one memory leg."""
+    a, b = memory_link_pair()
+    return Wire(a), Wire(b)
+
+
+async def cut(*pair: Wire) -> None:
+    """Cut a leg both ways at once: whatever it still carried is lost."""
+    for wire in pair:
+        wire.cut = True
+    for wire in pair:
+        await wire.end.close()
+
+
+def links(
+    *,
+    window: float = 30.0,
+    timing: Liveness = FAST,
+    limits: OutboxLimits = DEFAULT_LIMITS,
+    redial: Redial | None = None,
+) -> tuple[ResumableLink, ResumableLink, tuple[Wire, Wire]]:
+    """A host's and a joiner's link over one fresh memory leg."""
+    leg = wires()
+    host = ResumableLink(
+        Leg(leg[0], b"r0"), redial=None, window=window, timing=timing, limits=limits
+    )
+    joiner = ResumableLink(
+        Leg(leg[1], b"r0"), redial=redial, window=window, timing=timing, limits=limits
+    )
+    return host, joiner, leg
+
+
+def resume(host: ResumableLink, joiner: ResumableLink, key: bytes) -> tuple[Wire, Wire]:
+    """A new leg, adopted by both ends (as the host's ticket book and a redial do)."""
+    leg = wires()
+    host.adopt(Leg(leg[0], key))
+    joiner.adopt(Leg(leg[1], key))
+    return leg
+
+
+class Reader:
+    """Reads one link in the background: messages in ``got``, link states in ``states``."""
+
+    def __init__(self, link: ResumableLink) -> None:
+        self.got: list[m.Message] = []
+        self.states: list[m.Message] = []
+        self.error: BaseException | None = None
+        self.task = asyncio.create_task(self._run(link))
+
+    async def _run(self, link: ResumableLink) -> None:
+        try:
+            while True:
+                message = await link.receive()
+                box = self.states if isinstance(message, LinkDown | LinkUp) else self.got
+                box.append(message)
+        except Exception as exc:
+            self.error = exc
+
+    def chats(self) -> list[m.Message]:
+        return [x for x in self.got if isinstance(x, m.Chat)]
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+async def close_all(*links: ResumableLink) -> None:
+    for link in links:
+        await link.close()
+
+
+def numbered(n: int, side: str, start: int = 1) -> list[m.Message]:
+    return [m.Chat(i, f"{side} {i}") for i in range(start, start + n)]
+
+
+# -- the protocol's numbers -------------------------------------------------
+
+
+def test_liveness_and_outbox_defaults_are_the_protocols() -> None:
+    timing = Liveness()
+    assert (timing.stall, timing.ack_delay, timing.ack_batch, timing.heartbeat) == (
+        10.0,
+        0.5,
+        32,
+        2.5,
+    )
+    assert f"no answer for {format_window(timing.stall)}" == "no answer for 10 s"
+    assert OutboxLimits() == OutboxLimits(messages=10_000, bytes=16 * 1024 * 1024)
+
+
+def test_backoff_doubles_from_a_tenth_of_a_second_to_two() -> None:
+    waits = [Liveness().backoff(failures) for failures in range(1, 9)]
+    assert waits == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 2.0])
+    assert Liveness().backoff(10_000) == 2.0
+
+
+# -- delivery and acks ------------------------------------------------------
+
+
+def test_messages_flow_both_ways_and_acks_trim_the_outbox() -> None:
+    async def scenario() -> None:
+        host, joiner, _ = links()
+        at_host, at_joiner = Reader(host), Reader(joiner)
+        for message in numbered(100, "joiner"):
+            joiner.send(message)
+        for message in numbered(70, "host"):
+            host.send(message)
+        assert joiner.waiting() == 100
+        assert host.waiting() == 70
+        await until(lambda: len(at_host.got) == 100 and len(at_joiner.got) == 70)
+        assert at_host.got == numbered(100, "joiner")
+        assert at_joiner.got == numbered(70, "host")
+        await until(lambda: joiner.waiting() == 0 and host.waiting() == 0)
+        assert (host.received, joiner.received) == (100, 70)
+        assert at_host.states == at_joiner.states == []
+        await at_host.stop()
+        await at_joiner.stop()
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
+def test_ping_pong_and_ack_are_not_sequenced() -> None:
+    async def scenario() -> None:
+        host, joiner, leg = links(timing=Liveness(ack_delay=60, heartbeat=60))
+        joiner.send(m.Ping(1))
+        joiner.send(m.Chat(1, "one"))
+        joiner.send(m.Pong(7))
+        assert joiner.waiting() == 1  # only the chat waits for an ack
+        assert [await host.receive() for _ in range(3)] == [m.Ping(1), m.Chat(1, "one"), m.Pong(7)]
+        assert host.received == 1
+        host.send(m.Ack(5))  # an Ack from the app goes out as is: never numbered
+        assert host.waiting() == 0
+        await cut(*leg)
+        await until(lambda: not host.up and not joiner.up)
+        joiner.send(m.Ping(2))  # dropped while down
+        joiner.send(m.Pong(3))
+        assert joiner.waiting() == 1
+        assert joiner.queued_bytes() == 0
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
+def test_an_ack_comes_after_a_batch_at_once_and_after_a_delay_otherwise() -> None:
+    async def scenario() -> None:
+        batch_only = Liveness(ack_delay=60, heartbeat=60)
+        host, joiner, _ = links(timing=batch_only)
+        for message in numbered(31, "joiner"):
+            joiner.send(message)
+        for _ in range(31):
+            await host.receive()
+        host.send(m.Ping(1))  # a round trip: an ack sent before it would arrive first
+        assert await joiner.receive() == m.Ping(1)
+        assert joiner.waiting() == 31
+        joiner.send(m.Chat(32, "the 32nd"))
+        await host.receive()
+        await until(lambda: joiner.waiting() == 0)
+        await close_all(host, joiner)
+
+        host, joiner, _ = links(timing=Liveness(ack_delay=0.05, heartbeat=60))
+        joiner.send(m.Chat(1, "one"))
+        started = time.monotonic()
+        await host.receive()
+        await until(lambda: joiner.waiting() == 0)
+        assert time.monotonic() - started >= 0.04
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
+def test_heartbeats_keep_an_idle_link_up_and_ack_what_came() -> None:
+    async def scenario() -> None:
+        host, joiner, _ = links(timing=Liveness(stall=0.3, ack_delay=60, heartbeat=0.05))
+        at_host, at_joiner = Reader(host), Reader(joiner)
+        joiner.send(m.Chat(1, "one"))
+        await until(lambda: joiner.waiting() == 0)  # acked by a heartbeat: the delay is 60 s
+        await asyncio.sleep(1.0)  # idle for more than three stall times: nothing happens
+        assert host.up
+        assert joiner.up
+        assert at_host.states == at_joiner.states == []
+        await at_host.stop()
+        await at_joiner.stop()
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
+# -- cuts and resumes -------------------------------------------------------
+
+
+def test_cuts_mid_stream_lose_duplicate_and_reorder_nothing() -> None:
+    """Thousands of lines each way, four cuts: two noticed, two adopted before noticing."""
+    total = 4000
+
+    async def scenario() -> None:
+        host, joiner, leg = links()
+        at_host, at_joiner = Reader(host), Reader(joiner)
+        key = i = 0
+        while i < total:
+            i += 1
+            joiner.send(m.Chat(i, f"joiner {i}"))
+            host.send(m.Chat(i, f"host {i}"))
+            if i % 7 == 0:
+                host.send(m.Ping(i))  # unsequenced ones in between change no number
+            if i % 50 == 0:
+                await asyncio.sleep(0)  # the readers and the acks run
+            if i % 800 == 0 and i < total:
+                key += 1
+                await cut(*leg)
+                if key % 2:  # both notice, then lines are sent while down
+                    await until(lambda: not host.up and not joiner.up)
+                    for j in range(i + 1, i + 41):
+                        joiner.send(m.Chat(j, f"joiner {j}"))
+                        host.send(m.Chat(j, f"host {j}"))
+                    assert joiner.queued_bytes() > 0
+                    i += 40
+                leg = resume(host, joiner, b"r%d" % key)
+        await until(lambda: len(at_host.chats()) >= total and len(at_joiner.chats()) >= total)
+        await until(lambda: host.waiting() == 0 and joiner.waiting() == 0)
+        assert at_host.chats() == numbered(total, "joiner")
+        assert at_joiner.chats() == numbered(total, "host")
+        assert host.received == joiner.received == total
+        noticed = [LinkDown("connection lost: Connection reset by peer"), LinkUp()] * 2
+        assert at_host.states == at_joiner.states == noticed
+        assert host.resume_key == joiner.resume_key == b"r4"
+        assert at_host.error is at_joiner.error is None
+        await at_host.stop()
+        await at_joiner.stop()
+        await close_all(host, joiner)
+
+    run(scenario(), 60)
+
+
+def test_a_stalled_leg_is_detected_aborted_and_reported() -> None:
+    async def scenario() -> None:
+        host, joiner, leg = links()
+        at_host, at_joiner = Reader(host), Reader(joiner)
+        host.send(m.Chat(1, "before"))
+        await until(lambda: len(at_joiner.got) == 1)
+        leg[1].stalled = True  # the joiner hears nothing more; the leg stays open
+        host.send(m.Chat(2, "into the void"))
+        await until(lambda: bool(at_joiner.states))
+        assert at_joiner.states == [LinkDown(f"no answer for {format_window(FAST.stall)}")]
+        # the stalled leg was aborted: the host sees it end too
+        await until(lambda: bool(at_host.states))
+        assert at_host.states == [LinkDown("connection lost: connection closed by the peer")]
+        resume(host, joiner, b"r1")
+        await until(lambda: len(at_joiner.got) == 2)
+        assert at_joiner.got == [m.Chat(1, "before"), m.Chat(2, "into the void")]
+        assert at_joiner.states[1:] == [LinkUp()]
+        await at_host.stop()
+        await at_joiner.stop()
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
+def test_adopting_a_leg_while_up_is_seamless() -> None:
+    async def scenario() -> None:
+        host, joiner, leg = links(timing=Liveness(ack_delay=60, heartbeat=60))
+        at_host, at_joiner = Reader(host), Reader(joiner)
+        for message in numbered(10, "host"):
+            host.send(message)
+        await until(lambda: len(at_joiner.got) == 10)
+        assert host.waiting() == 10  # no ack yet
+        leg[0].cut = leg[1].cut = True  # the old leg is dead but nobody noticed
+        resume(host, joiner, b"r1")
+        assert host.up
+        assert joiner.up
+        for message in numbered(5, "host", start=11):
+            host.send(message)
+        await until(lambda: len(at_joiner.got) == 15)
+        assert at_joiner.got == numbered(15, "host")
+        await until(lambda: host.waiting() == 5)  # the joiner acked the first 10 on the new leg
+        assert at_host.states == at_joiner.states == []
+        await at_host.stop()
+        await at_joiner.stop()
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
+def test_the_peer_not_coming_back_within_the_window_ends_the_link() -> None:
+    async def scenario() -> None:
+        host, joiner, leg = links(window=0.2)
+        await cut(*leg)
+        assert isinstance(await host.receive(), LinkDown)
+        host.send(m.Chat(1, "kept while down"))
+        assert host.has_received() is False
+        with pytest.raises(PeerGoneError) as gone:
+            await host.receive()
+        assert gone.value.window == 0.2
+        assert host.has_received()
+        with pytest.raises(ClosedError):
+            host.send(m.Chat(2, "too late"))
+        host.adopt(Leg(wires()[0], b"late"))  # a leg after the end is refused
+        assert not host.up
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
+def test_a_joiner_redials_with_growing_backoff_capped() -> None:
+    calls: list[float] = []
+
+    async def failing(secret: bytes) -> Leg:
+        assert secret == b"r0"
+        calls.append(time.monotonic())
+        raise ClosedError("connection refused")
+
+    async def scenario() -> None:
+        host, joiner, leg = links(window=0.5, redial=failing)
+        await cut(*leg)
+        assert isinstance(await joiner.receive(), LinkDown)
+        lost = time.monotonic()
+        with pytest.raises(PeerGoneError):
+            await joiner.receive()
+        count = len(calls)
+        await asyncio.sleep(0.1)  # more than the cap: nothing more is tried after the window
+        assert len(calls) == count
+        assert calls[0] - lost < 0.1  # the first attempt at once
+        gaps = [b - a for a, b in itertools.pairwise(calls)]
+        waits = [FAST.backoff(n) for n in range(1, len(calls))]
+        assert waits[:3] == pytest.approx([0.01, 0.02, 0.04])
+        assert waits[-1] == 0.04
+        assert all(gap >= wait - 0.002 for gap, wait in zip(gaps, waits, strict=True))
+        assert 5 <= len(calls) <= 1 + 3 + (0.5 - 0.07) / 0.04  # at most what the waits allow
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
+def test_a_joiners_redial_that_gets_through_resumes_the_session() -> None:
+    async def scenario() -> None:
+        outcomes = iter([ClosedError("refused"), ClosedError("refused"), None])
+
+        async def redial(secret: bytes) -> Leg:
+            failure = next(outcomes)
+            if failure is not None:
+                raise failure
+            leg = wires()
+            host.adopt(Leg(leg[0], secret + b"'"))  # what the host's ticket book does
+            return Leg(leg[1], secret + b"'")
+
+        host, joiner, leg = links(redial=redial)
+        at_host, at_joiner = Reader(host), Reader(joiner)
+        await cut(*leg)
+        await until(lambda: not joiner.up)
+        joiner.send(m.Chat(1, "typed while away"))
+        await until(lambda: len(at_host.got) == 1)
+        assert at_host.got == [m.Chat(1, "typed while away")]
+        assert at_joiner.states == [
+            LinkDown("connection lost: Connection reset by peer"),
+            LinkUp(),
+        ]
+        assert joiner.resume_key == host.resume_key == b"r0'"
+        await at_host.stop()
+        await at_joiner.stop()
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
+def test_a_full_outbox_refuses_a_message_whole() -> None:
+    async def scenario() -> None:
+        host, joiner, leg = links(limits=OutboxLimits(messages=5, bytes=1000))
+        await cut(*leg)
+        await until(lambda: not joiner.up)
+        for message in numbered(5, "joiner"):
+            joiner.send(message)
+        with pytest.raises(OutboxFullError, match="5 messages are waiting for the peer"):
+            joiner.send(m.Chat(6, "one too many"))
+        assert joiner.waiting() == 5
+        resume(host, joiner, b"r1")
+        assert isinstance(await host.receive(), LinkDown)  # the host's own states first
+        assert await host.receive() == LinkUp()
+        assert [await host.receive() for _ in range(5)] == numbered(5, "joiner")
+        await until(lambda: joiner.waiting() == 0)
+        assert not host.has_received()
+
+        big = m.Chat(6, "x" * 900)  # bytes: 900 fit, a second one does not
+        joiner.send(big)
+        with pytest.raises(OutboxFullError, match="1 messages are waiting"):
+            joiner.send(m.Chat(7, "y" * 200))
+        assert await host.receive() == big
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
+# -- ending -----------------------------------------------------------------
+
+
+def test_close_or_a_half_close_while_down_ends_at_once() -> None:
+    attempts: list[bytes] = []
+
+    async def never(secret: bytes) -> Leg:
+        attempts.append(secret)
+        raise ClosedError("no route")
+
+    async def scenario() -> None:
+        host, joiner, leg = links(redial=never, timing=Liveness(backoff_first=0.01))
+        await cut(*leg)
+        assert isinstance(await joiner.receive(), LinkDown)
+        assert isinstance(await host.receive(), LinkDown)
+        await until(lambda: len(attempts) >= 2)
+        started = time.monotonic()
+        await joiner.close()
+        assert time.monotonic() - started < 0.1
+        tried = len(attempts)
+        with pytest.raises(ClosedError):
+            await joiner.receive()
+        with pytest.raises(ClosedError):
+            joiner.send(m.Chat(1, "x"))
+        host.shutdown_write()  # a leaving host while down: the link ends now
+        with pytest.raises(ClosedError, match="connection closed"):
+            await host.receive()
+        await asyncio.wait_for(host.drain(), 0.1)
+        await host.close()
+        await asyncio.sleep(0.05)  # longer than the redial backoff: no attempt after close
+        assert len(attempts) == tried
+
+    run(scenario())
+
+
+def test_a_goodbye_then_the_peers_eof_is_the_end_not_a_loss() -> None:
+    """The half-close dance of ``ChatSession.leave`` and a room's closing, over legs."""
+
+    async def scenario() -> None:
+        host, joiner, _ = links()
+        joiner.send(m.Chat(1, "last line"))
+        joiner.send(m.Bye("bye"))
+        await joiner.drain()
+        joiner.shutdown_write()
+        with pytest.raises(ClosedError):
+            joiner.send(m.Chat(2, "after the half-close"))
+        assert await host.receive() == m.Chat(1, "last line")
+        assert await host.receive() == m.Bye("bye")
+        with pytest.raises(ClosedError, match="closed by the peer"):
+            await host.receive()
+        host.send(m.Receipt(1))  # the other way still works until the host closes
+        assert await joiner.receive() == m.Receipt(1)
+        host.send(m.Closed("closed"))
+        await host.close()
+        assert await joiner.receive() == m.Closed("closed")
+        with pytest.raises(ClosedError, match="closed by the peer"):
+            await joiner.receive()
+        assert joiner.up  # never down: no LinkDown, no redial
+        await joiner.close()
+
+    run(scenario())
+
+
+def test_close_ends_a_waiting_receive() -> None:
+    async def scenario() -> None:
+        host, joiner, _ = links()
+        waiting = asyncio.create_task(host.receive())
+        await asyncio.sleep(0)
+        await host.close()
+        with pytest.raises(ClosedError):
+            await waiting
+        with pytest.raises(ClosedError):
+            await host.drain()
+        await joiner.close()
+
+    run(scenario())
+
+
+# -- over real loopback channels --------------------------------------------
+
+
+async def channel_pair() -> tuple[Channel, Channel]:
+    """A host's and a joiner's ``Channel`` over loopback TCP, handshake completed."""
+    secret = secrets.token_bytes(16)
+    accepted: asyncio.Future[Channel] = asyncio.get_running_loop().create_future()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set_result(Channel(Connection(HOST, secret, secrets.token_bytes), reader, writer))
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    joiner = Channel(Connection(JOINER, secret, secrets.token_bytes), reader, writer)
+    host = await accepted
+    server.close()
+    await asyncio.gather(host.handshake(10), joiner.handshake(10))
+    return host, joiner
+
+
+def test_a_reset_channel_and_a_new_one_carry_on_exactly_once() -> None:
+    total = 2000
+
+    async def scenario() -> None:
+        first_host, first_joiner = await channel_pair()
+        host_side = ResumableLink(Leg(first_host, b"r0"), redial=None, window=30)
+        resumes = 0
+
+        async def redial(secret: bytes) -> Leg:
+            nonlocal resumes
+            resumes += 1
+            new_host, new_joiner = await channel_pair()
+            host_side.adopt(Leg(new_host, secret + b"'"))
+            return Leg(new_joiner, secret + b"'")
+
+        joiner_side = ResumableLink(Leg(first_joiner, b"r0"), redial=redial, window=30)
+        at_host, at_joiner = Reader(host_side), Reader(joiner_side)
+        for i in range(1, total + 1):
+            joiner_side.send(m.Chat(i, f"joiner {i}"))
+            host_side.send(m.Chat(i, f"host {i}"))
+            if i % 100 == 0:
+                await asyncio.sleep(0)
+            if i == total // 2:
+                first_host.writer.transport.abort()  # a reset, mid-stream
+        await until(lambda: len(at_host.chats()) >= total and len(at_joiner.chats()) >= total)
+        assert at_host.chats() == numbered(total, "joiner")
+        assert at_joiner.chats() == numbered(total, "host")
+        await until(lambda: host_side.waiting() == 0 and joiner_side.waiting() == 0)
+        assert resumes == 1
+        assert [type(s) for s in at_joiner.states] == [LinkDown, LinkUp]
+        assert [type(s) for s in at_host.states] in ([LinkDown, LinkUp], [])
+        assert joiner_side.resume_key == b"r0'"
+        await at_host.stop()
+        await at_joiner.stop()
+        await close_all(host_side, joiner_side)
+
+    run(scenario())
