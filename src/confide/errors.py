@@ -52,10 +52,6 @@ class UsageError(LocalError):
     exit_code = EXIT_USAGE
 
 
-class OutboxFullError(LocalError):
-    """Too many messages wait for the peer to acknowledge them: this one was not sent."""
-
-
 class RemoteError(ConfideError):
     """The peer, or something on the path to it, sent something wrong."""
 
@@ -85,6 +81,10 @@ class RoomClosedError(AuthenticationError):
 
 class RefusedError(RemoteError):
     """The peer refused us before the handshake finished (room full, unknown room)."""
+
+
+class SessionGoneError(RefusedError):
+    """The host refused a resume with ``no-session``: the session is over (exit 4)."""
 
 
 class ClosedError(ConfideError):

@@ -54,6 +54,7 @@ from confide.errors import (
     OutboxFullError,
     PeerGoneError,
     ProtocolError,
+    SessionGoneError,
     format_window,
 )
 from confide.protocol.messages import Ack, Bye, Closed, Message, Ping, Pong, encode
@@ -154,6 +155,9 @@ class ResumableLink:
         self._timing = timing
         self.resume_key = leg.resume_key
         """The current resume secret (the last adopted leg's)."""
+        self.on_end: Callable[[], None] | None = None
+        """Called once when the link ends for good (closed, or the window ended):
+        a host then forgets the session's tickets."""
         # what the app reads
         self._inbox: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
@@ -453,6 +457,10 @@ class ResumableLink:
         while True:
             try:
                 leg = await redial(self.resume_key)
+            except SessionGoneError as exc:  # the host no longer has this session
+                self._stop_waiting_for_a_leg()
+                self._finish(exc)
+                return
             except (ConfideError, OSError):
                 failures += 1
                 await asyncio.sleep(self._timing.backoff(failures))
@@ -486,6 +494,12 @@ class ResumableLink:
         if self._end is None:
             self._end = error
         self._wake()
+        self._ended()
+
+    def _ended(self) -> None:
+        on_end, self.on_end = self.on_end, None
+        if on_end is not None:
+            on_end()
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -503,6 +517,7 @@ class ResumableLink:
         self._closed = True
         self._stop_waiting_for_a_leg()
         self._wake()
+        self._ended()
         state = self._leg
         if state is not None:
             reader = state.reader

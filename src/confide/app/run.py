@@ -21,19 +21,29 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from confide.app.chat import SessionSpec
+from confide.app.link import Link
+from confide.app.resumable import Leg, Redial, ResumableLink
 from confide.app.room_policy import RoomPolicy
 from confide.app.room_session import NewMember, RoomSpec, StatusRoute
 from confide.app.room_types import DEFAULT_MEMBERS
 from confide.app.secret import Secret
 from confide.app.session_api import SessionSource
-from confide.errors import RoomClosedError
+from confide.errors import ClosedError, RoomClosedError
 from confide.net import DEFAULT_PORT, discovery, tcp, tunnel
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
+from confide.net.resumes import ResumeBook
 from confide.protocol.codes import Code
 from confide.text import sanitize
 
 PING_INTERVAL = 5.0
 """Seconds between pings (the full-screen UI shows the round trip)."""
+RESUMABLE = 2
+"""The protocol version from which a session can resume (``app.resumable``)."""
+MEET_WAIT = 15.0
+"""Seconds one end waits on a relay for the other to meet it under the rendezvous name."""
+RESUME_ATTEMPT_TIMEOUT = 3.0
+"""Seconds one redial may take (connect and resume handshake) before the next one:
+a path that silently drops packets must not hold the joiner past the link's return."""
 UiRunner = Callable[[SessionSource], Awaitable[int]]
 Arrivals = Callable[[], Awaitable[Established]]
 Status = Callable[[str], None]
@@ -111,8 +121,9 @@ async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
             advertiser.update(code.nameplate)
 
     policy = RoomPolicy(opts.secret, max_members=opts.max_members, describe=opts.describe_error)
-    host = Host(policy, status, on_code, handshake_timeout=opts.handshake_timeout)
-    room = _Room(opts, policy, status, run_ui)
+    book = ResumeBook() if opts.resume_window > 0 else None
+    host = Host(policy, status, on_code, handshake_timeout=opts.handshake_timeout, resumes=book)
+    room = _Room(opts, policy, status, run_ui, book)
     if opts.relay is not None:
         return await _host_via_relay(host, opts.relay, room)
     bind, port = ("127.0.0.1", 0) if opts.tunnel else (opts.bind, opts.port)  # ssh -R reaches it
@@ -152,14 +163,24 @@ async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
 
 
 async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
-    """Connect, confirm the handshake, chat; return the exit code."""
+    """Connect, confirm the handshake, chat; return the exit code.
+
+    With a ``resume_window``, a session of a version that can resume redials
+    the host the way it came (the same address, or the relay) after a drop.
+    """
+    attempt = min(opts.timeout, RESUME_ATTEMPT_TIMEOUT)
     if opts.relay is not None:
         from confide.net import relay_client
 
+        relay = opts.relay
         joined = await relay_client.connect(
-            opts.relay, opts.secret, opts.room, timeout=opts.timeout, status=opts.status
+            relay, opts.secret, opts.room, timeout=opts.timeout, status=opts.status
         )
-        return await _chat(joined, opts.nick, run_ui)
+
+        async def via_relay(secret: bytes) -> Established:  # resume through a relay: next
+            raise ClosedError("resuming through a relay is not wired yet")
+
+        return await _chat(joined, opts, run_ui, via_relay)
     if not opts.address:  # no --at: find the host on the LAN by the nameplate
         found = await discovery.join_discovered(
             opts.room,
@@ -168,12 +189,46 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
             discover_timeout=opts.discover_timeout,
             timeout=opts.timeout,
         )
-        return await _chat(found, opts.nick, run_ui)
+        address, port = _peer_address(found)
+        return await _chat(found, opts, run_ui, _tcp_redial(address, port, attempt))
     opts.status(f"connecting to {opts.address}:{opts.port}")
     joined = await tcp.connect(
         opts.address, opts.port, opts.secret, opts.room, timeout=opts.timeout
     )
-    return await _chat(joined, opts.nick, run_ui)
+    return await _chat(joined, opts, run_ui, _tcp_redial(opts.address, opts.port, attempt))
+
+
+Resume = Callable[[bytes], Awaitable[Established]]
+"""One attempt at resuming a session, given its resume secret."""
+
+
+def _tcp_redial(address: str, port: int, timeout: float) -> Resume:
+    async def redial(secret: bytes) -> Established:
+        return await tcp.resume(address, port, secret, timeout=timeout)
+
+    return redial
+
+
+def _peer_address(joined: Established) -> tuple[str, int]:
+    """Where a discovered host was reached: its address and port, to dial it again."""
+    peer = joined.channel.writer.get_extra_info("peername")
+    return str(peer[0]), int(peer[1])
+
+
+def _as_leg(joined: Established) -> Leg:
+    return Leg(joined.channel, joined.channel.conn.resume_key)
+
+
+def _resumes(joined: Established, window: float) -> bool:
+    """Whether this session resumes after a drop: asked for, and both sides can."""
+    return window > 0 and joined.done.version >= RESUMABLE
+
+
+def _leg_redial(resume: Resume) -> Redial:
+    async def redial(secret: bytes) -> Leg:
+        return _as_leg(await resume(secret))
+
+    return redial
 
 
 async def _host_via_relay(host: Host, relay: tuple[str, int], room: _Room) -> int:
@@ -202,16 +257,20 @@ class _Room:
     policy: RoomPolicy
     status: StatusRoute
     run_ui: UiRunner
+    book: ResumeBook | None = None
+    """Where members that come back are found (None: no resume)."""
+    redial: Redial | None = None
+    """How the host itself looks for a member that dropped (a relay's rendezvous), if it does."""
 
     async def run(self, first: Established, arrivals: Arrivals) -> int:
         """Run the UI over the room that ``first`` opens; more come from ``arrivals``."""
 
         async def next_member() -> NewMember:
-            return _member(await arrivals())
+            return self._member(await arrivals())
 
         spec = RoomSpec(
             self.opts.nick,
-            _member(first),
+            self._member(first),
             self.policy,
             next_member,
             max_members=self.opts.max_members,
@@ -220,15 +279,22 @@ class _Room:
         )
         return await self.run_ui(spec)
 
+    def _member(self, joined: Established) -> NewMember:
+        """A confirmed member; resumable (and in the book) if the session can resume."""
+        book = self.book
+        if book is None or not _resumes(joined, self.opts.resume_window):
+            return NewMember(joined.channel, joined.done.sas)
+        link = ResumableLink(_as_leg(joined), redial=self.redial, window=self.opts.resume_window)
+        entry = book.register(link.resume_key, lambda channel, key: link.adopt(Leg(channel, key)))
+        link.on_end = lambda: book.forget(entry)
+        return NewMember(link, joined.done.sas)
 
-def _member(joined: Established) -> NewMember:
-    return NewMember(joined.channel, joined.done.sas)
 
-
-async def _chat(joined: Established, nick: str, run_ui: UiRunner) -> int:
-    return await run_ui(
-        SessionSpec(joined.channel, nick, joined.done.sas, ping_interval=PING_INTERVAL)
-    )
+async def _chat(joined: Established, opts: JoinOptions, run_ui: UiRunner, resume: Resume) -> int:
+    link: Link = joined.channel
+    if _resumes(joined, opts.resume_window):
+        link = ResumableLink(_as_leg(joined), redial=_leg_redial(resume), window=opts.resume_window)
+    return await run_ui(SessionSpec(link, opts.nick, joined.done.sas, ping_interval=PING_INTERVAL))
 
 
 def _fmt(host: str) -> str:

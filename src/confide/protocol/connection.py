@@ -43,6 +43,7 @@ from confide.errors import (
     LocalError,
     ProtocolError,
     RefusedError,
+    SessionGoneError,
 )
 from confide.protocol import handshake as hs
 from confide.protocol import keyschedule
@@ -341,6 +342,8 @@ class Connection:
             text = f"{text} ({members} members)"
         if reason == ALERT_AUTH:
             raise AuthenticationError(text)
+        if reason == ALERT_NO_SESSION:
+            raise SessionGoneError(text)
         raise RefusedError(text)
 
     def _receive_handshake(self, msg: hs.HandshakeMessage, events: list[Event]) -> None:
