@@ -253,3 +253,15 @@ def test_a_room_member_cut_off_disturbs_no_one_and_gets_everything_it_missed(
     assert "carol left" not in bob.err
     assert "reconnecting" not in bob.err
     assert received(bob, ALICE, "a") == list(range(1, 51))
+
+
+def test_ctrl_c_while_reconnecting_leaves_at_once(
+    confide: Launcher, proxied: tuple[Hosted, FaultProxy]
+) -> None:
+    host, proxy = proxied
+    bob = join_through(confide, host, proxy)
+    proxy.down()
+    bob.expect_err(rf"lost the connection to {ALICE}.*reconnecting…$")
+    bob.interrupt()
+    assert bob.wait(timeout=5) == 130
+    assert not confide.tracebacks()
