@@ -264,7 +264,8 @@ async def _run(cfg: Config) -> list[Figure]:
 
 
 def _note_ack_cost(resumable: tuple[Figure, Figure], direct: tuple[Figure, Figure]) -> None:
-    """Add the resumable link's ratio to ``confide direct`` (the cost of the acks) to its notes."""
+    """Add the resumable link's ratio to ``confide direct`` (what the link adds) to its notes."""
     for fig, base in zip(resumable, direct, strict=True):
         if fig.ok and base.ok and base.median > 0:
-            fig.note += f"; {fig.median / base.median:.2f}x {base.name}: the cost of the acks"
+            ratio = fig.median / base.median
+            fig.note += f"; {ratio:.2f}x {base.name}: what sequence numbers and acks add"

@@ -136,11 +136,19 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.write_eof()
 
 
-async def _until_chat(link: ResumableLink) -> float:
-    """Read ``link`` until a ``Chat`` arrives (skipping ``LinkUp``); the time it did."""
-    while not isinstance(await link.receive(), m.Chat):
-        pass
-    return time.perf_counter()
+async def _until_chat(link: ResumableLink, number: int) -> float:
+    """Read ``link`` until a ``Chat`` arrives (skipping ``LinkUp``); the time it did.
+
+    It must be the ``number``-th line: one lost or repeated would be a bug, not a figure.
+    """
+    while True:
+        message = await link.receive()
+        if isinstance(message, m.Chat):
+            break
+    at = time.perf_counter()
+    if message.id != number:
+        raise RuntimeError(f"line {message.id} arrived where line {number} was due")
+    return at
 
 
 async def _expect_down(link: ResumableLink) -> None:
@@ -189,7 +197,7 @@ async def _one_run() -> tuple[float, float]:
             await hoster.receive()  # the nick
             joiner.send(m.Chat(1, "before the cut"))
             hoster.send(m.Chat(1, "before the cut"))
-            await asyncio.gather(_until_chat(hoster), _until_chat(joiner))
+            await asyncio.gather(_until_chat(hoster, 1), _until_chat(joiner, 1))
 
             path.cut()
             await asyncio.gather(_expect_down(joiner), _expect_down(hoster))
@@ -198,7 +206,9 @@ async def _one_run() -> tuple[float, float]:
             await failed.wait()  # the joiner's link has failed at least one redial
             path.restore()
             back = time.perf_counter()
-            at_host, at_joiner = await asyncio.gather(_until_chat(hoster), _until_chat(joiner))
+            at_host, at_joiner = await asyncio.gather(
+                _until_chat(hoster, 2), _until_chat(joiner, 2)
+            )
             joiner.send(m.Bye("done"))
             await joiner.drain()
         return at_host - back, at_joiner - back
