@@ -48,7 +48,11 @@ def config(args: argparse.Namespace) -> Config:
     cfg = Config.tiny() if args.tiny else Config.quick() if args.quick else Config.full()
     if args.runs:
         cfg = dataclasses.replace(
-            cfg, runs=args.runs, handshake_runs=max(args.runs, 1), startup_runs=args.runs
+            cfg,
+            runs=args.runs,
+            handshake_runs=max(args.runs, 1),
+            startup_runs=args.runs,
+            resume_runs=args.runs,
         )
     return cfg
 

@@ -37,6 +37,7 @@ class Config:
     room_members: int = 50
     room_seconds: float = 10.0
     room_rounds: int = 20
+    resume_runs: int = 20
 
     @classmethod
     def full(cls) -> Config:
@@ -46,12 +47,14 @@ class Config:
     @classmethod
     def quick(cls) -> Config:
         """Under a minute on two cores: 1,000 round trips, 256 MiB, 1,000 and 2,500 pairs."""
-        return cls("quick", 5, 20, 1_000, 256 << 20, (1000, 2500), 100, 0.5, 5, 50, 3.0, 5)
+        return cls(
+            "quick", 5, 20, 1_000, 256 << 20, (1000, 2500), 100, 0.5, 5, 50, 3.0, 5, resume_runs=10
+        )
 
     @classmethod
     def tiny(cls) -> Config:
         """Every scenario once, with tiny sizes (the smoke test)."""
-        return cls("tiny", 1, 1, 50, 4 << 20, (100,), 4, 0.3, 1, 4, 0.3, 2)
+        return cls("tiny", 1, 1, 50, 4 << 20, (100,), 4, 0.3, 1, 4, 0.3, 2, resume_runs=1)
 
     def as_dict(self) -> dict[str, Any]:
         """The sizes, for the JSON report."""
@@ -68,6 +71,7 @@ class Config:
             "room_members": self.room_members,
             "room_seconds": self.room_seconds,
             "room_rounds": self.room_rounds,
+            "resume_runs": self.resume_runs,
         }
 
 

@@ -18,7 +18,10 @@ Commands (``kind`` and ``mode``):
   and the secret (this bench's own throwaway code, never a user's). ``echo``
   sends back every message; ``sink`` receives ``count`` messages and sends a
   ``Receipt`` after every ``every`` of them; ``session`` runs a
-  ``ChatSession``, which acknowledges each chat.
+  ``ChatSession``, which acknowledges each chat. ``echo-resumable`` is
+  ``echo`` over a ``ResumableLink`` (sequence numbers, acks, heartbeats, the
+  outbox), as ``app/run.py`` wraps a version-2 session; the bench's end
+  does the same, and ends with a ``Bye``.
 
 The peer exits when its stdin ends.
 """
@@ -33,9 +36,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from bench.peers import LOOPBACK, SETUP_TIMEOUT, listening_host, new_secret
+from bench.peers import LOOPBACK, SETUP_TIMEOUT, listening_host, new_secret, resumable
 from confide import allocator
 from confide.app.chat import ChatSession
+from confide.app.link import LinkDown, LinkUp
 from confide.app.room_policy import RoomPolicy
 from confide.errors import ConfideError
 from confide.net import tcp
@@ -156,6 +160,9 @@ async def _serve_confide(cmd: dict[str, Any], reply: Any) -> None:
 
 
 async def _confide_session(hosted: Established, cmd: dict[str, Any]) -> None:
+    if cmd["mode"] == "echo-resumable":
+        await _echo_resumable(hosted)
+        return
     channel = hosted.channel
     try:
         if cmd["mode"] == "session":  # the real app: it sends a receipt for each chat
@@ -177,6 +184,25 @@ async def _confide_session(hosted: Established, cmd: dict[str, Any]) -> None:
         return
     finally:
         await channel.close()
+
+
+async def _echo_resumable(hosted: Established) -> None:
+    """Send back every message over a ``ResumableLink`` until the bench's ``Bye``."""
+    link = resumable(hosted)  # a host's: no redial (no drop happens here)
+    try:
+        await link.receive()  # the joiner's nick
+        while True:
+            message = await link.receive()
+            if isinstance(message, m.Bye):
+                return
+            if isinstance(message, LinkDown | LinkUp):
+                continue
+            link.send(message)
+            await link.drain()
+    except ConfideError:
+        return
+    finally:
+        await link.close()
 
 
 def _quiet(_what: object) -> None:

@@ -4,7 +4,8 @@ Everything here listens and connects on 127.0.0.1 only, through confide's own
 ``tcp.listen``/``Host``/``tcp.connect`` (and ``relay_client``), so the bench
 measures the code users run. ``PeerProcess`` drives ``python -m bench.peer``,
 the far end of the chat and bulk scenarios; ``peer_stream`` and
-``peer_channel`` connect to what it serves.
+``peer_channel`` connect to what it serves. ``resumable`` wraps a version-2
+session in a ``ResumableLink`` the way ``app/run.py`` does.
 """
 
 from __future__ import annotations
@@ -17,15 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from bench import cpus
+from confide.app.resumable import Leg, Redial, ResumableLink
 from confide.app.room_policy import RoomPolicy
 from confide.app.secret import Secret
 from confide.net import tcp
 from confide.net.host import Established, Host
+from confide.net.resumes import ResumeBook
 from confide.protocol import codes
 from confide.protocol import messages as m
 
 LOOPBACK = "127.0.0.1"
 SETUP_TIMEOUT = 10.0
+RESUMABLE = 2
+"""The protocol version from which a session resumes (``app.run.RESUMABLE``)."""
+RESUME_WINDOW = 60.0
+"""Seconds a bench link waits for a new leg after a loss (the product's default is 300)."""
 
 
 def new_secret() -> Secret:
@@ -34,10 +41,14 @@ def new_secret() -> Secret:
     return Secret(code=code, words=3)
 
 
-async def listening_host(secret: Secret) -> tuple[Host, asyncio.Server, int]:
-    """A confide ``Host`` listening on a free loopback port."""
+async def listening_host(
+    secret: Secret, resumes: ResumeBook | None = None
+) -> tuple[Host, asyncio.Server, int]:
+    """A confide ``Host`` listening on a free loopback port (with ``resumes``, its ticket book)."""
     policy = RoomPolicy(secret)
-    host = Host(policy, lambda _s: None, lambda _c: None, handshake_timeout=SETUP_TIMEOUT)
+    host = Host(
+        policy, lambda _s: None, lambda _c: None, handshake_timeout=SETUP_TIMEOUT, resumes=resumes
+    )
     server = await tcp.listen(host, LOOPBACK, 0)
     return host, server, server.sockets[0].getsockname()[1]
 
@@ -53,6 +64,18 @@ async def join(host: Host, port: int, secret: Secret) -> tuple[Established, Esta
     await joined.channel.drain()
     hosted = await asyncio.wait_for(tcp.wait_for_joiner(host), SETUP_TIMEOUT)
     return joined, hosted
+
+
+def resumable(session: Established, redial: Redial | None = None) -> ResumableLink:
+    """Wrap a confirmed session in a ``ResumableLink``, as ``app/run.py`` does for version 2.
+
+    The joiner passes its ``redial``; a host passes none and adopts new legs
+    from its ``ResumeBook`` (``register``, as ``app.run._Room._member`` does).
+    """
+    if session.done.version < RESUMABLE:
+        raise RuntimeError(f"the session is version {session.done.version}: it can't resume")
+    leg = Leg(session.channel, session.channel.conn.resume_key)
+    return ResumableLink(leg, redial=redial, window=RESUME_WINDOW)
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,6 +28,7 @@ NAME_WIDTH = 32
 EXPECTED: dict[str, list[str]] = {
     "handshake": [
         "confide connect->confirmed",
+        "confide resume->confirmed",
         "bare X25519 exchange",
         "confide in memory (no sockets)",
     ],
@@ -37,6 +38,7 @@ EXPECTED: dict[str, list[str]] = {
             "tcp echo",
             "tcp+aead echo",
             "confide direct",
+            "confide resumable",
             "confide relay",
             "session receipt",
             "tcp+aead forwarded",
@@ -70,6 +72,7 @@ EXPECTED: dict[str, list[str]] = {
         "peak: bare fan-out hub (AEAD)",
         "peak: confide host",
     ],
+    "resume": ["back -> delivered at host", "back -> delivered at joiner"],
 }
 ZERO_IS_A_VALUE = ("load: msgs lost",)
 """Figures whose ideal is 0 (a count of what went wrong): 0 is a measurement there."""
@@ -134,6 +137,23 @@ def test_figures_are_sane(report: tuple[dict[str, Any], str, int]) -> None:
         if "target" in fig:
             assert isinstance(fig["target"]["met"], bool), key
             assert fig["target"]["text"], key
+
+
+@pytest.mark.slow
+def test_resume_figures_carry_their_targets_and_the_ack_cost(
+    report: tuple[dict[str, Any], str, int],
+) -> None:
+    doc, _, _ = report
+    figures = _figures(doc)
+    back = figures["resume", "back -> delivered at host"]
+    assert (back["unit"], back["target"]["text"]) == ("s", "< 1 s"), back
+    resumable = figures["chat", "confide resumable p50"]
+    assert resumable["target"]["text"] == "<= 1.5x", resumable
+    assert resumable["baseline"] == "tcp+aead echo p50", resumable
+    direct = figures["chat", "confide direct p50"]["median"]
+    assert f"{resumable['median'] / direct:.2f}x confide direct p50" in resumable["note"]
+    resume = figures["handshake", "confide resume->confirmed"]
+    assert resume["baseline"] == "bare X25519 exchange", resume
 
 
 def _table_rows(table: str) -> dict[tuple[str, str], str]:

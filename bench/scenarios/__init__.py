@@ -33,4 +33,5 @@ SCENARIOS: dict[str, Scenario] = {
     "relay": _load("relay_scale"),
     "room": _load("room"),
     "startup": _load("startup"),
+    "resume": _load("resume"),
 }

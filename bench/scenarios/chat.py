@@ -10,6 +10,10 @@ trip and reports p50 and p99 per run. Every variant is an echo: send one
   each end, as any encrypted chat must (the baseline of the targets).
 * ``confide direct``: a ``Chat`` with 100 bytes of text over confirmed
   ``Channel`` objects on loopback: records, padding, msgpack, the lot.
+* ``confide resumable``: the same ``Chat`` with both ends wrapped in a
+  ``ResumableLink``, as a version-2 session runs in the app (sequence
+  numbers, acks, heartbeats, the outbox); its ratio to ``confide direct``
+  (in its note) is the cost of the acks.
 * ``confide relay``: the same through a real ``confide relay`` process.
 * ``session receipt``: ``ChatSession.say`` on both ends (the app itself) until
   the peer's ``Receipt`` arrives as ``Delivered``: a user's round trip.
@@ -30,7 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from bench import cpus, relay
 from bench.core import Config, Figure, Target, percentile
 from bench.peer import nonce
-from bench.peers import PeerProcess, peer_channel, peer_stream
+from bench.peers import PeerProcess, peer_channel, peer_stream, resumable
 from confide.app.chat import ChatSession
 from confide.app.events import AppEvent, Delivered
 from confide.protocol import messages as m
@@ -91,6 +95,27 @@ async def _echo(peer: PeerProcess, relay_port: int = 0) -> Echo:
 
     async def close() -> None:
         await channel.close()
+        await peer.done()
+
+    return Echo(round_trip, close)
+
+
+async def _resumable(peer: PeerProcess) -> Echo:
+    """The ``Chat`` echo over a ``ResumableLink`` at both ends."""
+    link = resumable(await peer_channel(peer, "echo-resumable", nick=False))
+    link.send(m.Nick("bench"))  # through the link: the peer's link counts it as message 1
+    await link.drain()
+    ids = iter(range(1, 1 << 62))
+
+    async def round_trip() -> None:
+        link.send(m.Chat(next(ids), TEXT))
+        await link.drain()
+        await link.receive()
+
+    async def close() -> None:
+        link.send(m.Bye("done"))  # the peer ends on it: the end of the leg is then no loss
+        await link.drain()
+        await link.close()
         await peer.done()
 
     return Echo(round_trip, close)
@@ -173,6 +198,11 @@ def _figures(cfg: Config) -> dict[str, tuple[Figure, Figure]]:
         "tcp": both("tcp echo", f"bare asyncio echo; {rts}"),
         "aead": both("tcp+aead echo", "the echo plus ChaCha20-Poly1305 at each end"),
         "direct": both("confide direct", "Chat over two Channels", Target("<=", 1.5, ratio=True)),
+        "resumable": both(
+            "confide resumable",
+            "Chat over two ResumableLinks (sequence numbers, acks, outbox)",
+            Target("<=", 1.5, ratio=True),
+        ),
         "relay": both(
             "confide relay", "Chat through a confide relay process", Target("<=", 2.5, ratio=True)
         ),
@@ -194,7 +224,7 @@ async def _run(cfg: Config) -> list[Figure]:
     """Measure every variant, each against its own peer process, taking turns."""
     figs = _figures(cfg)
     server = await relay.start_relay()
-    keys = ["tcp", "aead", "direct", "session"]
+    keys = ["tcp", "aead", "direct", "resumable", "session"]
     if isinstance(server, relay.RelayProcess):
         keys.append("relay")
     else:
@@ -212,6 +242,7 @@ async def _run(cfg: Config) -> list[Figure]:
             "tcp": lambda: _stream(peers["tcp"], "tcp"),
             "aead": lambda: _stream(peers["aead"], "aead"),
             "direct": lambda: _echo(peers["direct"]),
+            "resumable": lambda: _resumable(peers["resumable"]),
             "session": lambda: _session(peers["session"]),
         }
         if isinstance(server, relay.RelayProcess):
@@ -228,4 +259,13 @@ async def _run(cfg: Config) -> list[Figure]:
         await forwarder.stop()
         if isinstance(server, relay.RelayProcess):
             await server.stop()
+    _note_ack_cost(figs["resumable"], figs["direct"])
     return [fig for pair in figs.values() for fig in pair]
+
+
+def _note_ack_cost(resumable: tuple[Figure, Figure], direct: tuple[Figure, Figure]) -> None:
+    """Add the resumable link's ratio to ``confide direct`` (what the link adds) to its notes."""
+    for fig, base in zip(resumable, direct, strict=True):
+        if fig.ok and base.ok and base.median > 0:
+            ratio = fig.median / base.median
+            fig.note += f"; {ratio:.2f}x {base.name}: what sequence numbers and acks add"

@@ -7,6 +7,9 @@ on. The baseline does the least any key exchange can: connect, swap two X25519
 public keys over the same kind of socket, and derive the shared secret on both
 sides. A third figure runs the same CPace handshake between two ``Connection``
 objects in memory, to show how much of the time is the cryptography itself.
+A fourth times the resume handshake (``tcp.resume``, protocol version 2) to
+a ``Host`` whose ``ResumeBook`` holds the session, until the joiner has the
+new channel and the book has handed the host's on.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bench.core import Config, Figure, Target
 from bench.peers import LOOPBACK, SETUP_TIMEOUT, join, listening_host, new_secret
+from confide.net import tcp
+from confide.net.channel import Channel
+from confide.net.resumes import ResumeBook
 from confide.protocol.connection import Connection
 from confide.protocol.handshake import HOST, JOINER
 
@@ -42,6 +48,35 @@ async def _confide_once() -> float:
             raise RuntimeError("the two sides derived different SAS words")
         await joined.channel.close()
         await hosted.channel.close()
+        return elapsed
+    finally:
+        server.close()
+        await host.close()
+        await server.wait_closed()
+
+
+async def _resume_once() -> float:
+    book = ResumeBook()
+    host, server, port = await listening_host(new_secret(), book)
+    adopted: asyncio.Future[Channel] = asyncio.get_running_loop().create_future()
+
+    def adopt(channel: Channel, _key: bytes) -> None:
+        adopted.set_result(channel)
+
+    key = secrets.token_bytes(32)  # a session's resume secret: 32 bytes from its key schedule
+    book.register(key, adopt)
+    try:
+        start = time.perf_counter()
+        joined = await tcp.resume(LOOPBACK, port, key, timeout=SETUP_TIMEOUT)
+        hosted = await asyncio.wait_for(adopted, SETUP_TIMEOUT)
+        elapsed = time.perf_counter() - start
+        if (
+            joined.channel.conn.resume_key != hosted.conn.resume_key
+            or hosted.conn.resume_key == key
+        ):
+            raise RuntimeError("the two sides did not ratchet to the same resume secret")
+        await joined.channel.close()
+        await hosted.close()
         return elapsed
     finally:
         server.close()
@@ -97,7 +132,7 @@ def _in_memory_once() -> float:
 
 
 async def run(cfg: Config) -> list[Figure]:
-    """Measure the three handshakes, interleaved run by run."""
+    """Measure the four handshakes, interleaved run by run."""
     confide = Figure(
         SCENARIO,
         "confide connect->confirmed",
@@ -106,6 +141,14 @@ async def run(cfg: Config) -> list[Figure]:
         baseline="bare X25519 exchange",
         target=Target("<", 5.0),
         note="tcp.connect to a Host on loopback until both are confirmed and the host has the nick",
+    )
+    resume = Figure(
+        SCENARIO,
+        "confide resume->confirmed",
+        "ms",
+        "lower",
+        baseline="bare X25519 exchange",
+        note="tcp.resume to a Host whose ResumeBook holds the session, until both are confirmed",
     )
     bare = Figure(
         SCENARIO,
@@ -124,9 +167,11 @@ async def run(cfg: Config) -> list[Figure]:
     )
     for _ in range(WARMUP):
         await _confide_once()
+        await _resume_once()
         await _x25519_once()
     for _ in range(cfg.handshake_runs):
         confide.samples.append(await _confide_once() * 1000)
+        resume.samples.append(await _resume_once() * 1000)
         bare.samples.append(await _x25519_once() * 1000)
         memory.samples.append(_in_memory_once() * 1000)
-    return [confide, bare, memory]
+    return [confide, resume, bare, memory]
