@@ -9,6 +9,7 @@ records all fail with an alert, never an escaping exception, and commit nothing.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 import msgpack
 import pytest
@@ -25,7 +26,7 @@ from confide.protocol.connection import (
     alert_frame,
     opens_with_resume,
 )
-from confide.protocol.events import HandshakeComplete, MessageReceived
+from confide.protocol.events import Event, HandshakeComplete, MessageReceived
 from confide.protocol.framing import FrameDecoder, encode_frame
 from confide.protocol.records import HANDSHAKE, plain_record
 
@@ -62,13 +63,13 @@ def maps(data: bytes) -> list[dict[str, object]]:
     return out
 
 
-def frame(fields: dict[str, object]) -> bytes:
+def frame(fields: Mapping[str, object]) -> bytes:
     return encode_frame(plain_record(HANDSHAKE, msgpack.packb(fields, use_bin_type=True)))
 
 
 def resume_both(
     j: Connection, h: Connection
-) -> tuple[list[object], list[object], list[bytes], list[bytes]]:
+) -> tuple[list[Event], list[Event], list[bytes], list[bytes]]:
     """Run a resume to its end; (joiner events, host events, joiner sends, host sends)."""
     j.start()
     jsent, hsent = [j.data_to_send()], []
@@ -153,7 +154,8 @@ def test_a_joiner_with_the_wrong_secret_refuses_the_hosts_answer() -> None:
 
 def tamper_tag(data: bytes) -> bytes:
     (fields,) = maps(data)
-    tag = bytearray(fields["tag"])  # type: ignore[arg-type]
+    assert isinstance(fields["tag"], bytes)
+    tag = bytearray(fields["tag"])
     tag[0] ^= 1
     return frame({**fields, "tag": bytes(tag)})
 

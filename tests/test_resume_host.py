@@ -14,18 +14,19 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
 import msgpack
 import pytest
 
-from confide.app.room_policy import RoomPolicy, Secret
+from confide.app.room_policy import RoomPolicy
+from confide.app.secret import Secret
 from confide.errors import AuthenticationError, RefusedError
 from confide.net import sockopts, tcp
 from confide.net.channel import Channel
-from confide.net.host import Host
+from confide.net.host import Established, Host
 from confide.net.resumes import MAX_PENDING, ResumeBook
 from confide.protocol import messages as m
 from confide.protocol import resume as rs
@@ -46,7 +47,7 @@ class Hosted:
     port: int
     book: ResumeBook
     lines: list[str]
-    joiner: tcp.Established
+    joiner: Established
     host_side: Channel
     adopted: asyncio.Queue[tuple[Channel, bytes]] = field(default_factory=asyncio.Queue)
     channels: list[Channel] = field(default_factory=list)
@@ -105,7 +106,7 @@ async def chat_both_ways(joiner: Channel, host: Channel) -> None:
     assert await asyncio.wait_for(joiner.receive(), TIMEOUT) == m.Chat(2, "welcome back")
 
 
-async def resume_and_check(h: Hosted, secret: bytes) -> tuple[tcp.Established, Channel, bytes]:
+async def resume_and_check(h: Hosted, secret: bytes) -> tuple[Established, Channel, bytes]:
     """Resume with ``secret``: the session adopts a working channel; (joiner, host side, R')."""
     back = await tcp.resume("127.0.0.1", h.port, secret, timeout=TIMEOUT)
     channel, key = await asyncio.wait_for(h.adopted.get(), TIMEOUT)
@@ -147,12 +148,12 @@ def test_a_full_room_still_takes_its_own_member_back() -> None:
     run(body)
 
 
-def frame(fields: dict[str, object]) -> bytes:
+def frame(fields: Mapping[str, object]) -> bytes:
     return encode_frame(plain_record(HANDSHAKE, msgpack.packb(fields, use_bin_type=True)))
 
 
 async def read_records(reader: asyncio.StreamReader, count: int) -> list[bytes]:
-    decoder, records = FrameDecoder(), []
+    decoder, records = FrameDecoder(), list[bytes]()
     while len(records) < count:
         data = await asyncio.wait_for(reader.read(4096), TIMEOUT)
         assert data, f"closed after {len(records)} records"

@@ -433,7 +433,7 @@ def test_a_fresh_side_accepts_the_recorded_resume_of_its_peer(role: str) -> None
 def test_the_recorded_resume_fails_under_another_secret() -> None:
     """Not vacuous: a host that holds another secret under the same ticket refuses the proof."""
     book = resume_gen.OneTicket(_b(RESUME, "resume_secret"))
-    book.lookup = lambda ticket: bytes(32)  # type: ignore[method-assign]
+    book.lookup = lambda ticket: bytes(32)
     host = Connection(hs.HOST, b"", ScriptedRandom(_b(RESUME, "host_random")), resumes=book)
     resume, proof = _frames(RESUME, "joiner")[:2]
     host.receive_data(resume)
