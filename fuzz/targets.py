@@ -27,9 +27,15 @@ from functools import cache, lru_cache
 from confide.app.room_policy import RoomPolicy
 from confide.app.secret import Secret
 from confide.errors import ConfideError, ProtocolError
-from confide.protocol import codes, messages
+from confide.protocol import codes, messages, resume
 from confide.protocol import handshake as hs
-from confide.protocol.connection import ALERT_AUTH, ALERT_ROOM_FULL, Connection, alert_frame
+from confide.protocol.connection import (
+    ALERT_AUTH,
+    ALERT_NO_SESSION,
+    ALERT_ROOM_FULL,
+    Connection,
+    alert_frame,
+)
 from confide.protocol.events import HandshakeComplete, MessageReceived
 from confide.protocol.framing import MAX_RECORD, PREFIX, FrameDecoder, encode_frame
 from confide.protocol.records import MAX_MESSAGE
@@ -275,6 +281,64 @@ def fuzz_joiner(data: bytes) -> None:
     _drive(_joiner(), pieces(data))
 
 
+# -- 2b. the resume handshake (docs/PROTOCOL.md §10), both roles -------------
+
+RESUME_SECRET = bytes(range(32))
+"""The one session a fuzzed host can resume (its ticket book holds only this)."""
+
+
+class _OneSession:
+    """A host's ticket book with one session, as ``net.resumes.ResumeBook`` keeps it."""
+
+    def lookup(self, ticket: bytes) -> bytes | None:
+        return RESUME_SECRET if ticket == resume.ticket_id(RESUME_SECRET) else None
+
+    def offer(self, ticket: bytes, new_secret: bytes) -> None:
+        check(ticket == resume.ticket_id(RESUME_SECRET), "offered for an unknown ticket")
+
+
+def _resume_host() -> Connection:
+    return Connection(hs.HOST, b"", fixed_rand(b"resume host"), resumes=_OneSession())
+
+
+def _resume_joiner() -> Connection:
+    conn = Connection(hs.JOINER, b"", fixed_rand(b"resume joiner"), resume=RESUME_SECRET)
+    conn.start()
+    return conn
+
+
+@cache
+def resume_transcript() -> Transcript:
+    """A resume a fresh ``_resume_host``/``_resume_joiner`` pair runs, and records after it."""
+    joiner, host = _resume_joiner(), _resume_host()
+    hello = joiner.data_to_send()
+    host.receive_data(hello)
+    resumed = host.data_to_send()
+    joiner.receive_data(resumed)
+    proof = joiner.data_to_send()
+    host.receive_data(proof)
+    if not (joiner.is_open and host.is_open):
+        raise RuntimeError("the seed resume did not complete")
+    return Transcript(
+        hello,
+        resumed,
+        proof,
+        b"",
+        tuple(joiner.seal(messages.encode(m)) for m in SAMPLES),
+        tuple(host.seal(messages.encode(m)) for m in SAMPLES),
+    )
+
+
+def fuzz_resume_host(data: bytes) -> None:
+    """A host with one resumable session fed the fuzzer's bytes as a joiner's stream."""
+    _drive(_resume_host(), pieces(data))
+
+
+def fuzz_resume_joiner(data: bytes) -> None:
+    """A joiner resuming, after its ``resume``, fed the fuzzer's bytes as the host's stream."""
+    _drive(_resume_joiner(), pieces(data))
+
+
 # -- 3. messages after a confirmed handshake ---------------------------------
 
 _pair: list[tuple[Connection, Connection]] = []
@@ -467,6 +531,23 @@ def _joiner_seeds() -> Iterator[bytes]:
         yield how + alert_frame(ALERT_ROOM_FULL)
 
 
+def _resume_host_seeds() -> Iterator[bytes]:
+    t = resume_transcript()
+    for how in (b"\x00", b"\x05"):
+        yield how + t.hello
+        yield how + t.hello + t.share
+        yield how + t.hello + t.share + b"".join(t.to_host)
+        yield how + transcript().hello + t.share
+
+
+def _resume_joiner_seeds() -> Iterator[bytes]:
+    t = resume_transcript()
+    for how in (b"\x00", b"\x05"):
+        yield how + t.reply
+        yield how + t.reply + b"".join(t.to_joiner)
+        yield how + alert_frame(ALERT_NO_SESSION)
+
+
 def _message_seeds() -> Iterator[bytes]:
     for message in SAMPLES:
         yield messages.encode(message)
@@ -508,6 +589,10 @@ TARGETS: dict[str, Target] = {
         Target("framing", fuzz_framing, _framing_seeds, 4096, "FrameDecoder, stream cut"),
         Target("host", fuzz_host, _host_seeds, 2048, "a host's handshake and channel"),
         Target("joiner", fuzz_joiner, _joiner_seeds, 2048, "a joiner's handshake and channel"),
+        Target("resume", fuzz_resume_host, _resume_host_seeds, 2048, "a host's resume"),
+        Target(
+            "resume-joiner", fuzz_resume_joiner, _resume_joiner_seeds, 2048, "a joiner's resume"
+        ),
         Target("message", fuzz_message, _message_seeds, 2048, "messages.decode, sealed"),
         Target("record", fuzz_record, _record_seeds, 2048, "raw records to an open host"),
         Target("routing", fuzz_routing, _routing_seeds, 1024, "relay routing frames"),
