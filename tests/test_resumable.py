@@ -78,7 +78,7 @@ class Wire:
                 return message
 
     def has_received(self) -> bool:
-        return self.end.has_received()
+        return not (self.cut or self.stalled) and self.end.has_received()
 
     async def drain(self) -> None:
         await self.end.drain()
@@ -227,13 +227,15 @@ def test_ping_pong_and_ack_are_not_sequenced() -> None:
         assert joiner.waiting() == 1  # only the chat waits for an ack
         assert [await host.receive() for _ in range(3)] == [m.Ping(1), m.Chat(1, "one"), m.Pong(7)]
         assert host.received == 1
-        host.send(m.Ack(5))  # an Ack from the app goes out as is: never numbered
+        host.send(m.Ack(1))  # an Ack from the app goes out as is: never numbered
         assert host.waiting() == 0
+        assert not joiner.has_received()  # the Ack is the link's own, not the app's
+        assert joiner.waiting() == 0
         await cut(*leg)
-        await until(lambda: not host.up and not joiner.up)
-        joiner.send(m.Ping(2))  # dropped while down
+        assert isinstance(await joiner.receive(), LinkDown)
+        joiner.send(m.Ping(2))  # dropped while down, not kept
         joiner.send(m.Pong(3))
-        assert joiner.waiting() == 1
+        assert joiner.waiting() == 0
         assert joiner.queued_bytes() == 0
         await close_all(host, joiner)
 
@@ -253,15 +255,19 @@ def test_an_ack_comes_after_a_batch_at_once_and_after_a_delay_otherwise() -> Non
         assert joiner.waiting() == 31
         joiner.send(m.Chat(32, "the 32nd"))
         await host.receive()
+        at_joiner = Reader(joiner)
         await until(lambda: joiner.waiting() == 0)
+        await at_joiner.stop()
         await close_all(host, joiner)
 
         host, joiner, _ = links(timing=Liveness(ack_delay=0.05, heartbeat=60))
         joiner.send(m.Chat(1, "one"))
         started = time.monotonic()
         await host.receive()
+        at_joiner = Reader(joiner)
         await until(lambda: joiner.waiting() == 0)
         assert time.monotonic() - started >= 0.04
+        await at_joiner.stop()
         await close_all(host, joiner)
 
     run(scenario())
@@ -354,6 +360,21 @@ def test_a_stalled_leg_is_detected_aborted_and_reported() -> None:
     run(scenario())
 
 
+def test_silence_counts_only_while_the_app_listens() -> None:
+    async def scenario() -> None:
+        quiet = Liveness(stall=0.2, ack_delay=60, heartbeat=60)  # the peer sends nothing
+        host, joiner, _ = links(timing=quiet)
+        await asyncio.sleep(0.5)  # the app is busy elsewhere for longer than a stall
+        assert host.up
+        assert not host.has_received()
+        started = time.monotonic()
+        assert await host.receive() == LinkDown("no answer for 0.2 s")
+        assert time.monotonic() - started >= 0.2
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
 def test_adopting_a_leg_while_up_is_seamless() -> None:
     async def scenario() -> None:
         host, joiner, leg = links(timing=Liveness(ack_delay=60, heartbeat=60))
@@ -372,6 +393,25 @@ def test_adopting_a_leg_while_up_is_seamless() -> None:
         assert at_joiner.got == numbered(15, "host")
         await until(lambda: host.waiting() == 5)  # the joiner acked the first 10 on the new leg
         assert at_host.states == at_joiner.states == []
+        await at_host.stop()
+        await at_joiner.stop()
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
+def test_a_message_the_given_up_leg_still_returns_is_dropped_and_resent() -> None:
+    async def scenario() -> None:
+        host, joiner, _ = links(timing=Liveness(ack_delay=60, heartbeat=60))
+        at_host, at_joiner = Reader(host), Reader(joiner)
+        await asyncio.sleep(0)  # the host's receive now waits on the first leg
+        joiner.send(m.Chat(1, "in flight"))  # wakes that receive…
+        resume(host, joiner, b"r1")  # …but a new leg comes in the same turn
+        joiner.send(m.Chat(2, "after"))
+        await until(lambda: len(at_host.got) == 2)
+        await asyncio.sleep(0.05)  # nothing more comes
+        assert at_host.got == [m.Chat(1, "in flight"), m.Chat(2, "after")]
+        assert host.received == 2
         await at_host.stop()
         await at_joiner.stop()
         await close_all(host, joiner)
@@ -464,17 +504,17 @@ def test_a_full_outbox_refuses_a_message_whole() -> None:
     async def scenario() -> None:
         host, joiner, leg = links(limits=OutboxLimits(messages=5, bytes=1000))
         await cut(*leg)
-        await until(lambda: not joiner.up)
+        assert isinstance(await joiner.receive(), LinkDown)
         for message in numbered(5, "joiner"):
             joiner.send(message)
         with pytest.raises(OutboxFullError, match="5 messages are waiting for the peer"):
             joiner.send(m.Chat(6, "one too many"))
         assert joiner.waiting() == 5
-        resume(host, joiner, b"r1")
-        assert isinstance(await host.receive(), LinkDown)  # the host's own states first
-        assert await host.receive() == LinkUp()
+        resume(host, joiner, b"r1")  # the host, not reading, never noticed the cut
+        at_joiner = Reader(joiner)
         assert [await host.receive() for _ in range(5)] == numbered(5, "joiner")
         await until(lambda: joiner.waiting() == 0)
+        assert at_joiner.states == [LinkUp()]
         assert not host.has_received()
 
         big = m.Chat(6, "x" * 900)  # bytes: 900 fit, a second one does not
@@ -482,6 +522,7 @@ def test_a_full_outbox_refuses_a_message_whole() -> None:
         with pytest.raises(OutboxFullError, match="1 messages are waiting"):
             joiner.send(m.Chat(7, "y" * 200))
         assert await host.receive() == big
+        await at_joiner.stop()
         await close_all(host, joiner)
 
     run(scenario())
