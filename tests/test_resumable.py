@@ -24,9 +24,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from confide.app.chat import LEAVE_TIMEOUT, ChatSession
+from confide.app.events import AppEvent, Delivered, Disconnected, MessageIn, PeerLeft
 from confide.app.link import LinkDown, LinkUp, MemoryLink, memory_link_pair
 from confide.app.resumable import Leg, Liveness, OutboxLimits, Redial, ResumableLink
-from confide.errors import ClosedError, OutboxFullError, PeerGoneError, format_window
+from confide.errors import EXIT_OK, ClosedError, OutboxFullError, PeerGoneError, format_window
 from confide.net.channel import Channel
 from confide.protocol import messages as m
 from confide.protocol.connection import Connection
@@ -602,6 +604,36 @@ def test_close_ends_a_waiting_receive() -> None:
         with pytest.raises(ClosedError):
             await host.drain()
         await joiner.close()
+
+    run(scenario())
+
+
+def test_two_chat_sessions_survive_a_cut_and_leave_with_the_half_close() -> None:
+    """``ChatSession`` over resumable links: every line once, receipts, then a clean goodbye."""
+
+    async def scenario() -> None:
+        host, joiner, leg = links()
+        alice_saw: list[AppEvent] = []
+        bob_saw: list[AppEvent] = []
+        alice = ChatSession(host, "alice", ("a",) * 5, alice_saw.append)
+        bob = ChatSession(joiner, "bob", ("a",) * 5, bob_saw.append)
+        alice_ran, bob_ran = asyncio.create_task(alice.run()), asyncio.create_task(bob.run())
+        ids = [alice.say(f"line {n}") for n in range(1, 26)]
+        await cut(*leg)
+        ids += [alice.say(f"line {n}") for n in range(26, 51)]  # maybe while down
+        await until(lambda: not host.up and not joiner.up)
+        resume(host, joiner, b"r1")
+        await until(lambda: sum(isinstance(e, Delivered) for e in alice_saw) == 50)
+        lines = [e for e in bob_saw if isinstance(e, MessageIn)]
+        assert [(e.text, e.id) for e in lines] == [(f"line {n}", n) for n in range(1, 51)]
+        assert ids == list(range(1, 51))
+        started = time.monotonic()
+        await alice.leave("gotta go")
+        assert time.monotonic() - started < LEAVE_TIMEOUT  # bob closed: no waiting it out
+        assert await asyncio.wait_for(bob_ran, 5) == EXIT_OK
+        assert await asyncio.wait_for(alice_ran, 5) == EXIT_OK
+        assert [e for e in bob_saw if isinstance(e, PeerLeft)] == [PeerLeft("alice", "gotta go")]
+        assert not any(isinstance(e, Disconnected) for e in alice_saw + bob_saw)
 
     run(scenario())
 
