@@ -15,12 +15,11 @@ stays in a bounded outbox (``OutboxLimits``) until the peer's cumulative
 messages it takes off the leg (``received``) and acks at the latest
 ``ack_delay`` after an unacked one, at once after ``ack_batch``, and as a
 heartbeat when nothing was sent on the leg for ``heartbeat`` seconds
-(``Liveness``). A new leg starts with
-our ``Ack(received)``; the peer's first ``Ack(n)`` trims the outbox, the
-rest is resent in order, and only then do new messages go out on the leg
-(before that they only join the outbox). The peer does the same, so its
-first sequenced message on the new leg is our ``received + 1``: nothing is
-lost, repeated or reordered.
+(``Liveness``). A new leg starts with our ``Ack(received)``; the peer's
+first ``Ack(n)`` trims the outbox, the rest is resent in order, and only
+then do new messages go out on the leg (before that they only join the
+outbox). The peer does the same, so its first sequenced message on the new
+leg is our ``received + 1``: nothing is lost, repeated or reordered.
 
 Liveness. A leg from which nothing arrived for ``stall`` seconds is
 stalled; a leg whose ``receive`` fails is lost. Either way the leg is
