@@ -83,6 +83,10 @@ class RefusedError(RemoteError):
     """The peer refused us before the handshake finished (room full, unknown room)."""
 
 
+class SessionGoneError(RefusedError):
+    """The host refused a resume with ``no-session``: the session is over (exit 4)."""
+
+
 class ClosedError(ConfideError):
     """The connection ended: the peer left, or the network dropped it."""
 

@@ -65,6 +65,7 @@ from confide.errors import (
     OutboxFullError,
     PeerGoneError,
     ProtocolError,
+    SessionGoneError,
     format_window,
 )
 from confide.protocol.messages import Ack, Bye, Closed, Message, Ping, Pong, encode
@@ -159,6 +160,9 @@ class ResumableLink:
         self._timing = timing
         self.resume_key = leg.resume_key
         """The current resume secret (the last adopted leg's)."""
+        self.on_end: Callable[[], None] | None = None
+        """Called once when the link ends for good (closed, or the window ended):
+        a host then forgets the session's tickets."""
         # what the app reads
         self._inbox: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
@@ -474,6 +478,10 @@ class ResumableLink:
         while True:
             try:
                 leg = await redial(self.resume_key)
+            except SessionGoneError as exc:  # the host no longer has this session
+                self._stop_waiting_for_a_leg()
+                self._finish(exc)
+                return
             except (ConfideError, OSError):
                 failures += 1
                 await asyncio.sleep(self._timing.backoff(failures))
@@ -516,6 +524,12 @@ class ResumableLink:
         if self._end is None:
             self._end = error
         self._wake()
+        self._ended()
+
+    def _ended(self) -> None:
+        on_end, self.on_end = self.on_end, None
+        if on_end is not None:
+            on_end()
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -533,6 +547,7 @@ class ResumableLink:
         self._closed = True
         self._stop_waiting_for_a_leg()
         self._wake()
+        self._ended()
         state = self._leg
         if state is not None:
             self._stop_leg(state, abort=False)
