@@ -24,9 +24,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from confide.app.chat import LEAVE_TIMEOUT, ChatSession
+from confide.app.events import AppEvent, Delivered, Disconnected, MessageIn, PeerLeft
 from confide.app.link import LinkDown, LinkUp, MemoryLink, memory_link_pair
 from confide.app.resumable import Leg, Liveness, OutboxLimits, Redial, ResumableLink
-from confide.errors import ClosedError, OutboxFullError, PeerGoneError, format_window
+from confide.errors import EXIT_OK, ClosedError, OutboxFullError, PeerGoneError, format_window
 from confide.net.channel import Channel
 from confide.protocol import messages as m
 from confide.protocol.connection import Connection
@@ -78,7 +80,7 @@ class Wire:
                 return message
 
     def has_received(self) -> bool:
-        return self.end.has_received()
+        return not (self.cut or self.stalled) and self.end.has_received()
 
     async def drain(self) -> None:
         await self.end.drain()
@@ -227,13 +229,15 @@ def test_ping_pong_and_ack_are_not_sequenced() -> None:
         assert joiner.waiting() == 1  # only the chat waits for an ack
         assert [await host.receive() for _ in range(3)] == [m.Ping(1), m.Chat(1, "one"), m.Pong(7)]
         assert host.received == 1
-        host.send(m.Ack(5))  # an Ack from the app goes out as is: never numbered
+        host.send(m.Ack(1))  # an Ack from the app goes out as is: never numbered
         assert host.waiting() == 0
+        assert not joiner.has_received()  # the Ack is the link's own, not the app's
+        assert joiner.waiting() == 0
         await cut(*leg)
-        await until(lambda: not host.up and not joiner.up)
-        joiner.send(m.Ping(2))  # dropped while down
+        assert isinstance(await joiner.receive(), LinkDown)
+        joiner.send(m.Ping(2))  # dropped while down, not kept
         joiner.send(m.Pong(3))
-        assert joiner.waiting() == 1
+        assert joiner.waiting() == 0
         assert joiner.queued_bytes() == 0
         await close_all(host, joiner)
 
@@ -253,15 +257,19 @@ def test_an_ack_comes_after_a_batch_at_once_and_after_a_delay_otherwise() -> Non
         assert joiner.waiting() == 31
         joiner.send(m.Chat(32, "the 32nd"))
         await host.receive()
+        at_joiner = Reader(joiner)
         await until(lambda: joiner.waiting() == 0)
+        await at_joiner.stop()
         await close_all(host, joiner)
 
         host, joiner, _ = links(timing=Liveness(ack_delay=0.05, heartbeat=60))
         joiner.send(m.Chat(1, "one"))
         started = time.monotonic()
         await host.receive()
+        at_joiner = Reader(joiner)
         await until(lambda: joiner.waiting() == 0)
         assert time.monotonic() - started >= 0.04
+        await at_joiner.stop()
         await close_all(host, joiner)
 
     run(scenario())
@@ -354,6 +362,21 @@ def test_a_stalled_leg_is_detected_aborted_and_reported() -> None:
     run(scenario())
 
 
+def test_silence_counts_only_while_the_app_listens() -> None:
+    async def scenario() -> None:
+        quiet = Liveness(stall=0.2, ack_delay=60, heartbeat=60)  # the peer sends nothing
+        host, joiner, _ = links(timing=quiet)
+        await asyncio.sleep(0.5)  # the app is busy elsewhere for longer than a stall
+        assert host.up
+        assert not host.has_received()
+        started = time.monotonic()
+        assert await host.receive() == LinkDown("no answer for 0.2 s")
+        assert time.monotonic() - started >= 0.2
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
 def test_adopting_a_leg_while_up_is_seamless() -> None:
     async def scenario() -> None:
         host, joiner, leg = links(timing=Liveness(ack_delay=60, heartbeat=60))
@@ -372,6 +395,25 @@ def test_adopting_a_leg_while_up_is_seamless() -> None:
         assert at_joiner.got == numbered(15, "host")
         await until(lambda: host.waiting() == 5)  # the joiner acked the first 10 on the new leg
         assert at_host.states == at_joiner.states == []
+        await at_host.stop()
+        await at_joiner.stop()
+        await close_all(host, joiner)
+
+    run(scenario())
+
+
+def test_a_message_the_given_up_leg_still_returns_is_dropped_and_resent() -> None:
+    async def scenario() -> None:
+        host, joiner, _ = links(timing=Liveness(ack_delay=60, heartbeat=60))
+        at_host, at_joiner = Reader(host), Reader(joiner)
+        await asyncio.sleep(0)  # the host's receive now waits on the first leg
+        joiner.send(m.Chat(1, "in flight"))  # wakes that receive…
+        resume(host, joiner, b"r1")  # …but a new leg comes in the same turn
+        joiner.send(m.Chat(2, "after"))
+        await until(lambda: len(at_host.got) == 2)
+        await asyncio.sleep(0.05)  # nothing more comes
+        assert at_host.got == [m.Chat(1, "in flight"), m.Chat(2, "after")]
+        assert host.received == 2
         await at_host.stop()
         await at_joiner.stop()
         await close_all(host, joiner)
@@ -464,17 +506,17 @@ def test_a_full_outbox_refuses_a_message_whole() -> None:
     async def scenario() -> None:
         host, joiner, leg = links(limits=OutboxLimits(messages=5, bytes=1000))
         await cut(*leg)
-        await until(lambda: not joiner.up)
+        assert isinstance(await joiner.receive(), LinkDown)
         for message in numbered(5, "joiner"):
             joiner.send(message)
         with pytest.raises(OutboxFullError, match="5 messages are waiting for the peer"):
             joiner.send(m.Chat(6, "one too many"))
         assert joiner.waiting() == 5
-        resume(host, joiner, b"r1")
-        assert isinstance(await host.receive(), LinkDown)  # the host's own states first
-        assert await host.receive() == LinkUp()
+        resume(host, joiner, b"r1")  # the host, not reading, never noticed the cut
+        at_joiner = Reader(joiner)
         assert [await host.receive() for _ in range(5)] == numbered(5, "joiner")
         await until(lambda: joiner.waiting() == 0)
+        assert at_joiner.states == [LinkUp()]
         assert not host.has_received()
 
         big = m.Chat(6, "x" * 900)  # bytes: 900 fit, a second one does not
@@ -482,6 +524,7 @@ def test_a_full_outbox_refuses_a_message_whole() -> None:
         with pytest.raises(OutboxFullError, match="1 messages are waiting"):
             joiner.send(m.Chat(7, "y" * 200))
         assert await host.receive() == big
+        await at_joiner.stop()
         await close_all(host, joiner)
 
     run(scenario())
@@ -561,6 +604,36 @@ def test_close_ends_a_waiting_receive() -> None:
         with pytest.raises(ClosedError):
             await host.drain()
         await joiner.close()
+
+    run(scenario())
+
+
+def test_two_chat_sessions_survive_a_cut_and_leave_with_the_half_close() -> None:
+    """``ChatSession`` over resumable links: every line once, receipts, then a clean goodbye."""
+
+    async def scenario() -> None:
+        host, joiner, leg = links()
+        alice_saw: list[AppEvent] = []
+        bob_saw: list[AppEvent] = []
+        alice = ChatSession(host, "alice", ("a",) * 5, alice_saw.append)
+        bob = ChatSession(joiner, "bob", ("a",) * 5, bob_saw.append)
+        alice_ran, bob_ran = asyncio.create_task(alice.run()), asyncio.create_task(bob.run())
+        ids = [alice.say(f"line {n}") for n in range(1, 26)]
+        await cut(*leg)
+        ids += [alice.say(f"line {n}") for n in range(26, 51)]  # maybe while down
+        await until(lambda: not host.up and not joiner.up)
+        resume(host, joiner, b"r1")
+        await until(lambda: sum(isinstance(e, Delivered) for e in alice_saw) == 50)
+        lines = [e for e in bob_saw if isinstance(e, MessageIn)]
+        assert [(e.text, e.id) for e in lines] == [(f"line {n}", n) for n in range(1, 51)]
+        assert ids == list(range(1, 51))
+        started = time.monotonic()
+        await alice.leave("gotta go")
+        assert time.monotonic() - started < LEAVE_TIMEOUT  # bob closed: no waiting it out
+        assert await asyncio.wait_for(bob_ran, 5) == EXIT_OK
+        assert await asyncio.wait_for(alice_ran, 5) == EXIT_OK
+        assert [e for e in bob_saw if isinstance(e, PeerLeft)] == [PeerLeft("alice", "gotta go")]
+        assert not any(isinstance(e, Disconnected) for e in alice_saw + bob_saw)
 
     run(scenario())
 

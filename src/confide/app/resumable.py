@@ -11,16 +11,15 @@ Delivery (docs/PROTOCOL.md §11). Every message we send except ``Ack``,
 ``Ping`` and ``Pong`` is *sequenced*: numbered 1, 2, 3… in the order sent,
 implicitly (within one leg TCP and the record layer fix the order). It
 stays in a bounded outbox (``OutboxLimits``) until the peer's cumulative
-``Ack(n)`` says it has the first ``n``. On our side one reader task per leg
-takes messages off the leg into our own inbox and counts the sequenced
-ones (``received``); we ack at the latest ``ack_delay`` after an unacked
-one, at once after ``ack_batch``, and as a heartbeat when nothing was sent
-on the leg for ``heartbeat`` seconds (``Liveness``). A new leg starts with
-our ``Ack(received)``; the peer's first ``Ack(n)`` trims the outbox, the
-rest is resent in order, and only then do new messages go out on the leg
-(before that they only join the outbox). The peer does the same, so its
-first sequenced message on the new leg is our ``received + 1``: nothing is
-lost, repeated or reordered.
+``Ack(n)`` says it has the first ``n``. The link counts the sequenced
+messages it takes off the leg (``received``) and acks at the latest
+``ack_delay`` after an unacked one, at once after ``ack_batch``, and as a
+heartbeat when nothing was sent on the leg for ``heartbeat`` seconds
+(``Liveness``). A new leg starts with our ``Ack(received)``; the peer's
+first ``Ack(n)`` trims the outbox, the rest is resent in order, and only
+then do new messages go out on the leg (before that they only join the
+outbox). The peer does the same, so its first sequenced message on the new
+leg is our ``received + 1``: nothing is lost, repeated or reordered.
 
 Liveness. A leg from which nothing arrived for ``stall`` seconds is
 stalled; a leg whose ``receive`` fails is lost. Either way the leg is
@@ -34,15 +33,27 @@ raise ``PeerGoneError``. A ``Bye`` or ``Closed`` from the peer, or our own
 that is the end of the link (``ClosedError``), not a loss, as on a plain
 ``Channel``.
 
+Reading. There is no reader task: ``receive`` reads the current leg itself
+(the app always has a ``receive`` waiting), so a message reaches the app
+with no extra hop through the event loop, which a chat's latency would pay
+on every line. ``has_received`` takes what the leg already holds (an
+``Ack`` is consumed, not shown), so it stays true to ``receive`` returning
+without waiting. Silence counts towards a stall only while a ``receive`` is
+waiting on the leg: an app busy elsewhere does not make its peer look dead.
+A message that a leg given up meanwhile still returns is dropped uncounted
+(the peer resends it). One ``receive`` at a time, as on a ``Channel``.
+
 Timers run on the event loop (``call_later``): each checks one timestamp
 when it fires and re-arms for the remainder, so a message costs no timer
-operation. Every task and timer ends with ``close``/``abort``.
+operation. The only tasks are a joiner's redial loop and the aborts of
+given-up legs; every task and timer ends with ``close``/``abort``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -58,12 +69,6 @@ from confide.errors import (
     format_window,
 )
 from confide.protocol.messages import Ack, Bye, Closed, Message, Ping, Pong, encode
-
-INBOX_HIGH = 1024
-"""Messages taken off the leg but not read by the app, at which the reader pauses
-(the peer is then held back by TCP, as by a plain ``Channel``)."""
-INBOX_LOW = INBOX_HIGH // 4
-"""The reader goes on once the app has read the inbox down to this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,21 +116,21 @@ class Liveness:
 class _LegState:
     """What the link knows of its current leg."""
 
-    __slots__ = ("heard", "leg", "paused", "reader", "sent_at", "settled", "synced")
+    __slots__ = ("ended", "heard", "leg", "listening", "sent_at", "shut_later", "synced")
 
     def __init__(self, leg: Leg, synced: bool, now: float) -> None:
         self.leg = leg
-        self.reader: asyncio.Task[None] | None = None
         self.synced = synced
         """The peer's first ``Ack`` came (the first leg needs none): we send on it."""
-        self.settled = asyncio.Event()
-        """Set once synced or lost (``drain`` waits for it)."""
-        if synced:
-            self.settled.set()
         self.heard = now
+        """When the ``receive`` now waiting on the leg began to (a stall is silence since)."""
         self.sent_at = now
-        self.paused = False
-        """The reader waits for the app to read (the silence is ours, not a stall)."""
+        self.listening = False
+        """A ``receive`` is waiting on the leg."""
+        self.ended = False
+        """The leg reached its end while the session was ending: nothing more to read."""
+        self.shut_later = False
+        """``shutdown_write`` came before the peer's first ``Ack``: half-close once resent."""
 
 
 class ResumableLink:
@@ -137,7 +142,7 @@ class ResumableLink:
         *,
         redial: Redial | None,
         window: float,
-        clock: Callable[[], float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
         limits: OutboxLimits = OutboxLimits(),
         timing: Liveness = Liveness(),
     ) -> None:
@@ -145,10 +150,10 @@ class ResumableLink:
 
         ``redial`` (a joiner's) dials a new leg after a loss; without it (a
         host's) new legs come through ``adopt``. ``window`` is how long after
-        a loss a new leg may come; ``clock`` (seconds) defaults to the loop's.
+        a loss a new leg may come; ``clock`` (seconds) times silences.
         """
         self._loop = asyncio.get_running_loop()
-        self._clock = clock or self._loop.time
+        self._clock = clock
         self._redial = redial
         self._window = window
         self._limits = limits
@@ -161,8 +166,6 @@ class ResumableLink:
         # what the app reads
         self._inbox: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
-        self._room = asyncio.Event()  # the inbox is below INBOX_HIGH
-        self._room.set()
         self._end: ConfideError | None = None  # raised by receive once the inbox is empty
         self._closed = False
         self._write_shut = False
@@ -183,7 +186,7 @@ class ResumableLink:
         self._bytes_since_loss = 0
         self._window_timer: asyncio.TimerHandle | None = None
         self._redialer: asyncio.Task[None] | None = None
-        self._chores: set[asyncio.Task[None]] = set()  # legs being aborted
+        self._chores: set[asyncio.Task[None]] = set()  # given-up legs being aborted
         self._start_leg(leg, synced=True)
 
     # -- state ------------------------------------------------------------
@@ -240,35 +243,57 @@ class ResumableLink:
             if self._closed:
                 raise ClosedError("connection closed")
             if self._inbox:
-                message = self._inbox.popleft()
-                if len(self._inbox) <= INBOX_LOW and not self._room.is_set():
-                    self._room.set()
-                return message
+                return self._inbox.popleft()
             if self._end is not None:
                 raise self._end
-            waiter = self._loop.create_future()
-            self._waiter = waiter
+            state = self._leg
+            if state is None or state.listening or state.ended:
+                await self._wait()
+                continue
+            state.listening = True
+            state.heard = self._clock()
             try:
-                await waiter
+                message = await state.leg.link.receive()
+            except ConfideError as exc:
+                if self._leg is state:
+                    self._leg_ended(state, exc, _lost(exc))
+                continue
             finally:
-                self._waiter = None
+                state.listening = False
+            if self._leg is state and self._took(state, message):
+                return message
 
     def has_received(self) -> bool:
-        """Whether ``receive`` returns (or raises) without waiting."""
-        return bool(self._inbox) or self._end is not None or self._closed
+        """Whether ``receive`` returns (or raises) without waiting.
+
+        What the leg already holds is taken now: an ``Ack`` there is consumed,
+        a message kept for ``receive``, a failure turned into ``LinkDown``.
+        """
+        while True:
+            if self._inbox or self._end is not None or self._closed:
+                return True
+            state = self._leg
+            if state is None or state.listening or state.ended:
+                return False
+            if not state.leg.link.has_received():
+                return False
+            try:
+                message = _ready(state.leg.link)
+            except ConfideError as exc:
+                self._leg_ended(state, exc, _lost(exc))
+                continue
+            if self._took(state, message):
+                self._inbox.append(message)
 
     async def drain(self) -> None:
         """Wait until what we queued has left on the leg; at once while down.
 
-        On a new leg that means after the peer's first ``Ack`` and the resend.
+        On a new leg, what waits for the peer's first ``Ack`` is not waited for.
         """
         if self._closed:
             raise ClosedError("connection closed")
         state = self._leg
-        if state is None:
-            return
-        await state.settled.wait()
-        if self._leg is state:
+        if state is not None:
             with contextlib.suppress(ClosedError):  # a lost leg: receive reports it
                 await state.leg.link.drain()
 
@@ -278,12 +303,17 @@ class ResumableLink:
         return state.leg.link.queued_bytes() if state is not None else self._bytes_since_loss
 
     def shutdown_write(self) -> None:
-        """Send nothing more (a half-close of the leg); while down, end the link at once."""
+        """Send nothing more (a half-close of the leg); while down, end the link at once.
+
+        On a new leg before the peer's first ``Ack`` the half-close follows the resend.
+        """
         if self._closed or self._write_shut:
             return
         self._write_shut = True
         state = self._leg
-        if state is not None:
+        if state is not None and not state.synced:
+            state.shut_later = True
+        elif state is not None:
             state.leg.link.shutdown_write()
         else:
             self._stop_waiting_for_a_leg()
@@ -322,56 +352,45 @@ class ResumableLink:
         self.resume_key = leg.resume_key
         if not synced:
             self._send_ack()  # first on a new leg: where the peer resends from
-        state.reader = self._loop.create_task(self._read(state))
+        self._wake()  # a receive waiting while down reads the new leg
         self._stall_timer = self._loop.call_later(self._timing.stall, self._check_stall)
         self._heartbeat_timer = self._loop.call_later(self._timing.heartbeat, self._check_heartbeat)
 
     def _stop_leg(self, state: _LegState, *, abort: bool = True) -> None:
-        """Forget ``state`` as the current leg: its timers, its reader; abort it."""
+        """Forget ``state`` as the current leg and its timers; abort it."""
         if self._leg is state:
             self._leg = None
         for timer in (self._ack_timer, self._stall_timer, self._heartbeat_timer):
             if timer is not None:
                 timer.cancel()
         self._ack_timer = self._stall_timer = self._heartbeat_timer = None
-        state.settled.set()
-        if state.reader is not None and state.reader is not asyncio.current_task():
-            state.reader.cancel()
         if abort:
             self._chore(state.leg.link.abort())
 
-    async def _read(self, state: _LegState) -> None:
-        """Take messages off one leg into the inbox until it ends."""
-        link = state.leg.link
-        timing = self._timing
-        try:
-            while True:
-                if len(self._inbox) >= INBOX_HIGH:
-                    state.paused = True
-                    self._room.clear()
-                    await self._room.wait()
-                    state.paused = False
-                    state.heard = self._clock()
-                message = await link.receive()
-                state.heard = self._clock()
-                if isinstance(message, Ack):
-                    self._on_ack(state, message.n)
-                    continue
-                kind = type(message)
-                if kind is not Ping and kind is not Pong:
-                    if not state.synced:
-                        raise ProtocolError("a message came before the peer's first ack")
-                    self._received += 1
-                    self._unacked += 1
-                    if kind is Bye or kind is Closed:
-                        self._peer_ending = True
-                    if self._unacked >= timing.ack_batch:
-                        self._send_ack()
-                    elif self._ack_timer is None:
-                        self._ack_timer = self._loop.call_later(timing.ack_delay, self._send_ack)
-                self._deliver(message)
-        except ConfideError as exc:
-            self._leg_ended(state, exc, _lost(exc))
+    def _took(self, state: _LegState, message: Message) -> bool:
+        """Account for ``message``, just taken off the current leg; whether the app gets it."""
+        if isinstance(message, Ack):
+            try:
+                self._on_ack(state, message.n)
+            except ProtocolError as exc:
+                self._leg_ended(state, exc, _lost(exc))
+            return False
+        kind = type(message)
+        if kind is Ping or kind is Pong:
+            return True
+        if not state.synced:
+            error = ProtocolError("a message came before the peer's first ack")
+            self._leg_ended(state, error, _lost(error))
+            return False
+        self._received += 1
+        self._unacked += 1
+        if kind is Bye or kind is Closed:
+            self._peer_ending = True
+        if self._unacked >= self._timing.ack_batch:
+            self._send_ack()
+        elif self._ack_timer is None:
+            self._ack_timer = self._loop.call_later(self._timing.ack_delay, self._send_ack)
+        return True
 
     def _on_ack(self, state: _LegState, n: int) -> None:
         """The peer has our first ``n``: trim the outbox; the first ack of a leg resends."""
@@ -386,7 +405,8 @@ class ResumableLink:
             state.synced = True
             for message, _ in self._outbox:
                 self._send_on(state, message)
-            state.settled.set()
+            if state.shut_later:
+                state.leg.link.shutdown_write()
 
     def _leg_ended(self, state: _LegState, error: ConfideError, reason: str) -> None:
         """The leg failed, stalled or reached its end: a loss, or the end of the session."""
@@ -399,10 +419,11 @@ class ResumableLink:
             self._stop_leg(state, abort=stalled)
             if not stalled:
                 self._leg = state
-                state.reader = None
+                state.ended = True
             self._finish(ClosedError(reason) if stalled else error)
             return
         self._stop_leg(state)
+        self._wake()
         self._bytes_since_loss = 0
         self._deliver(LinkDown(reason))
         self._window_timer = self._loop.call_later(self._window, self._give_up)
@@ -424,10 +445,10 @@ class ResumableLink:
     def _check_stall(self) -> None:
         self._stall_timer = None
         state = self._leg
-        if state is None or state.reader is None:
+        if state is None or state.ended:
             return
         stall = self._timing.stall
-        silent = 0.0 if state.paused else self._clock() - state.heard
+        silent = self._clock() - state.heard if state.listening else 0.0
         if silent >= stall:
             why = f"no answer for {format_window(stall)}"
             self._leg_ended(state, _Stalled(why), why)
@@ -482,9 +503,18 @@ class ResumableLink:
     def _send_on(self, state: _LegState, message: Message) -> None:
         try:
             state.leg.link.send(message)
-        except ClosedError:  # the leg is closing: its reader reports how
+        except ClosedError:  # the leg is closing: receive reports how
             return
         state.sent_at = self._clock()
+
+    async def _wait(self) -> None:
+        """Wait for ``_wake`` (a new leg, a link state, the end)."""
+        waiter = self._loop.create_future()
+        self._waiter = waiter
+        try:
+            await waiter
+        finally:
+            self._waiter = None
 
     def _deliver(self, message: Message) -> None:
         self._inbox.append(message)
@@ -520,10 +550,7 @@ class ResumableLink:
         self._ended()
         state = self._leg
         if state is not None:
-            reader = state.reader
             self._stop_leg(state, abort=False)
-            if reader is not None:
-                await asyncio.gather(reader, return_exceptions=True)
             await (state.leg.link.abort() if abort else state.leg.link.close())
         if self._chores:
             await asyncio.gather(*self._chores, return_exceptions=True)
@@ -531,6 +558,23 @@ class ResumableLink:
 
 class _Stalled(ClosedError):
     """Nothing came from the leg for ``Liveness.stall`` seconds."""
+
+
+def _ready(link: Link) -> Message:
+    """The message ``link.has_received()`` promised, taken without waiting.
+
+    ``Link.has_received`` means ``receive`` returns without waiting, so its
+    coroutine finishes on its first step; it is driven here by hand so that
+    ``ResumableLink.has_received`` can look past an ``Ack`` synchronously.
+    """
+    step = link.receive()
+    try:
+        step.send(None)
+    except StopIteration as done:
+        message: Message = done.value
+        return message
+    step.close()
+    raise RuntimeError("has_received() promised a message that receive() waited for")
 
 
 def _lost(error: ConfideError) -> str:
