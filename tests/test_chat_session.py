@@ -31,7 +31,7 @@ from confide.app.events import (
     PeerTyping,
 )
 from confide.app.link import MemoryLink, memory_link_pair
-from confide.errors import EXIT_CONNECT, EXIT_OK, ClosedError
+from confide.errors import EXIT_CONNECT, EXIT_OK, ClosedError, OutboxFullError
 from confide.protocol import messages as m
 
 
@@ -302,5 +302,32 @@ def test_leave_half_closes_then_reads_until_the_peer_closes() -> None:
         await asyncio.wait_for(leaving, 5)
         assert await alice.ended() == EXIT_OK
         assert a_link.closed
+
+    asyncio.run(scenario())
+
+
+class FullLink(MemoryLink):
+    """A link whose outbox is full: every chat line is refused, nothing is sent."""
+
+    def send(self, message: m.Message) -> None:
+        if isinstance(message, m.Chat | m.Receipt):
+            raise OutboxFullError(10_000)
+        super().send(message)
+
+
+def test_a_full_outbox_refuses_the_line_and_tells_observers_nothing() -> None:
+    async def scenario() -> None:
+        a_to_b: asyncio.Queue[object] = asyncio.Queue()
+        b_to_a: asyncio.Queue[object] = asyncio.Queue()
+        ours, peer = FullLink(b_to_a, a_to_b), MemoryLink(a_to_b, b_to_a)
+        seen: list[object] = []
+        session = ChatSession(ours, "alice", ("s",), seen.append, observers=(seen.append,))
+        with pytest.raises(OutboxFullError, match="10000 messages are waiting"):
+            session.say("one too many")
+        assert not any(isinstance(e, MessageOut) for e in seen)
+        peer.send(m.Chat(1, "hi"))  # our automatic receipt is refused too: no error escapes
+        session.core.receive(await ours.receive())
+        session._flush()
+        assert any(isinstance(e, MessageIn) for e in seen)
 
     asyncio.run(scenario())

@@ -189,6 +189,7 @@ def test_a_replayed_resume_is_refused_and_disturbs_nothing(confide: Launcher) ->
         bob = join_through(confide, host, proxy)
         proxy.reset()  # bob resumes: its resume and proof records cross the recorder
         bob.expect_err(rf"^{ALICE} is back$")
+        host.proc.expect_err(rf"^{BOB} is back$")  # the host has the proof: the recorder too
         stolen = resume_records(recorder.frames("c2s"))
         assert len(stolen) == 2, "the recorder saw one resume and its proof"
         with socket.create_connection(("127.0.0.1", host.port), timeout=10) as thief:

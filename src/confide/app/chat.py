@@ -32,7 +32,14 @@ from confide.app.core import OWN_EVENTS, ChatCore
 from confide.app.events import AppEvent, Disconnected
 from confide.app.link import Link
 from confide.app.session_api import MemberView
-from confide.errors import EXIT_OK, ClosedError, ConfideError, PeerGoneError, UsageError
+from confide.errors import (
+    EXIT_OK,
+    ClosedError,
+    ConfideError,
+    OutboxFullError,
+    PeerGoneError,
+    UsageError,
+)
 
 EventSink = Callable[[AppEvent], None]
 LEAVE_TIMEOUT = 2.0
@@ -169,18 +176,19 @@ class ChatSession:
     def _flush(self, *, strict: bool = False) -> None:
         """Send the core's outbox, then hand its events on.
 
-        ``strict`` (a user's command): a closed link raises ``ClosedError`` and
-        what the command would have told observers is dropped. Otherwise (our
-        automatic replies) a closed link is ignored: ``run`` reports it.
+        ``strict`` (a user's command): a closed link raises ``ClosedError`` (a
+        full outbox while reconnecting, ``OutboxFullError``) and what the
+        command would have told observers is dropped. Otherwise (our automatic
+        replies) both are ignored: ``run`` reports a closed link.
         """
         try:
             for message in self.core.messages_to_send():
                 if strict:
                     self.link.send(message)
                 else:
-                    with contextlib.suppress(ClosedError):
+                    with contextlib.suppress(ClosedError, OutboxFullError):
                         self.link.send(message)
-        except ClosedError:
+        except (ClosedError, OutboxFullError):
             self.core.events_to_emit()
             raise
         for event in self.core.events_to_emit():
