@@ -470,10 +470,14 @@ class RelayRoom:
             try:
                 self._adopt(*await _control(self.relay, timeout, request))
             except RelayRefusedError as exc:
-                if exc.reason in (Reason.UNKNOWN_ROOM, Reason.BAD_FRAME):  # gone, or a relay
-                    await self._reopen(host, timeout)  # too old to keep rooms: a new one
-                    return
                 last = exc
+                if exc.reason in (Reason.UNKNOWN_ROOM, Reason.BAD_FRAME):  # gone, or a relay
+                    try:  # too old to keep rooms: a new room
+                        await self._reopen(host, timeout)
+                    except ConfideError as again:
+                        last = again
+                    else:
+                        return
             except ConfideError as exc:
                 last = exc
             else:
