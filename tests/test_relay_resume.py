@@ -6,7 +6,8 @@ a third MEET under a name in use is refused. A host (``RelayRoom`` with a
 real ``Host``, in this process) whose control socket is killed re-attaches
 and keeps its nameplate, so a JOIN after it reaches the host; when the relay
 is killed with SIGKILL and restarted on the same port, the REATTACH is
-refused and the host opens a new room and shows its new code. With
+refused and the host opens a new room and shows its new code; a relay
+that does not come back within the host's window ends the room. With
 ``--room-grace 0`` a lost control connection ends the room at once, as
 before. A host that leaves says ``LEAVE``, which ends its room at once.
 The log never holds a whole rendezvous name. Every wait is for a line, a
@@ -302,3 +303,27 @@ def test_a_room_whose_host_does_not_come_back_ends(confide: Launcher, grace: str
         assert " away " not in relay.proc.err
     else:
         assert f" away room={nameplate} " in relay.proc.err
+
+
+def test_a_host_that_cannot_get_back_within_its_window_ends_the_room(confide: Launcher) -> None:
+    relay = start_relay(confide)
+
+    async def body() -> tuple[str, list[str]]:
+        hosting = _Hosting()
+        room = await hosting.open(relay, window=1.0)
+        try:
+            relay.proc.popen.kill()  # and it does not come back
+            await asyncio.to_thread(relay.proc.wait)
+            with pytest.raises(ConfideError) as ended:
+                await asyncio.wait_for(room.wait_for_joiner(hosting.host), 10)
+        finally:
+            await hosting.close()
+        return describe(ended.value), hosting.lines
+
+    why, lines = asyncio.run(body())
+    assert why == (
+        f"could not connect to the relay at {relay.at}: nothing is listening there; "
+        "is the relay running?"
+    )
+    assert "lost the relay; reconnecting…" in lines
+    assert "back on the relay" not in lines
