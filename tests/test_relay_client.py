@@ -5,7 +5,9 @@ opens a room, announces a joiner with ``INCOMING`` and then refuses the
 host's ``ACCEPT`` with a ``CLOSE``, or splices it and then ends it with a
 ``CLOSE`` during the handshake. The host's status line for that failed join
 must give the relay's reason in the UI's words
-(``confide.ui.texts.describe``), as the CLI passes them in.
+(``confide.ui.texts.describe``), as the CLI passes them in. A relay too old
+to know ``MEET`` refuses it as ``bad-frame``: that is said as a relay that
+cannot resume sessions.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import re
 
+import pytest
+
 from confide.app.room_policy import RoomPolicy
 from confide.app.secret import Secret
+from confide.errors import RelayRefusedError, RelayTooOldError
 from confide.net.host import Host
-from confide.net.relay_client import RelayRoom
+from confide.net.relay_client import RelayRoom, meet
 from confide.ui.texts import describe
 from confide.wire import routing
 from confide.wire.routing import Reason
@@ -89,3 +94,25 @@ def test_a_join_the_relay_ends_mid_handshake_is_said_in_the_ui_words() -> None:
         f"the relay at 127\\.0\\.0\\.1:{port} ended",
         failed[0],
     ), lines
+
+
+def test_a_relay_that_refuses_meet_as_bad_frame_cannot_resume() -> None:
+    async def body() -> BaseException:
+        async def old_relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readexactly(routing.HEADER)  # MEET is a type it does not know
+            writer.write(routing.close(Reason.BAD_FRAME))
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(old_relay, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            with pytest.raises(RelayTooOldError) as refused:
+                await meet(("127.0.0.1", port), bytes(16), timeout=10)
+        return refused.value
+
+    error = asyncio.run(body())
+    assert isinstance(error, RelayRefusedError)
+    assert re.fullmatch(
+        r"the relay at 127\.0\.0\.1:\d+ can't resume sessions \(it is too old\)", describe(error)
+    )

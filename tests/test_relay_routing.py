@@ -6,6 +6,7 @@ them, so a change to the format breaks these tests and not only round trips.
 
 from __future__ import annotations
 
+import argparse
 import io
 
 import pytest
@@ -17,8 +18,18 @@ from confide.errors import (
     RefusedError,
     RelayClosedError,
     RelayRefusedError,
+    RelayTooOldError,
 )
-from confide.relay.limits import Budgets, JoinBucket, Limits, RoomBudgets, room_budgets, source_key
+from confide.relay.limits import (
+    Budgets,
+    JoinBucket,
+    Limits,
+    RoomBudgets,
+    add_arguments,
+    from_args,
+    room_budgets,
+    source_key,
+)
 from confide.relay.log import EventLog
 from confide.ui.texts import close_text, describe, disconnect_reason
 from confide.wire import routing
@@ -336,3 +347,65 @@ def test_relay_errors_are_said_in_the_same_words_everywhere() -> None:
     assert disconnect_reason(f"connection ended: {refused}", refused) == f"connection ended: {rate}"
     assert disconnect_reason("connection lost: reset", ClosedError("x")) == "connection lost: reset"
     assert disconnect_reason("gone", None) == "gone"
+
+
+NAME = bytes(range(100, 116))
+
+
+def test_meet_and_reattach_have_the_documented_bytes() -> None:
+    assert routing.meet_request(NAME) == b"\x05\x00\x00\x11\x01" + NAME
+    assert routing.reattach_request(TOKEN) == b"\x06\x00\x00\x11\x01" + TOKEN
+    assert routing.frame(routing.LEAVE) == b"\x07\x00\x00\x00"
+    assert routing.close(Reason.HOST_AWAY, 1) == b"\x85\x00\x00\x05\x10\x00\x00\x00\x01"
+    assert routing.close(Reason.MEET_TIMEOUT) == b"\x85\x00\x00\x05\x11\x00\x00\x00\x00"
+    assert routing.close(Reason.MEET_TAKEN) == b"\x85\x00\x00\x05\x12\x00\x00\x00\x00"
+    for bad in (b"", NAME[:15], NAME + b"x"):
+        with pytest.raises(ValueError, match="16 bytes"):
+            routing.meet_request(bad)
+        with pytest.raises(ValueError, match="16 bytes"):
+            routing.reattach_request(bad)
+
+
+def test_meet_and_reattach_parse() -> None:
+    got = routing.take_frame(bytearray(routing.meet_request(NAME)), 256)
+    assert got is not None
+    assert routing.parse_request(*got) == routing.Request(routing.MEET, name=NAME)
+    got = routing.take_frame(bytearray(routing.reattach_request(TOKEN)), 256)
+    assert got is not None
+    assert routing.parse_request(*got) == routing.Request(routing.REATTACH, token=TOKEN)
+    for ftype in (routing.MEET, routing.REATTACH):
+        for body in (b"\x01", b"\x01" + NAME[:15], b"\x01" + NAME + b"x", b"\x02" + NAME):
+            with pytest.raises(FrameError) as info:
+                routing.parse_request(ftype, body)
+            assert info.value.reason is Reason.BAD_FRAME
+    with pytest.raises(FrameError):  # LEAVE is only for a control connection
+        routing.parse_request(routing.LEAVE, b"")
+
+
+def test_the_resume_refusals_are_said_in_words() -> None:
+    where = "the relay at relay.example:7200"
+    assert close_text(Reason.HOST_AWAY, 1, where, "815") == (
+        f"the host of room 815 lost its connection to {where} and has not come back yet; "
+        "try again in a moment"
+    )
+    assert close_text(Reason.MEET_TIMEOUT, 0, where) == (
+        f"the other side did not come to {where} in time"
+    )
+    assert close_text(Reason.MEET_TAKEN, 0, where) == (
+        f"{where} refused: two others already met under that name"
+    )
+    too_old = RelayTooOldError(Reason.BAD_FRAME, 0, where)
+    assert isinstance(too_old, RelayRefusedError)
+    assert describe(too_old) == f"{where} can't resume sessions (it is too old)"
+    for reason in Reason:  # every reason has its words
+        assert close_text(reason, 0, where)
+
+
+def test_room_grace_may_be_zero_and_the_meet_timeout_may_not() -> None:
+    assert main(["relay", "--bind", "127.0.0.1", "--meet-timeout", "0"]) == 2
+    assert main(["relay", "--bind", "127.0.0.1", "--room-grace", "-1"]) == 2
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    parsed = from_args(parser.parse_args(["--room-grace", "0", "--meet-timeout", "5"]))
+    assert (parsed.room_grace, parsed.meet_timeout) == (0.0, 5.0)
+    assert (Limits().room_grace, Limits().meet_timeout) == (300.0, 60.0)

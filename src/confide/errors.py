@@ -139,3 +139,7 @@ class RelayRefusedError(RelayError, RefusedError):
 
 class RelayClosedError(RelayError, ClosedError):
     """The relay ended a connection that was already forwarding (exit 4)."""
+
+
+class RelayTooOldError(RelayRefusedError):
+    """The relay refused ``MEET`` as ``bad-frame``: it is too old to resume sessions."""

@@ -8,7 +8,9 @@ The join limits are fair per source address, so nobody can spend someone
 else's budget: each address has its own budget per room (``--join-burst``,
 ``--join-rate``) and its own budget for JOINs of rooms that do not exist
 (``--unknown-room-burst``, ``--unknown-room-rate``), which makes probing
-nameplates slow for the prober alone. A room also has a budget for all
+nameplates slow for the prober alone. A ``MEET`` (two ends of a session
+meeting again under a random name) spends its address's own budget of the
+same size as a join's (``--join-burst``, ``--join-rate``). A room also has a budget for all
 addresses together (``--room-join-burst``, ``--room-join-rate``), spent only
 by joins that reached its host; it bounds how fast many addresses can guess
 a code. Its burst must be above one address's and its rate at least one
@@ -69,6 +71,10 @@ class Limits:
     """Further JOINs of rooms that do not exist one address may make per minute."""
     max_room_members: int = 50
     """The largest room size whose declaration widens a room's join budgets."""
+    meet_timeout: float = 60.0
+    """Seconds a ``MEET`` waits for the other end before ``CLOSE(meet-timeout)``."""
+    room_grace: float = 300.0
+    """Seconds a room outlives a lost control connection, for its host to ``REATTACH`` (0: none)."""
 
 
 _FLAGS: dict[str, tuple[str, str]] = {
@@ -86,7 +92,10 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "unknown_room_burst": ("N", "JOINs of rooms that do not exist from one address at once"),
     "unknown_room_rate": ("PER_MINUTE", "further JOINs of missing rooms per address per minute"),
     "max_room_members": ("N", "largest room size a host may declare to widen its join limits"),
+    "meet_timeout": ("SECONDS", "how long a MEET waits for the other end of its session"),
+    "room_grace": ("SECONDS", "keep a room whose host lost the relay this long (0: end it)"),
 }
+_ZERO_ALLOWED = frozenset({"room_grace"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,8 +118,11 @@ def from_args(args: argparse.Namespace) -> Limits:
     """The limits the flags ask for; ``UsageError`` if one is out of range."""
     values = {f.name: getattr(args, f.name) for f in fields(Limits)}
     for name, value in values.items():
+        if name in _ZERO_ALLOWED and value == 0:
+            continue
         if not math.isfinite(value) or value <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be above 0")
+            floor = "0 or more" if name in _ZERO_ALLOWED else "above 0"
+            raise UsageError(f"--{name.replace('_', '-')} must be {floor}")
     if values["max_frame"] < 64:
         raise UsageError("--max-frame must be at least 64 (an ACCEPT frame is 21 bytes)")
     if values["room_join_burst"] <= values["join_burst"]:

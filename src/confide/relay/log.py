@@ -5,10 +5,13 @@ A line looks like::
     2025-01-31T12:00:00Z closed room=42 joiner=1 up=5120 down=4864 secs=61.2 why=eof
 
 Events: ``opened`` (a room), ``join`` (a joiner named a room), ``joined``
-(host and joiner spliced), ``closed`` (a pair or a room), ``refused``
+(host and joiner spliced), ``away`` and ``reattached`` (a room's host lost
+its control connection, and came back), ``meet`` and ``met`` (a MEET
+waits, and was spliced), ``closed`` (a pair, a room or a MEET), ``refused``
 (anything turned away, with ``why=``), plus ``listening``, ``stopping`` and
-``stopped``. Values are numbers, nameplates (digits), IP addresses and fixed
-reason words; no routing frame is ever logged raw, and the relay never sees
+``stopped``. Values are numbers, nameplates (digits), IP addresses, fixed
+reason words and the first 4 bytes of a rendezvous name in hex (never the
+whole name); no routing frame is ever logged raw, and the relay never sees
 code words or text. Refusals are rate-limited so a flood cannot flood the log.
 """
 

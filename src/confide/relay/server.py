@@ -28,6 +28,19 @@ connection splices it with that joiner. A room ends when its control
 connection does; pairs already spliced carry on. On SIGTERM every end gets
 ``CLOSE(shutdown)`` before the socket closes.
 
+A room whose control connection is lost (not left with ``LEAVE``) is kept
+``--room-grace`` seconds with its nameplate and token: JOINs meanwhile are
+refused ``host-away`` (retryable: confide's joiner tries again) and waiting
+joiners are told the same; ``REATTACH`` with the token makes a connection
+the room's control connection again (answered ``OPENED``). The grace ends
+in the ticker.
+
+A ``MEET`` needs no room: the first with a rendezvous name waits in
+``meets`` (up to ``--meet-timeout``), the second is spliced with it, and the
+name stays in ``met`` while that pair lives, so a third is refused. Every
+ending removes the entries (``hangup``), so nothing is left behind. The log
+names a rendezvous by its first 4 bytes in hex only.
+
 A host may declare its room's size in ``OPEN``; the room's join budgets
 (its own and each address's in it) are then sized by ``limits.room_budgets``.
 
@@ -69,7 +82,9 @@ BACKLOG = 1024
 _RETAINS_VIEWS = sys.version_info >= (3, 12)
 """Whether a transport may keep a view of what it was given to write (3.12+)."""
 
-NEW, CONTROL, WAITING, SPLICED, CLOSING = range(5)
+NEW, CONTROL, WAITING, SPLICED, CLOSING, MEETING = range(6)
+NAME_SHOWN = 4
+"""Bytes of a rendezvous name the log shows (as hex): enough to follow, too few to use."""
 _PONG = routing.frame(routing.PONG)
 _SPLICED = routing.frame(routing.SPLICED)
 
@@ -78,6 +93,7 @@ class Room:
     """One nameplate: its host's control connection and the joiners waiting."""
 
     __slots__ = (
+        "away",
         "bucket",
         "budgets",
         "control",
@@ -94,7 +110,10 @@ class Room:
         """A fresh room whose host talks on ``control``, with join budgets sized by ``budgets``."""
         self.nameplate = nameplate
         self.token = secrets.token_bytes(routing.TOKEN_SIZE)
-        self.control = control
+        self.control: Conn | None = control
+        """The host's control connection; None while it is away (the grace period)."""
+        self.away = 0.0
+        """When the control connection was lost (while ``control`` is None)."""
         self.budgets = budgets
         self.bucket = JoinBucket(budgets.room_burst, budgets.room_rate, now)
         self.created = now
@@ -115,6 +134,7 @@ class Conn(asyncio.BufferedProtocol):
         "is_joiner",
         "joiner",
         "last",
+        "name",
         "peer",
         "relay",
         "room",
@@ -133,6 +153,7 @@ class Conn(asyncio.BufferedProtocol):
         self.peer: Conn | None = None
         self.room: Room | None = None
         self.joiner = 0
+        self.name = b""
         self.is_joiner = False
         self.deadline = 0.0
         self.last = 0.0
@@ -202,11 +223,19 @@ class Relay:
         """Per address (``source_key``): JOINs of rooms that do not exist."""
         self.join_budgets = Budgets(limits.join_burst, limits.join_rate)
         """Per room token and address: JOINs announced to the room's host (sized per room)."""
+        self.meet_budgets = Budgets(limits.join_burst, limits.join_rate)
+        """Per address (``source_key``): MEETs."""
+        self.meets: dict[bytes, Conn] = {}
+        """Rendezvous names with one end waiting."""
+        self.met: dict[bytes, Conn] = {}
+        """Rendezvous names whose two ends are spliced (one of them)."""
         self.stopping = False
         self.server: asyncio.AbstractServer | None = None
         self.now = time.monotonic()
         self.head_room = HEADER + limits.max_frame
-        self.tick_interval = max(0.05, min(1.0, limits.hello_timeout / 4, limits.idle_timeout / 4))
+        deadlines = (limits.hello_timeout, limits.idle_timeout, limits.meet_timeout)
+        grace = (limits.room_grace,) if limits.room_grace > 0 else ()
+        self.tick_interval = max(0.05, min(1.0, *(d / 4 for d in (*deadlines, *grace))))
         self._wake = asyncio.Event()
         self._new_buffer()
 
@@ -277,8 +306,11 @@ class Relay:
         assert c.head is not None
         assert c.transport is not None
         while (got := routing.take_frame(c.head, self.limits.max_frame)) is not None:
+            if got[0] == routing.LEAVE and c.room is not None:
+                self._end_room(c.room, None, Reason.HOST_GONE, "left")
+                return
             if got[0] != routing.PING:
-                raise routing.FrameError(Reason.BAD_FRAME, "only PING on a control link")
+                raise routing.FrameError(Reason.BAD_FRAME, "only PING or LEAVE on a control link")
             c.transport.write(_PONG)
 
     def _request(self, c: Conn, req: routing.Request) -> None:
@@ -286,6 +318,10 @@ class Relay:
             self._open(c, req.members)
         elif req.kind == routing.JOIN:
             self._join(c, req.nameplate)
+        elif req.kind == routing.MEET:
+            self._meet(c, req.name)
+        elif req.kind == routing.REATTACH:
+            self._reattach(c, req.token)
         else:
             self._accept(c, req.token, req.joiner)
 
@@ -295,17 +331,67 @@ class Relay:
         if nameplate is None:
             self.refuse(c, Reason.RELAY_FULL)
             return
-        lim = self.limits
-        room = Room(nameplate, c, room_budgets(lim, members), c.last)
+        room = Room(nameplate, c, room_budgets(self.limits, members), c.last)
         self.rooms[nameplate] = room
         self.by_token[room.token] = room
-        c.state, c.room = CONTROL, room
-        answer = routing.Opened(nameplate, room.token, lim.idle_timeout, lim.room_lifetime)
-        c.transport.write(routing.opened(answer))
+        self._take_control(c, room)
         if members > routing.PAIR:
             self.log.event("opened", room=nameplate, ip=c.ip, members=room.budgets.members)
         else:
             self.log.event("opened", room=nameplate, ip=c.ip)
+
+    def _take_control(self, c: Conn, room: Room) -> None:
+        """Make ``c`` the control connection of ``room`` and tell it ``OPENED``."""
+        assert c.transport is not None
+        lim = self.limits
+        c.state, c.room, room.control, room.away = CONTROL, room, c, 0.0
+        left = lim.room_lifetime - (c.last - room.created)
+        answer = routing.Opened(room.nameplate, room.token, lim.idle_timeout, left)
+        c.transport.write(routing.opened(answer))
+
+    def _reattach(self, c: Conn, token: bytes) -> None:
+        now = c.last
+        source = source_key(c.ip)
+        wait = self.miss_budgets.wait(source, now)
+        if wait:  # a token is as hard to guess as a code, and as limited
+            self.refuse(c, Reason.RATE_LIMITED, wait, request="reattach")
+            return
+        room = self.by_token.get(token)
+        if room is None:
+            self.miss_budgets.spend(source, now)
+            self.refuse(c, Reason.UNKNOWN_ROOM, request="reattach")
+            return
+        old, away = room.control, room.away
+        if old is not None:  # the host saw its link die before we did: the new one wins
+            old.room = None
+            self._close(old, None)
+        self._take_control(c, room)
+        secs = now - away if old is None else 0.0
+        self.log.event("reattached", room=room.nameplate, ip=c.ip, away=secs)
+
+    def _meet(self, c: Conn, name: bytes) -> None:
+        now = c.last
+        source = source_key(c.ip)
+        shown = name[:NAME_SHOWN].hex()
+        wait = self.meet_budgets.wait(source, now)
+        if wait:
+            self.refuse(c, Reason.RATE_LIMITED, wait, rendezvous=shown)
+            return
+        if name in self.met:
+            self.refuse(c, Reason.MEET_TAKEN, rendezvous=shown)
+            return
+        self.meet_budgets.spend(source, now)
+        first = self.meets.pop(name, None)
+        c.name = name
+        if first is None:
+            self.meets[name] = c
+            c.state, c.deadline = MEETING, now + self.limits.meet_timeout
+            self.log.event("meet", rendezvous=shown, ip=c.ip)
+            return
+        self.met[name] = c
+        c.is_joiner = True  # one end of the pair, for the idle check and the up/down counts
+        self._pair(c, first)
+        self.log.event("met", rendezvous=shown, ip=c.ip, first=first.ip)
 
     def _allocate(self) -> str | None:
         """A free nameplate, as short as the number of rooms allows."""
@@ -327,6 +413,9 @@ class Relay:
         if room is None:
             self.miss_budgets.spend(source, now)
             self.refuse(c, Reason.UNKNOWN_ROOM, room=nameplate)
+            return
+        if room.control is None:  # in its grace period: the host may be back any moment
+            self.refuse(c, Reason.HOST_AWAY, 1, room=nameplate)
             return
         if any(source_key(w.ip) == source for w in room.waiting.values()):
             self.refuse(c, Reason.ALREADY_WAITING, room=nameplate)
@@ -366,6 +455,11 @@ class Relay:
     def _splice(self, j: Conn, h: Conn, room: Room) -> None:
         room.pairs += 1
         h.joiner, h.room = j.joiner, room
+        self._pair(j, h)
+        self.log.event("joined", room=room.nameplate, joiner=j.joiner, ip=j.ip)
+
+    def _pair(self, j: Conn, h: Conn) -> None:
+        """Splice ``j`` and ``h``: ``SPLICED`` to both, then what each sent early."""
         now = time.monotonic()
         for a, b in ((j, h), (h, j)):
             assert a.transport is not None
@@ -376,7 +470,6 @@ class Relay:
             early, a.head = a.head, None
             if early:
                 self._send_data(a, bytes(early))
-        self.log.event("joined", room=room.nameplate, joiner=j.joiner, ip=j.ip)
 
     # -- the spliced phase -------------------------------------------------
 
@@ -419,10 +512,18 @@ class Relay:
         if c.state == SPLICED:
             self._end_pair(c, reason, others or Reason.PEER_GONE, why)
         elif c.state == CONTROL and c.room is not None:
-            self._end_room(c.room, reason, others or Reason.HOST_GONE, why)
+            if reason is None and self.limits.room_grace > 0 and not self.stopping:
+                self._host_away(c, c.room, why)
+            else:
+                self._end_room(c.room, reason, others or Reason.HOST_GONE, why)
         elif c.state == WAITING and c.room is not None:
             c.room.waiting.pop(c.joiner, None)
             self.log.event("closed", room=c.room.nameplate, joiner=c.joiner, why=why)
+            self._close(c, reason)
+        elif c.state == MEETING:
+            if self.meets.get(c.name) is c:
+                del self.meets[c.name]
+            self.log.event("closed", rendezvous=c.name[:NAME_SHOWN].hex(), why=why)
             self._close(c, reason)
         elif c.state == NEW:
             if reason is not None:
@@ -435,14 +536,28 @@ class Relay:
         up = j.count if j is not None else 0
         down = h.count if h is not None else 0
         room = c.room
+        secs = time.monotonic() - c.started
         if room is not None:
-            secs = time.monotonic() - c.started
             self.log.event(
                 "closed", room=room.nameplate, joiner=c.joiner, up=up, down=down, secs=secs, why=why
             )
+        elif c.name:
+            if self.met.get(c.name) in (c, peer):
+                del self.met[c.name]
+            shown = c.name[:NAME_SHOWN].hex()
+            self.log.event("closed", rendezvous=shown, up=up, down=down, secs=secs, why=why)
         self._close(c, reason)
         if peer is not None:
             self._close(peer, others)
+
+    def _host_away(self, c: Conn, room: Room, why: str) -> None:
+        """The control connection ``c`` was lost: keep the room for its grace period."""
+        room.control, room.away, c.room = None, time.monotonic(), None
+        for j in room.waiting.values():
+            self._close(j, Reason.HOST_AWAY, 1)
+        room.waiting.clear()
+        self._close(c, None)
+        self.log.event("away", room=room.nameplate, why=why)
 
     def _end_room(self, room: Room, reason: Reason | None, others: Reason, why: str) -> None:
         if self.rooms.get(room.nameplate) is room:
@@ -451,7 +566,9 @@ class Relay:
         for j in room.waiting.values():
             self._close(j, others)
         room.waiting.clear()
-        self._close(room.control, reason)
+        if room.control is not None:
+            room.control.room = None
+            self._close(room.control, reason)
         secs = time.monotonic() - room.created
         self.log.event(
             "closed", room=room.nameplate, joins=room.joins, pairs=room.pairs, secs=secs, why=why
@@ -482,6 +599,8 @@ class Relay:
                 self.hangup(c, Reason.HELLO_TIMEOUT, None, "hello-timeout")
             elif state == WAITING and now >= c.deadline:
                 self.hangup(c, Reason.NO_ANSWER, None, "no-answer")
+            elif state == MEETING and now >= c.deadline:
+                self.hangup(c, Reason.MEET_TIMEOUT, None, "meet-timeout")
             elif state == CONTROL and now - c.last >= lim.idle_timeout:
                 self.hangup(c, Reason.IDLE_TIMEOUT, None, "idle")
             elif state == SPLICED and c.is_joiner and c.peer is not None:
@@ -492,8 +611,11 @@ class Relay:
         for room in list(self.rooms.values()):
             if now - room.created >= lim.room_lifetime:
                 self._end_room(room, Reason.EXPIRED, Reason.EXPIRED, "expired")
+            elif room.control is None and now - room.away >= lim.room_grace:
+                self._end_room(room, None, Reason.HOST_GONE, "grace")
         self.miss_budgets.prune(now)
         self.join_budgets.prune(now)
+        self.meet_budgets.prune(now)
 
     def shutdown(self) -> None:
         """Stop accepting and tell every end ``CLOSE(shutdown)``."""
@@ -505,6 +627,8 @@ class Relay:
         self.log.event("stopping", rooms=len(self.rooms), connections=len(self.conns))
         for c in list(self.conns):
             self.hangup(c, Reason.SHUTDOWN, Reason.SHUTDOWN, "shutdown")
+        for room in list(self.rooms.values()):  # those in their grace period
+            self._end_room(room, None, Reason.SHUTDOWN, "shutdown")
         self._wake.set()
 
     async def run(self) -> None:

@@ -9,7 +9,7 @@ transcript.
 
 from __future__ import annotations
 
-from confide.errors import ClosedError, ConfideError, RelayError
+from confide.errors import ClosedError, ConfideError, RelayError, RelayTooOldError
 from confide.wire.routing import Reason
 
 
@@ -35,14 +35,25 @@ def close_text(reason: Reason | None, retry_after: int, where: str, nameplate: s
         Reason.EXPIRED: f"the room's time on {where} ran out",
         Reason.NO_ANSWER: f"the host did not answer through {where}",
         Reason.HOST_GONE: f"the host left {where}",
+        Reason.HOST_AWAY: f"the host of {room} lost its connection to {where} and has not "
+        "come back yet; try again in a moment",
+        Reason.MEET_TIMEOUT: f"the other side did not come to {where} in time",
+        Reason.MEET_TAKEN: f"{where} refused: two others already met under that name",
     }
     if reason is None:
         return f"{where} closed the connection"
     return texts[reason]
 
 
+def too_old_text(where: str) -> str:
+    """The line for a relay that refused ``MEET``: it predates resuming."""
+    return f"{where} can't resume sessions (it is too old)"
+
+
 def describe(exc: BaseException) -> str:
     """One plain line for an error: the relay's reason in words, else the error's own text."""
+    if isinstance(exc, RelayTooOldError):
+        return too_old_text(exc.where)
     if isinstance(exc, RelayError):
         return close_text(exc.reason, exc.retry_after, exc.where, exc.nameplate)
     return str(exc)

@@ -19,6 +19,18 @@ frame, whose body starts with the protocol version (1):
 - ``ACCEPT`` (host, on a fresh connection) carries the room token and that
   id. The relay answers ``SPLICED`` on both connections and from then on
   forwards the two byte streams.
+- ``REATTACH`` (host) carries the room token of a room whose control
+  connection was lost: the relay keeps such a room for its grace period,
+  and answers ``OPENED`` for the same room (this connection is its control
+  connection again), or ``CLOSE(unknown-room)``.
+- ``MEET`` names a 16-byte rendezvous name: the first ``MEET`` with a name
+  waits, the second is spliced with it (``SPLICED`` on both), with no room
+  at all. Two ends of a session meet this way again after a relay lost
+  its rooms.
+
+On a control connection the host may send ``PING`` (the relay answers
+``PONG``) and, when it leaves on purpose, ``LEAVE``: the room then ends at
+once instead of waiting out its grace period.
 
 After ``SPLICED`` the client sends raw end-to-end bytes; the relay wraps
 what it forwards to a client in ``DATA`` frames, so it can still say
@@ -41,6 +53,8 @@ VERSION = 1
 HEADER = 4
 MAX_LENGTH = 0xFFFFFF
 TOKEN_SIZE = 16
+NAME_SIZE = 16
+"""The size of a ``MEET``'s rendezvous name."""
 MAX_NAMEPLATE = 16
 MAX_CONTROL = 4096
 """The longest non-DATA frame a client accepts from a relay."""
@@ -54,8 +68,11 @@ OPEN = 0x01
 JOIN = 0x02
 ACCEPT = 0x03
 PING = 0x04
-REQUESTS = frozenset({OPEN, JOIN, ACCEPT})
-CLIENT_TYPES = frozenset({OPEN, JOIN, ACCEPT, PING})
+MEET = 0x05
+REATTACH = 0x06
+LEAVE = 0x07
+REQUESTS = frozenset({OPEN, JOIN, ACCEPT, MEET, REATTACH})
+CLIENT_TYPES = frozenset({OPEN, JOIN, ACCEPT, PING, MEET, REATTACH, LEAVE})
 
 # relay -> client
 OPENED = 0x81
@@ -70,6 +87,8 @@ _U32 = struct.Struct(">I")
 _OPENED = struct.Struct(f">{TOKEN_SIZE}sII")
 _ACCEPT = struct.Struct(f">B{TOKEN_SIZE}sI")
 _CLOSE = struct.Struct(">BI")
+_NAMED = struct.Struct(f">B{NAME_SIZE}s")
+"""The body of a ``MEET`` or a ``REATTACH``: the version, then 16 bytes."""
 
 
 class Reason(IntEnum):
@@ -90,6 +109,12 @@ class Reason(IntEnum):
     HOST_GONE = 13
     RELAY_BUSY = 14
     ALREADY_WAITING = 15
+    HOST_AWAY = 16
+    """The room's host lost its control connection and may come back: try again shortly."""
+    MEET_TIMEOUT = 17
+    """Nobody else came to this ``MEET`` within the relay's ``--meet-timeout``."""
+    MEET_TAKEN = 18
+    """Two ends already met under this name: a third is refused."""
 
     @property
     def label(self) -> str:
@@ -116,6 +141,8 @@ class Request:
     joiner: int = 0
     members: int = PAIR
     """An ``OPEN``'s declared member limit, the host included (``PAIR`` if none is)."""
+    name: bytes = b""
+    """A ``MEET``'s rendezvous name (a ``REATTACH``'s room token is in ``token``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +193,20 @@ def join_request(nameplate: str) -> bytes:
 def accept_request(token: bytes, joiner: int) -> bytes:
     """A host's ``ACCEPT`` of joiner ``joiner`` in the room with ``token``."""
     return frame(ACCEPT, _ACCEPT.pack(VERSION, token, joiner))
+
+
+def meet_request(name: bytes) -> bytes:
+    """A ``MEET`` under the 16-byte rendezvous ``name``."""
+    if len(name) != NAME_SIZE:
+        raise ValueError(f"a rendezvous name is {NAME_SIZE} bytes")
+    return frame(MEET, _NAMED.pack(VERSION, name))
+
+
+def reattach_request(token: bytes) -> bytes:
+    """A host's ``REATTACH`` to the room with ``token`` (whose control connection was lost)."""
+    if len(token) != TOKEN_SIZE:
+        raise ValueError(f"a room token is {TOKEN_SIZE} bytes")
+    return frame(REATTACH, _NAMED.pack(VERSION, token))
 
 
 def opened(answer: Opened) -> bytes:
@@ -224,7 +265,9 @@ def take_frame(buf: bytearray, max_body: int) -> tuple[int, bytes] | None:
 def parse_request(ftype: int, body: bytes) -> Request:
     """Check a client's first frame and say what it asks for."""
     if ftype not in REQUESTS:
-        raise FrameError(Reason.BAD_FRAME, "the first frame must be OPEN, JOIN or ACCEPT")
+        raise FrameError(
+            Reason.BAD_FRAME, "the first frame must be OPEN, JOIN, ACCEPT, MEET or REATTACH"
+        )
     if not body or body[0] != VERSION:
         raise FrameError(Reason.BAD_FRAME, "unknown routing protocol version")
     if ftype == OPEN:
@@ -239,6 +282,11 @@ def parse_request(ftype: int, body: bytes) -> Request:
         except (UnicodeDecodeError, ValueError):
             raise FrameError(Reason.BAD_FRAME, "JOIN needs a nameplate of digits") from None
         return Request(JOIN, nameplate=nameplate)
+    if ftype in (MEET, REATTACH):
+        if len(body) != _NAMED.size:
+            raise FrameError(Reason.BAD_FRAME, "MEET and REATTACH carry 16 bytes")
+        named: bytes = body[1:]
+        return Request(MEET, name=named) if ftype == MEET else Request(REATTACH, token=named)
     if len(body) != _ACCEPT.size:
         raise FrameError(Reason.BAD_FRAME, "ACCEPT has the wrong size")
     _, token, joiner = _ACCEPT.unpack(body)
