@@ -177,6 +177,8 @@ def test_a_relay_killed_and_restarted_loses_nothing(confide: Launcher) -> None:
     wait_for_line(bob, ALICE, "four")
     assert said_by(bob, ALICE) == ["one", "two", "four"]
     assert said_by(host.proc, BOB) == ["three"]
+    host.proc.expect_err(r"^the relay lost this room \(it restarted\?\); it opened a new one$")
+    assert len(re.findall(r"(?m)^code: ", host.proc.err)) == 2  # the first, and the new one
     assert not confide.tracebacks()
 
 

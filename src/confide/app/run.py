@@ -33,6 +33,7 @@ from confide.net import DEFAULT_PORT, discovery, tcp, tunnel
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
 from confide.net.resumes import ResumeBook
 from confide.protocol.codes import Code
+from confide.protocol.resume import rendezvous_name
 from confide.text import sanitize
 
 PING_INTERVAL = 5.0
@@ -177,8 +178,11 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
             relay, opts.secret, opts.room, timeout=opts.timeout, status=opts.status
         )
 
-        async def via_relay(secret: bytes) -> Established:  # resume through a relay: next
-            raise ClosedError("resuming through a relay is not wired yet")
+        async def via_relay(secret: bytes) -> Established:
+            reader, writer = await relay_client.meet(
+                relay, rendezvous_name(secret), timeout=MEET_WAIT
+            )
+            return await tcp.resume_over(reader, writer, secret, timeout=attempt)
 
         return await _chat(joined, opts, run_ui, via_relay)
     if not opts.address:  # no --at: find the host on the LAN by the nameplate
@@ -240,13 +244,34 @@ async def _host_via_relay(host: Host, relay: tuple[str, int], room: _Room) -> in
         room.status,
         describe=room.opts.describe_error,
         members=room.opts.max_members,  # the relay sizes the room's join limits by it
+        resume_window=room.opts.resume_window,
     )
+    if room.book is not None:
+        room.redial = _meet_member(host, relay)
     async with hosting as hosted:
 
         def through_relay() -> Awaitable[Established]:
             return hosted.wait_for_joiner(host)
 
         return await room.run(await through_relay(), through_relay)
+
+
+def _meet_member(host: Host, relay: tuple[str, int]) -> Redial:
+    """The host's side of a member's resume through a relay: meet it under the rendezvous name.
+
+    The met stream is served like any incoming one: ``Host.handle`` runs the
+    resume handshake and the ticket book hands the new connection to the
+    member's link (``adopt``), which ends this attempt. An attempt that
+    returns without that failed, and is tried again.
+    """
+    from confide.net import relay_client
+
+    async def redial(secret: bytes) -> Leg:
+        reader, writer = await relay_client.meet(relay, rendezvous_name(secret), timeout=MEET_WAIT)
+        await host.handle(reader, writer)
+        raise ClosedError("the member did not resume through the relay")
+
+    return redial
 
 
 @dataclass

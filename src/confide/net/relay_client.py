@@ -25,7 +25,8 @@ re-attaches: ``REATTACH`` with the room's token, retried with a backoff of
 0.1 s doubling to 2 s within the window (status ``lost the relay;
 reconnecting…``, then ``back on the relay``). If the relay no longer knows
 the room (it restarted, or its grace ran out) the host opens a new room and
-shows its new code (``the relay lost this room; new code: …``). Without a
+shows its new code (``the relay lost this room (it restarted?); it opened a
+new one``, then ``code: …``). Without a
 window, as before, the room ends with its control connection. Leaving on
 purpose sends ``LEAVE``, so the relay ends the room at once.
 
@@ -53,6 +54,7 @@ from confide.errors import (
     RelayRefusedError,
     RelayTooOldError,
 )
+from confide.net import sockopts
 from confide.net.host import Established, Host
 from confide.net.tcp import CONNECT_TIMEOUT, connect_failure, handshake_joiner
 from confide.protocol.handshake import RandomBytes
@@ -206,6 +208,7 @@ async def _connect(
         )
     except (TimeoutError, OSError) as exc:
         raise connect_failure(where, exc, timeout, server="relay") from None
+    sockopts.configure(transport.get_extra_info("socket"))  # a relay that vanishes is noticed
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol
 
 
@@ -496,8 +499,8 @@ class RelayRoom:
         if code is None:
             self.status(f"the relay lost this room; new room: {self.nameplate}")
             return
-        self.status(f"the relay lost this room; new code: {code}")
-        host.on_code(code)
+        self.status("the relay lost this room (it restarted?); it opened a new one")
+        host.on_code(code)  # shows the new code
 
     def _adopt(
         self, protocol: RelayProtocol, writer: asyncio.StreamWriter, opened: routing.Opened
