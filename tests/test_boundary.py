@@ -108,6 +108,7 @@ PURE_APP_MODULES = (
     "confide.app.events",
     "confide.app.guesses",
     "confide.app.days",
+    "confide.app.link_state",
 )
 APP_DIR = PACKAGE_DIR.parent / "app"
 

@@ -65,7 +65,7 @@ from confide.app.events import (
     PeerTyping,
     PrivateOut,
 )
-from confide.app.link import LinkDown, LinkUp
+from confide.app.link_state import LinkDown, LinkUp
 from confide.app.room_member import RoomMember
 from confide.errors import UsageError
 from confide.protocol import messages as m

@@ -17,9 +17,9 @@ queues are unbounded: they model a peer that always reads).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Protocol
 
+from confide.app.link_state import LinkDown, LinkUp
 from confide.errors import ClosedError
 from confide.protocol.messages import Message
 
@@ -50,22 +50,6 @@ class Link(Protocol):
 
     async def abort(self) -> None:
         """Drop whatever the peer has not taken yet and close now; never raises."""
-
-
-@dataclass(frozen=True, slots=True)
-class LinkDown(Message):
-    """Local only, never sent: a resumable link lost its connection and is reconnecting.
-
-    ``Link.receive`` returns it (``app.resumable``); ``reason`` is a plain
-    fragment such as ``no answer for 10 s`` or ``connection lost: reset``.
-    """
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class LinkUp(Message):
-    """Local only, never sent: a resumable link is connected again (after ``LinkDown``)."""
 
 
 _EOF = object()
@@ -132,6 +116,9 @@ class MemoryLink:
     async def abort(self) -> None:
         """Close now (nothing is ever left unsent in memory)."""
         await self.close()
+
+
+__all__ = ["Link", "LinkDown", "LinkUp", "MemoryLink", "memory_link_pair"]
 
 
 def memory_link_pair() -> tuple[MemoryLink, MemoryLink]:
