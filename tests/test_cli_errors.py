@@ -218,3 +218,17 @@ def test_a_resume_window_out_of_range_is_a_usage_error(value: str) -> None:
     assert result.returncode == 2
     assert "--resume-window must be between 0 and 86400 seconds" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "1000001"])
+def test_max_waiting_out_of_range_is_a_usage_error(value: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "confide", "host", "--max-waiting", value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--max-waiting must be between 1 and 1000000" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -21,7 +21,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ("framing", "host", "joiner", "message", "record", "routing", "codes")
+TARGETS = (
+    "framing",
+    "host",
+    "joiner",
+    "resume",
+    "resume-joiner",
+    "message",
+    "record",
+    "routing",
+    "codes",
+)
 RUNS = 2000
 TIMEOUT = 110
 ENGINE = "atheris" if importlib.util.find_spec("atheris") else "mutate"

@@ -15,6 +15,9 @@ import socket
 import pytest
 from proc import Hosted, Launcher, Proc, connected, message_line
 
+from confide.protocol.connection import Connection
+from confide.protocol.handshake import JOINER
+
 FAILED_JOIN = r"^a join failed: wrong code or password \((\d)/5\)$"
 ATTEMPT_FAILED = r"^a join attempt from 127\.0\.0\.1:\d+ failed: (.+)$"
 
@@ -190,7 +193,10 @@ def test_second_joiner_is_told_room_full_and_chat_goes_on(confide: Launcher) -> 
 def test_raw_second_connection_during_chat_gets_a_room_full_alert(confide: Launcher) -> None:
     host = confide.host("--name", "alice", "--max-members", "2")
     joiner = _real_chat(confide, host, "first")
+    hello = Connection(JOINER, b"x", bytes)
+    hello.start()
     with _connect(host.port) as sock:
+        sock.sendall(hello.data_to_send())  # a joiner's first record; then the room refuses
         data = _read_until_closed(sock)
     assert b"room-full" in data
     joiner.say("undisturbed")

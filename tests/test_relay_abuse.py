@@ -216,8 +216,9 @@ def test_room_lifetime_and_idle_timeout(confide: Launcher) -> None:
     assert waiting.proc.wait() == 4
 
     quiet = start_relay(confide, "--idle-timeout", "1")
-    host = relay_host(confide, quiet.at, "--name", "alice")
-    bob = relay_join(confide, quiet.at, host.code, "--name", "bob")
+    no_resume = ("--resume-window", "0")  # with resume, the ends would meet again
+    host = relay_host(confide, quiet.at, "--name", "alice", *no_resume)
+    bob = relay_join(confide, quiet.at, host.code, "--name", "bob", *no_resume)
     connected(host.proc, bob)  # chats ping every 5 s: 1 s of silence is too long here
     for proc in (host.proc, bob):
         proc.expect_err(r"closed the connection after it was idle too long$")

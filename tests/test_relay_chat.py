@@ -60,9 +60,10 @@ def test_chat_through_relay_carries_no_readable_content(
 
 def test_sigterm_tells_both_ends_and_waiting_hosts(confide: Launcher) -> None:
     relay = start_relay(confide)
-    host = relay_host(confide, relay.at, "--name", ALICE)
-    idle_host = relay_host(confide, relay.at, "--name", "carol")
-    bob = relay_join(confide, relay.at, host.code, "--name", BOB)
+    no_resume = ("--resume-window", "0")  # with resume, the ends would wait for it to return
+    host = relay_host(confide, relay.at, "--name", ALICE, *no_resume)
+    idle_host = relay_host(confide, relay.at, "--name", "carol", *no_resume)
+    bob = relay_join(confide, relay.at, host.code, "--name", BOB, *no_resume)
     connected(host.proc, bob)
     bob.say(BOB_TEXT)
     host.proc.expect_out(message_line(BOB, BOB_TEXT))

@@ -165,7 +165,7 @@ def test_a_relay_killed_and_restarted_loses_nothing(confide: Launcher) -> None:
     host.proc.say("one")
     wait_for_line(bob, ALICE, "one")
     relay.proc.kill()
-    bob.expect_err(rf"lost the connection to {ALICE}.*reconnecting…$")
+    bob.expect_err(rf"^lost the connection to {ALICE} \(.*relay at {relay.at} went away\); reconn")
     host.proc.say("two")
     bob.say("three")
     hold(3)
@@ -268,3 +268,23 @@ def test_ctrl_c_while_reconnecting_leaves_at_once(
     bob.interrupt()
     assert bob.wait(timeout=5) == 130
     assert not confide.tracebacks()
+
+
+def test_past_max_waiting_a_line_is_refused_and_the_rest_still_arrive(
+    confide: Launcher, proxied: tuple[Hosted, FaultProxy]
+) -> None:
+    host, proxy = proxied
+    bob = join_through(confide, host, proxy, "--max-waiting", "3")
+    proxy.down()
+    bob.expect_err(rf"lost the connection to {ALICE}.*reconnecting…$")
+    for n in range(1, 6):
+        bob.say(f"b{n}")
+    bob.say("/who")  # answered after the five lines: every refusal is printed by then
+    bob.expect_err(rf"^you: {BOB} · peer: {ALICE} ")
+    refused = r"^not sent: 3 messages are waiting for the peer; this one was not sent$"
+    refusals = len(re.findall(refused, bob.err, re.MULTILINE))
+    assert refusals >= 2, bob  # at most 3 of the 5 wait (fewer if a receipt of ours does)
+    proxy.up()
+    wait_for_all(host.proc, BOB, "b", 5 - refusals)
+    bob.expect_err(rf"^sent the {5 - refusals} lines that waited for {ALICE}$")
+    assert received(host.proc, BOB, "b") == list(range(1, 6 - refusals))

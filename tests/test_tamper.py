@@ -6,7 +6,8 @@ in the clear, and that message sizes are padded. Tampering (one flipped bit
 in a handshake or DATA record, a replayed record, two records swapped, a
 stream cut mid-record or before the goodbye) always ends the session with
 one clear line and exit 3 or 4 on the side that notices, and never delivers
-altered or duplicated text.
+altered or duplicated text. Resume is off here (``NO_RESUME``): with it on,
+a cut would be resumed instead, which ``test_resume_e2e`` covers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ SECRET_TEXT = "the eagle lands at midnight"
 SECRET_REPLY = "understood, bring the ünïcödé maps"
 HOST_NICK = "zanzibar"
 JOINER_NICK = "quixotic"
+NO_RESUME = ("--resume-window", "0")
+"""These tests are about the record layer: a cut ends the chat here, as with resume off.
+(With resume on, a cut is resumed, and tampering still ends the chat: test_resume_e2e.)"""
 RECORD_ERROR = r"^error: connection ended: .*(failed authentication|record|frame)"
 # What the handshake sends in the clear (protocol/handshake.py): its kinds and field names.
 # A code word inside one of these ("firm" in "confirm", "room") is no leak.
@@ -32,9 +36,11 @@ PUBLIC_TOKENS = ("hello", "reply", "share", "confirm", "versions", "nonce", "roo
 def _through_proxy(
     confide: Launcher, proxy_factory: ProxyFactory, tamper: Tamper | None = None
 ) -> tuple[Hosted, RecordingProxy, Proc]:
-    host = confide.host("--name", HOST_NICK, "--handshake-timeout", "1")
+    host = confide.host("--name", HOST_NICK, "--handshake-timeout", "1", *NO_RESUME)
     proxy = proxy_factory(host.port, tamper)
-    joiner = confide.join(proxy.at, "--name", JOINER_NICK, "--timeout", "3", code=host.code)
+    joiner = confide.join(
+        proxy.at, "--name", JOINER_NICK, "--timeout", "3", *NO_RESUME, code=host.code
+    )
     return host, proxy, joiner
 
 

@@ -155,11 +155,12 @@ def test_after_the_screen_closes_one_line_says_why_connection_lost(
     confide: Launcher, term: Tmux
 ) -> None:
     host = confide.host("--name", "alice")
-    join_full_screen(term, host)
+    join_full_screen(term, host, "--resume-window", "2")
     host.proc.kill()
-    term.wait_for("join", r"the chat is over")
+    term.wait_for("join", r"lost the connection to alice")
+    term.wait_for("join", r"alice did not come back within 2 s")
     term.keys("join", "Enter")
-    term.wait_for("join", r"(?m)^error: connection (?:lost|closed).*\n\s*\nexit status 4")
+    term.wait_for("join", r"(?m)^error: alice did not come back within 2 s\n\s*\nexit status 4")
 
 
 @pytest.mark.slow

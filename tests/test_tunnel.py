@@ -162,7 +162,17 @@ def test_tunnel_dropped_mid_chat(confide: Launcher, sshd: SshServer, what: str) 
     host = _host(confide, sshd)
     at, code = _tunnelled(host, sshd)
     ssh_pid = _ssh_pid(host)
-    joiner = confide.run("join", "--plain", "--name", "bob", "--at", at, env={"CONFIDE_CODE": code})
+    joiner = confide.run(
+        "join",
+        "--plain",
+        "--name",
+        "bob",
+        "--at",
+        at,
+        "--resume-window",
+        "2",
+        env={"CONFIDE_CODE": code},
+    )
     connected(host, joiner)
     joiner.say("before the drop")
     host.expect_out(message_line("bob", "before the drop"))
@@ -173,7 +183,9 @@ def test_tunnel_dropped_mid_chat(confide: Launcher, sshd: SshServer, what: str) 
         sshd.stop()
     host.expect_err(r"^the SSH tunnel to root@127\.0\.0\.1:\d+ dropped: \S")
     assert host.wait() == 4, host
+    joiner.expect_err(r"reconnecting…$")  # the joiner tries the tunnel's address again
     assert joiner.wait() == 4, joiner
+    joiner.expect_err(r"^error: alice did not come back within 2 s$")
     assert not alive(ssh_pid)
 
 

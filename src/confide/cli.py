@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING
 
 from confide import __version__
 from confide.app.room_limits import DEFAULT_MEMBERS, MAX_MEMBERS
-from confide.cli_types import DEFAULT_RESUME_WINDOW, port_number, window_seconds
+from confide.cli_types import (
+    DEFAULT_RESUME_WINDOW,
+    DEFAULT_WAITING,
+    port_number,
+    waiting_messages,
+    window_seconds,
+)
 from confide.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -241,6 +247,14 @@ def _common(p: argparse.ArgumentParser) -> None:
         f"(default: {DEFAULT_RESUME_WINDOW:g}, 5 min; 0: no resume, a drop ends the chat)",
     )
     p.add_argument(
+        "--max-waiting",
+        type=waiting_messages,
+        default=DEFAULT_WAITING,
+        metavar="N",
+        help="messages that may wait for the peer to acknowledge them, while reconnecting "
+        f"too (default: {DEFAULT_WAITING}; and at most 16 MiB); past that a line is not sent",
+    )
+    p.add_argument(
         "--handshake-timeout",
         type=float,
         default=10.0,
@@ -367,6 +381,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         opts.discovery = not args.no_discovery
         opts.max_members = args.max_members
         opts.resume_window = args.resume_window
+        opts.max_waiting = args.max_waiting
         opts.relay = cli_relay.from_args(args)
         opts.describe_error = describe
         if args.tunnel is not None:
@@ -394,6 +409,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     join_opts.discover_timeout = args.discover_timeout
     join_opts.relay = relay
     join_opts.resume_window = args.resume_window
+    join_opts.max_waiting = args.max_waiting
     return await run.join_chat(join_opts, run_ui)
 
 

@@ -4,7 +4,8 @@
 ``--tunnel-port``, ``relay --port``): a port outside 0-65535 is the usage
 error ``--port must be between 0 and 65535`` (exit 2), and a port that is
 not a number is argparse's own ``invalid int value`` error.
-``window_seconds`` is the type of ``--resume-window`` (0 to a day).
+``window_seconds`` is the type of ``--resume-window`` (0 to a day),
+``waiting_messages`` that of ``--max-waiting``.
 """
 
 from __future__ import annotations
@@ -50,3 +51,19 @@ def window_seconds(text: str) -> float:
 
 
 window_seconds.__name__ = "float"  # argparse names the type in its error
+
+
+DEFAULT_WAITING = 10_000
+"""Messages that may wait unacknowledged for one peer (``--max-waiting``)."""
+MAX_WAITING = 1_000_000
+
+
+def waiting_messages(text: str) -> int:
+    """``--max-waiting``: 1 to a million messages; ``UsageError`` outside."""
+    value = int(text)  # argparse turns a ValueError into "invalid int value"
+    if not 1 <= value <= MAX_WAITING:
+        raise UsageError(f"--max-waiting must be between 1 and {MAX_WAITING}")
+    return value
+
+
+waiting_messages.__name__ = "int"

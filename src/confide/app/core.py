@@ -216,7 +216,7 @@ class ChatCore:
         """The link to the peer (the host, in a room) was lost, or is back."""
         self.away = isinstance(state, LinkDown)
         if isinstance(state, LinkDown):
-            self._emit(PeerAway(self.peer_nick, state.reason))
+            self._emit(PeerAway(self.peer_nick, state.reason, state.error))
         else:
             self._emit(PeerBack(self.peer_nick))
 

@@ -116,6 +116,8 @@ class PeerAway(AppEvent):
 
     nick: str
     reason: str
+    error: ConfideError | None = None
+    """What ended the connection, if it failed (``ui.texts`` words a relay's ``CLOSE``)."""
 
 
 @dataclass(frozen=True, slots=True)

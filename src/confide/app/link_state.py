@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from confide.errors import ConfideError
 from confide.protocol.messages import Message
 
 
@@ -23,6 +24,8 @@ class LinkDown(Message):
     """
 
     reason: str
+    error: ConfideError | None = None
+    """What ended the connection, if it failed (a UI may word it: a relay's ``CLOSE``)."""
 
 
 @dataclass(frozen=True, slots=True)

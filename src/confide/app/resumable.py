@@ -21,6 +21,11 @@ then do new messages go out on the leg (before that they only join the
 outbox). The peer does the same, so its first sequenced message on the new
 leg is our ``received + 1``: nothing is lost, repeated or reordered.
 
+A leg that fails with a ``ProtocolError`` (a record that does not open, a
+malformed message, a broken ack) ends the link instead: that is tampering
+or a broken peer, not a network blip, and it is reported as on a plain
+``Channel``.
+
 Liveness. A leg from which nothing arrived for ``stall`` seconds is
 stalled; a leg whose ``receive`` fails is lost. Either way the leg is
 aborted and ``receive`` returns ``LinkDown`` (after what had arrived
@@ -422,10 +427,17 @@ class ResumableLink:
                 state.ended = True
             self._finish(ClosedError(reason) if stalled else error)
             return
+        if isinstance(error, ProtocolError):
+            # tampering, garbage or a broken peer is an attack or a bug, not a
+            # blip: the session ends as a plain channel's does (every decryption
+            # failure alike), and the host forgets its tickets
+            self._stop_leg(state)
+            self._finish(error)
+            return
         self._stop_leg(state)
         self._wake()
         self._bytes_since_loss = 0
-        self._deliver(LinkDown(reason))
+        self._deliver(LinkDown(reason, None if isinstance(error, _Stalled) else error))
         self._window_timer = self._loop.call_later(self._window, self._give_up)
         if self._redial is not None:
             self._redialer = self._loop.create_task(self._redial_loop(self._redial))

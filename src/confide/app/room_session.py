@@ -389,7 +389,10 @@ class RoomSession:
         nick = self.hub.nick_of(mid)
         if nick is None:
             return
-        self._emit(PeerAway(nick, state.reason) if isinstance(state, LinkDown) else PeerBack(nick))
+        if isinstance(state, LinkDown):
+            self._emit(PeerAway(nick, state.reason, state.error))
+        else:
+            self._emit(PeerBack(nick))
 
     async def _ping_loop(self, interval: float) -> None:
         """Ping the member a room of two shows, every ``interval`` seconds."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from confide.app.chat import SessionSpec
 from confide.app.link import Link
-from confide.app.resumable import Leg, Redial, ResumableLink
+from confide.app.resumable import Leg, OutboxLimits, Redial, ResumableLink
 from confide.app.room_policy import RoomPolicy
 from confide.app.room_session import NewMember, RoomSpec, StatusRoute
 from confide.app.room_types import DEFAULT_MEMBERS
@@ -71,6 +71,7 @@ class HostOptions:
     relay: tuple[str, int] | None = None  # a confide relay: it gives the nameplate
     max_members: int = DEFAULT_MEMBERS  # the host included
     resume_window: float = 0.0  # seconds a member may be away and come back (0: no resume)
+    max_waiting: int = OutboxLimits().messages  # messages that may wait for one member's ack
     describe_error: Callable[[BaseException], str] = str  # words for an error in a status line
 
 
@@ -88,6 +89,7 @@ class JoinOptions:
     discover_timeout: float = 5.0  # LAN search when address is "" (no --at)
     relay: tuple[str, int] | None = None  # reach the host through this confide relay
     resume_window: float = 0.0  # seconds to redial the host after a drop (0: no resume)
+    max_waiting: int = OutboxLimits().messages  # messages that may wait for the host's ack
 
 
 def show_code(status: Status) -> Callable[[Code], None]:
@@ -309,7 +311,12 @@ class _Room:
         book = self.book
         if book is None or not _resumes(joined, self.opts.resume_window):
             return NewMember(joined.channel, joined.done.sas)
-        link = ResumableLink(_as_leg(joined), redial=self.redial, window=self.opts.resume_window)
+        link = ResumableLink(
+            _as_leg(joined),
+            redial=self.redial,
+            window=self.opts.resume_window,
+            limits=OutboxLimits(messages=self.opts.max_waiting),
+        )
         entry = book.register(link.resume_key, lambda channel, key: link.adopt(Leg(channel, key)))
         link.on_end = lambda: book.forget(entry)
         return NewMember(link, joined.done.sas)
@@ -318,7 +325,12 @@ class _Room:
 async def _chat(joined: Established, opts: JoinOptions, run_ui: UiRunner, resume: Resume) -> int:
     link: Link = joined.channel
     if _resumes(joined, opts.resume_window):
-        link = ResumableLink(_as_leg(joined), redial=_leg_redial(resume), window=opts.resume_window)
+        link = ResumableLink(
+            _as_leg(joined),
+            redial=_leg_redial(resume),
+            window=opts.resume_window,
+            limits=OutboxLimits(messages=opts.max_waiting),
+        )
     return await run_ui(SessionSpec(link, opts.nick, joined.done.sas, ping_interval=PING_INTERVAL))
 
 

@@ -21,10 +21,12 @@ and summarised.
 A host with a ticket book (``resumes``, ``net.resumes.ResumeBook``) first
 reads a connection's first record, before it asks the policy anything: a
 ``resume`` is one of its own sessions coming back, so it is not refused for
-a full room, spends no guess and is not admitted as a new member. It runs
-the resume handshake in a handshake slot, then ``book.arrived`` hands the
-channel to the session. A failed resume is one throttled status line and
-changes nothing.
+a full room, spends no guess and is not admitted as a new member. The first
+bytes come with no slot held; the rest of that record is read in a
+handshake slot, where a resume handshake then runs, and ``book.arrived``
+hands the channel to the session. A failed resume is one throttled status
+line and changes nothing. Anything else goes on as a join (with its first
+bytes already read), so a full room refuses it only once its hello came.
 
 The chat starts only when the joiner's first encrypted message (its nick)
 arrives: the joiner checks our proof last, so a joiner that rejects it (a
@@ -122,12 +124,10 @@ class Host:
         if self.resumes is not None:
             self._pending += 1
             try:
-                first, early = await self._first_record(reader, writer)
+                first, early, resumed = await self._resume_first(reader, writer)
             finally:
                 self._pending -= 1
-            if early is None and opens_with_resume(first):
-                conn = Connection(HOST, b"", self.rand, resumes=self.resumes)
-                await self._resume(Channel(conn, reader, writer), first)
+            if resumed:
                 return
         refusal = self.policy.refusal(self._pending)
         if refusal is not None:
@@ -143,18 +143,49 @@ class Host:
         finally:
             self._pending -= 1
 
-    async def _first_record(
+    async def _resume_first(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[bytes, ConfideError | None, bool]:
+        """With a ticket book: serve a resume, or say what a join starts with.
+
+        The first bytes come with no slot held (a silent connection holds
+        none); then, in a handshake slot, the rest of the first record says
+        whether this is a resume, which is served in that slot. Otherwise
+        (first bytes, why they never came, False) go on to the join path.
+        """
+        first, early = await self._read_first(reader, writer, b"")
+        if early is not None:
+            return first, early, False
+        if not await self._take_turn():
+            await _refuse(reader, writer, ALERT_BUSY)
+            self._note(TOO_MANY)
+            return first, None, True
+        try:
+            first, early = await self._read_first(reader, writer, first)
+            if early is not None or not opens_with_resume(first):
+                return first, early, False
+            conn = Connection(HOST, b"", self.rand, resumes=self.resumes)
+            await self._resume(Channel(conn, reader, writer), first)
+            return first, None, True
+        finally:
+            await self._end_turn()
+
+    async def _read_first(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes
     ) -> tuple[bytes, ConfideError | None]:
-        """The peer's first bytes, up to a whole first record; or why they never came."""
-        data = b""
+        """Read on from ``data``: its first bytes if it is empty, else up to a whole first record.
+
+        Within the handshake timeout; the error says why they never came.
+        """
         try:
             async with asyncio.timeout(self.handshake_timeout):
-                while opens_with_resume(data) is None:
+                while not data or opens_with_resume(data) is None:
                     chunk = await reader.read(4096)
                     if not chunk:
                         cut = "cut off in the middle of a record" if data else "closed by the peer"
                         return data, ClosedError(f"connection {cut}")
+                    if not data:
+                        return chunk, None
                     data += chunk
         except TimeoutError:
             with contextlib.suppress(Exception):
@@ -162,20 +193,15 @@ class Host:
             return data, ClosedError(f"handshake timed out after {self.handshake_timeout:g} s")
         except OSError as exc:
             return data, ClosedError(f"connection lost: {describe(exc)}")
+        except ConfideError as exc:  # a relay's CLOSE on a relayed stream
+            return data, exc
         return data, None
 
     async def _resume(self, channel: Channel, first: bytes) -> None:
-        """Run a resume handshake in a slot, then hand the channel to its session."""
+        """Run a resume handshake (the caller holds a slot); hand the channel to its session."""
         assert self.resumes is not None
         try:
-            if not await self._take_turn():
-                await _refuse(channel.reader, channel.writer, ALERT_BUSY)
-                self._note(TOO_MANY)
-                return
-            try:
-                done = await channel.handshake(self.handshake_timeout, first)
-            finally:
-                await self._end_turn()
+            done = await channel.handshake(self.handshake_timeout, first)
         except ConfideError as exc:
             await channel.close()
             self._note(RESUME_FAILED, f"{RESUME_FAILED}: {describe(exc)}")

@@ -184,14 +184,28 @@ class RelayProtocol(asyncio.StreamReaderProtocol):
 
     def eof_received(self) -> bool:
         """The relay closed its side."""
+        self._gone()
         super().eof_received()
         self.frames.put_nowait((_ENDED, b""))
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The socket is gone."""
+        if self._gone():
+            exc = None  # the reader ends with the relay named, not the socket's error
         super().connection_lost(exc)
         self.frames.put_nowait((_ENDED, b""))
+
+    def _gone(self) -> bool:
+        """A forwarding connection ended with no ``CLOSE``: the relay itself went away.
+
+        (It always says ``CLOSE`` first when it ends a pair; a killed or crashed
+        relay cannot.) The reader's end then names the relay.
+        """
+        if not self.spliced or self.reader.ending is not None:
+            return False
+        self.reader.ending = Ending(self.where, text=f"{self.where} went away")
+        return True
 
 
 async def _connect(

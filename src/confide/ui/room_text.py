@@ -31,8 +31,9 @@ from confide.app.events import (
     RoomClosed,
 )
 from confide.app.session_api import MemberView, Session
-from confide.errors import UsageError
+from confide.errors import ConfideError, UsageError
 from confide.ui import commands as cmd
+from confide.ui.texts import disconnect_reason
 
 PLAIN_LEAVING = frozenset({"", "left", "bye"})
 """Reasons told as plain ``bob left``; any other as ``bob left: REASON``."""
@@ -47,8 +48,12 @@ STALLED = "no answer for "
 """How a link's ``LinkDown`` reason starts when the peer went silent (a stall)."""
 
 
-def away_text(nick: str, reason: str) -> str:
-    """``no answer from bob for 10 s; reconnecting…`` or ``lost the connection to bob (…); …``."""
+def away_text(nick: str, reason: str, error: ConfideError | None = None) -> str:
+    """``no answer from bob for 10 s; reconnecting…`` or ``lost the connection to bob (…); …``.
+
+    A relay's ``CLOSE`` is said in words (``the relay at HOST:PORT shut down``).
+    """
+    reason = disconnect_reason(reason, error)
     if reason.startswith(STALLED):
         return f"no answer from {nick} for {reason[len(STALLED) :]}; reconnecting\u2026"
     return f"lost the connection to {nick} ({reason}); reconnecting\u2026"
@@ -100,8 +105,8 @@ class Room:
                     self.peer = new
             case RoomClosed(reason=reason):
                 return reason
-            case PeerAway(nick=nick, reason=reason):
-                return away_text(nick, reason)
+            case PeerAway(nick=nick, reason=reason, error=error):
+                return away_text(nick, reason, error)
             case PeerBack(nick=nick):
                 return f"{nick} is back"
             case Notice(text=text):
