@@ -6,7 +6,7 @@ know about records, keys or sockets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from confide.errors import ConfideError
@@ -116,7 +116,7 @@ class PeerAway(AppEvent):
 
     nick: str
     reason: str
-    error: ConfideError | None = None
+    error: ConfideError | None = field(default=None, compare=False)
     """What ended the connection, if it failed (``ui.texts`` words a relay's ``CLOSE``)."""
 
 

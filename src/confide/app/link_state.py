@@ -9,7 +9,7 @@ nothing that does I/O, so the pure core can use it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confide.errors import ConfideError
 from confide.protocol.messages import Message
@@ -24,7 +24,7 @@ class LinkDown(Message):
     """
 
     reason: str
-    error: ConfideError | None = None
+    error: ConfideError | None = field(default=None, compare=False)
     """What ended the connection, if it failed (a UI may word it: a relay's ``CLOSE``)."""
 
 

@@ -355,8 +355,21 @@ class RoomSession:
                 self.add_member(await arrivals())
         except RoomClosedError as exc:  # a password room took its last wrong guess
             self.notice(str(exc))
-        except ConfideError:  # the path closed (ssh exited, the relay went): members say so
-            pass
+        except ConfideError as exc:  # the path closed (ssh exited, the relay gave up)
+            self._path_closed(exc)
+
+    def _path_closed(self, error: ConfideError) -> None:
+        """The way members come (the SSH tunnel, the relay) closed: none can come back by it.
+
+        Their links went with it; a member waiting to resume would wait in
+        vain, so the room ends as if every link failed with ``error``.
+        """
+        for mid, link in list(self._links.items()):
+            self._links.pop(mid)
+            self._rules.member_left()
+            self._close_later(link, flush=False)
+            self.hub.remove(mid, "connection lost")
+        self._flush(error=error)
 
     async def _read(self, mid: int, link: Link) -> None:
         error: ConfideError | None = None
