@@ -140,7 +140,8 @@ def test_after_a_30_s_outage_delivery_resumes_within_3_s_of_the_link_returning(
     confide: Launcher, proxied: tuple[Hosted, FaultProxy]
 ) -> None:
     host, proxy = proxied
-    bob = join_through(confide, host, proxy)
+    bob = confide.join(proxy.at, "--name", BOB, code=host.code)
+    sas = connected(host.proc, bob)
     proxy.down()
     bob.expect_err(rf"lost the connection to {ALICE} \(.*\); reconnecting…$")
     bob.say("typed while cut off")
@@ -153,6 +154,8 @@ def test_after_a_30_s_outage_delivery_resumes_within_3_s_of_the_link_returning(
     wait_for_line(host.proc, BOB, "typed while cut off", timeout=10)
     assert time.monotonic() - returned < 3.0
     bob.expect_err(r"^sent the 1 line that waited for alice$")
+    bob.say("/verify")  # the same session: the SAS did not change
+    assert bob.expect_err(r"^SAS: (.+)$").group(1) == sas
 
 
 def test_a_relay_killed_and_restarted_loses_nothing(confide: Launcher) -> None:

@@ -37,6 +37,7 @@ from confide.errors import (
     EXIT_CONNECT,
     EXIT_OK,
     ClosedError,
+    OutboxFullError,
     PeerGoneError,
     RoomClosedError,
     UsageError,
@@ -404,5 +405,38 @@ def test_a_member_that_did_not_come_back_ends_a_room_of_two_with_exit_4() -> Non
         assert await asyncio.wait_for(task, 2) == EXIT_CONNECT
         ended = [e for e in events if isinstance(e, Disconnected)]
         assert [e.reason for e in ended] == ["bob did not come back within 5 min"], events
+
+    run(scenario)
+
+
+class FullOutboxLink(MemoryLink):
+    """A member link whose outbox is full: the host's lines to it are refused."""
+
+    full = False
+
+    def send(self, message: m.Message) -> None:
+        if self.full and isinstance(message, m.Said):
+            raise OutboxFullError(10_000)
+        super().send(message)
+
+
+def test_a_member_whose_outbox_overflows_is_dropped_and_the_others_told() -> None:
+    async def scenario() -> None:
+        r, bob = room()
+        task = asyncio.create_task(r.session.run())
+        await next_of(bob, m.Welcome)
+        a_to_c: asyncio.Queue[object] = asyncio.Queue()
+        c_to_a: asyncio.Queue[object] = asyncio.Queue()
+        host_end, carol = FullOutboxLink(c_to_a, a_to_c), MemoryLink(a_to_c, c_to_a)
+        carol.send(m.Nick("carol"))
+        r.arrivals.put_nowait(NewMember(host_end, ("carol", "sas")))
+        await next_of(carol, m.Welcome)
+        host_end.full = True
+        r.session.say("one line too many for carol")
+        left = await next_of(bob, m.Left)
+        assert left == m.Left("carol", "dropped: too slow")
+        assert MemberLeft("carol", "dropped: too slow") in r.events
+        await r.session.leave()
+        assert await asyncio.wait_for(task, 2) == EXIT_OK
 
     run(scenario)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from faultproxy import FaultProxy
 from proc import Launcher, Proc, connected, message_line
 from sshd import SshServer, alive, descendants, free_port, keygen
 
@@ -187,6 +188,25 @@ def test_tunnel_dropped_mid_chat(confide: Launcher, sshd: SshServer, what: str) 
     assert joiner.wait() == 4, joiner
     joiner.expect_err(r"^error: alice did not come back within 2 s$")
     assert not alive(ssh_pid)
+
+
+def test_a_joiner_cut_off_resumes_through_the_tunnel(confide: Launcher, sshd: SshServer) -> None:
+    host = _host(confide, sshd)
+    at, code = _tunnelled(host, sshd)
+    tunnel_host, tunnel_port = at.rsplit(":", 1)
+    with FaultProxy((tunnel_host, int(tunnel_port))) as proxy:
+        joiner = confide.run(
+            "join", "--plain", "--name", "bob", "--at", proxy.at, env={"CONFIDE_CODE": code}
+        )
+        connected(host, joiner)
+        proxy.reset()  # the joiner's path to the tunnel breaks; the tunnel itself stays
+        joiner.expect_err(r"^lost the connection to alice .*reconnecting…$")
+        joiner.say("after the cut")  # goes when the joiner is back, through the tunnel again
+        joiner.expect_err(r"^alice is back$")
+        host.expect_out(message_line("bob", "after the cut"))
+        host.say("welcome back")
+        joiner.expect_out(message_line("alice", "welcome back"))
+    assert proxy.counters().accepted >= 2
 
 
 def test_tunnel_dropped_while_waiting(confide: Launcher, sshd: SshServer) -> None:
