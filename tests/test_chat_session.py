@@ -9,12 +9,13 @@ rest run two real ``ChatSession`` drivers against each other over it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pytest
+from polling import until
 
 from confide.app.chat import ChatSession, SessionSpec
 from confide.app.events import (
@@ -90,7 +91,6 @@ def test_close_ends_both_ends_receiving() -> None:
 
 SAS = ("apple", "river", "stone", "cloud", "lamp")
 NOW = datetime(2026, 12, 5, 9, 30)
-POLL_STEPS = 5000  # x 1 ms: a bound for a loaded machine, never a wait in itself
 
 
 @dataclass
@@ -128,14 +128,6 @@ def side(
         ping_interval=ping_interval,
     )
     return Side(session, link, events, observed)
-
-
-async def until(condition: Callable[[], object], what: str) -> None:
-    for _ in range(POLL_STEPS):
-        if condition():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @asynccontextmanager

@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import Callable
 
 import pytest
+from polling import until
 from proc import Launcher
 from test_relay_support import (
     CLOSE,
@@ -58,14 +58,6 @@ WINDOW = 30.0
 
 def _where(relay: RunningRelay) -> tuple[str, int]:
     return ("127.0.0.1", relay.port)
-
-
-async def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    """Wait until ``check()`` holds (polled), or fail naming ``what``."""
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
-    assert check(), what
 
 
 async def _line(relay: RunningRelay, pattern: str) -> re.Match[str]:
@@ -158,7 +150,7 @@ class _Hosting:
 
     async def join_failed(self) -> None:
         """Wait for the host to say a join failed (the knock that reached it hung up)."""
-        await _until(lambda: any("failed" in line for line in self.lines), "a failed join")
+        await until(lambda: any("failed" in line for line in self.lines), "a failed join")
 
     async def close(self) -> None:
         await self.room.close()
@@ -177,7 +169,7 @@ def test_a_host_whose_control_socket_dies_reattaches_and_keeps_its_nameplate(
         try:
             await _line(relay, rf" opened room={nameplate} ip=127\.0\.0\.1$")
             hosting.kill_control()
-            await _until(lambda: "back on the relay" in hosting.lines, "back on the relay")
+            await until(lambda: "back on the relay" in hosting.lines, "back on the relay")
             assert "lost the relay; reconnecting…" in hosting.lines
             await _line(relay, rf" reattached room={nameplate} ip=127\.0\.0\.1 away=\S+$")
             assert room.nameplate == nameplate
@@ -208,11 +200,11 @@ def test_after_a_relay_restart_the_host_opens_a_new_room_with_a_new_code(
             relay.proc.popen.kill()  # SIGKILL: the relay forgets every room
             await asyncio.to_thread(relay.proc.wait)
             lost = "lost the relay; reconnecting…"
-            await _until(lambda: lost in hosting.lines, lost)
+            await until(lambda: lost in hosting.lines, lost)
             again = confide.run("relay", "--bind", "127.0.0.1", "--port", str(relay.port))
             restarted = RunningRelay(again, relay.port)
             await _line(restarted, rf"^relay listening on 127\.0\.0\.1:{relay.port}$")
-            await _until(lambda: bool(hosting.codes), "a new code")
+            await until(lambda: bool(hosting.codes), "a new code")
             await _line(restarted, r" refused why=unknown-room ip=127\.0\.0\.1 request=reattach$")
             new = (await _line(restarted, r" opened room=(\d+) ip=127\.0\.0\.1$")).group(1)
             assert room.nameplate == new == hosting.codes[-1].nameplate

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Callable
 
+from polling import until
 from test_relay_support import read_frame, read_to_eof
 
 from confide.relay.limits import Limits
@@ -22,12 +22,6 @@ from confide.wire import routing
 
 SPLICED = 0x83
 CLOSE = 0x85
-
-
-async def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
 
 
 def test_meets_and_rooms_leave_nothing_behind() -> None:
@@ -53,7 +47,7 @@ def test_meets_and_rooms_leave_nothing_behind() -> None:
         alone = bytes(16)
         rd, wd = await meet(alone)  # nobody comes: the relay's meet timeout ends it
         _, quitter = await meet(b"q" * 16)  # its client hangs up while it waits
-        await _until(lambda: b"q" * 16 in relay.meets)
+        await until(lambda: b"q" * 16 in relay.meets)
         quitter.close()
         assert (await read_frame(rd))[0] == CLOSE
         wa.close()
@@ -65,7 +59,7 @@ def test_meets_and_rooms_leave_nothing_behind() -> None:
         wo.write(routing.open_request())
         await read_frame(ro)
         wo.close()  # lost, not left: the room waits out its grace, then goes
-        await _until(lambda: not relay.rooms and not relay.conns)
+        await until(lambda: not relay.rooms and not relay.conns)
         tables = (relay.meets, relay.met, relay.rooms, relay.by_token, relay.conns, relay.per_ip)
         assert not any(tables), tables
         relay.shutdown()

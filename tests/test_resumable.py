@@ -19,10 +19,11 @@ import asyncio
 import itertools
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
+from polling import until
 
 from confide.app.chat import LEAVE_TIMEOUT, ChatSession
 from confide.app.events import AppEvent, Delivered, Disconnected, MessageIn, PeerLeft
@@ -44,14 +45,6 @@ T = TypeVar("T")
 def run(scenario: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
     """Run ``scenario`` in a fresh loop, bounded in time."""
     return asyncio.run(asyncio.wait_for(scenario, timeout))
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``condition`` until it holds (``AssertionError`` after ``timeout`` s)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        await asyncio.sleep(0.002)
 
 
 class Wire:

@@ -20,6 +20,7 @@ from typing import cast
 
 import msgpack
 import pytest
+from polling import until
 
 from confide.app.room_policy import RoomPolicy
 from confide.app.secret import Secret
@@ -56,13 +57,6 @@ class Hosted:
     def adopt(self, channel: Channel, key: bytes) -> None:
         self.channels.append(channel)
         self.adopted.put_nowait((channel, key))
-
-
-async def wait_for(condition: Callable[[], bool]) -> None:
-    """Poll until ``condition`` holds (bounded by the test's own timeouts)."""
-    async with asyncio.timeout(TIMEOUT):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 def run(
@@ -177,7 +171,7 @@ def test_a_stolen_ticket_without_the_secret_is_refused_and_changes_nothing() -> 
         assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""  # then the host closes
         writer.close()
         await writer.wait_closed()
-        await wait_for(lambda: any(line.startswith("a resume attempt failed") for line in h.lines))
+        await until(lambda: any(line.startswith("a resume attempt failed") for line in h.lines))
         assert [line for line in h.lines if "resume" in line] == [
             "a resume attempt failed: a resume's proof did not match (a stolen or replayed ticket?)"
         ]
@@ -223,7 +217,7 @@ def test_a_joiner_whose_proof_was_lost_resumes_with_the_next_secret() -> None:
         committed = conn.resume_key  # the joiner commits R' now
         writer.transport.abort()
         await writer.wait_closed()
-        await wait_for(lambda: any(line.startswith("a resume attempt failed") for line in h.lines))
+        await until(lambda: any(line.startswith("a resume attempt failed") for line in h.lines))
         assert h.adopted.empty()
         back, _, _ = await resume_and_check(h, committed)
         assert h.book.lookup(rs.ticket_id(secret)) is None  # R is forgotten now
@@ -252,7 +246,7 @@ def test_a_host_with_a_book_still_handles_bad_connections(send: bytes, said: str
         await asyncio.wait_for(reader.read(), TIMEOUT)  # the host answers (or not) and closes
         writer.close()
         await writer.wait_closed()
-        await wait_for(lambda: any("a join attempt from" in line for line in h.lines))
+        await until(lambda: any("a join attempt from" in line for line in h.lines))
         (line,) = [line for line in h.lines if "a join attempt from" in line]
         assert said in line, line
         assert h.adopted.empty()

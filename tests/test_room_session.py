@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
+from polling import until
 
 from confide.app.chat import ChatSession
 from confide.app.events import (
@@ -103,14 +104,6 @@ def room(**kwargs: object) -> tuple[Room, MemoryLink]:
     ).observed_by(seen.append)
     session = spec.session(events.append)
     return Room(session, rules, arrivals, events, seen), bob
-
-
-async def until(check: Callable[[], object], what: str = "condition") -> None:
-    """Poll ``check`` until it is true (a second at most)."""
-    async with asyncio.timeout(1):
-        while not check():
-            await asyncio.sleep(0)
-    assert check(), what
 
 
 async def next_of(link: MemoryLink, kind: type[m.Message]) -> m.Message:
