@@ -689,3 +689,21 @@ def test_a_reset_channel_and_a_new_one_carry_on_exactly_once() -> None:
         await close_all(host_side, joiner_side)
 
     run(scenario())
+
+
+def test_with_no_window_a_cut_ends_the_link_with_its_error_and_acks_still_flow() -> None:
+    async def scenario() -> None:
+        host, joiner, leg = links(window=0)
+        at_host, at_joiner = Reader(host), Reader(joiner)
+        host.send(m.Chat(1, "hello"))
+        await until(lambda: len(at_joiner.got) == 1)
+        await until(lambda: host.waiting() == 0, "the joiner's ack")  # version 2 still acks
+        await cut(*leg)
+        await until(lambda: at_joiner.error is not None and at_host.error is not None)
+        assert at_joiner.states == []
+        assert at_host.states == []
+        assert isinstance(at_joiner.error, ClosedError)
+        assert not isinstance(at_joiner.error, PeerGoneError)
+        await close_all(host, joiner)
+
+    run(scenario())

@@ -291,3 +291,19 @@ def test_past_max_waiting_a_line_is_refused_and_the_rest_still_arrive(
     wait_for_all(host.proc, BOB, "b", 5 - refusals)
     bob.expect_err(rf"^sent the {5 - refusals} lines that waited for {ALICE}$")
     assert received(host.proc, BOB, "b") == list(range(1, 6 - refusals))
+
+
+def test_a_joiner_without_resume_still_acks_so_a_long_chat_goes_on(confide: Launcher) -> None:
+    host = confide.host("--name", ALICE, "--no-discovery", "--max-waiting", "64")
+    bob = confide.join(host, "--name", BOB, "--resume-window", "0")
+    connected(host.proc, bob)
+    total, burst = 640, 16  # ten times what may wait unacknowledged: only acks make room
+    for n in range(1, total + 1):
+        host.proc.say(f"a{n}")
+        if n % burst == 0:
+            wait_for_line(bob, ALICE, f"a{n}")
+    assert received(bob, ALICE, "a") == list(range(1, total + 1))
+    assert "not sent" not in host.proc.err
+    bob.say("bye")
+    assert bob.wait() == 0
+    assert host.proc.wait() == 0

@@ -24,7 +24,8 @@ leg is our ``received + 1``: nothing is lost, repeated or reordered.
 A leg that fails with a ``ProtocolError`` (a record that does not open, a
 malformed message, a broken ack) ends the link instead: that is tampering
 or a broken peer, not a network blip, and it is reported as on a plain
-``Channel``.
+``Channel``. So does any loss when ``window`` is 0 (``--resume-window 0``:
+the session still acks, since its peer expects it, but does not resume).
 
 Liveness. A leg from which nothing arrived for ``stall`` seconds is
 stalled; a leg whose ``receive`` fails is lost. Either way the leg is
@@ -431,6 +432,10 @@ class ResumableLink:
             # tampering, garbage or a broken peer is an attack or a bug, not a
             # blip: the session ends as a plain channel's does (every decryption
             # failure alike), and the host forgets its tickets
+            self._stop_leg(state)
+            self._finish(error)
+            return
+        if self._window <= 0:  # no resume asked for: a drop ends the session, as on a Channel
             self._stop_leg(state)
             self._finish(error)
             return

@@ -225,9 +225,14 @@ def _as_leg(joined: Established) -> Leg:
     return Leg(joined.channel, joined.channel.conn.resume_key)
 
 
-def _resumes(joined: Established, window: float) -> bool:
-    """Whether this session resumes after a drop: asked for, and both sides can."""
-    return window > 0 and joined.done.version >= RESUMABLE
+def _sequenced(joined: Established) -> bool:
+    """Whether both sides speak version 2: acks and sequence numbers, and resume.
+
+    Such a session always runs over a ``ResumableLink``, even with no resume
+    window (``--resume-window 0``): the peer acks and expects acks, and a
+    window of 0 only means a drop ends the chat at once.
+    """
+    return joined.done.version >= RESUMABLE
 
 
 def _leg_redial(resume: Resume) -> Redial:
@@ -308,8 +313,7 @@ class _Room:
 
     def _member(self, joined: Established) -> NewMember:
         """A confirmed member; resumable (and in the book) if the session can resume."""
-        book = self.book
-        if book is None or not _resumes(joined, self.opts.resume_window):
+        if not _sequenced(joined):
             return NewMember(joined.channel, joined.done.sas)
         link = ResumableLink(
             _as_leg(joined),
@@ -317,14 +321,18 @@ class _Room:
             window=self.opts.resume_window,
             limits=OutboxLimits(messages=self.opts.max_waiting),
         )
-        entry = book.register(link.resume_key, lambda channel, key: link.adopt(Leg(channel, key)))
-        link.on_end = lambda: book.forget(entry)
+        book = self.book
+        if book is not None:
+            entry = book.register(
+                link.resume_key, lambda channel, key: link.adopt(Leg(channel, key))
+            )
+            link.on_end = lambda: book.forget(entry)
         return NewMember(link, joined.done.sas)
 
 
 async def _chat(joined: Established, opts: JoinOptions, run_ui: UiRunner, resume: Resume) -> int:
     link: Link = joined.channel
-    if _resumes(joined, opts.resume_window):
+    if _sequenced(joined):
         link = ResumableLink(
             _as_leg(joined),
             redial=_leg_redial(resume),
