@@ -54,6 +54,8 @@ class Wire:
         self.end = end
         self.cut = False
         self.stalled = False
+        self.delivered = 0
+        """Messages this end handed to its link (heartbeats included)."""
 
     def send(self, message: m.Message) -> None:
         if not self.cut:  # a broken connection takes writes and loses them
@@ -70,6 +72,7 @@ class Wire:
                     continue  # our own end closed by ``cut``: the reset above
                 raise
             if not (self.cut or self.stalled):
+                self.delivered += 1
                 return message
 
     def has_received(self) -> bool:
@@ -270,11 +273,12 @@ def test_an_ack_comes_after_a_batch_at_once_and_after_a_delay_otherwise() -> Non
 
 def test_heartbeats_keep_an_idle_link_up_and_ack_what_came() -> None:
     async def scenario() -> None:
-        host, joiner, _ = links(timing=Liveness(stall=0.3, ack_delay=60, heartbeat=0.05))
+        host, joiner, leg = links(timing=Liveness(stall=1.0, ack_delay=60, heartbeat=0.05))
         at_host, at_joiner = Reader(host), Reader(joiner)
         joiner.send(m.Chat(1, "one"))
         await until(lambda: joiner.waiting() == 0)  # acked by a heartbeat: the delay is 60 s
-        await asyncio.sleep(1.0)  # idle for more than three stall times: nothing happens
+        # idle for more than a stall time, counted in heartbeats: nothing else happens
+        await until(lambda: leg[0].delivered > 30 and leg[1].delivered > 30, "30 heartbeats")
         assert host.up
         assert joiner.up
         assert at_host.states == at_joiner.states == []
