@@ -33,6 +33,14 @@ SAMPLES: list[m.Message] = [
     m.AllHave(3),
     m.Notice("no one called 'dave' here"),
     m.Closed("closed"),
+    m.FileOffer(
+        1, "", "tree", 3, ["", "a/b", "a/l"], [0, 3, 0], ["dir", "file", "link"], ["", "", "b"]
+    ),
+    m.FileAccept(1, "bob", 0, b""),
+    m.FileChunk(1, "", 0, b"\x00\xffdata"),
+    m.FileAck(1, "bob", 65536),
+    m.FileDone(1, "", bytes(32)),
+    m.FileCancel(1, "bob", "declined"),
 ]
 QUICK = settings(max_examples=300, deadline=None, database=None)
 
@@ -66,7 +74,7 @@ def test_round_trip_any_chat(mid: int, text: str) -> None:
     assert m.decode(m.encode(m.Chat(mid, text))) == m.Chat(mid, text)
 
 
-@pytest.mark.parametrize("mtype", ["file-offer", "reaction", "x" * 100, ""])
+@pytest.mark.parametrize("mtype", ["file-share", "reaction", "x" * 100, ""])
 def test_unknown_type_decodes_to_unknown(mtype: str) -> None:
     got = m.decode(pack({"v": 2, "t": mtype, "whatever": [1, 2, {"a": b"b"}]}))
     assert got == m.Unknown(mtype[:64])

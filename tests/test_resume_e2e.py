@@ -181,6 +181,8 @@ def test_a_relay_killed_and_restarted_loses_nothing(confide: Launcher) -> None:
     assert said_by(bob, ALICE) == ["one", "two", "four"]
     assert said_by(host.proc, BOB) == ["three"]
     host.proc.expect_err(r"^the relay lost this room \(it restarted\?\); it opened a new one$")
+    new_code = host.proc.expect_err(r"^code: (\S+)$").group(1)  # printed just after that line
+    assert new_code != host.code
     assert len(re.findall(r"(?m)^code: ", host.proc.err)) == 2  # the first, and the new one
     assert not confide.tracebacks()
 

@@ -200,3 +200,68 @@ class Notice(AppEvent):
     """A plain answer from the host to us, e.g. ``no one called carol here``."""
 
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRef:
+    """Which transfer an event is about (``app.transfer``).
+
+    ``peer`` is the other end's nick, ``id`` the sender's offer id,
+    ``incoming`` whether we receive. ``name`` is the safe name shown (for an
+    incoming offer, already made safe), ``size`` the bytes of the stream and
+    ``files`` how many regular files it holds (1 for a single file).
+    """
+
+    peer: str
+    id: int
+    incoming: bool
+    name: str
+    size: int
+    files: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOffered(AppEvent):
+    """An offer: to us (``ref.incoming``: answer ``/accept`` or ``/decline``) or by us."""
+
+    ref: TransferRef
+
+
+@dataclass(frozen=True, slots=True)
+class TransferStarted(AppEvent):
+    """Bytes start to flow; ``offset`` > 0 when a ``.part`` is resumed."""
+
+    ref: TransferRef
+    offset: int
+    path: str = ""
+    """Where it is being written (incoming only): the ``.part`` name."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferProgress(AppEvent):
+    """``done`` of ``ref.size`` bytes; ``rate`` bytes/s; ``eta`` seconds left (None: unknown)."""
+
+    ref: TransferRef
+    done: int
+    rate: float
+    eta: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferDone(AppEvent):
+    """Complete and verified; ``path`` is the final name (incoming) or what was sent."""
+
+    ref: TransferRef
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferFailed(AppEvent):
+    """Declined, cancelled or failed: ``reason`` in one plain line.
+
+    ``kept`` names a ``.part`` left for a resume (``""``: none).
+    """
+
+    ref: TransferRef
+    reason: str
+    kept: str = ""

@@ -22,6 +22,9 @@ from confide.protocol.records import MAX_MESSAGE
 
 MESSAGE_VERSION = 1
 MAX_NICK = 32
+FILE_CHUNK = 63 * 1024
+"""The data bytes of one ``FileChunk``: the largest round size that fits a record
+with its fields (a nick of ``MAX_NICK`` characters included)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +214,90 @@ class Closed(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class FileOffer(Message):
+    """An offer of a file or a directory tree (docs/PROTOCOL.md §12).
+
+    ``peer``: from a room member to the host, the member it is for (``""``:
+    everyone, which in a room of two is the host); from the host, who sent it
+    (``""``: the host). ``id`` counts up per sender. The data is one stream:
+    the ``size`` bytes of the entries of kind ``file`` in order. ``paths``
+    are ``/``-separated relative paths (one empty path: a single file called
+    ``name``); ``kinds`` are ``file``, ``dir`` or ``link``, ``targets`` the
+    targets of links (``""`` for the others).
+    """
+
+    TYPE: ClassVar[str] = "file-offer"
+    id: int
+    peer: str
+    name: str
+    size: int
+    paths: list[str]
+    sizes: list[int]
+    kinds: list[str]
+    targets: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FileAccept(Message):
+    """Receiver → sender: send offer ``id`` from ``offset`` (resuming a ``.part``).
+
+    ``prefix`` is the SHA-256 of the ``offset`` bytes the receiver already
+    holds (empty when ``offset`` is 0); the sender checks it against its own
+    and starts from 0 instead when they differ.
+    """
+
+    TYPE: ClassVar[str] = "file-accept"
+    id: int
+    peer: str
+    offset: int
+    prefix: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FileChunk(Message):
+    """Sender → receiver: the stream's bytes ``data`` at ``offset``."""
+
+    TYPE: ClassVar[str] = "file-chunk"
+    id: int
+    peer: str
+    offset: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FileAck(Message):
+    """Receiver → sender: the first ``offset`` bytes are written (opens the window)."""
+
+    TYPE: ClassVar[str] = "file-ack"
+    id: int
+    peer: str
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileDone(Message):
+    """Sender → receiver: the stream is complete; ``digest`` is its SHA-256."""
+
+    TYPE: ClassVar[str] = "file-done"
+    id: int
+    peer: str
+    digest: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FileCancel(Message):
+    """Either side: offer ``id`` is declined, cancelled or failed, ``reason`` in plain words.
+
+    ``id`` is always the sender's id of the offer; ``peer`` as in ``FileOffer``.
+    """
+
+    TYPE: ClassVar[str] = "file-cancel"
+    id: int
+    peer: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown(Message):
     """A message of a type this version does not know; ignored by the session."""
 
@@ -222,6 +309,7 @@ KNOWN: dict[str, type[Message]] = {
     for cls in (
         *(Chat, Action, Private, Nick, Typing, Receipt, Ping, Pong, Ack, Bye),
         *(Welcome, Said, Joined, Left, Renamed, Typist, AllHave, Notice, Closed),
+        *(FileOffer, FileAccept, FileChunk, FileAck, FileDone, FileCancel),
     )
 }
 
@@ -243,6 +331,8 @@ def _check(value: object, hint: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 63
     if hint is str:
         return isinstance(value, str)
+    if hint is bytes:
+        return isinstance(value, bytes)
     if typing.get_origin(hint) is list:
         (item,) = typing.get_args(hint)
         return isinstance(value, list) and all(_check(v, item) for v in value)
