@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -314,30 +315,66 @@ KNOWN: dict[str, type[Message]] = {
 }
 
 
-def _schema_of(cls: type[Message]) -> tuple[tuple[str, Any], ...]:
-    hints = typing.get_type_hints(cls)
-    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
+Check = Callable[[object], bool]
+"""Whether one field value has the type its message declares."""
+_INT_LIMIT = 1 << 63
 
 
-_SCHEMAS: dict[type[Message], tuple[tuple[str, Any], ...]] = {
-    cls: _schema_of(cls) for cls in KNOWN.values()
-}
+def _is_int(value: object) -> bool:
+    return value.__class__ is int and 0 <= value < _INT_LIMIT
 
 
-def _check(value: object, hint: Any) -> bool:
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 63
-    if hint is str:
-        return isinstance(value, str)
-    if hint is bytes:
-        return isinstance(value, bytes)
+def _is_bool(value: object) -> bool:
+    return value is True or value is False
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _is_bytes(value: object) -> bool:
+    return isinstance(value, bytes)
+
+
+_SCALAR_CHECKS: dict[object, Check] = {int: _is_int, bool: _is_bool, str: _is_str, bytes: _is_bytes}
+
+
+def _check_for(hint: Any) -> Check:
+    """The check of one declared field type, built once per message class."""
+    scalar = _SCALAR_CHECKS.get(hint)
+    if scalar is not None:
+        return scalar
     if typing.get_origin(hint) is list:
-        (item,) = typing.get_args(hint)
-        return isinstance(value, list) and all(_check(v, item) for v in value)
-    return False
+        (item_hint,) = typing.get_args(hint)
+        item = _check_for(item_hint)
+        return lambda value: isinstance(value, list) and all(map(item, value))
+    raise TypeError(f"no wire form for a field of type {hint!r}")
 
+
+@dataclass(frozen=True, slots=True)
+class _Codec:
+    """One message class's fields and their checks, computed once at import."""
+
+    cls: type[Message]
+    names: tuple[str, ...]
+    checks: tuple[Check, ...]
+
+    @classmethod
+    def of(cls, message_class: type[Message]) -> _Codec:
+        hints = typing.get_type_hints(message_class)
+        fields = dataclasses.fields(message_class)
+        return cls(
+            message_class,
+            tuple(f.name for f in fields),
+            tuple(_check_for(hints[f.name]) for f in fields),
+        )
+
+
+_CODECS: dict[str, _Codec] = {name: _Codec.of(cls) for name, cls in KNOWN.items()}
+_CODEC_OF: dict[type[Message], _Codec] = {codec.cls: codec for codec in _CODECS.values()}
+_PACKER = msgpack.Packer(use_bin_type=True)
+"""One packer for every message (``packb`` would build one per call); ``pack``
+runs without releasing the GIL, so threads can share it."""
 
 _LAST_ENCODED: list[tuple[Message, bytes]] = []
 """The last message encoded and its bytes: a room's host sends one message to
@@ -354,44 +391,42 @@ def encode(message: Message) -> bytes:
 
 
 def _encode(message: Message) -> bytes:
-    body: dict[str, object] = {"v": MESSAGE_VERSION, "t": message.TYPE}
-    schema = _SCHEMAS.get(type(message))
-    if schema is None:
+    codec = _CODEC_OF.get(type(message))
+    if codec is None:
         raise LocalError(f"cannot send a message of type {type(message).__name__}")
-    for name, hint in schema:
+    body: dict[str, object] = {"v": MESSAGE_VERSION, "t": message.TYPE}
+    for name, check in zip(codec.names, codec.checks, strict=True):
         value = getattr(message, name)
-        if not _check(value, hint):  # never send what the peer would reject
+        if not check(value):  # never send what the peer would reject
             raise LocalError(f"{message.TYPE} message has a bad {name!r} field")
         body[name] = value
-    data: bytes = msgpack.packb(body, use_bin_type=True)
+    data: bytes = _PACKER.pack(body)
     if len(data) > MAX_MESSAGE:
         raise LocalError(f"message too long ({len(data)} bytes; at most {MAX_MESSAGE})")
     return data
 
 
 def decode(data: bytes | memoryview) -> Message:
-    """Decode and schema-check one message; ``ProtocolError`` if malformed."""
+    """Decode and schema-check one message in one pass; ``ProtocolError`` if malformed."""
     try:
         body = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises many types for malformed input
         raise ProtocolError(f"undecodable message: {type(exc).__name__}") from None
-    if not isinstance(body, dict):
+    if body.__class__ is not dict:
         raise ProtocolError("a message must be a map")
     version, mtype = body.get("v"), body.get("t")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if version.__class__ is not int or version < 1:
         raise ProtocolError("message without a valid version")
-    if not isinstance(mtype, str):
+    if mtype.__class__ is not str:
         raise ProtocolError("message without a type")
-    cls = KNOWN.get(mtype)
-    if cls is None:
+    codec = _CODECS.get(mtype)
+    if codec is None:
         return Unknown(mtype[:64])
-    values = {}
-    for name, hint in _SCHEMAS[cls]:
-        value = body.get(name)
-        if not _check(value, hint):
+    values = [body.get(name) for name in codec.names]
+    for value, check, name in zip(values, codec.checks, codec.names, strict=True):
+        if not check(value):
             raise ProtocolError(f"{mtype} message has a bad {name!r} field")
-        values[name] = value
-    return cls(**values)
+    return codec.cls(*values)
 
 
 def nick_problem(nick: str) -> str | None:
