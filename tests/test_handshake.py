@@ -162,11 +162,11 @@ def test_sas_differs_even_when_only_the_nonces_differ() -> None:
 def test_messages_flow_both_ways_and_unknown_types_are_delivered_as_unknown() -> None:
     joiner, host = opened()
     joiner.send(m.Chat(1, "hi host"))
-    joiner._out.append(joiner.seal(msgpack.packb({"v": 2, "t": "file-offer", "name": "x"})))
+    joiner._out.append(joiner.seal(msgpack.packb({"v": 2, "t": "file-share", "name": "x"})))
     joiner.send(m.Chat(2, "still here"))
     assert host.receive_data(joiner.data_to_send()) == [
         MessageReceived(m.Chat(1, "hi host")),
-        MessageReceived(m.Unknown("file-offer")),
+        MessageReceived(m.Unknown("file-share")),
         MessageReceived(m.Chat(2, "still here")),
     ]
     host.send(m.Bye("bye"))
