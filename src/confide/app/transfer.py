@@ -39,6 +39,7 @@ from typing import Any
 
 from confide.app.events import (
     AppEvent,
+    Notice,
     TransferDone,
     TransferFailed,
     TransferOffered,
@@ -81,6 +82,9 @@ FlowControl = Callable[[str], Awaitable[None]]
 """Given a peer key, waits until that link can take one more chunk (the session supplies it)."""
 
 Key = tuple[str, int]
+
+ENDED_KEPT = 64
+"""How many failed incoming transfers are remembered, to drop their late chunks quietly."""
 
 _FILE_MESSAGES = (FileOffer, FileAccept, FileChunk, FileAck, FileDone, FileCancel)
 
@@ -170,6 +174,8 @@ class Transfers:
         self._offers: dict[int, _Offer] = {}
         self._sending: dict[Key, _Sending] = {}
         self._receiving: dict[Key, _Receiving] = {}
+        self._ended: dict[Key, None] = {}
+        """Recently ended incoming transfers: their late chunks are dropped without a word."""
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -211,9 +217,9 @@ class Transfers:
         ref = entry.ref
         target = folder or self.downloads
         try:
-            target.mkdir(parents=True, exist_ok=True)
             part, offset = part_paths(entry.manifest, target, resume)
             check_space(target, ref.size - offset)
+            target.mkdir(parents=True, exist_ok=True)
             sink = Sink(entry.manifest, part)
             sink.prepare()
         except (LocalError, OSError) as exc:
@@ -377,6 +383,8 @@ class Transfers:
 
     def _on_chunk(self, chunk: FileChunk) -> None:
         receiving = self._receiving.get((chunk.peer, chunk.id))
+        if receiving is None and (chunk.peer, chunk.id) in self._ended:
+            return  # already cancelled: the rest of its window is still arriving
         if receiving is None or receiving.state != "receiving" or receiving.sink is None:
             self._try_send(FileCancel(chunk.id, chunk.peer, "data for no accepted transfer"))
             if receiving is not None:
@@ -411,6 +419,8 @@ class Transfers:
 
     def _on_done(self, done: FileDone) -> None:
         receiving = self._receiving.get((done.peer, done.id))
+        if receiving is None and (done.peer, done.id) in self._ended:
+            return
         if receiving is None or receiving.state != "receiving":
             self._try_send(FileCancel(done.id, done.peer, "no such transfer"))
             return
@@ -432,7 +442,11 @@ class Transfers:
                 continue
             for sending in ready:
                 if self._flow is not None:
-                    await self._flow(sending.ref.peer)
+                    try:
+                        await self._flow(sending.ref.peer)
+                    except ConfideError as exc:
+                        self._fail_out(sending, str(exc), tell=None)
+                        continue
                     if self._sending.get(_key(sending.ref)) is not sending or not _ready(sending):
                         continue
                 self._pump_one(sending)
@@ -508,7 +522,7 @@ class Transfers:
             return
         del self._receiving[_key(ref)]
         for line in refused:
-            self._emit(TransferFailed(ref, f"refused {line}"))
+            self._emit(Notice(f"{ref.name}: {line}"))
         self._try_send(FileAck(ref.id, ref.peer, ref.size))
         self._progress(ref, receiving.meter, ref.size, final=True)
         self._emit(TransferDone(ref, str(final)))
@@ -551,6 +565,9 @@ class Transfers:
         if self._receiving.pop(_key(receiving.ref), None) is None:
             return
         receiving.state = "failed"
+        self._ended[_key(receiving.ref)] = None
+        while len(self._ended) > ENDED_KEPT:
+            del self._ended[next(iter(self._ended))]
         if receiving.sink is not None:
             receiving.sink.close()
         if tell is not None:

@@ -105,8 +105,11 @@ def _spans(entries: list[Entry] | tuple[Entry, ...], paths: list[Path]) -> list[
     return spans
 
 
-def _span_at(spans: list[_Span], offset: int) -> int:
-    for index, span in enumerate(spans):
+def _span_at(spans: list[_Span], offset: int, hint: int = 0) -> int:
+    """The index of the span holding stream ``offset``, searching from ``hint`` on."""
+    start = hint if 0 <= hint < len(spans) and spans[hint].start <= offset else 0
+    for index in range(start, len(spans)):
+        span = spans[index]
         if offset < span.start + span.size:
             return index
     return len(spans)
@@ -125,7 +128,7 @@ class Source:
 
     def read(self, offset: int) -> bytes:
         """The next chunk at stream ``offset``; ``LocalError`` if a file shrank or vanished."""
-        index = _span_at(self._spans, offset)
+        index = _span_at(self._spans, offset, self._index)
         span = self._spans[index]
         within = offset - span.start
         try:
@@ -180,7 +183,7 @@ def part_paths(manifest: Manifest, folder: Path, resume: bool) -> tuple[Path, in
     otherwise the ``.part`` of the first final name that is free, new.
     """
     part = folder / (manifest.name + PART_SUFFIX)
-    if resume and (part.is_dir() if not manifest.single else part.is_file()):
+    if resume and not part.is_symlink() and (part.is_file() if manifest.single else part.is_dir()):
         return part, resume_offset(manifest, part)
 
     def taken(name: str) -> bool:
@@ -226,8 +229,14 @@ def hash_part(manifest: Manifest, part: Path, offset: int) -> hashlib._Hash:
 
 
 def check_space(folder: Path, needed: int) -> None:
-    """``LocalError`` with the numbers if ``folder``'s disk has less than ``needed`` bytes free."""
-    free = shutil.disk_usage(folder).free
+    """``LocalError`` with the numbers if ``folder``'s disk has less than ``needed`` bytes free.
+
+    ``folder`` need not exist yet: its nearest existing parent is measured.
+    """
+    there = folder
+    while not there.exists() and there != there.parent:
+        there = there.parent
+    free = shutil.disk_usage(there).free
     if free < needed:
         raise LocalError(
             f"not enough free space in {folder}: {needed} bytes needed, {free} bytes free"
@@ -260,7 +269,7 @@ class Sink:
         """Write ``data`` at stream ``offset``; ``DiskFullError`` when the disk is full."""
         view = memoryview(data)
         while view:
-            index = _span_at(self._spans, offset)
+            index = _span_at(self._spans, offset, self._index)
             span = self._spans[index]
             within = offset - span.start
             take = min(len(view), span.size - within)
@@ -318,9 +327,11 @@ class Sink:
             if entry.kind != "link":
                 continue
             if link_allowed(entry.path, entry.target, self.manifest.links):
+                if path.is_symlink():  # made by an earlier try that failed later
+                    path.unlink()
                 os.symlink(entry.target, path)
             else:
-                on_refused(f"{entry.path}: a link to {entry.target!r} was not created")
+                on_refused(f"the link {entry.path} to {entry.target!r} leads outside: not created")
         folder = self.part.parent
         final = folder / free_name(self.manifest.name, lambda name: os.path.lexists(folder / name))
         if self.manifest.single:
