@@ -343,3 +343,24 @@ def test_what_cannot_be_offered_or_answered_is_a_usage_error(tmp_path: Path) -> 
         assert [ref.name for ref in bob.engine.pending()] == ["a"]
 
     run_raw(tmp_path, scenario)
+
+
+def test_two_offers_of_one_name_at_once_get_two_parts_and_two_names(tmp_path: Path) -> None:
+    async def scenario(bob: Side, raw: MemoryLink) -> None:
+        raw.send(m.FileOffer(1, "dave", "same.txt", 4, [""], [4], ["file"], [""]))
+        raw.send(m.FileOffer(1, "carol", "same.txt", 5, [""], [5], ["file"], [""]))
+        await until(lambda: len(bob.engine.pending()) == 2, "two offers")
+        for ref in bob.engine.pending():
+            bob.engine.accept(ref)
+        started = [e.path for e in bob.of(TransferStarted) if isinstance(e, TransferStarted)]
+        folder = tmp_path / "bob"
+        assert started == [str(folder / "same.txt.part"), str(folder / "same (1).txt.part")]
+        for peer, data in (("carol", b"carol"), ("dave", b"dave")):
+            raw.send(m.FileChunk(1, peer, 0, data))
+            raw.send(m.FileDone(1, peer, hashlib.sha256(data).digest()))
+            done = len(bob.of(TransferDone)) + 1
+            await until(lambda: len(bob.of(TransferDone)) == done, f"{peer}'s file")  # noqa: B023
+        assert (folder / "same.txt").read_bytes() == b"carol"
+        assert (folder / "same (1).txt").read_bytes() == b"dave"
+
+    run_raw(tmp_path, scenario)

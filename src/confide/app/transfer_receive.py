@@ -99,7 +99,8 @@ class Receiver:
     def accept(self, receiving: Receiving, folder: Path, resume: bool) -> None:
         """Accept ``receiving`` into ``folder`` (keeping a ``NAME.part`` there if ``resume``)."""
         try:
-            part, offset = part_paths(receiving.manifest, folder, resume)
+            busy = [other.sink.part for other in self.incoming.values() if other.sink]
+            part, offset = part_paths(receiving.manifest, folder, resume, busy)
             check_space(folder, receiving.ref.size - offset)
             folder.mkdir(parents=True, exist_ok=True)
             sink = Sink(receiving.manifest, part)
