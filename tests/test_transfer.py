@@ -364,3 +364,18 @@ def test_two_offers_of_one_name_at_once_get_two_parts_and_two_names(tmp_path: Pa
         assert (folder / "same (1).txt").read_bytes() == b"dave"
 
     run_raw(tmp_path, scenario)
+
+
+def test_an_offer_goes_under_the_name_the_user_gave(tmp_path: Path) -> None:
+    (tmp_path / "real.bin").write_bytes(b"x")
+    (tmp_path / "nice name.bin").symlink_to("real.bin")
+    (tmp_path / "sub").mkdir()
+
+    async def scenario(alice: Side, raw: MemoryLink) -> None:
+        (ref,) = alice.engine.offer(tmp_path / "nice name.bin")
+        assert (ref.name, ref.size) == ("nice name.bin", 1)
+        (up,) = alice.engine.offer(tmp_path / "sub" / "..")
+        assert up.name == tmp_path.name
+        assert up.files == 1  # real.bin; the link is a link
+
+    run_raw(tmp_path, scenario)

@@ -59,7 +59,9 @@ def scan(path: Path) -> tuple[str, list[Entry], list[Path]]:
     """
     try:
         info = path.stat()
-        name = path.resolve().name
+        name = path.absolute().name
+        if name in ("", ".."):
+            name = path.resolve().name  # "..", "/": the name of the folder it means
         if not name:
             raise UsageError(f"{path} has no name to send it under")
         if stat.S_ISREG(info.st_mode):
