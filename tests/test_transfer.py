@@ -34,7 +34,7 @@ from confide.app.events import (
     TransferStarted,
 )
 from confide.app.link import MemoryLink, memory_link_pair
-from confide.app.transfer import Transfers
+from confide.app.transfer import Transfers, link_flow
 from confide.errors import UsageError
 from confide.protocol import messages as m
 
@@ -379,3 +379,26 @@ def test_an_offer_goes_under_the_name_the_user_gave(tmp_path: Path) -> None:
         assert up.files == 1  # real.bin; the link is a link
 
     run_raw(tmp_path, scenario)
+
+
+def test_link_flow_waits_without_spinning_while_a_link_cannot_drain() -> None:
+    async def main() -> None:
+        link, _ = memory_link_pair()  # its drain returns at once, like a link that is down
+        link.queued = m.FILE_CHUNK
+        waiting = asyncio.ensure_future(link_flow(lambda _peer: link)(""))
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        ticker = asyncio.create_task(tick())
+        await until(lambda: ticks > 10, "the event loop to run meanwhile")
+        assert not waiting.done()
+        link.queued = m.FILE_CHUNK - 1
+        await asyncio.wait_for(waiting, 5)
+        ticker.cancel()
+
+    asyncio.run(main())

@@ -24,17 +24,20 @@ is docs/PROTOCOL.md §12.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from confide.app.events import AppEvent, TransferRef
+from confide.app.link import Link
 from confide.app.transfer_hub import Hub
 from confide.app.transfer_receive import Receiver, Receiving
 from confide.app.transfer_send import FlowControl, Offer, Sender, Sending
 from confide.errors import UsageError
 from confide.protocol.messages import (
+    FILE_CHUNK,
     FileAccept,
     FileAck,
     FileCancel,
@@ -44,7 +47,29 @@ from confide.protocol.messages import (
     Message,
 )
 
-__all__ = ["FlowControl", "Transfers"]
+__all__ = ["FLOW_POLL", "FlowControl", "Transfers", "link_flow"]
+
+FLOW_POLL = 0.005
+"""Seconds ``link_flow`` waits when a link's ``drain`` cannot help (down, or not yet paused)."""
+
+
+def link_flow(link_of: Callable[[str], Link]) -> FlowControl:
+    """The ``FlowControl`` for links found by peer: a chunk goes when less than one is queued.
+
+    ``link_of(peer)`` is the link a message to ``peer`` goes on. When
+    ``drain`` returns without the queue shrinking (a ``ResumableLink`` while
+    down; a transport just under its high-water mark) this waits
+    ``FLOW_POLL`` instead of spinning, so the event loop always runs.
+    """
+
+    async def flow(peer: str) -> None:
+        link = link_of(peer)
+        while (queued := link.queued_bytes()) >= FILE_CHUNK:
+            await link.drain()
+            if link.queued_bytes() >= queued:
+                await asyncio.sleep(FLOW_POLL)
+
+    return flow
 
 
 class Transfers:
