@@ -381,24 +381,34 @@ def test_an_offer_goes_under_the_name_the_user_gave(tmp_path: Path) -> None:
     run_raw(tmp_path, scenario)
 
 
-def test_link_flow_waits_without_spinning_while_a_link_cannot_drain() -> None:
+class DrainingLink(MemoryLink):
+    """A memory link whose ``drain`` empties the queue one chunk at a time, or not at all."""
+
+    def __init__(self, *, shrinks: bool) -> None:
+        super().__init__(asyncio.Queue(), asyncio.Queue())
+        self.shrinks = shrinks
+        self.drains = 0
+
+    async def drain(self) -> None:
+        self.drains += 1
+        await asyncio.sleep(0)
+        if self.shrinks:
+            self.queued = max(0, self.queued - m.FILE_CHUNK)
+
+
+def test_link_flow_drains_until_less_than_a_chunk_is_queued_and_never_spins() -> None:
     async def main() -> None:
-        link, _ = memory_link_pair()  # its drain returns at once, like a link that is down
-        link.queued = m.FILE_CHUNK
-        waiting = asyncio.ensure_future(link_flow(lambda _peer: link)(""))
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0)
-
-        ticker = asyncio.create_task(tick())
-        await until(lambda: ticks > 10, "the event loop to run meanwhile")
-        assert not waiting.done()
-        link.queued = m.FILE_CHUNK - 1
-        await asyncio.wait_for(waiting, 5)
-        ticker.cancel()
+        busy = DrainingLink(shrinks=True)
+        busy.queued = 3 * m.FILE_CHUNK + 1
+        await asyncio.wait_for(link_flow(lambda _peer: busy)(""), 5)
+        assert (busy.drains, busy.queued) == (3, 1)
+        stuck = DrainingLink(shrinks=False)  # like a link that is down: drain cannot help
+        stuck.queued = 2 * m.FILE_CHUNK
+        await asyncio.wait_for(link_flow(lambda _peer: stuck)(""), 5)
+        assert stuck.drains == 1
+        idle = DrainingLink(shrinks=True)
+        idle.queued = m.FILE_CHUNK - 1
+        await link_flow(lambda _peer: idle)("")
+        assert idle.drains == 0
 
     asyncio.run(main())

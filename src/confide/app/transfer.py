@@ -24,7 +24,6 @@ is docs/PROTOCOL.md §12.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import Callable
@@ -47,19 +46,19 @@ from confide.protocol.messages import (
     Message,
 )
 
-__all__ = ["FLOW_POLL", "FlowControl", "Transfers", "link_flow"]
-
-FLOW_POLL = 0.005
-"""Seconds ``link_flow`` waits when a link's ``drain`` cannot help (down, or not yet paused)."""
+__all__ = ["FlowControl", "Transfers", "link_flow"]
 
 
 def link_flow(link_of: Callable[[str], Link]) -> FlowControl:
     """The ``FlowControl`` for links found by peer: a chunk goes when less than one is queued.
 
-    ``link_of(peer)`` is the link a message to ``peer`` goes on. When
-    ``drain`` returns without the queue shrinking (a ``ResumableLink`` while
-    down; a transport just under its high-water mark) this waits
-    ``FLOW_POLL`` instead of spinning, so the event loop always runs.
+    ``link_of(peer)`` is the link a message to ``peer`` goes on. While a
+    chunk's worth or more is queued it awaits ``drain``. When ``drain``
+    returns without the queue shrinking it stops waiting rather than spin:
+    that is a ``Channel`` whose transport is just under its high-water mark
+    (the next chunk puts it over, and the next ``drain`` then waits: a chat
+    line queues behind two chunks at most), or a ``ResumableLink`` while
+    down (what goes meanwhile waits in its outbox, bounded by the window).
     """
 
     async def flow(peer: str) -> None:
@@ -67,7 +66,7 @@ def link_flow(link_of: Callable[[str], Link]) -> FlowControl:
         while (queued := link.queued_bytes()) >= FILE_CHUNK:
             await link.drain()
             if link.queued_bytes() >= queued:
-                await asyncio.sleep(FLOW_POLL)
+                return  # drain cannot tell more: its own bound (or the window) holds
 
     return flow
 
