@@ -412,3 +412,30 @@ def test_link_flow_drains_until_less_than_a_chunk_is_queued_and_never_spins() ->
         assert idle.drains == 0
 
     asyncio.run(main())
+
+
+def test_a_kept_tree_part_loses_what_the_new_offer_does_not_hold(tmp_path: Path) -> None:
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "a.txt").write_text("first")
+    (top / "b.txt").write_text("second")
+    part = tmp_path / "bob" / "top.part"
+    (part / "old" / "deeper").mkdir(parents=True)
+    (part / "a.txt").write_text("fir")
+    (part / "stale.txt").write_text("not sent")
+    (part / "old" / "deeper" / "x").write_text("not sent either")
+    (part / "lnk").symlink_to("/etc")
+
+    async def scenario(alice: Side, bob: Side) -> None:
+        alice.engine.offer(top)
+        await until(bob.engine.pending, "the offer")
+        bob.engine.accept()
+        await until(lambda: bob.of(TransferDone), "done")
+        (started,) = bob.of(TransferStarted)
+        assert isinstance(started, TransferStarted)
+        assert started.offset == 3, "the kept prefix was used"
+
+    run(tmp_path, scenario)
+    got = tmp_path / "bob" / "top"
+    assert sorted(os.listdir(got)) == ["a.txt", "b.txt"]
+    assert (got / "a.txt").read_text() == "first"
