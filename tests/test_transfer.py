@@ -439,3 +439,25 @@ def test_a_kept_tree_part_loses_what_the_new_offer_does_not_hold(tmp_path: Path)
     got = tmp_path / "bob" / "top"
     assert sorted(os.listdir(got)) == ["a.txt", "b.txt"]
     assert (got / "a.txt").read_text() == "first"
+
+
+def test_a_downloads_folder_that_is_a_link_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "bob").symlink_to("elsewhere")
+    single_file = tmp_path / "one.txt"
+    single_file.write_text("one")
+    folder = tmp_path / "tree"
+    (folder / "in").mkdir(parents=True)
+    (folder / "in" / "two.txt").write_text("two")
+
+    async def scenario(alice: Side, bob: Side) -> None:
+        for offered in (single_file, folder):
+            alice.engine.offer(offered)
+            await until(bob.engine.pending, "the offer")
+            bob.engine.accept()
+        await until(lambda: len(bob.of(TransferDone)) == 2, "both done")
+        assert bob.of(TransferFailed) == []
+
+    run(tmp_path, scenario)
+    assert (tmp_path / "elsewhere" / "one.txt").read_text() == "one"
+    assert (tmp_path / "elsewhere" / "tree" / "in" / "two.txt").read_text() == "two"

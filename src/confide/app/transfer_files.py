@@ -299,7 +299,8 @@ class Sink:
             return
         self.close()
         path = self._spans[index].path
-        _mkdir(path.parent, parents=True)
+        if not self.manifest.single:
+            _mkdir(path.parent, parents=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW
         self._file = os.open(path, flags | (os.O_TRUNC if within == 0 else 0), 0o644)
         self._index = index
@@ -330,7 +331,8 @@ class Sink:
             )
         for entry, path in zip(self.manifest.entries, members, strict=True):
             if entry.kind == "file":
-                _mkdir(path.parent, parents=True)
+                if not self.manifest.single:
+                    _mkdir(path.parent, parents=True)
                 handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
                 try:
                     os.fsync(handle)
