@@ -326,9 +326,17 @@ def test_a_receiver_that_acks_too_much_or_accepts_nothing_is_refused(tmp_path: P
 
 
 def test_what_cannot_be_offered_or_answered_is_a_usage_error(tmp_path: Path) -> None:
+    crowd = tmp_path / "crowd"
+    crowd.mkdir()
+    for n in range(3000):
+        (crowd / f"file number {n:04}.txt").touch()
+
     async def scenario(bob: Side, raw: MemoryLink) -> None:
         with pytest.raises(UsageError, match="cannot send"):
             bob.engine.offer(tmp_path / "missing")
+        with pytest.raises(UsageError, match=r"too many entries \(3000\) for one offer"):
+            bob.engine.offer(crowd)
+        assert bob.engine.active() == []
         with pytest.raises(UsageError, match="no offer to accept"):
             bob.engine.accept()
         with pytest.raises(UsageError, match="no transfer to cancel"):
