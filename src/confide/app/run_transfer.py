@@ -51,6 +51,9 @@ SENT = "sent"
 """The sender's ``Bye`` reason: every offer has ended on its side, nothing more comes."""
 RECEIVED = "received"
 """The receiver's ``Bye`` reason when every offer arrived and was verified."""
+LINK_REFUSED = "refused "
+"""How the engine words a tree's link it did not create (a ``TransferFailed`` that
+precedes the tree's ``TransferDone``: the transfer went on)."""
 CLOSE_WAIT = 2.0
 """Seconds the last ``Bye`` may take to leave before the link is closed anyway."""
 
@@ -291,6 +294,9 @@ class _Ends:
                 self.transfers.decline(event.ref)
             else:
                 self.ui.line(f"offering {event.ref.name}")
+        elif isinstance(event, TransferFailed) and event.reason.startswith(LINK_REFUSED):
+            self.ui.line(f"{event.ref.name}: {event.reason}")  # one link; the tree goes on
+            return
         elif isinstance(event, TransferDone | TransferFailed):
             self.outcomes[key(event.ref)] = event
             if isinstance(event, TransferDone) and event.ref.incoming:
