@@ -1,0 +1,135 @@
+"""End to end: ``confide send`` and ``confide receive`` as real processes.
+
+A 200 MiB random file arrives byte-identical, directly and through a real
+relay (compared by hashing both files, a MiB at a time); a directory tree
+(nested folders, an empty file, a unicode name, a symlink) arrives under
+one folder; a wrong code is exit 3; ``--help`` lists both commands and
+their exit codes. Cuts, tampering, a full disk and ``--resume`` are in
+``test_send_receive_faults``; hostile senders in ``test_send_receive_hostile``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from proc import Launcher
+from send_receive_support import MiB, file_hash, random_file, start_receive, start_send
+from test_relay_support import start_relay
+
+BIG = 200 * MiB
+TRANSFER_TIMEOUT = 120.0
+"""Seconds a 200 MiB transfer may take on a loaded two-core machine (it takes a few)."""
+
+
+def test_a_200_mib_file_arrives_byte_identical(confide: Launcher, tmp_path: Path) -> None:
+    source = tmp_path / "out" / "big.bin"
+    source.parent.mkdir()
+    digest = random_file(source, BIG)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    sender = start_send(confide, "--name", "alice", str(source))
+    receiver = start_receive(confide, sender.at, sender.code, inbox, "--name", "bob")
+
+    assert receiver.wait(TRANSFER_TIMEOUT) == 0, receiver
+    assert sender.proc.wait() == 0, sender.proc
+    assert file_hash(inbox / "big.bin") == digest
+    assert sorted(os.listdir(inbox)) == ["big.bin"]  # no .part left
+    receiver.expect_err(r"^alice offers big\.bin \(200\.0 MiB\)$")
+    receiver.expect_err(r"^stdin is not a terminal: accepting$")
+    assert receiver.expect_out(r"^saved (.*)$").group(1) == str(inbox / "big.bin")
+    receiver.expect_err(r"^big\.bin: done, 200\.0 MiB in ")
+    sender.proc.expect_err(r"^bob received everything: done$")
+
+
+def test_a_200_mib_file_arrives_byte_identical_through_a_relay(
+    confide: Launcher, tmp_path: Path
+) -> None:
+    relay = start_relay(confide)
+    relay_at = f"127.0.0.1:{relay.port}"
+    source = tmp_path / "big.bin"
+    digest = random_file(source, BIG)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    sender = start_send(confide, str(source), relay=relay_at)
+    receiver = start_receive(confide, relay_at, sender.code, inbox, relay=True)
+
+    assert receiver.wait(TRANSFER_TIMEOUT) == 0, receiver
+    assert sender.proc.wait() == 0, sender.proc
+    assert file_hash(inbox / "big.bin") == digest
+    assert sorted(os.listdir(inbox)) == ["big.bin"]
+
+
+def test_a_directory_tree_arrives_under_one_folder(confide: Launcher, tmp_path: Path) -> None:
+    tree = tmp_path / "out" / "photos"
+    (tree / "2024" / "summer").mkdir(parents=True)
+    (tree / "empty-dir").mkdir()
+    digest = random_file(tree / "2024" / "summer" / "beach.jpg", 3 * MiB + 17)
+    (tree / "empty.txt").write_bytes(b"")
+    (tree / "zürich · café 日本.txt").write_text("grüezi\n", encoding="utf-8")
+    (tree / "latest").symlink_to("2024/summer/beach.jpg")
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "photos").mkdir()  # taken: the tree gets "photos (1)", nothing is overwritten
+
+    sender = start_send(confide, str(tree))
+    receiver = start_receive(confide, sender.at, sender.code, inbox, "--yes")
+
+    assert receiver.wait(TRANSFER_TIMEOUT) == 0, receiver
+    assert sender.proc.wait() == 0, sender.proc
+    got = inbox / "photos (1)"
+    assert sorted(os.listdir(inbox)) == ["photos", "photos (1)"]
+    assert os.listdir(inbox / "photos") == []
+    assert file_hash(got / "2024" / "summer" / "beach.jpg") == digest
+    assert (got / "empty.txt").read_bytes() == b""
+    assert (got / "empty-dir").is_dir()
+    assert (got / "zürich · café 日本.txt").read_text(encoding="utf-8") == "grüezi\n"
+    assert os.readlink(got / "latest") == "2024/summer/beach.jpg"
+    assert file_hash(got / "latest") == digest  # the link points inside the tree
+    receiver.expect_err(r"offers photos \(3\.0 MiB, 3 files\)$")
+    receiver.expect_err(r"^accepting \(--yes\)$")
+    assert receiver.expect_out(r"^saved (.*)$").group(1) == str(got)
+
+
+def test_a_wrong_code_is_exit_3(confide: Launcher, tmp_path: Path) -> None:
+    source = tmp_path / "note.txt"
+    source.write_text("hello\n")
+    sender = start_send(confide, str(source))
+    nameplate, *words = sender.code.split("-")
+    wrong = "-".join([nameplate, *words[1:], words[0]])  # real words, in another order
+    assert wrong != sender.code
+    receiver = start_receive(confide, sender.at, wrong, tmp_path)
+
+    assert receiver.wait() == 3, receiver
+    receiver.expect_err(r"^confide: .*(wrong code|code or password)")
+    assert [line for line in receiver.err_lines if line.startswith("confide:")] == [
+        receiver.err_lines[-1]
+    ]
+    assert sender.proc.running()  # the sender waits on for the right receiver
+    assert sorted(os.listdir(tmp_path)) == ["note.txt"]
+
+
+def test_help_lists_send_and_receive_and_their_exit_codes(confide: Launcher) -> None:
+    top = confide.run("--help")
+    assert top.wait() == 0
+    assert "send files or folders" in top.out
+    assert "receive what 'confide send' offers" in top.out
+    for command, flags in (
+        ("send", ("--bind", "--port", "--words", "--tunnel", "--relay", "--password-file")),
+        ("receive", ("--at", "--relay", "--code-file", "--dir", "--resume", "--yes")),
+    ):
+        shown = confide.run(command, "--help")
+        assert shown.wait() == 0
+        for flag in flags:
+            assert flag in shown.out, (command, flag)
+        assert "every file arrived and its hash was verified" in shown.out
+        assert "3    wrong code or password" in shown.out
+        assert "130  interrupted" in shown.out
+
+
+def test_a_missing_path_is_a_usage_error_before_any_code(confide: Launcher, tmp_path: Path) -> None:
+    sender = confide.run("send", "--no-relay", str(tmp_path / "nope.txt"))
+    assert sender.wait() == 2
+    assert "code:" not in sender.err
+    assert len(sender.err_lines) == 1, sender
+    assert "nope.txt" in sender.err
