@@ -162,10 +162,44 @@ def test_a_hostile_offer_lands_safely_inside_dir(
         assert not (saved / member).exists()
         assert not (saved / member).is_symlink()
     if hostile.absent:
-        receiver.expect_err(r"refused .*evil")
+        receiver.expect_err(r"^tree: the link evil .*: not created$")
     if hostile.paths == ("",):  # a single file
         assert saved.read_bytes() == DATA
     assert len(saved.name.encode()) <= 200
     shown = receiver.out + receiver.err
     assert "\x1b" not in shown
     assert not any(ord(ch) < 32 and ch != "\n" for ch in shown)
+
+
+def test_a_wrong_digest_is_exit_1_and_nothing_gets_the_name(
+    confide: Launcher, listener: socket.socket, tmp_path: Path
+) -> None:
+    code = codes.generate("7", 3, secrets.randbelow)
+    port = listener.getsockname()[1]
+    receiver = confide.run(
+        "receive",
+        "--at",
+        f"127.0.0.1:{port}",
+        "--no-relay",
+        "--dir",
+        str(tmp_path),
+        env={"CONFIDE_CODE": str(code)},
+        label="receive",
+    )
+    peer = RawPeer.accept(listener, code.secret, code.nameplate)
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        offer = m.FileOffer(1, "", "report.pdf", len(DATA), [""], [len(DATA)], ["file"], [""])
+        peer.send(m.Nick("mallory"), offer)
+        _next_message(peer, m.FileAccept, deadline)
+        wrong = hashlib.sha256(DATA + b"!").digest()
+        peer.send(m.FileChunk(1, "", 0, DATA), m.FileDone(1, "", wrong), m.Bye("sent"))
+        said = _next_message(peer, m.Bye, deadline)
+        assert isinstance(said, m.Bye)
+        assert "did not match its hash" in said.reason
+    finally:
+        peer.close()
+    assert receiver.wait() == 1, receiver
+    receiver.expect_err(r"^report\.pdf: failed: the file did not match its hash")
+    assert list(tmp_path.iterdir()) == []
+    assert receiver.out == ""

@@ -39,7 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from confide.app.events import AppEvent, TransferDone, TransferFailed, TransferOffered, TransferRef
+from confide.app.events import (
+    AppEvent,
+    Notice,
+    TransferDone,
+    TransferFailed,
+    TransferOffered,
+    TransferRef,
+)
 from confide.app.link import Link, LinkDown, LinkUp
 from confide.app.run import Arrivals, Hosting, HostOptions, JoinOptions, host_session, join_session
 from confide.app.transfer import Transfers
@@ -51,9 +58,6 @@ SENT = "sent"
 """The sender's ``Bye`` reason: every offer has ended on its side, nothing more comes."""
 RECEIVED = "received"
 """The receiver's ``Bye`` reason when every offer arrived and was verified."""
-LINK_REFUSED = "refused "
-"""How the engine words a tree's link it did not create (a ``TransferFailed`` that
-precedes the tree's ``TransferDone``: the transfer went on)."""
 CLOSE_WAIT = 2.0
 """Seconds the last ``Bye`` may take to leave before the link is closed anyway."""
 
@@ -294,8 +298,8 @@ class _Ends:
                 self.transfers.decline(event.ref)
             else:
                 self.ui.line(f"offering {event.ref.name}")
-        elif isinstance(event, TransferFailed) and event.reason.startswith(LINK_REFUSED):
-            self.ui.line(f"{event.ref.name}: {event.reason}")  # one link; the tree goes on
+        elif isinstance(event, Notice):  # e.g. a tree's link that was not made
+            self.ui.line(event.text)
             return
         elif isinstance(event, TransferDone | TransferFailed):
             self.outcomes[key(event.ref)] = event
