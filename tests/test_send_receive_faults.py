@@ -143,3 +143,32 @@ def test_receive_resume_continues_a_part_after_the_sender_was_killed(
     resumed.expect_err(rf"^receiving big\.bin \(64\.0 MiB, resuming at {format_size(kept)}\)$")
     assert file_hash(inbox / "big.bin") == digest
     assert sorted(os.listdir(inbox)) == ["big.bin"]
+
+
+@pytest.mark.parametrize("stopped", ["receive", "send"])
+def test_ctrl_c_mid_transfer_is_one_line_and_keeps_the_part(
+    confide: Launcher, tmp_path: Path, stopped: str
+) -> None:
+    size = 64 * MiB
+    source = tmp_path / "big.bin"
+    random_file(source, size)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    part = inbox / "big.bin.part"
+    sender = start_send(confide, "--name", "alice", str(source))
+    receiver = start_receive(confide, sender.at, sender.code, inbox, "--name", "bob")
+    wait_until(lambda: size_of(part) >= 4 * MiB, "the first 4 MiB", timeout=TRANSFER_TIMEOUT)
+    (receiver if stopped == "receive" else sender.proc).interrupt()
+
+    it, other = (receiver, sender.proc) if stopped == "receive" else (sender.proc, receiver)
+    assert it.wait() == 130, it
+    assert it.err_lines[-1] == "confide: interrupted"
+    if stopped == "receive":
+        assert other.wait() == 1, other
+        other.expect_err(r"^bob did not receive everything: interrupted$")
+    else:
+        assert other.wait() == 4, other
+        other.expect_err(r"^big\.bin: failed: .*\(kept .*big\.bin\.part to resume\)$")
+        other.expect_err(r"^confide: .*alice stopped: interrupted$")
+    assert 0 < size_of(part) < size
+    assert not (inbox / "big.bin").exists()

@@ -58,6 +58,8 @@ SENT = "sent"
 """The sender's ``Bye`` reason: every offer has ended on its side, nothing more comes."""
 RECEIVED = "received"
 """The receiver's ``Bye`` reason when every offer arrived and was verified."""
+INTERRUPTED = "interrupted"
+"""The ``Bye`` reason of an end stopped with Ctrl-C."""
 CLOSE_WAIT = 2.0
 """Seconds the last ``Bye`` may take to leave before the link is closed anyway."""
 
@@ -229,6 +231,10 @@ class _Ends:
         except ConfideError as exc:
             self.transfers.close(str(exc))
             raise
+        except asyncio.CancelledError:  # Ctrl-C: tell the peer, keep the .part files
+            self.transfers.close(INTERRUPTED)
+            await self._farewell(INTERRUPTED)
+            raise
         finally:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConfideError):
@@ -238,6 +244,19 @@ class _Ends:
                 async with asyncio.timeout(CLOSE_WAIT):
                     await self.link.close()
             await self.link.abort()
+
+    async def _farewell(self, reason: str) -> None:
+        """Say ``Bye(reason)`` and read on until the peer closes (at most ``CLOSE_WAIT``).
+
+        Closing with the peer's data unread would reset the connection, and a
+        reset can take our ``Bye`` with it before the peer reads it.
+        """
+        with contextlib.suppress(ConfideError, TimeoutError):
+            self.link.send(Bye(reason))
+            self.link.shutdown_write()
+            async with asyncio.timeout(CLOSE_WAIT):
+                while True:
+                    await self.link.receive()
 
     async def _until(self, done: Callable[[], bool]) -> None:
         """Read the link until ``done()``; what ends the link or the pump is raised."""
@@ -254,12 +273,21 @@ class _Ends:
                     return
                 for task in (reader, pump):
                     if task.done():
-                        task.result()  # raises what ended it
-                        raise ClosedError("the session ended early")
+                        self._raise_end(task)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConfideError):
                 await reader
+
+    def _raise_end(self, task: asyncio.Task[None]) -> None:
+        """Raise what ended ``task`` (the reader or the pump), in the peer's words if it left."""
+        try:
+            task.result()
+        except ClosedError:
+            if self.peer_bye is None or self.peer_bye in (SENT, RECEIVED):
+                raise
+            raise ClosedError(f"{self._them()} stopped: {self.peer_bye}") from None
+        raise ClosedError("the session ended early")
 
     async def _read(self) -> None:
         while True:
