@@ -11,9 +11,12 @@ their exit codes. Cuts, tampering, a full disk and ``--resume`` are in
 from __future__ import annotations
 
 import os
+import pty
+import subprocess
+import time
 from pathlib import Path
 
-from proc import Launcher
+from proc import DEFAULT_TIMEOUT, Launcher, confide_command
 from send_receive_support import MiB, file_hash, random_file, start_receive, start_send
 from test_relay_support import start_relay
 
@@ -133,3 +136,66 @@ def test_a_missing_path_is_a_usage_error_before_any_code(confide: Launcher, tmp_
     assert "code:" not in sender.err
     assert len(sender.err_lines) == 1, sender
     assert "nope.txt" in sender.err
+
+
+def test_downloads_from_the_config_and_a_password(confide: Launcher, tmp_path: Path) -> None:
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    config = Path(confide.config_home) / "confide" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'downloads = "{downloads}"\n', encoding="utf-8")
+    secret = tmp_path / "password.txt"
+    secret.write_text("correct horse battery staple\n")
+    source = tmp_path / "note.txt"
+    source.write_text("the plans\n")
+    sender = confide.run(
+        "send", "--bind", "127.0.0.1", "--port", "0", "--no-discovery", "--no-relay",
+        "--password-file", str(secret), str(source), label="send",
+    )  # fmt: skip
+    port = int(sender.expect_err(r"^listening on 127\.0\.0\.1:(\d+)$").group(1))
+    receiver = confide.run(
+        "receive", "--at", f"127.0.0.1:{port}", "--no-relay", "--password-file", str(secret),
+        label="receive",
+    )  # fmt: skip
+    assert receiver.wait() == 0, receiver
+    assert sender.wait() == 0, sender
+    assert (downloads / "note.txt").read_text() == "the plans\n"
+    assert "code:" not in sender.err
+
+
+def test_on_a_terminal_it_asks_and_no_declines(confide: Launcher, tmp_path: Path) -> None:
+    source = tmp_path / "secret.txt"
+    source.write_text("not for you\n")
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    sender = start_send(confide, "--name", "alice", str(source))
+    env = {**os.environ, "CONFIDE_CODE": sender.code, "XDG_CONFIG_HOME": confide.config_home}
+    main, tty = pty.openpty()
+    try:
+        receiver = subprocess.Popen(
+            [*confide_command(), "receive", "--at", sender.at, "--no-relay", "--dir", str(inbox)],
+            stdin=tty, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            seen = b""
+            deadline = time.monotonic() + DEFAULT_TIMEOUT
+            while b"accept? [Y/n]" not in seen:
+                assert time.monotonic() < deadline, seen
+                assert receiver.stderr is not None
+                seen += os.read(receiver.stderr.fileno(), 4096)
+            os.write(main, b"n\n")
+            _, err = receiver.communicate(timeout=DEFAULT_TIMEOUT)
+        finally:
+            receiver.kill()
+            receiver.wait()
+    finally:
+        os.close(main)
+        os.close(tty)
+    said = (seen + err).decode()
+    assert receiver.returncode == 1, said
+    assert "alice offers secret.txt (12 B)" in said
+    assert "not received" in said or "declined" in said
+    assert list(inbox.iterdir()) == []
+    assert sender.proc.wait() == 1, sender.proc
+    sender.proc.expect_err(r"^secret\.txt: failed: declined$")
