@@ -49,7 +49,7 @@ from confide.app.events import (
 )
 from confide.app.link import Link, LinkDown, LinkUp
 from confide.app.run import Arrivals, Hosting, HostOptions, JoinOptions, host_session, join_session
-from confide.app.transfer import Transfers
+from confide.app.transfer import Transfers, link_flow
 from confide.errors import EXIT_ERROR, EXIT_OK, ClosedError, ConfideError, LocalError
 from confide.net.host import Established
 from confide.protocol.messages import Bye, Message, Nick
@@ -146,6 +146,7 @@ class _Ends:
         self._up = asyncio.Event()
         self._up.set()
         self._pump: asyncio.Task[None] | None = None
+        self._link_flow = link_flow(lambda peer: self.link)
         self.transfers = Transfers(self._send, self._on_event, downloads=downloads, flow=self._flow)
 
     # -- the two roles -------------------------------------------------------
@@ -313,10 +314,9 @@ class _Ends:
         self.link.send(message)
 
     async def _flow(self, peer: str) -> None:
-        """Before each chunk: the link is up and has room (the engine's window bounds the rest)."""
-        del peer
-        await self._up.wait()
-        await self.link.drain()
+        """Before each chunk: the link is up, and has room (``link_flow``)."""
+        await self._up.wait()  # while down, nothing is sent: the resend will carry it all
+        await self._link_flow(peer)
 
     def _on_event(self, event: AppEvent) -> None:
         if isinstance(event, TransferOffered):
