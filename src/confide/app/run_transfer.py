@@ -293,11 +293,12 @@ class _Ends:
     async def _read(self) -> None:
         while True:
             self._take(await self.link.receive())
-            self._changed.set()
 
     def _take(self, message: Message) -> None:
+        """One message from the peer; a file message's outcome comes back as an event."""
         if self.transfers.handle(message):
             return
+        self._changed.set()
         if isinstance(message, Nick):
             self.peer_nick = message.nick
             self.ui.line(f"connected to {self._them()}")
