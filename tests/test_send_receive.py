@@ -16,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from proc import DEFAULT_TIMEOUT, Launcher, confide_command
 from send_receive_support import MiB, file_hash, random_file, start_receive, start_send
 from test_relay_support import start_relay
@@ -163,7 +164,10 @@ def test_downloads_from_the_config_and_a_password(confide: Launcher, tmp_path: P
     assert "code:" not in sender.err
 
 
-def test_on_a_terminal_it_asks_and_no_declines(confide: Launcher, tmp_path: Path) -> None:
+@pytest.mark.parametrize("answer", [b"n\n", b"\x04"], ids=["no", "end-of-input"])
+def test_on_a_terminal_it_asks_and_no_declines(
+    confide: Launcher, tmp_path: Path, answer: bytes
+) -> None:
     source = tmp_path / "secret.txt"
     source.write_text("not for you\n")
     inbox = tmp_path / "in"
@@ -184,7 +188,7 @@ def test_on_a_terminal_it_asks_and_no_declines(confide: Launcher, tmp_path: Path
                 assert time.monotonic() < deadline, seen
                 assert receiver.stderr is not None
                 seen += os.read(receiver.stderr.fileno(), 4096)
-            os.write(main, b"n\n")
+            os.write(main, answer)
             _, err = receiver.communicate(timeout=DEFAULT_TIMEOUT)
         finally:
             receiver.kill()

@@ -60,6 +60,8 @@ RECEIVED = "received"
 """The receiver's ``Bye`` reason when every offer arrived and was verified."""
 INTERRUPTED = "interrupted"
 """The ``Bye`` reason of an end stopped with Ctrl-C."""
+MAX_REASON = 1000
+"""Characters of the receiver's ``Bye`` that list what went wrong (a message has a size limit)."""
 CLOSE_WAIT = 2.0
 """Seconds the last ``Bye`` may take to leave before the link is closed anyway."""
 
@@ -181,7 +183,7 @@ class _Ends:
                 with contextlib.suppress(asyncio.CancelledError):
                     await answers
             problems = self._problems()
-            self.link.send(Bye("; ".join(problems) or RECEIVED))
+            self.link.send(Bye("; ".join(problems)[:MAX_REASON] or RECEIVED))
         return EXIT_ERROR if problems else EXIT_OK
 
     def _receiver_finished(self) -> bool:
@@ -199,7 +201,12 @@ class _Ends:
             ref = await self.offers.get()
             self.asking = True
             try:
-                if not await self.ui.ask(ref, self._them()):
+                try:
+                    accepted = await self.ui.ask(ref, self._them())
+                except ConfideError as exc:  # no answer (end of input)
+                    self.ui.line(str(exc))
+                    accepted = False
+                if not accepted:
                     self.transfers.decline(ref)
                     self.outcomes[key(ref)] = TransferFailed(ref, "declined")
                     continue
