@@ -203,3 +203,25 @@ def test_on_a_terminal_it_asks_and_no_declines(
     assert list(inbox.iterdir()) == []
     assert sender.proc.wait() == 1, sender.proc
     sender.proc.expect_err(r"^secret\.txt: failed: declined$")
+
+
+def test_several_paths_are_offered_and_received_in_one_go(
+    confide: Launcher, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "a.txt", tmp_path / "b.bin"
+    first.write_text("first\n")
+    digest = random_file(second, 5 * MiB)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "a.txt").write_text("already here\n")
+    sender = start_send(confide, str(first), str(second))
+    receiver = start_receive(confide, sender.at, sender.code, inbox)
+
+    assert receiver.wait() == 0, receiver
+    assert sender.proc.wait() == 0, sender.proc
+    assert sorted(os.listdir(inbox)) == ["a (1).txt", "a.txt", "b.bin"]
+    assert (inbox / "a.txt").read_text() == "already here\n"  # never overwritten
+    assert (inbox / "a (1).txt").read_text() == "first\n"
+    assert file_hash(inbox / "b.bin") == digest
+    saved = sorted(line.removeprefix("saved ") for line in receiver.out_lines)
+    assert saved == [str(inbox / "a (1).txt"), str(inbox / "b.bin")]
