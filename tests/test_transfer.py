@@ -1,0 +1,212 @@
+"""The transfer engine end to end: two ``Transfers`` over a ``memory_link_pair``.
+
+Each side pumps its link's messages into its engine's ``handle``; files are
+real files under ``tmp_path`` and must arrive byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from polling import until
+from transfer_sides import Side, pump, run, side
+
+from confide.app.events import (
+    AppEvent,
+    Notice,
+    TransferDone,
+    TransferFailed,
+    TransferOffered,
+    TransferProgress,
+    TransferStarted,
+)
+from confide.app.link import memory_link_pair
+from confide.app.transfer import Transfers
+from confide.protocol import messages as m
+
+
+def test_a_file_arrives_byte_identical(tmp_path: Path) -> None:
+    source = tmp_path / "data.bin"
+    content = os.urandom(9 * 1024 * 1024 + 123)
+    source.write_bytes(content)
+
+    async def scenario(alice: Side, bob: Side) -> None:
+        (ref,) = alice.engine.offer(source)
+        await until(bob.engine.pending, "the offer")
+        (offered,) = bob.engine.pending()
+        assert (offered.name, offered.size, offered.incoming) == ("data.bin", len(content), True)
+        assert not (tmp_path / "bob").exists(), "nothing is written before accept"
+        bob.engine.accept()
+        await until(lambda: bob.of(TransferDone) and alice.of(TransferDone), "both done")
+        (done,) = bob.of(TransferDone)
+        assert isinstance(done, TransferDone)
+        assert Path(done.path) == tmp_path / "bob" / "data.bin"
+        assert Path(done.path).read_bytes() == content
+        assert not list((tmp_path / "bob").glob("*.part"))
+        assert alice.of(TransferOffered)
+        assert bob.of(TransferStarted)
+        assert alice.of(TransferFailed) == bob.of(TransferFailed) == []
+        last = bob.of(TransferProgress)[-1]
+        assert isinstance(last, TransferProgress)
+        assert last.done == len(content)
+        assert ref.id == 1
+        assert alice.engine.active() == bob.engine.active() == []
+        chunks = [msg for msg in alice.sent if isinstance(msg, m.FileChunk)]
+        assert max(len(chunk.data) for chunk in chunks) <= m.FILE_CHUNK
+
+    run(tmp_path, scenario)
+
+
+def test_a_tree_arrives_with_its_folders_empty_file_unicode_name_and_inner_link(
+    tmp_path: Path,
+) -> None:
+    top = tmp_path / "album"
+    (top / "sub" / "deep").mkdir(parents=True)
+    (top / "empty-dir").mkdir()
+    (top / "empty.txt").write_bytes(b"")
+    (top / "sub" / "deep" / "song.bin").write_bytes(os.urandom(200_000))
+    (top / "caf\u00e9 \u2603.txt").write_text("snow")
+    (top / "sub" / "inner").symlink_to("../empty.txt")
+    (top / "sub" / "to-sibling").symlink_to("deep/song.bin")
+    (top / "etc").symlink_to("/etc")
+    (top / "sub" / "up").symlink_to("../..")
+
+    async def scenario(alice: Side, bob: Side) -> None:
+        alice.engine.offer(top)
+        await until(bob.engine.pending, "the offer")
+        (offered,) = bob.engine.pending()
+        assert offered.files == 3
+        bob.engine.accept()
+        await until(lambda: bob.of(TransferDone) and alice.of(TransferDone), "both done")
+        got = tmp_path / "bob" / "album"
+        assert (got / "empty.txt").read_bytes() == b""
+        assert (got / "empty-dir").is_dir()
+        assert (got / "caf\u00e9 \u2603.txt").read_text() == "snow"
+        song = (top / "sub" / "deep" / "song.bin").read_bytes()
+        assert (got / "sub" / "deep" / "song.bin").read_bytes() == song
+        assert os.readlink(got / "sub" / "inner") == "../empty.txt"
+        assert os.readlink(got / "sub" / "to-sibling") == "deep/song.bin"
+        assert not os.path.lexists(got / "etc")
+        assert not os.path.lexists(got / "sub" / "up")
+        told = sorted(event.text for event in bob.of(Notice) if isinstance(event, Notice))
+        assert len(told) == 2
+        assert "album: the link etc to '/etc' leads outside" in told[0]
+        assert "album: the link sub/up to '../..' leads outside" in told[1]
+        assert bob.of(TransferFailed) == []
+
+    run(tmp_path, scenario)
+
+
+def test_an_existing_file_is_never_overwritten(tmp_path: Path) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_text("new")
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "notes.txt").write_text("old")
+    (tmp_path / "bob" / "notes (1).txt").write_text("older")
+
+    async def scenario(alice: Side, bob: Side) -> None:
+        alice.engine.offer(source)
+        await until(bob.engine.pending, "the offer")
+        bob.engine.accept(resume=False)
+        await until(lambda: bob.of(TransferDone), "done")
+        assert (tmp_path / "bob" / "notes.txt").read_text() == "old"
+        assert (tmp_path / "bob" / "notes (1).txt").read_text() == "older"
+        assert (tmp_path / "bob" / "notes (2).txt").read_text() == "new"
+
+    run(tmp_path, scenario)
+
+
+def _resume(tmp_path: Path, kept: bytes, content: bytes) -> list[m.FileChunk]:
+    source = tmp_path / "big.bin"
+    source.write_bytes(content)
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "big.bin.part").write_bytes(kept)
+    chunks: list[m.FileChunk] = []
+
+    async def scenario(alice: Side, bob: Side) -> None:
+        alice.engine.offer(source)
+        await until(bob.engine.pending, "the offer")
+        bob.engine.accept()
+        await until(lambda: bob.of(TransferDone) and alice.of(TransferDone), "both done")
+        assert (tmp_path / "bob" / "big.bin").read_bytes() == content
+        assert not (tmp_path / "bob" / "big.bin.part").exists()
+        chunks.extend(msg for msg in alice.sent if isinstance(msg, m.FileChunk))
+        (started,) = bob.of(TransferStarted)
+        assert isinstance(started, TransferStarted)
+        assert started.path == str(tmp_path / "bob" / "big.bin.part")
+
+    run(tmp_path, scenario)
+    return chunks
+
+
+def test_resume_from_a_part_with_the_right_prefix_sends_only_the_rest(tmp_path: Path) -> None:
+    content = os.urandom(6 * 1024 * 1024)
+    kept = 2 * 1024 * 1024 + 17
+    chunks = _resume(tmp_path, content[:kept], content)
+    assert chunks[0].offset == kept
+    assert sum(len(chunk.data) for chunk in chunks) == len(content) - kept
+
+
+def test_resume_from_a_part_with_a_wrong_prefix_starts_over(tmp_path: Path) -> None:
+    content = os.urandom(3 * 1024 * 1024)
+    chunks = _resume(tmp_path, os.urandom(1024 * 1024), content)
+    assert chunks[0].offset == 0
+    assert sum(len(chunk.data) for chunk in chunks) == len(content)
+
+
+def test_the_flow_control_is_awaited_before_every_chunk(tmp_path: Path) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(os.urandom(1024 * 1024))
+
+    async def main() -> None:
+        a, b = memory_link_pair()
+        waits: list[str] = []
+
+        async def flow(peer: str) -> None:
+            waits.append(peer)
+
+        sent: list[m.Message] = []
+
+        def send(message: m.Message) -> None:
+            sent.append(message)
+            a.send(message)
+
+        events: list[AppEvent] = []
+        alice = Side(Transfers(send, events.append, downloads=tmp_path, flow=flow), a, events)
+        bob = side(b, tmp_path / "bob", 1)
+        tasks = [asyncio.create_task(t) for t in (pump(alice), pump(bob))]
+        tasks += [asyncio.create_task(alice.engine.run()), asyncio.create_task(bob.engine.run())]
+        try:
+            alice.engine.offer(source)
+            await until(bob.engine.pending, "the offer")
+            bob.engine.accept()
+            await until(lambda: alice.of(TransferDone), "done")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        chunks = [msg for msg in sent if isinstance(msg, m.FileChunk)]
+        assert len(waits) == len(chunks)  # the FileDone goes right after the last chunk
+        assert set(waits) == {""}
+
+    asyncio.run(main())
+
+
+def test_a_declined_offer_tells_the_sender_and_writes_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"x" * 1000)
+
+    async def scenario(alice: Side, bob: Side) -> None:
+        alice.engine.offer(source)
+        await until(bob.engine.pending, "the offer")
+        bob.engine.decline()
+        await until(lambda: alice.of(TransferFailed), "the sender told")
+        (failed,) = alice.of(TransferFailed)
+        assert isinstance(failed, TransferFailed)
+        assert failed.reason == "declined"
+        assert not (tmp_path / "bob").exists()
+        assert alice.engine.active() == bob.engine.pending() == []
+
+    run(tmp_path, scenario)
