@@ -384,6 +384,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         opts.max_waiting = args.max_waiting
         opts.relay = cli_relay.from_args(args)
         opts.describe_error = describe
+        opts.downloads = config.downloads_dir(cfg)
         if args.tunnel is not None:
             from confide.net.tunnel import parse_target
 
@@ -410,6 +411,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     join_opts.relay = relay
     join_opts.resume_window = args.resume_window
     join_opts.max_waiting = args.max_waiting
+    join_opts.downloads = config.downloads_dir(cfg)
     return await run.join_chat(join_opts, run_ui)
 
 
