@@ -126,3 +126,22 @@ def test_the_progress_row_shows_while_a_transfer_runs() -> None:
             room.end()
 
     run(body)
+
+
+def test_on_a_narrow_screen_the_row_keeps_the_percentage_speed_and_time() -> None:
+    async def body() -> None:
+        room = joiner()
+        app = ConfideApp(fixed_settings())
+        async with app.run_test(size=(60, 20)) as pilot:
+            app.start_session(FakeSource(room))
+            room.emit(Connected("alice", FIXED_SAS))
+            room.emit(TransferProgress(PHOTO, 1_050_000, 3_000_000.0, 12.0))
+            await settle(pilot)
+            row = app.query_one(ProgressRow)
+            (line,) = row.lines()
+            assert line.startswith("\u2193 photo.jpg from alice \u2501")
+            assert line.endswith(" 50% \u00b7 3.0 MB/s \u00b7 0:12")
+            assert len(line) <= row.content_region.width
+            room.end()
+
+    run(body)

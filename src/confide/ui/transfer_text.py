@@ -88,16 +88,23 @@ def event_text(event: AppEvent, *, shortcut: bool = False) -> str | None:
     return None
 
 
-def progress_parts(event: TransferProgress) -> tuple[str, float, str]:
-    """What a progress bar shows: the label, the fraction done, and ``45% · 12.3 MB/s · 0:12``."""
+def progress_parts(event: TransferProgress, *, short: bool = False) -> tuple[str, float, str]:
+    """What a progress bar shows: the label, the fraction done, and the detail.
+
+    The detail is ``45% · 1.0 MB of 2.1 MB · 12.3 MB/s · 0:12 left``, or with
+    ``short`` (a narrow screen) ``45% · 12.3 MB/s · 0:12``.
+    """
     ref = event.ref
     arrow = "\u2193" if ref.incoming else "\u2191"
     label = f"{arrow} {ref.name} {'from' if ref.incoming else 'to'} {ref.peer}"
     fraction = event.done / ref.size if ref.size else 1.0
     fraction = min(max(fraction, 0.0), 1.0)
+    rate = f"{size_text(event.rate)}/s"
+    if short:
+        return label, fraction, f"{fraction * 100:3.0f}% \u00b7 {rate} \u00b7 {eta_text(event.eta)}"
     detail = (
         f"{fraction * 100:3.0f}% \u00b7 {size_text(event.done)} of {size_text(ref.size)}"
-        f" \u00b7 {size_text(event.rate)}/s \u00b7 {eta_text(event.eta)} left"
+        f" \u00b7 {rate} \u00b7 {eta_text(event.eta)} left"
     )
     return label, fraction, detail
 

@@ -5,7 +5,8 @@ told (an offer, a start, the end, a failure) becomes a system line worded
 by ``ui.transfer_text`` (an offer to us points at ``y``, the shortcut on an
 empty input line). While transfers run, ``ProgressRow`` shows one line for
 each under the log: the arrow and name, a bar, then the percentage, speed
-and time left; it hides when none runs. Its styles (``progress--bar``,
+and time left (on a narrow screen a shorter detail, then a shorter bar);
+it hides when none runs. Its styles (``progress--bar``,
 ``progress--rest``, ``progress--dim``) are in ``confide.tcss``.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import App
 from textual.widget import Widget
@@ -31,7 +33,8 @@ from confide.ui.tui.feed import LogFeed
 from confide.ui.tui.state import screen_gone
 
 BAR_CELLS = 24
-"""Cells of each progress bar."""
+MIN_BAR_CELLS = 8
+"""Cells of each progress bar: at most, and at least on a narrow screen."""
 Key = tuple[str, int, bool]
 
 
@@ -69,13 +72,18 @@ class ProgressRow(Widget):
         return [self._line(event).plain for event in self.shown.values()]
 
     def _line(self, event: TransferProgress) -> Text:
+        """One transfer's line, fitted to the width: a shorter detail, then a shorter bar."""
+        width = self.content_region.width or 100
         label, fraction, detail = transfer_text.progress_parts(event)
-        filled = int(fraction * BAR_CELLS)
+        if cell_len(label) + len(detail) + BAR_CELLS + 2 > width:
+            label, fraction, detail = transfer_text.progress_parts(event, short=True)
+        cells = max(MIN_BAR_CELLS, min(BAR_CELLS, width - cell_len(label) - len(detail) - 2))
+        filled = int(fraction * cells)
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append(sanitize(label) + " ")
         style = self.get_component_rich_style
         text.append("\u2501" * filled, style("progress--bar"))
-        text.append("\u2500" * (BAR_CELLS - filled), style("progress--rest"))
+        text.append("\u2500" * (cells - filled), style("progress--rest"))
         text.append(" " + detail, style("progress--dim"))
         return text
 
