@@ -22,7 +22,6 @@ from confide.app.chat import ChatSession
 from confide.app.events import (
     AppEvent,
     Connected,
-    MemberJoined,
     TransferDone,
     TransferFailed,
     TransferOffered,
@@ -300,16 +299,24 @@ def test_the_host_answers_a_file_message_for_no_one_with_a_cancel(tmp_path: Path
     run(tmp_path, ("bob",), body)
 
 
-def test_a_member_who_leaves_ends_the_hosts_transfers_with_them(tmp_path: Path) -> None:
+def test_a_member_who_leaves_ends_the_transfers_with_them(tmp_path: Path) -> None:
     source = a_file(tmp_path)
 
     async def body(chat: Chat) -> None:
-        bob, alice = chat.joiners["bob"], chat.host
+        bob, carol, alice = chat.joiners["bob"], chat.joiners["carol"], chat.host
         alice.session.send_file(str(source), "carol")
-        await until(lambda: chat.joiners["carol"].of(TransferOffered), "the offer at carol")
-        await chat.joiners["carol"].session.leave()
-        await until(lambda: alice.of(TransferFailed), "the offer ended at the host")
-        assert not bob.of(TransferOffered)
-        assert alice.of(MemberJoined)
+        carol.session.send_file(str(source), "bob")
+        await until(lambda: carol.of(TransferOffered) and bob.of(TransferOffered), "the offers")
+        assert [r.peer for r in bob.session.file_offers()] == ["carol"]
+        await carol.session.leave()
+        await until(lambda: alice.of(TransferFailed), "the host's offer ended")
+        failed = alice.of(TransferFailed)[0]
+        assert isinstance(failed, TransferFailed)
+        assert failed.reason == "the receiver stopped it: carol left"
+        await until(lambda: bob.of(TransferFailed), "the forwarded offer ended at bob")
+        failed = bob.of(TransferFailed)[0]
+        assert isinstance(failed, TransferFailed)
+        assert failed.reason == "the sender stopped: carol left"
+        assert bob.session.file_offers() == []
 
     run(tmp_path, ("bob", "carol"), body)

@@ -22,6 +22,11 @@ host → member message's ``peer`` names the sender (``""``: the host).
   waiting; a ``FileCancel`` itself is dropped.
 * From the host's engine (``out``): to the member it names (by nick), or to
   every member for ``""``, with ``peer`` ``""`` (the host sent it).
+* A member who leaves (``member_left``) can no longer answer: each member
+  with a transfer (or an offer) forwarded to or from them gets a
+  ``FileCancel`` in their name, so nothing waits for them. The routes
+  remember which pairs began one (a forwarded ``FileOffer`` or
+  ``FileAccept``, and offers to everyone) until then.
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ class FileRoutes:
         """The host's engine (set once built: it sends through ``out``)."""
         self._receivers: set[int] = set()  # members we forwarded chunks to
         self._room_offers: set[tuple[int, int]] = set()  # (member, offer id) to everyone
+        self._pairs: set[tuple[int, int, int]] = set()  # (from, to, offer id) forwarded
+        self._nicks: dict[int, str] = {}  # the nick of each member in those, when recorded
 
     def from_member(self, mid: int, message: FileMessage) -> None:
         """A file message from member ``mid``: to the host, to everyone, or forwarded."""
@@ -75,6 +82,7 @@ class FileRoutes:
             self._forward(mid, sender, message)
             return
         if to == "" and self._for_everyone(mid, message):
+            self._nicks[mid] = sender
             copy = replace(message, peer=sender)
             for other in self._members():
                 if other != mid:
@@ -98,7 +106,29 @@ class FileRoutes:
             return
         if isinstance(message, m.FileChunk):
             self._receivers.add(target)
+        elif isinstance(message, m.FileOffer | m.FileAccept):
+            self._pairs.add((mid, target, message.id))
+            self._nicks[mid], self._nicks[target] = sender, self._hub.nick_of(target) or ""
         self._send_to(target, replace(message, peer=sender))
+
+    def member_left(self, nick: str) -> None:
+        """``nick`` left: cancel, in their name, what other members still exchange with them."""
+        present = self._members()
+        for gone in [mid for mid, known in self._nicks.items() if known == nick]:
+            if gone in present:
+                continue
+            tell = m.FileCancel(0, nick, f"{nick} left")
+            for a, b, offer_id in [p for p in self._pairs if gone in p[:2]]:
+                self._pairs.discard((a, b, offer_id))
+                other = b if a == gone else a
+                if other in present:
+                    self._send_to(other, replace(tell, id=offer_id))
+            for owner, offer_id in [o for o in self._room_offers if o[0] == gone]:
+                self._room_offers.discard((owner, offer_id))
+                for other in present:
+                    self._send_to(other, replace(tell, id=offer_id))
+            del self._nicks[gone]
+            self._receivers.discard(gone)
 
     def out(self, message: m.Message) -> None:
         """Send the host's engine's ``message`` to the member it names (``""``: everyone)."""

@@ -529,14 +529,15 @@ class RoomSession:
             self._deliver(out)
             for event in self._shown(out.events, error):
                 self._emit(event)
-            for event in out.events:
-                if isinstance(event, MemberLeft):
-                    self.files.forget_peer(event.nick, f"{event.nick} left")
             for hangup in out.hangups:
                 link = self._links.pop(hangup.member_id, None)
                 if link is not None:
                     self._rules.member_left()
                     self._close_later(link, flush=hangup.flush, mid=hangup.member_id)
+            for event in out.events:  # after the hangups: the member's link is gone
+                if isinstance(event, MemberLeft):
+                    self.files.forget_peer(event.nick, f"{event.nick} left")
+                    self.routes.member_left(event.nick)
             if not self._links and not self._ended.is_set():
                 self._ended.set()
 

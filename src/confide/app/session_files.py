@@ -131,11 +131,10 @@ class SessionFiles:
         self.engine.handle(message)
 
     def forget_peer(self, peer: str, reason: str) -> None:
-        """``peer`` left: cancel every transfer with it (nothing reaches it any more)."""
+        """``peer`` left: every transfer with it ends, as if it had cancelled with ``reason``."""
         for ref in [*self.engine.pending(), *self.engine.active()]:
             if ref.peer == peer:
-                with contextlib.suppress(UsageError):
-                    self.engine.cancel(ref)
+                self.engine.handle(m.FileCancel(ref.id, peer, reason))
 
     # -- commands ----------------------------------------------------------------
 
