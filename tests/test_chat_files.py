@@ -320,3 +320,35 @@ def test_a_member_who_leaves_ends_the_transfers_with_them(tmp_path: Path) -> Non
         assert bob.session.file_offers() == []
 
     run(tmp_path, ("bob", "carol"), body)
+
+
+def test_the_hosts_offer_to_a_room_gives_each_member_who_accepts_a_stream(
+    tmp_path: Path,
+) -> None:
+    source = a_file(tmp_path, size=500_000)
+
+    async def body(chat: Chat) -> None:
+        bob, carol, alice = chat.joiners["bob"], chat.joiners["carol"], chat.host
+        refs = alice.session.send_file(str(source))
+        assert [r.peer for r in refs] == ["everyone"]
+        await until(lambda: bob.of(TransferOffered) and carol.of(TransferOffered), "the offers")
+        bob.session.accept_file()
+        carol.session.decline_file()
+        got = await done(bob)
+        assert Path(got.path).read_bytes() == source.read_bytes()
+        await until(lambda: alice.of(TransferDone) and alice.of(TransferFailed), "both answers")
+        assert [e.ref.peer for e in alice.of(TransferDone)] == ["bob"]  # type: ignore[attr-defined]
+        assert [e.ref.peer for e in alice.of(TransferFailed)] == ["carol"]  # type: ignore[attr-defined]
+        assert not carol.folder.exists()
+
+    run(tmp_path, ("bob", "carol"), body)
+
+
+def test_downloads_default_to_the_platforms_folder(tmp_path: Path) -> None:
+    from platformdirs import user_downloads_path
+
+    link, _ = memory_link_pair()
+    session = ChatSession(link, "bob", ("sas",), lambda event: None)
+    assert session.files.downloads == user_downloads_path()
+    chosen = ChatSession(link, "bob", ("sas",), lambda event: None, downloads=tmp_path)
+    assert chosen.files.downloads == tmp_path
