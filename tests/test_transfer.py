@@ -7,11 +7,22 @@ real files under ``tmp_path`` and must arrive byte for byte.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from pathlib import Path
 
+import pytest
 from polling import until
-from transfer_sides import Side, pump, run, side
+from transfer_sides import (
+    Side,
+    next_of,
+    offered_and_accepted,
+    pump,
+    run,
+    run_raw,
+    side,
+    single,
+)
 
 from confide.app.events import (
     AppEvent,
@@ -22,8 +33,9 @@ from confide.app.events import (
     TransferProgress,
     TransferStarted,
 )
-from confide.app.link import memory_link_pair
+from confide.app.link import MemoryLink, memory_link_pair
 from confide.app.transfer import Transfers
+from confide.errors import UsageError
 from confide.protocol import messages as m
 
 
@@ -210,3 +222,160 @@ def test_a_declined_offer_tells_the_sender_and_writes_nothing(tmp_path: Path) ->
         assert alice.engine.active() == bob.engine.pending() == []
 
     run(tmp_path, scenario)
+
+
+def test_a_tree_resumes_after_its_complete_files_and_the_partial_one(tmp_path: Path) -> None:
+    top = tmp_path / "top"
+    (top / "a").mkdir(parents=True)
+    first, second, third = os.urandom(700_000), os.urandom(900_000), os.urandom(300_000)
+    (top / "a" / "1.bin").write_bytes(first)
+    (top / "a" / "2.bin").write_bytes(second)
+    (top / "z.bin").write_bytes(third)
+    part = tmp_path / "bob" / "top.part"
+    (part / "a").mkdir(parents=True)
+    (part / "a" / "1.bin").write_bytes(first)
+    (part / "a" / "2.bin").write_bytes(second[:1000])
+
+    async def scenario(alice: Side, bob: Side) -> None:
+        alice.engine.offer(top)
+        await until(bob.engine.pending, "the offer")
+        bob.engine.accept()
+        await until(lambda: bob.of(TransferDone) and alice.of(TransferDone), "both done")
+        got = tmp_path / "bob" / "top"
+        assert (got / "a" / "1.bin").read_bytes() == first
+        assert (got / "a" / "2.bin").read_bytes() == second
+        assert (got / "z.bin").read_bytes() == third
+        chunks = [msg for msg in alice.sent if isinstance(msg, m.FileChunk)]
+        assert chunks[0].offset == len(first) + 1000
+        assert sum(len(chunk.data) for chunk in chunks) == len(second) - 1000 + len(third)
+        assert max(len(chunk.data) for chunk in chunks) <= m.FILE_CHUNK
+
+    run(tmp_path, scenario)
+    assert not part.exists()
+
+
+def test_an_offer_to_everyone_streams_to_each_member_who_accepts(tmp_path: Path) -> None:
+    source = tmp_path / "data.bin"
+    content = os.urandom(500_000)
+    source.write_bytes(content)
+
+    async def scenario(alice: Side, raw: MemoryLink) -> None:
+        (ref,) = alice.engine.offer(source)
+        offer = await next_of(raw, m.FileOffer)
+        assert isinstance(offer, m.FileOffer)
+        assert offer.peer == ""
+        raw.send(m.FileAccept(ref.id, "bob", 0, b""))
+        raw.send(m.FileAccept(ref.id, "carol", 0, b""))
+        got: dict[str, bytearray] = {"bob": bytearray(), "carol": bytearray()}
+        finished: set[str] = set()
+        while finished != {"bob", "carol"}:
+            message = await raw.receive()
+            if isinstance(message, m.FileChunk):
+                assert message.offset == len(got[message.peer])
+                got[message.peer] += message.data
+            elif isinstance(message, m.FileDone):
+                assert message.digest == hashlib.sha256(content).digest()
+                finished.add(message.peer)
+                raw.send(m.FileAck(ref.id, message.peer, len(content)))
+        assert got == {"bob": content, "carol": content}
+        await until(lambda: len(alice.of(TransferDone)) == 2, "two done")
+        peers = {e.ref.peer for e in alice.of(TransferDone) if isinstance(e, TransferDone)}
+        assert peers == {"bob", "carol"}
+        assert alice.engine.active() == [ref], "the offer stays open for later members"
+        assert alice.engine.cancel(ref) == ref
+        assert alice.engine.active() == []
+
+    run_raw(tmp_path, scenario)
+
+
+def test_the_sender_cancelling_mid_way_leaves_the_receiver_its_part(tmp_path: Path) -> None:
+    async def scenario(bob: Side, raw: MemoryLink) -> None:
+        await offered_and_accepted(bob, raw, single(1, "f", 1000))
+        raw.send(m.FileChunk(1, "", 0, b"z" * 300))
+        raw.send(m.FileCancel(1, "", "cancelled by the sender"))
+        await until(lambda: bob.of(TransferFailed), "the failure")
+        (failed,) = bob.of(TransferFailed)
+        assert isinstance(failed, TransferFailed)
+        assert failed.reason == "the sender stopped: cancelled by the sender"
+        assert failed.kept == str(tmp_path / "bob" / "f.part")
+
+    run_raw(tmp_path, scenario)
+    assert (tmp_path / "bob" / "f.part").read_bytes() == b"z" * 300
+
+
+def test_a_receiver_that_acks_too_much_or_accepts_nothing_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(os.urandom(8 * 1024 * 1024))
+
+    async def scenario(alice: Side, raw: MemoryLink) -> None:
+        raw.send(m.FileAccept(77, "", 0, b""))
+        cancel = await next_of(raw, m.FileCancel)
+        assert isinstance(cancel, m.FileCancel)
+        assert (cancel.id, cancel.reason) == (77, "no such offer")
+        (ref,) = alice.engine.offer(source)
+        raw.send(m.FileAccept(ref.id, "", 0, b""))
+        await next_of(raw, m.FileChunk)
+        raw.send(m.FileAck(ref.id, "", 7 * 1024 * 1024))
+        cancel = await next_of(raw, m.FileCancel)
+        assert isinstance(cancel, m.FileCancel)
+        (failed,) = alice.of(TransferFailed)
+        assert isinstance(failed, TransferFailed)
+        assert "acknowledged bytes never sent" in failed.reason
+
+    run_raw(tmp_path, scenario)
+
+
+def test_what_cannot_be_offered_or_answered_is_a_usage_error(tmp_path: Path) -> None:
+    async def scenario(bob: Side, raw: MemoryLink) -> None:
+        with pytest.raises(UsageError, match="cannot send"):
+            bob.engine.offer(tmp_path / "missing")
+        with pytest.raises(UsageError, match="no offer to accept"):
+            bob.engine.accept()
+        with pytest.raises(UsageError, match="no transfer to cancel"):
+            bob.engine.cancel()
+        raw.send(single(1, "a", 1))
+        raw.send(single(2, "b", 1))
+        await until(lambda: len(bob.engine.pending()) == 2, "two offers")
+        with pytest.raises(UsageError, match="several offers"):
+            bob.engine.accept()
+        second = bob.engine.pending()[1]
+        assert bob.engine.decline(second) == second
+        assert [ref.name for ref in bob.engine.pending()] == ["a"]
+
+    run_raw(tmp_path, scenario)
+
+
+def test_two_offers_of_one_name_at_once_get_two_parts_and_two_names(tmp_path: Path) -> None:
+    async def scenario(bob: Side, raw: MemoryLink) -> None:
+        raw.send(m.FileOffer(1, "dave", "same.txt", 4, [""], [4], ["file"], [""]))
+        raw.send(m.FileOffer(1, "carol", "same.txt", 5, [""], [5], ["file"], [""]))
+        await until(lambda: len(bob.engine.pending()) == 2, "two offers")
+        for ref in bob.engine.pending():
+            bob.engine.accept(ref)
+        started = [e.path for e in bob.of(TransferStarted) if isinstance(e, TransferStarted)]
+        folder = tmp_path / "bob"
+        assert started == [str(folder / "same.txt.part"), str(folder / "same (1).txt.part")]
+        for peer, data in (("carol", b"carol"), ("dave", b"dave")):
+            raw.send(m.FileChunk(1, peer, 0, data))
+            raw.send(m.FileDone(1, peer, hashlib.sha256(data).digest()))
+            done = len(bob.of(TransferDone)) + 1
+            await until(lambda: len(bob.of(TransferDone)) == done, f"{peer}'s file")  # noqa: B023
+        assert (folder / "same.txt").read_bytes() == b"carol"
+        assert (folder / "same (1).txt").read_bytes() == b"dave"
+
+    run_raw(tmp_path, scenario)
+
+
+def test_an_offer_goes_under_the_name_the_user_gave(tmp_path: Path) -> None:
+    (tmp_path / "real.bin").write_bytes(b"x")
+    (tmp_path / "nice name.bin").symlink_to("real.bin")
+    (tmp_path / "sub").mkdir()
+
+    async def scenario(alice: Side, raw: MemoryLink) -> None:
+        (ref,) = alice.engine.offer(tmp_path / "nice name.bin")
+        assert (ref.name, ref.size) == ("nice name.bin", 1)
+        (up,) = alice.engine.offer(tmp_path / "sub" / "..")
+        assert up.name == tmp_path.name
+        assert up.files == 1  # real.bin; the link is a link
+
+    run_raw(tmp_path, scenario)

@@ -236,3 +236,28 @@ def test_close_fails_an_active_transfer_and_keeps_the_part(tmp_path: Path) -> No
     run_raw(tmp_path, scenario)
     assert (tmp_path / "bob" / "f.part").read_bytes() == b"a" * 40
     assert not (tmp_path / "bob" / "f").exists()
+
+
+def test_closing_for_one_peer_leaves_the_others_going(tmp_path: Path) -> None:
+    async def scenario(bob: Side, raw: MemoryLink) -> None:
+        raw.send(m.FileOffer(1, "dave", "d.bin", 10, [""], [10], ["file"], [""]))
+        raw.send(m.FileOffer(1, "carol", "c.bin", 10, [""], [10], ["file"], [""]))
+        await until(lambda: len(bob.engine.pending()) == 2, "two offers")
+        for ref in bob.engine.pending():
+            bob.engine.accept(ref)
+        raw.send(m.FileChunk(1, "dave", 0, b"d" * 4))
+        raw.send(m.FileChunk(1, "carol", 0, b"c" * 4))
+        part = tmp_path / "bob" / "c.bin.part"
+        await until(lambda: part.exists() and part.stat().st_size == 4, "carol's bytes")
+        bob.engine.close("dave left", peer="dave")
+        (failed,) = bob.of(TransferFailed)
+        assert isinstance(failed, TransferFailed)
+        assert (failed.ref.peer, failed.reason) == ("dave", "dave left")
+        assert failed.kept == str(tmp_path / "bob" / "d.bin.part")
+        assert [ref.peer for ref in bob.engine.active()] == ["carol"]
+        raw.send(m.FileChunk(1, "carol", 4, b"c" * 6))
+        raw.send(m.FileDone(1, "carol", hashlib.sha256(b"c" * 10).digest()))
+        await until(lambda: bob.of(TransferDone), "carol's file")
+
+    run_raw(tmp_path, scenario)
+    assert (tmp_path / "bob" / "c.bin").read_bytes() == b"c" * 10

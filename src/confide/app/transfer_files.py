@@ -23,7 +23,7 @@ import hashlib
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,9 @@ def scan(path: Path) -> tuple[str, list[Entry], list[Path]]:
     """
     try:
         info = path.stat()
-        name = path.resolve().name
+        name = path.absolute().name
+        if name in ("", ".."):
+            name = path.resolve().name  # "..", "/": the name of the folder it means
         if not name:
             raise UsageError(f"{path} has no name to send it under")
         if stat.S_ISREG(info.st_mode):
@@ -176,18 +178,23 @@ def _hash_file(digest: hashlib._Hash, path: Path, take: int) -> None:
             take -= got
 
 
-def part_paths(manifest: Manifest, folder: Path, resume: bool) -> tuple[Path, int]:
+def part_paths(
+    manifest: Manifest, folder: Path, resume: bool, busy: Collection[Path] = ()
+) -> tuple[Path, int]:
     """The ``.part`` to write to, and how many stream bytes of it can be kept.
 
     With ``resume``, an existing ``NAME.part`` of the right kind is kept;
     otherwise the ``.part`` of the first final name that is free, new.
+    ``busy`` are the ``.part`` files other transfers are writing: never these.
     """
     part = folder / (manifest.name + PART_SUFFIX)
-    if resume and not part.is_symlink() and (part.is_file() if manifest.single else part.is_dir()):
+    kind_fits = part.is_file() if manifest.single else part.is_dir()
+    if resume and part not in busy and not part.is_symlink() and kind_fits:
         return part, resume_offset(manifest, part)
 
     def taken(name: str) -> bool:
-        return os.path.lexists(folder / name) or os.path.lexists(folder / (name + PART_SUFFIX))
+        part = folder / (name + PART_SUFFIX)
+        return os.path.lexists(folder / name) or os.path.lexists(part) or part in busy
 
     return folder / (free_name(manifest.name, taken) + PART_SUFFIX), 0
 
@@ -333,20 +340,32 @@ class Sink:
             else:
                 on_refused(f"the link {entry.path} to {entry.target!r} leads outside: not created")
         folder = self.part.parent
-        final = folder / free_name(self.manifest.name, lambda name: os.path.lexists(folder / name))
-        if self.manifest.single:
+        while True:
+            final = folder / free_name(
+                self.manifest.name, lambda name: os.path.lexists(folder / name)
+            )
             try:
-                os.link(self.part, final)  # never replaces an existing file
-            except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
-                    raise
-                os.rename(self.part, final)  # no hard links here: checked free just above
-            else:
-                os.unlink(self.part)
-        else:
-            os.rename(self.part, final)
+                self._rename(final)
+            except FileExistsError:
+                continue  # taken since we looked: the next free name
+            break
         _fsync_folder(folder)
         return final
+
+    def _rename(self, final: Path) -> None:
+        if not self.manifest.single:
+            if os.path.lexists(final):
+                raise FileExistsError(final)
+            os.rename(self.part, final)
+            return
+        try:
+            os.link(self.part, final)  # never replaces an existing file
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+                raise
+            os.rename(self.part, final)  # no hard links here: checked free just before
+        else:
+            os.unlink(self.part)
 
     def discard(self) -> None:
         """Remove the ``.part`` (its data is known to be bad)."""
