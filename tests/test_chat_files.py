@@ -312,7 +312,7 @@ def test_a_member_who_leaves_ends_the_transfers_with_them(tmp_path: Path) -> Non
         await until(lambda: alice.of(TransferFailed), "the host's offer ended")
         failed = alice.of(TransferFailed)[0]
         assert isinstance(failed, TransferFailed)
-        assert failed.reason == "the receiver stopped it: carol left"
+        assert failed.reason == "carol left"
         await until(lambda: bob.of(TransferFailed), "the forwarded offer ended at bob")
         failed = bob.of(TransferFailed)[0]
         assert isinstance(failed, TransferFailed)

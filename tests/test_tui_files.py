@@ -7,7 +7,7 @@ every wait is for a condition (``tui_harness.settle``).
 from __future__ import annotations
 
 from room_double import FakeRoom, FakeSource, views
-from tui_harness import FIXED_SAS, fixed_settings, run, settle
+from tui_harness import FIXED_SAS, fixed_settings, run, settle, until
 
 from confide.app.events import (
     Connected,
@@ -105,7 +105,7 @@ def test_the_progress_row_shows_while_a_transfer_runs() -> None:
             room.emit(TransferProgress(PHOTO, 1_050_000, 3_000_000.0, 0.35))
             await settle(pilot)
             assert row.display
-            assert row.region.height == 1
+            await until(pilot, lambda: row.region.height == 1, "the row laid out")
             assert row.lines() == [
                 "\u2193 photo.jpg from alice "
                 + "\u2501" * 12
@@ -116,7 +116,7 @@ def test_the_progress_row_shows_while_a_transfer_runs() -> None:
             room.emit(TransferStarted(sent, 0))
             await settle(pilot)
             assert len(row.lines()) == 2
-            assert row.region.height == 2
+            await until(pilot, lambda: row.region.height == 2, "two rows laid out")
             room.emit(TransferDone(PHOTO, "/dl/photo.jpg"), TransferFailed(sent, "cancelled"))
             await settle(pilot)
             assert not row.display

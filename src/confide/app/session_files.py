@@ -131,10 +131,8 @@ class SessionFiles:
         self.engine.handle(message)
 
     def forget_peer(self, peer: str, reason: str) -> None:
-        """``peer`` left: every transfer with it ends, as if it had cancelled with ``reason``."""
-        for ref in [*self.engine.pending(), *self.engine.active()]:
-            if ref.peer == peer:
-                self.engine.handle(m.FileCancel(ref.id, peer, reason))
+        """``peer`` left: every transfer and offer with it fails (``.part`` files are kept)."""
+        self.engine.close(reason, peer=peer)
 
     # -- commands ----------------------------------------------------------------
 
