@@ -293,6 +293,8 @@ class ChatSession:
 
         In a room of two "everyone" is the host, addressed by its nick.
         """
+        if not self.core.connected or self.core.over:
+            raise UsageError("not connected")
         room = self.core.room
         if nick is None:
             peer = "" if self._crowded() else self.peer_nick
