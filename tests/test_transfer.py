@@ -34,7 +34,7 @@ from confide.app.events import (
     TransferStarted,
 )
 from confide.app.link import MemoryLink, memory_link_pair
-from confide.app.transfer import Transfers
+from confide.app.transfer import Transfers, link_flow
 from confide.errors import UsageError
 from confide.protocol import messages as m
 
@@ -326,9 +326,17 @@ def test_a_receiver_that_acks_too_much_or_accepts_nothing_is_refused(tmp_path: P
 
 
 def test_what_cannot_be_offered_or_answered_is_a_usage_error(tmp_path: Path) -> None:
+    crowd = tmp_path / "crowd"
+    crowd.mkdir()
+    for n in range(3000):
+        (crowd / f"file number {n:04}.txt").touch()
+
     async def scenario(bob: Side, raw: MemoryLink) -> None:
         with pytest.raises(UsageError, match="cannot send"):
             bob.engine.offer(tmp_path / "missing")
+        with pytest.raises(UsageError, match=r"too many entries \(3000\) for one offer"):
+            bob.engine.offer(crowd)
+        assert bob.engine.active() == []
         with pytest.raises(UsageError, match="no offer to accept"):
             bob.engine.accept()
         with pytest.raises(UsageError, match="no transfer to cancel"):
@@ -379,3 +387,104 @@ def test_an_offer_goes_under_the_name_the_user_gave(tmp_path: Path) -> None:
         assert up.files == 1  # real.bin; the link is a link
 
     run_raw(tmp_path, scenario)
+
+
+class DrainingLink(MemoryLink):
+    """A memory link whose ``drain`` empties the queue one chunk at a time, or not at all."""
+
+    def __init__(self, *, shrinks: bool) -> None:
+        super().__init__(asyncio.Queue(), asyncio.Queue())
+        self.shrinks = shrinks
+        self.drains = 0
+
+    async def drain(self) -> None:
+        self.drains += 1
+        await asyncio.sleep(0)
+        if self.shrinks:
+            self.queued = max(0, self.queued - m.FILE_CHUNK)
+
+
+def test_link_flow_drains_until_less_than_a_chunk_is_queued_and_never_spins() -> None:
+    async def main() -> None:
+        busy = DrainingLink(shrinks=True)
+        busy.queued = 3 * m.FILE_CHUNK + 1
+        await asyncio.wait_for(link_flow(lambda _peer: busy)(""), 5)
+        assert (busy.drains, busy.queued) == (3, 1)
+        stuck = DrainingLink(shrinks=False)  # like a link that is down: drain cannot help
+        stuck.queued = 2 * m.FILE_CHUNK
+        await asyncio.wait_for(link_flow(lambda _peer: stuck)(""), 5)
+        assert stuck.drains == 1
+        idle = DrainingLink(shrinks=True)
+        idle.queued = m.FILE_CHUNK - 1
+        await link_flow(lambda _peer: idle)("")
+        assert idle.drains == 0
+
+    asyncio.run(main())
+
+
+def test_a_kept_tree_part_loses_what_the_new_offer_does_not_hold(tmp_path: Path) -> None:
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "a.txt").write_text("first")
+    (top / "b.txt").write_text("second")
+    part = tmp_path / "bob" / "top.part"
+    (part / "old" / "deeper").mkdir(parents=True)
+    (part / "a.txt").write_text("fir")
+    (part / "stale.txt").write_text("not sent")
+    (part / "old" / "deeper" / "x").write_text("not sent either")
+    (part / "lnk").symlink_to("/etc")
+
+    async def scenario(alice: Side, bob: Side) -> None:
+        alice.engine.offer(top)
+        await until(bob.engine.pending, "the offer")
+        bob.engine.accept()
+        await until(lambda: bob.of(TransferDone), "done")
+        (started,) = bob.of(TransferStarted)
+        assert isinstance(started, TransferStarted)
+        assert started.offset == 3, "the kept prefix was used"
+
+    run(tmp_path, scenario)
+    got = tmp_path / "bob" / "top"
+    assert sorted(os.listdir(got)) == ["a.txt", "b.txt"]
+    assert (got / "a.txt").read_text() == "first"
+
+
+def test_a_downloads_folder_that_is_a_link_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "bob").symlink_to("elsewhere")
+    single_file = tmp_path / "one.txt"
+    single_file.write_text("one")
+    folder = tmp_path / "tree"
+    (folder / "in").mkdir(parents=True)
+    (folder / "in" / "two.txt").write_text("two")
+
+    async def scenario(alice: Side, bob: Side) -> None:
+        for offered in (single_file, folder):
+            alice.engine.offer(offered)
+            await until(bob.engine.pending, "the offer")
+            bob.engine.accept()
+        await until(lambda: len(bob.of(TransferDone)) == 2, "both done")
+        assert bob.of(TransferFailed) == []
+
+    run(tmp_path, scenario)
+    assert (tmp_path / "elsewhere" / "one.txt").read_text() == "one"
+    assert (tmp_path / "elsewhere" / "tree" / "in" / "two.txt").read_text() == "two"
+
+
+def test_an_empty_file_arrives(tmp_path: Path) -> None:
+    (tmp_path / "empty").touch()
+
+    async def scenario(alice: Side, bob: Side) -> None:
+        alice.engine.offer(tmp_path / "empty")
+        await until(bob.engine.pending, "the offer")
+        bob.engine.accept()
+        await until(lambda: bob.of(TransferDone) and alice.of(TransferDone), "both done")
+
+    run(tmp_path, scenario)
+    assert (tmp_path / "bob" / "empty").read_bytes() == b""
+
+
+def test_a_complete_part_is_only_verified_and_renamed(tmp_path: Path) -> None:
+    content = os.urandom(200_000)
+    chunks = _resume(tmp_path, content, content)
+    assert chunks == []

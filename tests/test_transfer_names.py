@@ -22,7 +22,8 @@ from confide.app.transfer_names import (
     safe_member,
     safe_name,
 )
-from confide.protocol.messages import FileOffer
+from confide.protocol.messages import FILE_CHUNK, MAX_NICK, FileChunk, FileOffer, encode
+from confide.protocol.records import MAX_MESSAGE
 
 
 @pytest.mark.parametrize(
@@ -188,3 +189,8 @@ def test_the_meter_paces_events_and_estimates() -> None:
     assert meter.eta(10.0, 100) is None
     assert meter.rate(12.0, 300) == 100.0
     assert meter.eta(12.0, 300) == 8.0
+
+
+def test_the_largest_chunk_fits_one_record() -> None:
+    biggest = FileChunk(2**63 - 1, "\U0001f600" * MAX_NICK, 2**63 - 1, bytes(FILE_CHUNK))
+    assert len(encode(biggest)) <= MAX_MESSAGE

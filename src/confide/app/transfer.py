@@ -30,11 +30,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from confide.app.events import AppEvent, TransferRef
+from confide.app.link import Link
 from confide.app.transfer_hub import Hub
 from confide.app.transfer_receive import Receiver, Receiving
 from confide.app.transfer_send import FlowControl, Offer, Sender, Sending
 from confide.errors import UsageError
 from confide.protocol.messages import (
+    FILE_CHUNK,
     FileAccept,
     FileAck,
     FileCancel,
@@ -44,7 +46,29 @@ from confide.protocol.messages import (
     Message,
 )
 
-__all__ = ["FlowControl", "Transfers"]
+__all__ = ["FlowControl", "Transfers", "link_flow"]
+
+
+def link_flow(link_of: Callable[[str], Link]) -> FlowControl:
+    """The ``FlowControl`` for links found by peer: a chunk goes when less than one is queued.
+
+    ``link_of(peer)`` is the link a message to ``peer`` goes on. While a
+    chunk's worth or more is queued it awaits ``drain``. When ``drain``
+    returns without the queue shrinking it stops waiting rather than spin:
+    that is a ``Channel`` whose transport is just under its high-water mark
+    (the next chunk puts it over, and the next ``drain`` then waits: a chat
+    line queues behind two chunks at most), or a ``ResumableLink`` while
+    down (what goes meanwhile waits in its outbox, bounded by the window).
+    """
+
+    async def flow(peer: str) -> None:
+        link = link_of(peer)
+        while (queued := link.queued_bytes()) >= FILE_CHUNK:
+            await link.drain()
+            if link.queued_bytes() >= queued:
+                return  # drain cannot tell more: its own bound (or the window) holds
+
+    return flow
 
 
 class Transfers:

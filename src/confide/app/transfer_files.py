@@ -299,7 +299,8 @@ class Sink:
             return
         self.close()
         path = self._spans[index].path
-        _mkdir(path.parent, parents=True)
+        if not self.manifest.single:
+            _mkdir(path.parent, parents=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW
         self._file = os.open(path, flags | (os.O_TRUNC if within == 0 else 0), 0o644)
         self._index = index
@@ -316,15 +317,22 @@ class Sink:
     def finish(self, on_refused: Callable[[str], None]) -> Path:
         """Make the ``.part`` whole and give it its final name (blocking: run it in a thread).
 
-        Creates empty files, fsyncs every file, creates the links that stay
-        inside the tree (``on_refused`` gets one line for each other), and
-        renames the ``.part`` to the first free final name, which it returns.
+        Creates empty files, fsyncs every file, removes from a tree what is
+        not in the offer (left in a kept ``.part`` by an earlier, different
+        offer of the same name), creates the links that stay inside the tree
+        (``on_refused`` gets one line for each other), and renames the
+        ``.part`` to the first free final name, which it returns.
         """
         self.close()
         members = _members(self.manifest, self.part)
+        if not self.manifest.single:
+            _prune(
+                self.part, {entry.path for entry in self.manifest.entries if entry.kind != "link"}
+            )
         for entry, path in zip(self.manifest.entries, members, strict=True):
             if entry.kind == "file":
-                _mkdir(path.parent, parents=True)
+                if not self.manifest.single:
+                    _mkdir(path.parent, parents=True)
                 handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
                 try:
                     os.fsync(handle)
@@ -374,6 +382,20 @@ class Sink:
             shutil.rmtree(self.part, ignore_errors=True)
         else:
             self.part.unlink(missing_ok=True)
+
+
+def _prune(top: Path, wanted: set[str]) -> None:
+    """Remove everything under ``top`` whose relative path is not in ``wanted``."""
+    for folder, dirs, files in os.walk(top, topdown=False):
+        rel = Path(folder).relative_to(top)
+        for name in [*files, *dirs]:
+            path = Path(folder) / name
+            if (rel / name).as_posix() in wanted:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def _mkdir(path: Path, *, parents: bool = False) -> None:
