@@ -22,7 +22,7 @@ Files (``/send``, ``/accept``, ``/decline``, ``/cancel``) go through an
 ``app.session_files.SessionFiles``: file messages from the host skip the
 core and go to the transfer engine, whose messages go to the host as they
 are (``peer`` names the recipient, ``""`` the host or everyone) and whose
-chunks wait for the link (``wait_for_room``). Its pump runs while ``run``
+chunks wait for the link (``app.transfer.link_flow``). Its pump runs while ``run``
 does; when the chat ends, what is still running fails and keeps its ``.part``.
 """
 
@@ -40,7 +40,8 @@ from confide.app.core import OWN_EVENTS, ChatCore
 from confide.app.events import AppEvent, Disconnected, TransferRef
 from confide.app.link import Link
 from confide.app.session_api import MemberView
-from confide.app.session_files import EVERYONE, FILE_MESSAGES, SessionFiles, wait_for_room
+from confide.app.session_files import EVERYONE, FILE_MESSAGES, SessionFiles
+from confide.app.transfer import link_flow
 from confide.errors import (
     EXIT_OK,
     ClosedError,
@@ -122,7 +123,7 @@ class ChatSession:
         self.files = SessionFiles(
             self.link.send,
             self._emit,
-            flow=self._flow,
+            flow=link_flow(lambda _peer: self.link),  # every chunk goes to the host
             shown=self._shown_ref,
             downloads=downloads,
         )
@@ -271,10 +272,6 @@ class ChatSession:
                 self.files.handle(replace(message, peer=peer))
             return
         self.core.receive(message)
-
-    async def _flow(self, peer: str) -> None:
-        """Every chunk goes to the host: wait until our link can take one more."""
-        await wait_for_room(self.link)
 
     def _crowded(self) -> bool:
         room = self.core.room

@@ -33,7 +33,7 @@ With a ``ping_interval`` the host pings the member a room of two shows
 (``peer_nick``) and shows the round trip as ``Latency``, as a 1:1 host did.
 
 Files. The host's own transfers run in an ``app.session_files.SessionFiles``
-whose chunks wait for the member's link (``wait_for_room``); file messages
+whose chunks wait for the member's link (``app.transfer.link_flow``); file messages
 from members are routed by ``app.room_files.FileRoutes`` (to the host's
 engine, to everyone, or forwarded to one member like a ``/msg``), sent at
 once and never through the hub. When a member leaves, the host's transfers
@@ -75,7 +75,8 @@ from confide.app.room import RoomHub
 from confide.app.room_files import FileRoutes
 from confide.app.room_types import DEFAULT_MEMBERS, HOST_ID, MAX_BACKLOG_BYTES, HubOutput
 from confide.app.session_api import EventSink, MemberView
-from confide.app.session_files import EVERYONE, FILE_MESSAGES, SessionFiles, wait_for_room
+from confide.app.session_files import EVERYONE, FILE_MESSAGES, SessionFiles
+from confide.app.transfer import link_flow
 from confide.errors import (
     EXIT_OK,
     ClosedError,
@@ -484,7 +485,7 @@ class RoomSession:
         target = self.hub.member_id(peer) if peer else None
         link = self._links.get(target) if target is not None else None
         if link is not None:
-            await wait_for_room(link)
+            await link_flow(lambda _peer: link)(peer)
 
     def _shown_ref(self, ref: TransferRef) -> TransferRef:
         """Name the other end: ``""`` is every member (the only one in a room of two)."""

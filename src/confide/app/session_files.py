@@ -9,7 +9,7 @@ the engine with three things only the session knows:
   host looks the recipient up by nick and rewrites ``peer`` to ``""`` (on the
   wire, host → member ``peer`` is the sender, and the sender is the host).
 * ``flow``: waits until the recipient's link can take one more chunk
-  (``wait_for_room``), so a chat line queues behind at most one chunk.
+  (``app.transfer.link_flow``), so a chat line queues behind one chunk.
 * ``shown``: how a transfer's other end is named to the user. The engine
   keys a transfer by the wire's ``peer`` field, where ``""`` means the host
   (incoming, at a joiner) or everyone (an offer to the room); events are
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,20 +42,15 @@ from confide.app.events import (
     TransferRef,
     TransferStarted,
 )
-from confide.app.link import Link
-from confide.app.transfer import Transfers
+from confide.app.transfer import FlowControl, Transfers
 from confide.errors import UsageError
 from confide.protocol import messages as m
 
 FILE_MESSAGES = (m.FileOffer, m.FileAccept, m.FileChunk, m.FileAck, m.FileDone, m.FileCancel)
 """The messages of a file transfer (docs/PROTOCOL.md §12): the engine's, not the chat's."""
 FileMessage = m.FileOffer | m.FileAccept | m.FileChunk | m.FileAck | m.FileDone | m.FileCancel
-FlowControl = Callable[[str], Awaitable[None]]
 EVERYONE = "everyone"
 """How an offer to the whole room names its other end."""
-FIRST_PAUSE = 0.001
-MAX_PAUSE = 0.05
-"""Seconds ``wait_for_room`` waits when ``drain`` had nothing to wait for (first, at most)."""
 REF_EVENTS = (TransferOffered, TransferStarted, TransferProgress, TransferDone, TransferFailed)
 
 
@@ -67,22 +62,6 @@ def default_downloads() -> Path:
         return user_downloads_path()
     except Exception:  # no home, no XDG: fall back, never a traceback
         return Path.cwd()
-
-
-async def wait_for_room(link: Link) -> None:
-    """Wait until ``link`` holds fewer than ``FILE_CHUNK`` queued bytes.
-
-    ``drain`` waits only while the transport is over its high-water mark
-    (and not at all while a resumable link is down), so when it returns
-    with a chunk's worth still queued, we pause briefly (doubling, at most
-    ``MAX_PAUSE``) instead of spinning.
-    """
-    pause = FIRST_PAUSE
-    while link.queued_bytes() >= m.FILE_CHUNK:
-        await link.drain()
-        if link.queued_bytes() >= m.FILE_CHUNK:
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, MAX_PAUSE)
 
 
 class SessionFiles:
