@@ -63,11 +63,20 @@ def test_the_file_commands_parse() -> None:
 
 def test_send_takes_a_nick_only_when_someone_is_called_that() -> None:
     room = FakeRoom(members=views("bob", "alice", "bob", "carol", sas=SAS))
-    err = run_lines(room, "/send carol a.txt", "/send my file.txt", "/send Carol  b c.txt")
+    err = run_lines(
+        room,
+        "/send carol a.txt",
+        "/send my file.txt",
+        "/send Carol  b c.txt",
+        "/send carol '/tmp/My Photos/x.jpg'",
+        '/send "it\'s.txt"',
+    )
     assert room.files == [
         ("send", "carol:a.txt"),
         ("send", ":my file.txt"),
         ("send", "carol:b c.txt"),
+        ("send", "carol:/tmp/My Photos/x.jpg"),
+        ("send", ":it's.txt"),
     ]
     assert err == ""
 

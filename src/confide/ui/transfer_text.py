@@ -117,7 +117,10 @@ def progress_line(event: TransferProgress, width: int = BAR_WIDTH) -> str:
 
 
 def send(session: Session, arg: str) -> Answer:
-    """``/send [NICK] PATH``: the first word is a nick only if someone here is called that."""
+    """``/send [NICK] PATH``: the first word is a nick only if someone here is called that.
+
+    The path may hold spaces, and one pair of quotes around it is dropped.
+    """
     nick, path = _split_nick(session, arg)
     try:
         session.send_file(path, nick)
@@ -132,8 +135,15 @@ def _split_nick(session: Session, arg: str) -> tuple[str | None, str]:
         wanted = first.casefold()
         for view in session.who():
             if not view.is_you and view.nick.casefold() == wanted:
-                return view.nick, rest.strip()
-    return None, arg
+                return view.nick, _unquoted(rest.strip())
+    return None, _unquoted(arg)
+
+
+def _unquoted(path: str) -> str:
+    """A path without one pair of quotes around it (as a terminal pastes a dropped file)."""
+    if len(path) >= 2 and path[0] == path[-1] and path[0] in "'\"":
+        return path[1:-1]
+    return path
 
 
 def reply(session: Session, command: cmd.FileReply) -> Answer:
