@@ -2,7 +2,7 @@
 
 ``FakeRoom`` plays a joiner's or the host's session without any network: the
 test hands it the events a room would give (``emit``) and reads what the UI
-asked of it (``sent``, ``kicked``, ``marks``). Its answers follow the
+asked of it (``sent``, ``kicked``, ``marks``, ``files``: the file commands). Its answers follow the
 contract of ``Session``: ``kick`` and ``code`` refuse a joiner with a
 ``UsageError``, ``private`` refuses a nick no one has, ``who`` reports the
 ``/verify ok`` marks. ``FakeSource`` is the ``SessionSource`` a UI builds it from.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field, replace
 
-from confide.app.events import AppEvent
+from confide.app.events import AppEvent, TransferRef
 from confide.app.session_api import EventSink, MemberView
 from confide.errors import EXIT_OK, UsageError
 
@@ -39,6 +39,10 @@ class FakeRoom:
     kicked: list[str] = field(default_factory=list)
     marks: dict[str, bool] = field(default_factory=dict)
     left: str | None = None
+    offers: list[TransferRef] = field(default_factory=list)
+    """Offers to us waiting for an answer (``/accept`` takes the first)."""
+    files: list[tuple[str, str]] = field(default_factory=list)
+    """(command, argument) of each file command: send (``NICK:PATH``), accept, decline, cancel."""
     exit_code: int = EXIT_OK
     _ended: asyncio.Event | None = None
 
@@ -94,6 +98,35 @@ class FakeRoom:
     def mark_verified(self, nick: str | None, ok: bool) -> None:
         """Remember the mark."""
         self.marks[nick or self.peer_nick] = ok
+
+    def send_file(self, path: str, nick: str | None = None) -> list[TransferRef]:
+        """Record the offer; ``UsageError`` for a nick no one has."""
+        if nick is not None and not any(v.nick.casefold() == nick.casefold() for v in self.members):
+            raise UsageError(f"no one called {nick!r} here")
+        self.files.append(("send", f"{nick or ''}:{path}"))
+        return []
+
+    def _answer(self, verb: str, name: str | None) -> TransferRef:
+        if not self.offers:
+            raise UsageError(f"no offer to {verb}")
+        self.files.append((verb, name or ""))
+        return self.offers.pop(0)
+
+    def accept_file(self, name: str | None = None) -> TransferRef:
+        """Take the first offer."""
+        return self._answer("accept", name)
+
+    def decline_file(self, name: str | None = None) -> TransferRef:
+        """Refuse the first offer."""
+        return self._answer("decline", name)
+
+    def cancel_file(self, name: str | None = None) -> TransferRef:
+        """Record it; there is never a transfer to cancel here."""
+        raise UsageError("no transfer to cancel")
+
+    def file_offers(self) -> list[TransferRef]:
+        """The offers waiting."""
+        return list(self.offers)
 
     async def run(self) -> int:
         """Wait until ``leave`` (or ``end``)."""

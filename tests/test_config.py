@@ -47,8 +47,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         tmp_path / "c.toml",
         'nick = "alice"\nbell = false\ntheme = "mono"\ntyping = true\nport = 7300\n'
         "notify = true\nnotify_text = true\n"
-        'relay = "relay.example:7200"\nlog_dir = "~/logs"\n'
-        'downloads = "~/dl"\nfuture_key = 1\n',
+        'relay = "relay.example:7200"\nlog_dir = "~/logs"\ndownloads = "~/in"\nfuture_key = 1\n',
     )
     cfg = config.load(path)
     assert cfg.values() == {
@@ -61,8 +60,10 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         "port": 7300,
         "relay": "relay.example:7200",
         "log_dir": "~/logs",
-        "downloads": "~/dl",
+        "downloads": "~/in",
     }
+    assert config.downloads_dir(cfg) == Path("~/in").expanduser()
+    assert config.downloads_dir(config.Config()) is None  # the platform's folder
     assert cfg.path == path
     assert cfg.ignored == ("future_key",)
 
@@ -80,6 +81,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         ("relay = '[::1'", "relay: bad address"),
         ("log_dir = ''", "log_dir must not be empty"),
         ("downloads = ' '", "downloads must not be empty"),
+        ("downloads = 1", "downloads must be a string"),
         ("relay = 'host:notaport'", "relay: bad port"),
         ("nick = ", "is not valid TOML"),
     ],

@@ -10,12 +10,16 @@ flags the window). Then both leave cleanly. A room of three (a host and two
 joiners, each in its own pane) must show every line on every screen with its
 sender, ``✓✓`` once both others have it, three members in each status bar,
 a ``/msg`` on its addressee's screen only, and ``the host closed the room``
-on both members' screens when the host leaves. Without tmux on PATH the test
+on both members' screens when the host leaves. A file: ``/send`` in one
+client, ``/accept`` in the other, the progress row under the log on both
+screens while it runs, and a byte-identical copy in the receiver's
+``downloads`` folder (each pane has its own config file). Without tmux on PATH the test
 fails with one line saying how to install it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -24,6 +28,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from proc import confide_command
@@ -211,3 +216,57 @@ def test_three_full_screen_members_see_every_line(tmux: Tmux) -> None:
         tmux.keys(member, "Enter")
         tmux.wait_for(member, r"exit status 0")
     assert "Traceback" not in "".join(tmux.screen(p) for p in ROOM_PANES)
+
+
+def _sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as source:
+        while piece := source.read(1 << 24):
+            hasher.update(piece)
+    return hasher.hexdigest()
+
+
+@pytest.mark.slow
+def test_a_file_between_two_full_screen_clients_shows_a_progress_row(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    source = tmp_path / "big.bin"
+    with source.open("wb") as out:
+        for _ in range(16):  # 256 MiB, long enough for the row to be seen
+            out.write(os.urandom(1 << 24))
+    env = {}
+    for nick in ("alice", "bob"):
+        conf = tmp_path / f"{nick}.toml"
+        conf.write_text(f'downloads = "{tmp_path / nick}"\n')
+        env[nick] = {"CONFIDE_CONFIG": str(conf)}
+    tmux.start(
+        "host", ["host", "--bind", "127.0.0.1", "--port", "0", "--name", "alice"], env=env["alice"]
+    )
+    port = tmux.wait_for("host", r"listening on 127\.0\.0\.1:(\d+)").group(1)
+    code = tmux.wait_for("host", r"code: (\S+)").group(1)
+    tmux.start(
+        "join",
+        ["join", "--at", f"127.0.0.1:{port}", "--name", "bob", "--timeout", "10"],
+        env={"CONFIDE_CODE": code, **env["bob"]},
+    )
+    tmux.wait_for("host", SAS)
+    tmux.wait_for("join", SAS)
+
+    tmux.type("join", f"/send {source}")
+    tmux.keys("join", "Enter")
+    tmux.wait_for("host", r"bob offers big\.bin \(268\.4 MB\): /accept \(or y\) or /decline")
+    tmux.wait_for("join", r"you offer big\.bin \(268\.4 MB\) to alice")
+    tmux.type("host", "/accept")
+    tmux.keys("host", "Enter")
+    tmux.wait_for("host", r"↓ big\.bin from bob [━─]{8,} +\d+% · ")
+    tmux.wait_for("join", r"↑ big\.bin to alice [━─]{8,} +\d+% · ")
+    tmux.wait_for("host", r"received big\.bin \(268\.4 MB\) from bob: saved as")
+    tmux.wait_for("join", r"sent big\.bin \(268\.4 MB\) to alice")
+    assert "↓ big.bin" not in tmux.screen("host")  # the row went with the transfer
+    assert _sha256(tmp_path / "alice" / "big.bin") == _sha256(source)
+
+    tmux.keys("join", "C-c")
+    tmux.wait_for("join", r"Leave the chat\?")
+    tmux.keys("join", "C-c")
+    tmux.wait_for("join", r"exit status 0")
+    assert "Traceback" not in tmux.screen("host") + tmux.screen("join")

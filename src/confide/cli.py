@@ -402,9 +402,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
             raise UsageError(f"--max-members must be between 2 and {MAX_MEMBERS} (you included)")
         opts = host_options(args, nick)
         opts.max_members = args.max_members
+        opts.downloads = config.downloads_dir(cfg)
         settings.room = lambda: opts.secret.room
         return await run.host_chat(opts, run_ui)
     join_opts = join_options(args, nick)
+    join_opts.downloads = config.downloads_dir(cfg)
     settings.room = lambda: join_opts.room
     return await run.join_chat(join_opts, run_ui)
 

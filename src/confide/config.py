@@ -16,8 +16,9 @@ key is optional::
     relay = "relay.example:7200"  # default relay, HOST:PORT
     log_dir = "~/chat-logs" # keep a transcript (confide-YYYY-MM-DD.log, mode 0600) here;
                             # unset by default: confide keeps nothing (--log FILE wins)
-    downloads = "~/Downloads"  # where received files go (--dir wins; default: the
-                            # current folder for confide receive)
+    downloads = "~/Downloads"  # where received files go: files accepted in a chat, and
+                            # confide receive (--dir wins); default: the platform's
+                            # downloads folder in a chat, the current folder for receive
 
 A value of the wrong type, or a file that is not TOML, is a usage error
 (exit 2) naming the file; an unknown key is reported by ``--print-config``
@@ -147,6 +148,11 @@ def _check_values(known: dict[str, Any], where: str) -> None:
             parse_address(known["relay"])
         except UsageError as exc:
             raise UsageError(f"{where}: relay: {exc}") from None
+
+
+def downloads_dir(config: Config) -> Path | None:
+    """The folder files accepted in a chat go to (None: the platform's downloads folder)."""
+    return Path(config.downloads).expanduser() if config.downloads else None
 
 
 def describe(config: Config, path: Path | None = None) -> str:

@@ -17,6 +17,13 @@ What a user does comes in through ``say``, ``act``, ``private``,
 and ``code`` are the host's, and answer a joiner with a ``UsageError``).
 The link may be a ``net.channel.Channel`` or one end of
 ``app.link.memory_link_pair`` (tests).
+
+Files (``/send``, ``/accept``, ``/decline``, ``/cancel``) go through an
+``app.session_files.SessionFiles``: file messages from the host skip the
+core and go to the transfer engine, whose messages go to the host as they
+are (``peer`` names the recipient, ``""`` the host or everyone) and whose
+chunks wait for the link (``app.transfer.link_flow``). Its pump runs while ``run``
+does; when the chat ends, what is still running fails and keeps its ``.part``.
 """
 
 from __future__ import annotations
@@ -27,11 +34,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
 from confide.app.core import OWN_EVENTS, ChatCore
-from confide.app.events import AppEvent, Disconnected
+from confide.app.events import AppEvent, Disconnected, TransferRef
 from confide.app.link import Link
 from confide.app.session_api import MemberView
+from confide.app.session_files import EVERYONE, FILE_MESSAGES, SessionFiles
+from confide.app.transfer import link_flow
 from confide.errors import (
     EXIT_OK,
     ClosedError,
@@ -40,6 +50,7 @@ from confide.errors import (
     PeerGoneError,
     UsageError,
 )
+from confide.protocol import messages as m
 
 EventSink = Callable[[AppEvent], None]
 LEAVE_TIMEOUT = 2.0
@@ -56,6 +67,8 @@ class SessionSpec:
     ping_interval: float | None = None
     observers: tuple[EventSink, ...] = ()
     """Told of every event and of what we send (e.g. a transcript)."""
+    downloads: Path | None = None
+    """Where accepted files go (None: the platform's downloads folder)."""
 
     def observed_by(self, observer: EventSink) -> SessionSpec:
         """The same spec with one more observer."""
@@ -71,6 +84,7 @@ class SessionSpec:
             observers=self.observers,
             typing_enabled=typing_enabled,
             ping_interval=self.ping_interval,
+            downloads=self.downloads,
         )
 
 
@@ -89,11 +103,13 @@ class ChatSession:
         ping_interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = datetime.now,
+        downloads: Path | None = None,
     ) -> None:
         """Prepare a session; nothing is sent until ``run``.
 
         ``observers`` are also told of every event and of what we send (e.g. a
-        transcript); ``clock`` (monotonic seconds) times pings, ``now`` stamps lines.
+        transcript); ``clock`` (monotonic seconds) times pings, ``now`` stamps lines;
+        accepted files go to ``downloads`` (None: the platform's downloads folder).
         """
         self.link = link
         self.core = ChatCore(nick, sas, clock=clock, now=now, typing_enabled=typing_enabled)
@@ -104,6 +120,13 @@ class ChatSession:
         self._reading = False
         self._ended = asyncio.Event()
         self._verified: bool | None = None
+        self.files = SessionFiles(
+            self.link.send,
+            self._emit,
+            flow=link_flow(lambda _peer: self.link),  # every chunk goes to the host
+            shown=self._shown_ref,
+            downloads=downloads,
+        )
 
     # -- the core's state, as the UIs read it ----------------------------
 
@@ -204,17 +227,19 @@ class ChatSession:
         """Receive until the session ends; return the exit code it ended with."""
         pinger = None
         self._reading = True
+        ended = "the chat ended"
         try:
             self.core.greet()
             self._flush(strict=True)
             await self.link.drain()
+            self.files.start()
             if self._ping_interval:
                 pinger = asyncio.create_task(self._ping_loop(self._ping_interval))
             while True:
-                self.core.receive(await self.link.receive())
+                self._take(await self.link.receive())
                 try:  # what is already here is handled first, then flushed once
                     while self.link.has_received() and not self.core.over:
-                        self.core.receive(await self.link.receive())
+                        self._take(await self.link.receive())
                 finally:
                     self._flush()
                 if self.core.over:
@@ -223,17 +248,80 @@ class ChatSession:
             if self._leaving:
                 return EXIT_OK
             reason = f"{self.peer_nick} {exc}" if isinstance(exc, PeerGoneError) else _plain(exc)
+            ended = reason
             self._emit(Disconnected(reason, exc.exit_code, exc))
             return exc.exit_code
         finally:
             self._ended.set()
+            await self.files.stop(ended)
             if pinger is not None:
                 pinger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pinger
             await self.link.close()
 
+    def _take(self, message: m.Message) -> None:
+        """One message from the host: a file message to the engine, the rest to the core.
+
+        The engine keys the host by its nick: ``peer`` ``""`` (the host itself)
+        becomes the host's nick, as the nick is what we address it by.
+        """
+        if isinstance(message, FILE_MESSAGES):
+            if self.core.connected and not self.core.over:
+                peer = message.peer or self.peer_nick
+                self.files.handle(replace(message, peer=peer))
+            return
+        self.core.receive(message)
+
+    def _crowded(self) -> bool:
+        room = self.core.room
+        return room is not None and len(room.members) > 2
+
+    def _shown_ref(self, ref: TransferRef) -> TransferRef:
+        """Name the other end: ``""`` is everyone (an offer of ours to the room)."""
+        if ref.peer:
+            return ref
+        return replace(ref, peer=EVERYONE if self._crowded() else self.peer_nick)
+
     # -- commands from the UI --------------------------------------------
+
+    def send_file(self, path: str, nick: str | None = None) -> list[TransferRef]:
+        """``/send [NICK] PATH``: offer a file or folder to ``nick`` (None: everyone).
+
+        In a room of two "everyone" is the host, addressed by its nick.
+        """
+        if not self.core.connected or self.core.over:
+            raise UsageError("not connected")
+        room = self.core.room
+        if nick is None:
+            peer = "" if self._crowded() else self.peer_nick
+        elif room is None:
+            if not m.same_nick(nick, self.peer_nick):
+                raise UsageError(f"no one called {m.clean_nick(nick)!r} here")
+            peer = self.peer_nick
+        else:
+            if m.same_nick(nick, self.nick):
+                raise UsageError("that is you")
+            peer = next((n for n in room.members if m.same_nick(nick, n)), "")
+            if not peer:
+                raise UsageError(f"no one called {m.clean_nick(nick)!r} here")
+        return self.files.offer(path, peer)
+
+    def accept_file(self, name: str | None = None) -> TransferRef:
+        """``/accept [NAME]``: take an offer (the only one, or the one called ``name``)."""
+        return self.files.accept(name)
+
+    def decline_file(self, name: str | None = None) -> TransferRef:
+        """``/decline [NAME]``: refuse an offer."""
+        return self.files.decline(name)
+
+    def cancel_file(self, name: str | None = None) -> TransferRef:
+        """``/cancel [NAME]``: stop a transfer (ours or theirs)."""
+        return self.files.cancel(name)
+
+    def file_offers(self) -> list[TransferRef]:
+        """Offers to us not answered yet (the UI's ``y`` accepts the only one)."""
+        return self.files.pending()
 
     def say(self, text: str) -> int:
         """Send a chat line; return its id (receipts name it)."""

@@ -145,6 +145,10 @@ class RoomHub:
         member = self._members.get(member_id)
         return member.nick if member is not None else None
 
+    def member_id(self, nick: str) -> int | None:
+        """The id of the member called ``nick`` (exactly, else ``same_nick``), or None."""
+        return self._find(nick)
+
     def full(self) -> bool:
         """Whether one more joiner would exceed ``max_members`` (tell it ``room full``)."""
         return len(self._members) + len(self._arriving) >= self.max_members

@@ -32,6 +32,13 @@ closes the room: every member gets ``Closed``, the links are drained
 With a ``ping_interval`` the host pings the member a room of two shows
 (``peer_nick``) and shows the round trip as ``Latency``, as a 1:1 host did.
 
+Files. The host's own transfers run in an ``app.session_files.SessionFiles``
+whose chunks wait for the member's link (``app.transfer.link_flow``); file messages
+from members are routed by ``app.room_files.FileRoutes`` (to the host's
+engine, to everyone, or forwarded to one member like a ``/msg``), sent at
+once and never through the hub. When a member leaves, the host's transfers
+with it are cancelled.
+
 Status lines from the accept loop (failed joins, new codes, refusals) go
 to the UI as ``Notice`` events while the session runs: ``StatusRoute``
 sends them to the session's ``notice`` then, and to stderr before and after.
@@ -45,6 +52,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from confide.app.core import OWN_EVENTS
@@ -60,11 +68,15 @@ from confide.app.events import (
     PeerBack,
     PeerLeft,
     PrivateOut,
+    TransferRef,
 )
 from confide.app.link import Link, LinkDown, LinkUp
 from confide.app.room import RoomHub
+from confide.app.room_files import FileRoutes
 from confide.app.room_types import DEFAULT_MEMBERS, HOST_ID, MAX_BACKLOG_BYTES, HubOutput
 from confide.app.session_api import EventSink, MemberView
+from confide.app.session_files import EVERYONE, FILE_MESSAGES, SessionFiles
+from confide.app.transfer import link_flow
 from confide.errors import (
     EXIT_OK,
     ClosedError,
@@ -131,6 +143,8 @@ class RoomSpec:
     observers: tuple[EventSink, ...] = ()
     ping_interval: float | None = None
     """Seconds between pings of the first member (its round trip is shown), or None."""
+    downloads: Path | None = None
+    """Where accepted files go (None: the platform's downloads folder)."""
 
     def observed_by(self, observer: EventSink) -> RoomSpec:
         """The same spec with one more observer."""
@@ -149,6 +163,7 @@ class RoomSpec:
             observers=self.observers,
             typing_enabled=typing_enabled,
             ping_interval=self.ping_interval,
+            downloads=self.downloads,
         )
 
 
@@ -170,10 +185,12 @@ class RoomSession:
         ping_interval: float | None = None,
         now: Callable[[], datetime] = datetime.now,
         clock: Callable[[], float] = time.monotonic,
+        downloads: Path | None = None,
     ) -> None:
         """Prepare the room; nothing happens until ``run``.
 
-        ``clock`` (monotonic seconds) times pings, ``now`` stamps lines.
+        ``clock`` (monotonic seconds) times pings, ``now`` stamps lines;
+        accepted files go to ``downloads`` (None: the platform's downloads folder).
         """
         self.hub = RoomHub(nick, max_members=max_members, now=now, typing_enabled=typing_enabled)
         self._on_event = on_event
@@ -198,6 +215,15 @@ class RoomSession:
         self._clock = clock
         self._pings: dict[tuple[int, int], float] = {}  # (member id, n) -> sent at
         self._pings_sent = 0
+        self.routes = FileRoutes(self.hub, lambda: tuple(self._links), self._send_to)
+        self.files = SessionFiles(
+            self.routes.out,
+            self._emit,
+            flow=self._flow,
+            shown=self._shown_ref,
+            downloads=downloads,
+        )
+        self.routes.files = self.files
 
     # -- state, as the UIs read it ------------------------------------------
 
@@ -297,6 +323,36 @@ class RoomSession:
         self.hub.kick(nick)
         self._flush()
 
+    def send_file(self, path: str, nick: str | None = None) -> list[TransferRef]:
+        """``/send [NICK] PATH``: offer a file or folder to ``nick`` (None: every member)."""
+        if nick is None:
+            members = [info.nick for info in self.hub.who() if not info.is_host]
+            peer = members[0] if len(members) == 1 else ""
+        else:
+            target = self.hub.member_id(nick)
+            if target is None:
+                raise UsageError(f"no one called {m.clean_nick(nick)!r} here")
+            if target == HOST_ID:
+                raise UsageError("that is you")
+            peer = self.hub.nick_of(target) or nick
+        return self.files.offer(path, peer)
+
+    def accept_file(self, name: str | None = None) -> TransferRef:
+        """``/accept [NAME]``: take an offer (the only one, or the one called ``name``)."""
+        return self.files.accept(name)
+
+    def decline_file(self, name: str | None = None) -> TransferRef:
+        """``/decline [NAME]``: refuse an offer."""
+        return self.files.decline(name)
+
+    def cancel_file(self, name: str | None = None) -> TransferRef:
+        """``/cancel [NAME]``: stop a transfer (ours or a member's)."""
+        return self.files.cancel(name)
+
+    def file_offers(self) -> list[TransferRef]:
+        """Offers to the host not answered yet."""
+        return self.files.pending()
+
     def notice(self, text: str) -> None:
         """Show a status line (a failed join, a new code) in the UI."""
         self._emit(Notice(text))
@@ -314,6 +370,7 @@ class RoomSession:
             self._status.target = self.notice
         try:
             self.add_member(self._first)
+            self.files.start()
             if self._arrivals is not None:
                 acceptor = asyncio.create_task(self._accept(self._arrivals))
             if self._ping_interval:
@@ -329,6 +386,7 @@ class RoomSession:
                     task.cancel()
                     with contextlib.suppress(BaseException):
                         await task
+            await self.files.stop("the room closed")
             await self.abort()
 
     def add_member(self, member: NewMember) -> None:
@@ -379,6 +437,10 @@ class RoomSession:
                 if isinstance(message, LinkDown | LinkUp):
                     self._link_state(mid, message)
                     continue
+                if isinstance(message, FILE_MESSAGES):
+                    self.routes.from_member(mid, message)
+                    self._flush()
+                    continue
                 if isinstance(message, m.Bye):
                     self._bye = message.reason
                 elif isinstance(message, m.Pong):
@@ -396,6 +458,40 @@ class RoomSession:
             gone = isinstance(error, PeerGoneError)
             self.hub.remove(mid, str(error) if gone else "connection lost")
             self._flush(error=error)
+
+    def _backlog(self, mid: int, link: Link) -> None:
+        """Tell the hub what waits for ``mid`` (forwarded file chunks get an allowance)."""
+        queued = link.queued_bytes()
+        if not queued:
+            self._lagging.discard(mid)
+        self.hub.backlog(mid, self.routes.backlog(mid, queued))
+
+    def _send_to(self, mid: int, message: m.Message) -> None:
+        """Send one message to member ``mid`` now (a file message: not through the hub)."""
+        link = self._links.get(mid)
+        if link is None:
+            return
+        try:
+            link.send(message)
+        except ClosedError:  # its reader reports the end
+            return
+        except OutboxFullError:  # away too long with too much for it: drop it
+            self.hub.backlog(mid, MAX_BACKLOG_BYTES + 1)
+            return
+        self._backlog(mid, link)
+
+    async def _flow(self, peer: str) -> None:
+        """Wait until the link of member ``peer`` can take one more chunk."""
+        target = self.hub.member_id(peer) if peer else None
+        link = self._links.get(target) if target is not None else None
+        if link is not None:
+            await link_flow(lambda _peer: link)(peer)
+
+    def _shown_ref(self, ref: TransferRef) -> TransferRef:
+        """Name the other end: ``""`` is every member (the only one in a room of two)."""
+        if ref.peer:
+            return ref
+        return replace(ref, peer=EVERYONE if len(self._links) > 1 else self.peer_nick)
 
     def _link_state(self, mid: int, state: LinkDown | LinkUp) -> None:
         """A member's resumable link lost its connection, or is back: tell the host's UI."""
@@ -439,6 +535,10 @@ class RoomSession:
                 if link is not None:
                     self._rules.member_left()
                     self._close_later(link, flush=hangup.flush, mid=hangup.member_id)
+            for event in out.events:  # after the hangups: the member's link is gone
+                if isinstance(event, MemberLeft):
+                    self.files.forget_peer(event.nick, f"{event.nick} left")
+                    self.routes.member_left(event.nick)
             if not self._links and not self._ended.is_set():
                 self._ended.set()
 
@@ -459,10 +559,7 @@ class RoomSession:
         for mid in touched:
             link = self._links.get(mid)
             if link is not None:
-                queued = link.queued_bytes()
-                if not queued:
-                    self._lagging.discard(mid)
-                self.hub.backlog(mid, queued)
+                self._backlog(mid, link)
 
     def _shown(self, events: list[AppEvent], error: ConfideError | None) -> list[AppEvent]:
         """The hub's events as the host's UI sees them: a room of two reads as 1:1."""

@@ -26,6 +26,7 @@ import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from confide.app.chat import SessionSpec
 from confide.app.link import Link
@@ -84,6 +85,7 @@ class HostOptions:
     resume_window: float = 0.0  # seconds a member may be away and come back (0: no resume)
     max_waiting: int = OutboxLimits().messages  # messages that may wait for one member's ack
     describe_error: Callable[[BaseException], str] = str  # words for an error in a status line
+    downloads: Path | None = None  # where files accepted in the chat go (None: platformdirs')
 
 
 @dataclass
@@ -101,6 +103,7 @@ class JoinOptions:
     relay: tuple[str, int] | None = None  # reach the host through this confide relay
     resume_window: float = 0.0  # seconds to redial the host after a drop (0: no resume)
     max_waiting: int = OutboxLimits().messages  # messages that may wait for the host's ack
+    downloads: Path | None = None  # where files accepted in the chat go (None: platformdirs')
 
 
 def show_code(status: Status) -> Callable[[Code], None]:
@@ -198,7 +201,10 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
     """
 
     async def chat(link: Link, sas: tuple[str, ...]) -> int:
-        return await run_ui(SessionSpec(link, opts.nick, sas, ping_interval=PING_INTERVAL))
+        spec = SessionSpec(
+            link, opts.nick, sas, ping_interval=PING_INTERVAL, downloads=opts.downloads
+        )
+        return await run_ui(spec)
 
     return await join_session(opts, chat)
 
@@ -341,6 +347,7 @@ class Hosting:
             max_members=self.opts.max_members,
             status=self.status,
             ping_interval=PING_INTERVAL,
+            downloads=self.opts.downloads,
         )
         return await run_ui(spec)
 

@@ -7,6 +7,11 @@ and the full-screen UI never ask which one they have, except through
 ``is_host`` for what only a host may do (``/kick``, ``/code``), where the
 joiner's session answers with a ``UsageError`` the UI shows.
 
+Files: ``send_file``, ``accept_file``, ``decline_file`` and ``cancel_file``
+name transfers as the user does (a file's name, or the other end's nick);
+``file_offers`` lists the offers waiting for an answer (the full-screen
+UI's ``y`` accepts the only one). Their events are the ``Transfer*`` ones.
+
 ``SessionSource`` is what ``app.run`` hands a UI: everything but the UI's own
 event sink, so the UI builds its session with its sink and nothing is
 patched in later. ``observed_by`` adds an observer (a transcript).
@@ -18,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from confide.app.events import AppEvent
+from confide.app.events import AppEvent, TransferRef
 
 EventSink = Callable[[AppEvent], None]
 
@@ -90,6 +95,24 @@ class Session(Protocol):
     def mark_verified(self, nick: str | None, ok: bool) -> None:
         """``/verify ok`` (or forget): remember the viewer compared the SAS with ``nick``
         (None: the joiner's host, or the only member)."""
+
+    def send_file(self, path: str, nick: str | None = None) -> list[TransferRef]:
+        """``/send [NICK] PATH``: offer a file or folder (None: everyone; 1:1, the peer).
+
+        ``UsageError`` if ``path`` can't be sent or no one is called ``nick``.
+        """
+
+    def accept_file(self, name: str | None = None) -> TransferRef:
+        """``/accept [NAME]``: take an offer (the only one, or the one called ``name``)."""
+
+    def decline_file(self, name: str | None = None) -> TransferRef:
+        """``/decline [NAME]``: refuse an offer (the only one, or the one called ``name``)."""
+
+    def cancel_file(self, name: str | None = None) -> TransferRef:
+        """``/cancel [NAME]``: stop a running transfer, ours or theirs."""
+
+    def file_offers(self) -> list[TransferRef]:
+        """Offers to us not answered yet."""
 
     async def run(self) -> int:
         """Run until the chat ends; return the exit code it ended with."""

@@ -12,7 +12,9 @@ the interface shows its ``reason`` and sends nothing.
 
 Each interface then runs the ``Command`` it got. Commands that only change
 what the screen shows (``VISUAL``: ``/find``, ``/copy``, ``/clear``) have
-nothing to act on in line mode, which says so (``visual_only``). What the
+nothing to act on in line mode, which says so (``visual_only``). Files:
+``/send [NICK] PATH`` (``Send``), ``/accept``, ``/decline``, ``/cancel``
+(``FileReply``, each with an optional name). What the
 other commands answer is worded here once, for both (``verify_hint``...).
 """
 
@@ -30,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "[NICK] [ok|forget]",
         "show the SAS and how to compare it; ok marks it verified, forget unmarks it",
     ),
+    "/send": ("[NICK] PATH", "offer a file or folder (in a room: to everyone, or to NICK)"),
+    "/accept": ("[NAME]", "save the file offered to you (y on an empty input line does too)"),
+    "/decline": ("[NAME]", "refuse the file offered to you"),
+    "/cancel": ("[NAME]", "stop a file transfer, yours or theirs (a .part is kept)"),
     "/kick": ("NICK", "host only: remove NICK from the room"),
     "/code": ("", "host only: the code that invites more people"),
     "/find": ("TEXT", "jump to the previous line holding TEXT (Ctrl-F: the one before)"),
@@ -116,6 +122,25 @@ class Kick(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Send(Command):
+    """``/send [NICK] PATH``: ``arg`` is the rest of the line.
+
+    Whether its first word is a member's nick only the session knows
+    (``ui.transfer_text.send``), so a path may hold spaces.
+    """
+
+    arg: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileReply(Command):
+    """``/accept``, ``/decline`` or ``/cancel`` (``verb``), of ``name`` (None: the only one)."""
+
+    verb: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Simple(Command):
     """A command without arguments: ``help``, ``who``, ``clear`` or ``quit``."""
 
@@ -170,6 +195,10 @@ def parse(line: str, *, exact_bye: bool = False) -> Command:
         return Msg(nick, text.strip()) if text.strip() else Invalid("usage: /msg NICK TEXT")
     if name == "/kick":
         return Kick(arg) if arg and " " not in arg else Invalid("usage: /kick NICK")
+    if name == "/send":
+        return Send(arg) if arg else Invalid("usage: /send PATH, or /send NICK PATH in a room")
+    if name in ("/accept", "/decline", "/cancel"):
+        return FileReply(name[1:], arg or None)
     if arg:
         return Invalid(f"{name} takes no arguments")
     return Simple(name[1:])

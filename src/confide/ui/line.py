@@ -28,6 +28,12 @@ Losing stdout (``confide join | head -1``) is a normal end too: the peer is
 told, nothing more is printed, and the exit code is 0. A typed line too long
 for one message is not sent: a status line says so and the chat goes on.
 
+Files: ``/send [NICK] PATH``, ``/accept [NAME]``, ``/decline``, ``/cancel``
+(``ui.transfer_text``). Offers, starts, the end and failures are status
+lines (``bob offers photo.jpg (2.1 MB): /accept or /decline``); progress is
+a one-line bar redrawn in place on stderr, only when stderr is a terminal
+(a pipe gets the status lines alone).
+
 With ``--plain`` on a terminal, lines are read with ``readline``; a line
 printed while one is half-typed clears the input line first and then shows
 the half-typed text again below it, so the two never mix.
@@ -58,12 +64,15 @@ from confide.app.events import (
     PeerLeft,
     PeerNick,
     PrivateIn,
+    TransferDone,
+    TransferFailed,
+    TransferProgress,
 )
 from confide.app.session_api import Session
 from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError, UsageError
 from confide.text import sanitize
 from confide.ui import commands as cmd
-from confide.ui import room_text
+from confide.ui import room_text, transfer_text
 from confide.ui.texts import disconnect_reason
 
 MAX_LINE = 1 << 20
@@ -96,14 +105,39 @@ class LineUI:
         """The peer whose connection is being resumed (``PeerAway``), or empty."""
         self.held = 0
         """Lines typed since ``away``: they wait and go when the peer is back."""
+        self.bars = _is_terminal(self.err)
+        """Draw transfer progress bars (stderr is a terminal)."""
+        self._bar = False  # a progress bar is on stderr's last line, without a newline
 
     def status(self, text: str) -> None:
         """One status line on stderr (made inert: reasons may quote the peer)."""
         if not self.out_closed.is_set():
+            self._clear_bar()
             self._write(self.err, sanitize(text) + "\n")
+
+    def _clear_bar(self) -> None:
+        if self._bar:
+            self._bar = False
+            self._write(self.err, "\r\x1b[K", raw=True)
+
+    def progress(self, event: TransferProgress) -> None:
+        """Redraw the progress bar in place (stderr is a terminal), else nothing."""
+        if not self.bars or self.out_closed.is_set():
+            return
+        self._bar = True
+        self._write(self.err, "\r\x1b[K" + sanitize(transfer_text.progress_line(event)), raw=True)
 
     def on_event(self, event: AppEvent) -> None:
         """Render one app event."""
+        if isinstance(event, TransferProgress):
+            self.progress(event)
+            return
+        about_file = transfer_text.event_text(event)
+        if about_file is not None:
+            if isinstance(event, TransferDone | TransferFailed):
+                self._clear_bar()
+            self.status(about_file)
+            return
         told = self.room.text(event)
         if told is not None:
             self.status(told)
@@ -153,15 +187,17 @@ class LineUI:
         dated = f"{new_day}\n" if new_day else ""
         self._write(self.out, dated + "".join(f"{stamp} {who}{line}\n" for line in lines))
 
-    def _write(self, stream: TextIO, text: str) -> None:
+    def _write(self, stream: TextIO, text: str, *, raw: bool = False) -> None:
         """Write to stdout or stderr; if the reader went away, stop writing and end the chat.
 
         While a terminal line is being edited, the half-typed line is cleared
-        first and shown again after ``text``.
+        first and shown again after ``text`` (not after a ``raw`` progress bar).
         """
         if self.out_closed.is_set():
             return
-        if self.editing:
+        if stream is self.out:
+            self._clear_bar()
+        if self.editing and not raw:
             text = "\r\x1b[K" + text + _line_buffer()
         try:
             stream.write(text)
@@ -175,6 +211,12 @@ class LineUI:
         if not self.out_closed.is_set():
             self.out_closed.set()
             _silence(self.out, self.err, broken=self.out)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        return stream.isatty()
+    return False
 
 
 def _silence(*streams: TextIO, broken: TextIO) -> None:
@@ -378,6 +420,10 @@ async def _run_line(session: Session, text: str, ui: LineUI) -> bool:
             _answer(ui, room_text.verify(session, command))
         case cmd.Kick(nick=nick):
             _answer(ui, room_text.kick(session, nick))
+        case cmd.Send(arg=arg):
+            _answer(ui, transfer_text.send(session, arg))
+        case cmd.FileReply():
+            _answer(ui, transfer_text.reply(session, command))
         case cmd.Simple(name="code"):
             _answer(ui, room_text.code(session))
         case cmd.Find() | cmd.Copy() | cmd.Simple(name="clear"):

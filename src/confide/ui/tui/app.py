@@ -7,7 +7,9 @@ is about, along the lines the user sees: ``feed.LogFeed`` (the log),
 They share a ``state.ChatState``. The session runs as a worker in the app's
 event loop; its events come back as ``SessionEvent`` messages, in order
 between keystrokes, and go to every part. A room's status lines (joins,
-leaves, notices...) are worded by ``ui.room_text``, as line mode words them.
+leaves, notices...) are worded by ``ui.room_text``, as line mode words them;
+file transfers go to ``transfers.Transfers`` (system lines and the progress
+row under the log).
 Incoming lines never touch the input, so a half-typed draft is never
 disturbed.
 """
@@ -38,6 +40,7 @@ from confide.ui.tui.settings import TuiSettings
 from confide.ui.tui.state import ChatState, Phase, screen_gone
 from confide.ui.tui.status import StatusLine
 from confide.ui.tui.theme import MONO_THEME, TEXTUAL_THEMES
+from confide.ui.tui.transfers import ProgressRow, Transfers
 from confide.ui.tui.widgets import ChatInput, StatusBar, TypingBar, UnreadBar
 
 
@@ -72,6 +75,7 @@ class ConfideApp(App[int]):
         self.feed = LogFeed(self, settings, self.chat, self.write_terminal)
         self.status = StatusLine(self, self.chat)
         self.leaving = Leaving(self, self.chat, self.feed)
+        self.transfers = Transfers(self, self.feed)
         self.input_line = InputLine(
             self, settings, self.chat, feed=self.feed, status=self.status, leaving=self.leaving
         )
@@ -113,14 +117,21 @@ class ConfideApp(App[int]):
         return driver
 
     def compose(self) -> ComposeResult:
-        """Status bar on top, log, the two bars, the input line at the bottom."""
+        """Status bar on top, log, progress row, the two bars, the input line at the bottom."""
         yield StatusBar(id="status")
         yield ChatLog(log_styles(self.settings.theme), self.settings.max_lines, id="log")
+        yield ProgressRow(id="progress")
         yield UnreadBar(id="unread")
         yield TypingBar(id="typing")
         with Horizontal(id="input-row"):
             yield Label(self.input_line.prompt(), id="prompt")
-            yield ChatInput(self.input_line.nicks, cmd.COMMANDS, keep=refused, id="input")
+            yield ChatInput(
+                self.input_line.nicks,
+                cmd.COMMANDS,
+                keep=refused,
+                shortcut=self.input_line.shortcut,
+                id="input",
+            )
 
     def on_mount(self) -> None:
         """Apply the theme, catch stray prints, start the session."""
@@ -129,6 +140,7 @@ class ConfideApp(App[int]):
         self.begin_capture_print(self)
         self.query_one(UnreadBar).display = False
         self.query_one(TypingBar).display = False
+        self.query_one(ProgressRow).display = False
         chat_input = self.query_one(ChatInput)
         chat_input.placeholder = PLACEHOLDER
         chat_input.focus()
@@ -178,7 +190,9 @@ class ConfideApp(App[int]):
         event = message.event
         told = self.chat.room.text(event)
         self.status.on_event(event)
-        if told is None:
+        if self.transfers.on_event(event):
+            pass
+        elif told is None:
             self.feed.on_event(event)
         else:
             self.feed.told(told, event)

@@ -6,7 +6,9 @@ text does: it is parsed by the parser both interfaces share
 (``confide.ui.commands``) and run: sent as a message or an action, a new
 nick, a private message (``/msg``), ``/verify``, ``/who``, ``/kick``,
 ``/code``, ``/help`` (the room commands answer as line mode does:
-``ui.room_text``), or handed to the log (``/find``,
+``ui.room_text``), the file commands ``/send``, ``/accept``, ``/decline``
+and ``/cancel`` (``ui.transfer_text``; ``y`` on an empty input accepts an
+offer: ``shortcut``), or handed to the log (``/find``,
 ``/copy``, ``/clear``) or to leaving (``/quit``, ``bye``). A refused command
 is shown in the log and stays in the input, selected, to be fixed. A long
 paste asks first (``PasteScreen``). While we type, the peer is told so
@@ -28,7 +30,7 @@ from confide.app.session_api import Session
 from confide.errors import ConfideError
 from confide.text import sanitize
 from confide.ui import commands as cmd
-from confide.ui import room_text
+from confide.ui import room_text, transfer_text
 from confide.ui.tui.feed import LogFeed
 from confide.ui.tui.leaving import Leaving
 from confide.ui.tui.screens import PasteScreen
@@ -127,6 +129,10 @@ class InputLine:
                 self._answer(self._ask(lambda session: room_text.kick(session, nick)))
             case cmd.Simple(name="code"):
                 self._answer(self._ask(room_text.code))
+            case cmd.Send(arg=arg):
+                self._answer(self._ask(lambda session: transfer_text.send(session, arg)))
+            case cmd.FileReply():
+                self._answer(self._ask(lambda session: transfer_text.reply(session, command)))
             case cmd.Nick(nick=nick):
                 self._rename(nick)
             case cmd.Verify():
@@ -144,6 +150,16 @@ class InputLine:
                 self._feed.clear()
             case cmd.Simple(name="quit"):
                 self._leaving.begin()
+
+    def shortcut(self, key: str) -> bool:
+        """A key on an empty input: ``y`` accepts the offer waiting for an answer."""
+        session = self._chat.session
+        if key != "y" or session is None or self._chat.phase != "connected":
+            return False
+        if not session.file_offers():
+            return False
+        self._answer(transfer_text.reply(session, cmd.FileReply("accept")))
+        return True
 
     def find_again(self) -> None:
         """Ctrl-F: jump to the line before the last one found, or start a ``/find``."""

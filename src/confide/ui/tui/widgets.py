@@ -163,12 +163,15 @@ class ChatInput(TextArea):
         commands: Iterable[str],
         *,
         keep: Callable[[str], bool] = lambda _text: False,
+        shortcut: Callable[[str], bool] = lambda _key: False,
         id: str | None = None,
     ) -> None:
         """An empty input completing ``nicks()`` and ``commands``.
 
         ``keep(text)`` is true for a text that Enter must not clear (a command
         that will be refused): it stays, selected, so typing replaces it.
+        ``shortcut(key)`` is asked about a key pressed on an empty input (``y``
+        accepts an offer): true when it took the key, which is then not typed.
         """
         super().__init__(id=id, soft_wrap=True, compact=True, tab_behavior="focus")
         self.input_history = History()
@@ -176,6 +179,7 @@ class ChatInput(TextArea):
         self._nicks = nicks
         self._commands = tuple(commands)
         self._keep = keep
+        self._shortcut = shortcut
 
     def submit(self) -> None:
         """Enter: post the text and clear the input, in one step.
@@ -200,6 +204,10 @@ class ChatInput(TextArea):
         key = event.key
         if key != "tab":
             self._completer.reset()
+        if not self.text and event.character and self._shortcut(event.character):
+            event.stop()
+            event.prevent_default()
+            return
         if key in ("enter", "shift+enter", "ctrl+j", "tab"):
             event.stop()
             event.prevent_default()
