@@ -56,7 +56,9 @@ from confide.protocol.records import (
     ALERT,
     DATA,
     HANDSHAKE,
+    HEADER,
     MAX_MESSAGE,
+    VERSION,
     Opener,
     RekeyPolicy,
     Sealer,
@@ -357,6 +359,15 @@ class Connection:
     # -- records -------------------------------------------------------
 
     def _receive_record(self, record: bytes | memoryview, events: list[Event]) -> None:
+        opener = self._opener
+        if (
+            opener is not None
+            and len(record) >= HEADER.size
+            and record[0] == VERSION
+            and record[1] == DATA
+        ):
+            events.append(MessageReceived(decode(opener.open_record(record))))  # the hot path
+            return
         rtype, head, body = split_record(record)
         if rtype == DATA:
             if self._opener is None:
