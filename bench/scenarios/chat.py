@@ -202,7 +202,7 @@ def _figures(cfg: Config) -> dict[str, tuple[Figure, Figure]]:
     return {
         "tcp": both("tcp echo", f"bare asyncio echo; {rts}"),
         "aead": both("tcp+aead echo", "the echo plus ChaCha20-Poly1305 at each end"),
-        "direct": both("confide direct", "Chat over two Channels", Target("<=", 1.5, ratio=True)),
+        "direct": both("confide direct", "Chat over two Channels", Target("<=", 1.3, ratio=True)),
         "resumable": both(
             "confide resumable",
             "Chat over two ResumableLinks (sequence numbers, acks, outbox)",
