@@ -125,18 +125,27 @@ class _Direction:
         self.bytes_in_epoch = 0
 
     def advance(self, size: int) -> None:
-        """Count one record of ``size`` bytes; ratchet the key when the policy says so."""
+        """Count one record of ``size`` bytes; ratchet the key when the policy says so.
+
+        (``seal_frame`` and ``open_record`` count the same way, written out.)
+        """
         self.seq += 1
         records = self.records_in_epoch + 1
         sizes = self.bytes_in_epoch + size
         policy = self._policy
         if records >= policy.records or sizes >= policy.bytes:
-            self._key = ratchet(self._key)
-            self._aead = ChaCha20Poly1305(self._key)
-            self.epoch += 1
-            records = sizes = 0
-        self.records_in_epoch = records
-        self.bytes_in_epoch = sizes
+            self._ratchet()
+        else:
+            self.records_in_epoch = records
+            self.bytes_in_epoch = sizes
+
+    def _ratchet(self) -> None:
+        """Move to the next key and start a new epoch; the old key is dropped."""
+        self._key = ratchet(self._key)
+        self._aead = ChaCha20Poly1305(self._key)
+        self.epoch += 1
+        self.records_in_epoch = 0
+        self.bytes_in_epoch = 0
 
     @property
     def aead(self) -> ChaCha20Poly1305:
@@ -167,7 +176,14 @@ class Sealer(_Direction):
         if seq > LAST_SEQ:
             raise ProtocolError("record counter exhausted")
         body = self._aead.encrypt(NONCE.pack(seq), padded, frame_head[FRAME_PREFIX.size :])
-        self.advance(len(padded))
+        self.seq = seq + 1  # ``advance``, written out
+        records = self.records_in_epoch + 1
+        sizes = self.bytes_in_epoch + len(padded)
+        if records >= self._policy.records or sizes >= self._policy.bytes:
+            self._ratchet()
+        else:
+            self.records_in_epoch = records
+            self.bytes_in_epoch = sizes
         return frame_head + body
 
     def seal_parts(self, message: bytes) -> tuple[bytes, bytes]:
@@ -188,13 +204,35 @@ class Opener(_Direction):
     def open_record(self, record: bytes | memoryview) -> memoryview:
         """The message inside one whole DATA record whose version and type are checked already.
 
-        ``split_record`` and ``open`` in one function, for the hot path of
-        every message received: same checks, same errors.
+        ``split_record``, ``open``, ``advance`` and ``unpad`` in one function,
+        for the hot path of every message received: same checks, same errors.
         """
         view = memoryview(record)
         if LENGTH.unpack_from(view, 2)[0] != len(view) - HEADER.size:
             raise ProtocolError("record length does not match its frame")
-        return self.open(view[: HEADER.size], view[HEADER.size :])
+        seq = self.seq
+        if seq > LAST_SEQ:
+            raise ProtocolError("record counter exhausted")
+        try:
+            padded = self._aead.decrypt(NONCE.pack(seq), view[HEADER.size :], view[: HEADER.size])
+        except InvalidTag:
+            raise DecryptError() from None
+        self.seq = seq + 1  # ``advance``, written out
+        records = self.records_in_epoch + 1
+        sizes = self.bytes_in_epoch + len(padded)
+        if records >= self._policy.records or sizes >= self._policy.bytes:
+            self._ratchet()
+        else:
+            self.records_in_epoch = records
+            self.bytes_in_epoch = sizes
+        marker = padded.rfind(b"\x80")  # ``unpad``, written out
+        if (
+            len(padded) % BUCKET
+            or marker < 0
+            or padded.count(0, marker + 1) != len(padded) - marker - 1
+        ):
+            raise DecryptError()
+        return memoryview(padded)[:marker]
 
     def open(self, head: bytes | memoryview, body: bytes | memoryview) -> memoryview:
         """The message inside one DATA record (a view); ``DecryptError`` if not authentic."""
