@@ -16,8 +16,9 @@ Commands (``kind`` and ``mode``):
 * ``confide`` + ``echo``/``sink``/``session``: host a confide room, directly
   or on the relay at ``relay`` (a port), and answer with the port, the room
   and the secret (this bench's own throwaway code, never a user's). ``echo``
-  sends back every message; ``sink`` receives ``count`` messages and sends a
-  ``Receipt`` after every ``every`` of them; ``session`` runs a
+  sends back every message; ``sink`` receives ``count`` ``FileChunk`` messages
+  (checking that their offsets follow on) and sends a ``Receipt`` after every
+  ``every`` of them; ``session`` runs a
   ``ChatSession``, which acknowledges each chat. ``echo-resumable`` is
   ``echo`` over a ``ResumableLink`` (sequence numbers, acks, heartbeats, the
   outbox), as ``app/run.py`` wraps a version-2 session; the bench's end
@@ -173,9 +174,12 @@ async def _confide_session(hosted: Established, cmd: dict[str, Any]) -> None:
             while True:
                 channel.send(await channel.receive())
                 await channel.drain()
-        every = int(cmd["every"])
+        every, offset = int(cmd["every"]), 0
         for n in range(1, int(cmd["count"]) + 1):
-            await channel.receive()
+            chunk = await channel.receive()  # opened, decoded and checked like any message
+            if not isinstance(chunk, m.FileChunk) or chunk.offset != offset:
+                raise RuntimeError(f"expected the file chunk at {offset}, got {chunk!r:.80}")
+            offset += len(chunk.data)
             if n % every == 0:  # one receipt per slice received
                 channel.send(m.Receipt(n))
                 await channel.drain()

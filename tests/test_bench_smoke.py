@@ -44,7 +44,8 @@ EXPECTED: dict[str, list[str]] = {
             "tcp+aead forwarded",
         )
         for p in ("p50", "p99")
-    ],
+    ]
+    + ["codec: raw seal+open", "codec: chat one way"],
     "bulk": [
         f"{variant}{cpu}"
         for variant in ("tcp stream", "tcp+aead stream", "confide direct", "confide relay")

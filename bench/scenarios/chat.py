@@ -19,6 +19,11 @@ trip and reports p50 and p99 per run. Every variant is an echo: send one
   the peer's ``Receipt`` arrives as ``Delivered``: a user's round trip.
 * ``tcp+aead forwarded``: the encrypted echo through a bare asyncio process
   that only splices the two connections: the floor for any relay hop here.
+
+Two more figures need no sockets (``bench.codec``): ``codec: chat one way``
+is one ``Chat`` of the same 100 bytes through ``Connection.send`` and
+``Connection.receive_data`` in memory, against ``codec: raw seal+open``, a
+bare ChaCha20-Poly1305 seal and open of the same encoded bytes.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from bench import cpus, relay
+from bench import codec, cpus, relay
 from bench.core import Config, Figure, Target, percentile
 from bench.peer import nonce
 from bench.peers import PeerProcess, peer_channel, peer_stream, resumable
@@ -197,7 +202,7 @@ def _figures(cfg: Config) -> dict[str, tuple[Figure, Figure]]:
     return {
         "tcp": both("tcp echo", f"bare asyncio echo; {rts}"),
         "aead": both("tcp+aead echo", "the echo plus ChaCha20-Poly1305 at each end"),
-        "direct": both("confide direct", "Chat over two Channels", Target("<=", 1.5, ratio=True)),
+        "direct": both("confide direct", "Chat over two Channels", Target("<=", 1.3, ratio=True)),
         "resumable": both(
             "confide resumable",
             "Chat over two ResumableLinks (sequence numbers, acks, outbox)",
@@ -260,7 +265,32 @@ async def _run(cfg: Config) -> list[Figure]:
         if isinstance(server, relay.RelayProcess):
             await server.stop()
     _note_ack_cost(figs["resumable"], figs["direct"])
-    return [fig for pair in figs.values() for fig in pair]
+    return [fig for pair in figs.values() for fig in pair] + _codec(cfg)
+
+
+def _codec(cfg: Config) -> list[Figure]:
+    """The in-memory codec figures (``bench.codec``): one chat one way, against a raw seal+open."""
+    raw = Figure(
+        SCENARIO,
+        "codec: raw seal+open",
+        "us",
+        "lower",
+        note=f"ChaCha20-Poly1305 seal and open of one encoded {SIZE}-byte chat, in memory",
+    )
+    one_way = Figure(
+        SCENARIO,
+        "codec: chat one way",
+        "us",
+        "lower",
+        baseline=raw.name,
+        target=Target("<=", 2.0, ratio=True),
+        note="Connection.send -> receive_data of one Chat, in memory: the protocol's own cost",
+    )
+    for _ in range(cfg.runs):
+        confide_us, raw_us = codec.one_run(TEXT, cfg.chat_round_trips)
+        one_way.samples.append(confide_us)
+        raw.samples.append(raw_us)
+    return [raw, one_way]
 
 
 def _note_ack_cost(resumable: tuple[Figure, Figure], direct: tuple[Figure, Figure]) -> None:

@@ -12,6 +12,14 @@ chat line), so ``receive`` reads no more from a peer while our writes to it
 are above the high-water mark: a peer that sends without ever reading first
 fills the kernel's buffers, and then TCP flow control stalls its sending.
 Our memory stays bounded by one read's worth of replies past the mark.
+
+The handshake reads through the ``StreamReader``. Once the channel is open,
+a channel on a plain socket hands its transport to a ``Receiver``
+(``receiver.py``): the socket reads straight into one reusable buffer and
+records are opened from there, without the reader's two copies of every
+byte. It takes over after a read that left the reader empty, so no byte is
+left behind in it; a relayed or tunnelled channel, whose bytes come through
+a protocol of its own, stays on the reader.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from collections.abc import Coroutine
 from typing import TypeVar
 
 from confide.errors import ClosedError, ConfideError, ProtocolError
+from confide.net.receiver import Receiver
 from confide.protocol.connection import ALERT_TIMEOUT, Connection, alert_frame
 from confide.protocol.events import HandshakeComplete, MessageReceived
 from confide.protocol.messages import Message
@@ -46,6 +55,14 @@ class Channel:
         self.closed = False
         self.write_shut = False
         """Set by ``shutdown_write``: we send nothing more, the peer may still."""
+        self._receiver: Receiver | None = None
+        """Reads the transport once the channel is open (see the module docstring)."""
+        transport = writer.transport
+        self._may_take_over = (
+            isinstance(transport, asyncio.Transport)
+            and type(transport.get_protocol()) is asyncio.StreamReaderProtocol
+            and writer.get_extra_info("socket") is not None
+        )
 
     @property
     def peer(self) -> str:
@@ -95,12 +112,48 @@ class Channel:
     async def receive(self) -> Message:
         """The next message; ``ClosedError`` at EOF, ``ProtocolError`` on bad bytes."""
         while not self._inbox:
+            if self._receiver is not None:
+                await self._wait_for_receiver(self._receiver)
+                continue
             await self._wait_until_peer_reads()
             data = await self._read_unless_failed()
             for event in self.conn.receive_data(data):
                 if isinstance(event, MessageReceived):
                     self._inbox.append(event.message)
+            if len(data) < READ_SIZE:  # the reader holds nothing more
+                self._take_over()
         return self._inbox.popleft()
+
+    def _take_over(self) -> None:
+        """Read through a ``Receiver`` from now on, if this channel can (module docstring)."""
+        transport = self.writer.transport
+        if (
+            not self._may_take_over
+            or not self.conn.is_open
+            or self.reader.at_eof()
+            or self.reader.exception() is not None
+            or not isinstance(transport, asyncio.Transport)
+            or transport.is_closing()
+        ):
+            return
+        self._receiver = Receiver(self.conn, self._inbox, transport, self.conn.take_pending())
+        transport.set_protocol(self._receiver)
+
+    async def _wait_for_receiver(self, receiver: Receiver) -> None:
+        """``receive``'s wait with a ``Receiver``: until a message, or raise why none comes."""
+        if receiver.failure is not None:
+            raise receiver.failure
+        if self.conn.failed:
+            self.conn.receive_data(b"")  # raises the failure it kept
+        if receiver.lost is not None:
+            raise ClosedError(f"connection lost: {_why(receiver.lost)}")
+        if receiver.eof or receiver.gone:
+            if receiver.pending:
+                raise ClosedError("connection cut off in the middle of a record")
+            raise ClosedError("connection closed by the peer")
+        if receiver.writes_above_mark():
+            await self.drain()
+        await receiver.wait()
 
     def has_received(self) -> bool:
         """Whether a message is already decoded, so ``receive`` returns it without waiting."""
@@ -150,7 +203,10 @@ class Channel:
         """Wait until the kernel has taken what we queued."""
         self._write_queued()
         try:
-            await self.writer.drain()
+            if self._receiver is not None:
+                await self._receiver.drain()
+            else:
+                await self.writer.drain()
         except (OSError, RuntimeError) as exc:
             raise ClosedError(f"connection lost: {_why(exc)}") from None
 
@@ -178,7 +234,10 @@ class Channel:
         self.closed = True
         with contextlib.suppress(Exception):
             self.writer.close()
-            await asyncio.wait_for(self.writer.wait_closed(), 2)
+            if self._receiver is None:
+                await asyncio.wait_for(self.writer.wait_closed(), 2)
+            else:  # the transport reports to the receiver now
+                await asyncio.wait_for(asyncio.shield(self._receiver.closed), 2)
         if self.writer.transport.get_write_buffer_size():
             self.writer.transport.abort()  # a peer that stopped reading: drop, don't wait
 

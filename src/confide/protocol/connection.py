@@ -50,12 +50,15 @@ from confide.protocol import keyschedule
 from confide.protocol import resume as rs
 from confide.protocol.events import Event, HandshakeComplete, MessageReceived
 from confide.protocol.framing import MAX_RECORD, FrameDecoder, encode_frame
+from confide.protocol.framing import PREFIX as FRAME_PREFIX
 from confide.protocol.messages import Message, decode, encode
 from confide.protocol.records import (
     ALERT,
     DATA,
     HANDSHAKE,
+    HEADER,
     MAX_MESSAGE,
+    VERSION,
     Opener,
     RekeyPolicy,
     Sealer,
@@ -275,16 +278,56 @@ class Connection:
             while (record := self._decoder.next_record()) is not None:
                 self._receive_record(record, events)
         except ConfideError as exc:
-            if isinstance(exc, ProtocolError) and self.state != OPEN and not self._out:
-                self._queue(alert_frame(ALERT_PROTOCOL))
-            self.state = FAILED
-            self._error = exc
+            self._fail(exc)
             if not events:
                 raise
         except Exception:
             self.state = FAILED
             raise
         return events
+
+    def receive_frames(self, data: memoryview) -> tuple[list[Event], int]:
+        """Feed bytes from a buffer the caller reuses; the events of its whole frames, their size.
+
+        The frames that lie whole at the start of ``data`` are opened straight
+        from it: nothing is copied and nothing of ``data`` is kept. The caller
+        keeps the rest (the start of a frame) and passes it again, followed by
+        what it reads next. Failures are kept and raised as ``receive_data``
+        does. Call ``take_pending`` first if ``receive_data`` was used before.
+        """
+        if self.state == FAILED:
+            raise self._error or ProtocolError("connection already failed")
+        if self._decoder.pending:
+            raise ValueError("receive_data left bytes pending: take_pending() first")
+        events: list[Event] = []
+        used = 0
+        try:
+            frame_end, receive_record = self._decoder.frame_end, self._receive_record
+            while end := frame_end(data, used):
+                receive_record(data[used + FRAME_PREFIX.size : end], events)
+                used = end
+        except ConfideError as exc:
+            self._fail(exc)
+            if not events:
+                raise
+        except Exception:
+            self.state = FAILED
+            raise
+        return events, used
+
+    def take_pending(self) -> bytes:
+        """The bytes ``receive_data`` holds toward an incomplete record, handed out and forgotten.
+
+        The I/O layer moves them to its own buffer when it switches to ``receive_frames``.
+        """
+        return self._decoder.take_pending()
+
+    def _fail(self, exc: ConfideError) -> None:
+        """Enter the failed state with ``exc`` (an ALERT first, if the handshake broke)."""
+        if isinstance(exc, ProtocolError) and self.state != OPEN and not self._out:
+            self._queue(alert_frame(ALERT_PROTOCOL))
+        self.state = FAILED
+        self._error = exc
 
     @property
     def failed(self) -> bool:
@@ -316,6 +359,15 @@ class Connection:
     # -- records -------------------------------------------------------
 
     def _receive_record(self, record: bytes | memoryview, events: list[Event]) -> None:
+        opener = self._opener
+        if (
+            opener is not None
+            and len(record) >= HEADER.size
+            and record[0] == VERSION
+            and record[1] == DATA
+        ):
+            events.append(MessageReceived(decode(opener.open_record(record))))  # the hot path
+            return
         rtype, head, body = split_record(record)
         if rtype == DATA:
             if self._opener is None:

@@ -63,7 +63,7 @@ class FrameDecoder:
         buf += memoryview(self._chunk)[self._cpos : self._cpos + n]
         self._cpos += n
 
-    def _length(self, head: bytes | bytearray, at: int) -> int:
+    def _length(self, head: bytes | bytearray | memoryview, at: int) -> int:
         (length,) = PREFIX.unpack_from(head, at)
         if length == 0 or length > self.max_record:
             raise ProtocolError(f"frame length {length} out of range")
@@ -117,6 +117,27 @@ class FrameDecoder:
             self._buf.clear()
             self._pos = 0
         return record
+
+    def frame_end(self, data: memoryview, at: int) -> int:
+        """Where the frame that starts at ``at`` ends, if it lies whole in ``data``; else 0.
+
+        For bytes the caller keeps in a buffer of its own (``Connection.receive_frames``):
+        nothing is copied or kept, and the length is checked as ``next_record``
+        checks it, as soon as the prefix is there. The decoder must hold nothing
+        then (see ``take_pending``).
+        """
+        if len(data) - at < PREFIX.size:
+            return 0
+        end = at + PREFIX.size + self._length(data, at)
+        return end if end <= len(data) else 0
+
+    def take_pending(self) -> bytes:
+        """Hand out the bytes buffered toward an incomplete record, and forget them."""
+        pending = bytes(self._buf[self._pos :]) + memoryview(self._chunk)[self._cpos :].tobytes()
+        self._buf.clear()
+        self._pos = 0
+        self._chunk, self._cpos = b"", 0
+        return pending
 
     def feed(self, data: bytes) -> list[bytes | memoryview]:
         """Add bytes from the stream; return every record now complete."""

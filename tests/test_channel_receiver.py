@@ -1,0 +1,238 @@
+"""An open channel reads through a ``Receiver`` (``net/receiver.py``): what it must keep.
+
+Over real loopback sockets: once a channel is open and its first message
+read, the socket reads straight into the receiver's buffer. Messages of every
+size, cut anywhere by the reads, arrive whole and in order; a peer that stops
+in the middle of a record, closes, or sends a tampered record ends the
+channel with the error the stream path gave, after every message that
+arrived before it; and a channel whose app does not take its messages stops
+reading, so TCP flow control stalls the peer, then reads on once they are
+taken. The sans-I/O half, ``Connection.receive_frames``, is checked in
+memory: it opens frames from a buffer the caller keeps, cut anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import pytest
+from polling import until
+
+from confide.errors import ClosedError, DecryptError, ProtocolError
+from confide.net.channel import Channel
+from confide.net.receiver import BACKLOG, LARGE
+from confide.protocol import messages as m
+from confide.protocol.connection import Connection
+from confide.protocol.events import MessageReceived
+from confide.protocol.handshake import HOST, JOINER
+
+SIZES = (0, 1, 100, 255, 256, 1000, 20_000, m.FILE_CHUNK - 1, m.FILE_CHUNK)
+"""Chunk data sizes: empty, small, around a padding step, and up to a full record."""
+
+
+def run(coro: object) -> None:
+    asyncio.run(asyncio.wait_for(coro, 60))  # type: ignore[arg-type]
+
+
+async def channel_pair() -> tuple[Channel, Channel]:
+    """A host's and a joiner's ``Channel`` over loopback TCP, handshake completed."""
+    secret = secrets.token_bytes(16)
+    accepted: asyncio.Future[Channel] = asyncio.get_running_loop().create_future()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set_result(Channel(Connection(HOST, secret, secrets.token_bytes), reader, writer))
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    joiner = Channel(Connection(JOINER, secret, secrets.token_bytes), reader, writer)
+    host = await accepted
+    server.close()
+    await asyncio.gather(host.handshake(10), joiner.handshake(10))
+    return host, joiner
+
+
+async def taken_over() -> tuple[Channel, Channel]:
+    """A pair whose host already reads through its ``Receiver`` (after one message)."""
+    host, joiner = await channel_pair()
+    joiner.send(m.Nick("joiner"))
+    await joiner.drain()
+    assert await host.receive() == m.Nick("joiner")
+    assert host._receiver is not None, "an open channel on a socket reads through a Receiver"
+    return host, joiner
+
+
+def chunks(total: int) -> list[m.FileChunk]:
+    data = secrets.token_bytes(m.FILE_CHUNK)
+    out, offset = [], 0
+    for i in range(total):
+        size = SIZES[i % len(SIZES)]
+        out.append(m.FileChunk(7, "joiner", offset, data[:size]))
+        offset += size
+    return out
+
+
+async def close(*channels: Channel) -> None:
+    for channel in channels:
+        await channel.close()
+
+
+def test_messages_of_every_size_arrive_whole_and_in_order() -> None:
+    async def scenario() -> None:
+        host, joiner = await taken_over()
+        sent = chunks(400)  # about 12 MiB: reads cut records everywhere
+        got: list[m.Message] = []
+
+        async def take() -> None:
+            while len(got) < len(sent):
+                got.append(await host.receive())
+
+        taking = asyncio.create_task(take())
+        for chunk in sent:
+            joiner.send(chunk)
+            await joiner.drain()
+        await taking
+        assert got == sent
+        host.send(m.Chat(1, "all there"))  # and the other way, still on the stream path
+        await host.drain()
+        assert await joiner.receive() == m.Chat(1, "all there")
+        await close(host, joiner)
+
+    run(scenario())
+
+
+def test_a_peer_that_stops_mid_record_is_cut_off() -> None:
+    async def scenario() -> None:
+        host, joiner = await taken_over()
+        frame = joiner.conn.seal(m.encode(m.Chat(1, "never whole")))
+        joiner.writer.write(frame[: len(frame) // 2])
+        await joiner.drain()
+        await joiner.close()
+        with pytest.raises(ClosedError, match="cut off in the middle of a record"):
+            await host.receive()
+        await host.close()
+
+    run(scenario())
+
+
+def test_messages_before_a_close_arrive_then_the_close() -> None:
+    async def scenario() -> None:
+        host, joiner = await taken_over()
+        joiner.send(m.Chat(1, "last words"))
+        joiner.send(m.Bye("done"))
+        await joiner.drain()
+        joiner.shutdown_write()
+        assert await host.receive() == m.Chat(1, "last words")
+        assert await host.receive() == m.Bye("done")
+        with pytest.raises(ClosedError, match="closed by the peer"):
+            await host.receive()
+        host.send(m.Chat(2, "half-closed: the joiner still reads"))
+        await host.drain()
+        assert await joiner.receive() == m.Chat(2, "half-closed: the joiner still reads")
+        await close(host, joiner)
+
+    run(scenario())
+
+
+def test_a_tampered_record_fails_after_the_messages_before_it() -> None:
+    async def scenario() -> None:
+        host, joiner = await taken_over()
+        good = joiner.conn.seal(m.encode(m.Chat(1, "authentic")))
+        bad = bytearray(joiner.conn.seal(m.encode(m.Chat(2, "altered"))))
+        bad[-1] ^= 1
+        joiner.writer.write(good + bytes(bad))  # one write: one read holds both
+        await joiner.drain()
+        assert await host.receive() == m.Chat(1, "authentic")
+        with pytest.raises(DecryptError):
+            await host.receive()
+        with pytest.raises(DecryptError):  # and it stays failed
+            await host.receive()
+        await close(host, joiner)
+
+    run(scenario())
+
+
+def test_reading_stops_while_messages_wait_and_goes_on_once_taken() -> None:
+    async def scenario() -> None:
+        host, joiner = await taken_over()
+        receiver = host._receiver
+        assert receiver is not None
+        transport = host.writer.transport
+        data = secrets.token_bytes(m.FILE_CHUNK)
+        sent = [m.FileChunk(7, "joiner", i * len(data), data) for i in range(600)]  # 38 MiB
+        sending = asyncio.create_task(send_all(joiner, sent))
+        await until(lambda: not transport.is_reading(), "the host to stop reading")
+        waiting = len(host._inbox)
+        assert waiting * m.FILE_CHUNK <= BACKLOG + LARGE, "what waits stays bounded"
+        await until(lambda: joiner.queued_bytes() > 0, "the joiner to be held back")
+        assert len(host._inbox) == waiting, "nothing more is read while the messages wait"
+        got = [await host.receive() for _ in sent]
+        await sending
+        assert got == sent
+        await close(host, joiner)
+
+    run(scenario())
+
+
+async def send_all(channel: Channel, messages: list[m.FileChunk]) -> None:
+    for message in messages:
+        channel.send(message)
+        await channel.drain()
+
+
+# -- Connection.receive_frames, in memory -------------------------------------
+
+
+def open_pair() -> tuple[Connection, Connection]:
+    joiner = Connection(JOINER, b"pw", secrets.token_bytes, room="1")
+    host = Connection(HOST, b"pw", secrets.token_bytes, room="1")
+    joiner.start()
+    for _ in range(4):
+        host.receive_data(joiner.data_to_send())
+        joiner.receive_data(host.data_to_send())
+    assert joiner.is_open
+    assert host.is_open
+    return joiner, host
+
+
+def test_receive_frames_opens_frames_cut_anywhere_from_a_reused_buffer() -> None:
+    joiner, host = open_pair()
+    sent = [m.Chat(i, "x" * (i * 37 % 700)) for i in range(1, 60)] + chunks(9)
+    for message in sent:
+        joiner.send(message)
+    stream = joiner.data_to_send()
+    got: list[m.Message] = []
+    kept = b""
+    for piece in range(0, len(stream), 997):  # reads of an odd size
+        buffer = bytearray(kept + stream[piece : piece + 997])
+        events, used = host.receive_frames(memoryview(buffer))
+        got += [e.message for e in events if isinstance(e, MessageReceived)]
+        kept = bytes(buffer[used:])
+        buffer[:] = b"\xee" * len(buffer)  # the caller reuses its buffer: nothing may point into it
+    assert got == sent
+    assert kept == b""
+
+
+def test_receive_frames_keeps_a_failure_for_after_the_good_frames() -> None:
+    joiner, host = open_pair()
+    joiner.send(m.Chat(1, "fine"))
+    good = joiner.data_to_send()
+    events, _ = host.receive_frames(memoryview(good + b"\x00\x00\x00\x00"))
+    assert [e.message for e in events if isinstance(e, MessageReceived)] == [m.Chat(1, "fine")]
+    assert host.failed
+    with pytest.raises(ProtocolError, match="frame length 0"):
+        host.receive_frames(memoryview(b""))
+
+
+def test_receive_frames_takes_over_what_receive_data_held() -> None:
+    joiner, host = open_pair()
+    joiner.send(m.Chat(1, "split"))
+    frame = joiner.data_to_send()
+    assert host.receive_data(frame[:10]) == []
+    with pytest.raises(ValueError, match="take_pending"):
+        host.receive_frames(memoryview(frame[10:]))
+    rest = host.take_pending() + frame[10:]
+    events, used = host.receive_frames(memoryview(rest))
+    assert events == [MessageReceived(m.Chat(1, "split"))]
+    assert used == len(frame)
