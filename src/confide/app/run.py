@@ -9,7 +9,9 @@ the UI opens at the first confirmed member, and the host goes on accepting
 more members (``Host.next_joiner`` in a loop, whichever path they come
 by: directly, through the SSH tunnel or the relay) until the room is full.
 Status lines go to stderr before the UI starts and to the UI (``Notice``)
-while it runs.
+while it runs. Each path's modules (LAN discovery and zeroconf, the SSH
+tunnel, the relay client) are imported only when that path is taken, so
+``join --at`` and a host without ``--relay`` start without them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from confide.app.chat import SessionSpec
 from confide.app.link import Link
@@ -29,12 +32,15 @@ from confide.app.room_types import DEFAULT_MEMBERS
 from confide.app.secret import Secret
 from confide.app.session_api import SessionSource
 from confide.errors import ClosedError, RoomClosedError
-from confide.net import DEFAULT_PORT, discovery, tcp, tunnel
+from confide.net import DEFAULT_PORT, tcp
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
 from confide.net.resumes import ResumeBook
 from confide.protocol.codes import Code
 from confide.protocol.resume import rendezvous_name
 from confide.text import sanitize
+
+if TYPE_CHECKING:
+    from confide.net.discovery import Advertiser
 
 PING_INTERVAL = 5.0
 """Seconds between pings (the full-screen UI shows the round trip)."""
@@ -115,7 +121,7 @@ async def host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
 
 
 async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
-    advertiser: discovery.Advertiser | None = None
+    advertiser: Advertiser | None = None
     status = StatusRoute(opts.status)
 
     def on_code(code: Code) -> None:
@@ -137,10 +143,14 @@ async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
         async with contextlib.AsyncExitStack() as paths:
             tun = None
             if opts.tunnel:
+                from confide.net import tunnel
+
                 tun = await paths.enter_async_context(
                     tunnel.opened(opts.tunnel, sock[1], opts.tunnel_port, opts.status)
                 )
             elif opts.discovery:
+                from confide.net import discovery
+
                 advertiser = discovery.start_advertising(
                     sock[0], sock[1], opts.secret.room, opts.status
                 )
@@ -188,6 +198,8 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
 
         return await _chat(joined, opts, run_ui, via_relay)
     if not opts.address:  # no --at: find the host on the LAN by the nameplate
+        from confide.net import discovery
+
         found = await discovery.join_discovered(
             opts.room,
             opts.secret,
