@@ -185,3 +185,21 @@ def test_table_shows_every_figure_with_its_targets(
             assert f"x {fig['baseline']}" in line, line
     assert doc["config"]["mode"] == "tiny"
     assert doc["machine"]["cpus"] >= 1
+
+
+@pytest.mark.slow
+def test_each_scenario_is_shown_as_it_finishes(report: tuple[dict[str, Any], str, int]) -> None:
+    doc, table, _ = report
+    lines = table.splitlines()
+    scenarios = list(dict.fromkeys(f["scenario"] for f in doc["figures"]))
+    total = len(scenarios)
+    for index, scenario in enumerate(scenarios, 1):
+        progress = f"bench: {scenario} ({index}/{total})"
+        started = lines.index(f"{progress} started")
+        ended = next(i for i, line in enumerate(lines) if line.startswith(f"{progress} took "))
+        rows = lines.index(scenario)
+        assert started < ended < rows, (scenario, lines[started : rows + 1])
+        if index < total:  # the next scenario starts only after these rows are out
+            following = lines.index(f"bench: {scenarios[index]} ({index + 1}/{total}) started")
+            assert rows < following, (scenario, scenarios[index])
+    assert any(line.startswith("ran in ") for line in lines[rows:]), lines[-3:]
