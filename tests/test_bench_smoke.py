@@ -62,6 +62,12 @@ EXPECTED: dict[str, list[str]] = {
         "new pair meets, relay idle",
     ],
     "startup": ["confide --help", "python -c pass", "ready line-mode client"],
+    "first-message": [
+        "first message",
+        "host: start to code line",
+        "joiner: start to first line",
+        "python -c pass",
+    ],
     "room": [
         "load: msgs lost, 4 members",
         "load: delivery p50",
