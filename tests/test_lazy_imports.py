@@ -5,10 +5,11 @@ every module imported costs some of it. A ``sitecustomize`` put on
 ``PYTHONPATH`` installs an import hook in each ``confide`` process of these
 tests that writes the name of every watched module it imports (LAN discovery
 and zeroconf, the relay client, the SSH tunnel, Textual) to a file of its
-own. A real line-mode chat, a loopback host and a joiner with ``--at`` that
-exchange messages, must load none of them, except the host's LAN discovery
-module (which finds that a loopback host stays quiet, without zeroconf). A
-control test shows the hook records a module that a path does load.
+own, and the host's room modules too. A real line-mode chat, a loopback host
+and a joiner with ``--at`` that exchange messages, must load none of them,
+except in the host its room modules and the LAN discovery module (which finds
+that a loopback host stays quiet, without zeroconf). A control test shows the
+hook records a module that a path does load.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import pytest
 from proc import Launcher, connected, message_line
 
 WATCHED = (
+    "confide.app.room_policy",
+    "confide.app.room_session",
     "confide.net.discovery",
     "confide.net.relay_client",
     "confide.net.tunnel",
@@ -88,7 +91,8 @@ def test_a_direct_chat_loads_no_other_path(
     assert bob.wait() == 0
     assert host.proc.wait() == 0
     assert recorder["join"].imported() == set()
-    assert recorder["host"].imported() <= {"confide.net.discovery"}
+    host_only = {"confide.app.room_policy", "confide.app.room_session", "confide.net.discovery"}
+    assert recorder["host"].imported() <= host_only
 
 
 def test_the_hook_records_what_a_path_loads(

@@ -10,8 +10,9 @@ more members (``Host.next_joiner`` in a loop, whichever path they come
 by: directly, through the SSH tunnel or the relay) until the room is full.
 Status lines go to stderr before the UI starts and to the UI (``Notice``)
 while it runs. Each path's modules (LAN discovery and zeroconf, the SSH
-tunnel, the relay client) are imported only when that path is taken, so
-``join --at`` and a host without ``--relay`` start without them.
+tunnel, the relay client, and the host's room) are imported only when that
+path is taken, so ``join --at`` and a host without ``--relay`` start without
+them.
 """
 
 from __future__ import annotations
@@ -26,9 +27,7 @@ from typing import TYPE_CHECKING
 from confide.app.chat import SessionSpec
 from confide.app.link import Link
 from confide.app.resumable import Leg, OutboxLimits, Redial, ResumableLink
-from confide.app.room_policy import RoomPolicy
-from confide.app.room_session import NewMember, RoomSpec, StatusRoute
-from confide.app.room_types import DEFAULT_MEMBERS
+from confide.app.room_limits import DEFAULT_MEMBERS
 from confide.app.secret import Secret
 from confide.app.session_api import SessionSource
 from confide.errors import ClosedError, RoomClosedError
@@ -40,6 +39,8 @@ from confide.protocol.resume import rendezvous_name
 from confide.text import sanitize
 
 if TYPE_CHECKING:
+    from confide.app.room_policy import RoomPolicy
+    from confide.app.room_session import NewMember, StatusRoute
     from confide.net.discovery import Advertiser
 
 PING_INTERVAL = 5.0
@@ -121,6 +122,9 @@ async def host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
 
 
 async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
+    from confide.app.room_policy import RoomPolicy  # the host's modules: a joiner needs none
+    from confide.app.room_session import StatusRoute
+
     advertiser: Advertiser | None = None
     status = StatusRoute(opts.status)
 
@@ -308,6 +312,7 @@ class _Room:
 
     async def run(self, first: Established, arrivals: Arrivals) -> int:
         """Run the UI over the room that ``first`` opens; more come from ``arrivals``."""
+        from confide.app.room_session import RoomSpec
 
         async def next_member() -> NewMember:
             return self._member(await arrivals())
@@ -325,6 +330,8 @@ class _Room:
 
     def _member(self, joined: Established) -> NewMember:
         """A confirmed member; resumable (and in the book) if the session can resume."""
+        from confide.app.room_session import NewMember
+
         if not _sequenced(joined):
             return NewMember(joined.channel, joined.done.sas)
         link = ResumableLink(
