@@ -18,12 +18,12 @@ becomes password bytes: a code's words and a chosen password alike.
 from __future__ import annotations
 
 import math
-import os
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from confide.errors import UsageError
 
@@ -36,7 +36,7 @@ UNIQUE_PREFIX = 4  # BIP-39: the first four letters of a word identify it
 NAMEPLATE_MAX = 999
 MAX_NAMEPLATE_DIGITS = 9
 
-WORDS_FILE = os.path.join(os.path.dirname(__file__), "words.txt")
+WORDS_FILE = Path(__file__).with_name("words.txt")
 """The shipped word list, one word a line (beside this module, in the package)."""
 
 RandBelow = Callable[[int], int]
@@ -48,10 +48,10 @@ def wordlist() -> tuple[str, ...]:
     """The shipped word list, in order.
 
     It is read from ``WORDS_FILE`` without ``importlib.resources``, whose
-    import costs every start-up more than reading the file does.
+    import costs every start-up more than reading the file does (``pathlib``
+    is loaded anyway, by the config file's module).
     """
-    with open(WORDS_FILE, encoding="utf-8") as f:
-        text = f.read()
+    text = WORDS_FILE.read_text("utf-8")
     words = tuple(w.strip() for w in text.splitlines() if w.strip())
     if len(words) != 2048 or len(set(words)) != len(words):
         raise RuntimeError("the shipped word list is damaged")
