@@ -106,7 +106,7 @@ def _progress(what: str, out: TextIO) -> Iterator[None]:
     finally:
         stop.set()
         ticker.join()
-        print(f"bench: {what} took {time.perf_counter() - start:.0f} s", file=out, flush=True)
+        print(f"bench: {what} took {time.perf_counter() - start:.1f} s", file=out, flush=True)
 
 
 def _printer(out: TextIO) -> Callable[[list[Figure]], None]:
