@@ -1,7 +1,7 @@
 """``python -m bench``: run every scenario, print the table, optionally write JSON.
 
     python -m bench               # the full run (1 GiB streams, 10,000 round trips)
-    python -m bench --quick       # smaller sizes (about 2 min on 2 busy cores)
+    python -m bench --quick       # smaller sizes (about 3 min on 2 busy cores)
     python -m bench --json out.json      # also write JSON (``-`` for stdout)
     python -m bench --markdown out.md    # also write the table as Markdown
     python -m bench --only chat,bulk     # some scenarios
