@@ -12,7 +12,9 @@
 Before it measures, the scenario compiles confide's modules to bytecode
 (``cache_bytecode``), as installing confide does: a checkout run with
 ``PYTHONDONTWRITEBYTECODE=1`` would otherwise compile every module from
-source in every process, which no installed copy does.
+source in every process, which no installed copy does. Its helpers for
+running ``confide`` processes (``spawn``, ``expect``, ``wall``, ``say_bye``,
+``reap``) serve the ``first-message`` scenario too.
 """
 
 from __future__ import annotations
