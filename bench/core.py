@@ -46,7 +46,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        """Under a minute on two cores: 1,000 round trips, 256 MiB, 1,000 and 2,500 pairs."""
+        """About 3 min on two busy cores: 1,000 round trips, 256 MiB, 1,000 and 2,500 pairs."""
         return cls(
             "quick", 5, 20, 1_000, 256 << 20, (1000, 2500), 100, 0.5, 5, 50, 3.0, 5, resume_runs=10
         )

@@ -166,6 +166,12 @@ class Side(asyncio.Protocol):
                 asyncio.ensure_future(self.splice(port, rest))
             return
         self.peer.transport.write(data)
+    def pause_writing(self):  # our send buffer is full: stop reading what fills it
+        if self.peer is not None:
+            self.peer.transport.pause_reading()
+    def resume_writing(self):
+        if self.peer is not None:
+            self.peer.transport.resume_reading()
     async def splice(self, port, rest):
         loop = asyncio.get_running_loop()
         await loop.create_connection(lambda: Side(self), "127.0.0.1", port)
@@ -185,7 +191,8 @@ asyncio.run(main())
 """The least a Python relay can do: splice two TCP connections with asyncio Protocols.
 
 A client sends the port to splice to (2 bytes) and then its stream; the rest
-is forwarded both ways unchanged.
+is forwarded both ways unchanged, with asyncio's flow control (a side whose
+send buffer is full stops reading the other), as any proxy needs.
 """
 
 

@@ -5,6 +5,11 @@ max over the runs, the ratio of the median to the baseline's median (and which
 baseline), and the target with whether the median (or ratio) meets it. A
 figure that could not be measured shows why in place of its numbers. The JSON
 holds the same, plus every sample, the sizes and the machine.
+
+The table is made of parts so that ``python -m bench`` can print it as it
+goes: ``heading`` first, one ``block`` per scenario as soon as it finishes
+(a baseline is always in its figure's own scenario), and ``footer`` with the
+run time at the end. ``table`` is all of them at once.
 """
 
 from __future__ import annotations
@@ -36,20 +41,32 @@ def number(value: float) -> str:
 
 
 def table(figures: list[Figure], cfg: Config, seconds: float) -> str:
-    """The human-readable report."""
+    """The human-readable report: heading, each scenario's block, footer."""
+    scenarios = list(dict.fromkeys(f.scenario for f in figures))
+    blocks = [block([f for f in figures if f.scenario == s]) for s in scenarios]
+    return "\n".join([heading(cfg), *blocks, footer(seconds)])
+
+
+def heading(cfg: Config) -> str:
+    """The table's first lines: the mode, the machine, how to read a row."""
+    return "\n".join(
+        [
+            f"confide bench: {cfg.mode} mode, {machine()['summary']}",
+            "each figure: median [min .. max] over its runs; ratio = median / baseline median",
+        ]
+    )
+
+
+def block(figures: list[Figure]) -> str:
+    """One scenario's part of the table: a blank line, its name, a row per figure."""
     by_key = figure_map(figures)
-    lines = [
-        f"confide bench: {cfg.mode} mode, {machine()['summary']}, {seconds:.0f} s",
-        "each figure: median [min .. max] over its runs; ratio = median / baseline median",
-    ]
-    scenario = ""
-    for fig in figures:
-        if fig.scenario != scenario:
-            scenario = fig.scenario
-            lines += ["", f"{scenario}"]
-        lines.append(_row(fig, by_key))
-    lines.append("")
-    return "\n".join(lines)
+    scenario = figures[0].scenario if figures else ""
+    return "\n".join(["", scenario, *(_row(fig, by_key) for fig in figures)])
+
+
+def footer(seconds: float) -> str:
+    """The table's last line: how long the whole run took."""
+    return f"\nran in {seconds:.0f} s"
 
 
 def markdown(figures: list[Figure]) -> str:

@@ -52,17 +52,24 @@ EXPECTED: dict[str, list[str]] = {
         for cpu in ("", ": CPU/GiB")
     ],
     "relay": [
-        "100 idle pairs: peak RSS/conn",
-        "100 idle pairs: added RSS/conn",
-        "100 idle pairs: bare asyncio",
+        "100 idle: added RSS/conn",
+        "100 idle: bare added/conn",
+        "100 idle: peak RSS/conn",
+        "100 idle: bare peak/conn",
         "forwarding, 4 active pairs",
-        "direct tcp, 4 active pairs",
+        "bare forwarder, 4 pairs",
         "relay CPU per GiB forwarded",
-        "bare asyncio CPU per GiB",
+        "bare forwarder CPU per GiB",
         "new pair meets, under load",
         "new pair meets, relay idle",
     ],
     "startup": ["confide --help", "python -c pass", "ready line-mode client"],
+    "first-message": [
+        "first message",
+        "host: start to code line",
+        "joiner: start to first line",
+        "python -c pass",
+    ],
     "room": [
         "load: msgs lost, 4 members",
         "load: delivery p50",
@@ -186,3 +193,21 @@ def test_table_shows_every_figure_with_its_targets(
             assert f"x {fig['baseline']}" in line, line
     assert doc["config"]["mode"] == "tiny"
     assert doc["machine"]["cpus"] >= 1
+
+
+@pytest.mark.slow
+def test_each_scenario_is_shown_as_it_finishes(report: tuple[dict[str, Any], str, int]) -> None:
+    doc, table, _ = report
+    lines = table.splitlines()
+    scenarios = list(dict.fromkeys(f["scenario"] for f in doc["figures"]))
+    total = len(scenarios)
+    for index, scenario in enumerate(scenarios, 1):
+        progress = f"bench: {scenario} ({index}/{total})"
+        started = lines.index(f"{progress} started")
+        ended = next(i for i, line in enumerate(lines) if line.startswith(f"{progress} took "))
+        rows = lines.index(scenario)
+        assert started < ended < rows, (scenario, lines[started : rows + 1])
+        if index < total:  # the next scenario starts only after these rows are out
+            following = lines.index(f"bench: {scenarios[index]} ({index + 1}/{total}) started")
+            assert rows < following, (scenario, scenarios[index])
+    assert any(line.startswith("ran in ") for line in lines[rows:]), lines[-3:]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import FrozenInstanceError
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -233,7 +232,7 @@ def test_a_damaged_word_list_is_refused(
 ) -> None:
     """A code from a damaged list would not match the peer's: refuse to start instead."""
     (tmp_path / "words.txt").write_text("\n".join(words) + "\n", "utf-8")
-    monkeypatch.setattr(resources, "files", lambda _package: tmp_path)
+    monkeypatch.setattr(codes, "WORDS_FILE", tmp_path / "words.txt")
     with pytest.raises(RuntimeError, match="damaged"):
         codes.wordlist.__wrapped__()
     (tmp_path / "words.txt").write_text("\n".join(f"w{i}" for i in range(2048)), "utf-8")

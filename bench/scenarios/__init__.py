@@ -33,5 +33,6 @@ SCENARIOS: dict[str, Scenario] = {
     "relay": _load("relay_scale"),
     "room": _load("room"),
     "startup": _load("startup"),
+    "first-message": _load("first_message"),
     "resume": _load("resume"),
 }

@@ -8,17 +8,27 @@
   loopback port, wait for its code, spawn ``confide join --plain`` with the
   code in ``CONFIDE_CODE``, and stop the clock when both print their ``SAS:``
   line (both ready to chat). Both processes are then told ``bye`` and reaped.
+
+Before it measures, the scenario compiles confide's modules to bytecode
+(``cache_bytecode``), as installing confide does: a checkout run with
+``PYTHONDONTWRITEBYTECODE=1`` would otherwise compile every module from
+source in every process, which no installed copy does. Its helpers for
+running ``confide`` processes (``spawn``, ``expect``, ``wall``, ``say_bye``,
+``reap``) serve the ``first-message`` scenario too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import compileall
 import contextlib
 import os
 import re
 import sys
 import time
+from pathlib import Path
 
+import confide
 from bench.core import Config, Figure, Target
 from bench.relay import confide_command
 
@@ -27,7 +37,14 @@ TIMEOUT = 20.0
 WARMUP = 1
 
 
-async def _wall(argv: list[str]) -> float:
+def cache_bytecode() -> None:
+    """Compile confide's modules to ``__pycache__``, as ``pip install`` does (quietly)."""
+    with contextlib.suppress(OSError):
+        compileall.compile_dir(Path(confide.__file__).parent, quiet=2)
+
+
+async def wall(argv: list[str]) -> float:
+    """Seconds from spawning ``argv`` to its exit (an error if it fails)."""
     start = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
@@ -43,7 +60,7 @@ async def _wall(argv: list[str]) -> float:
     return time.perf_counter() - start
 
 
-async def _expect(
+async def expect(
     stream: asyncio.StreamReader, patterns: list[str], deadline: float
 ) -> list[re.Match[str]]:
     """Read lines until each pattern has matched one (in any order); the matches."""
@@ -62,21 +79,25 @@ async def _expect(
     return [f for f in found if f is not None]
 
 
-def _env(code: str = "") -> dict[str, str]:
+def env(code: str = "") -> dict[str, str]:
+    """This environment without ``CONFIDE_*`` (with ``code`` in ``CONFIDE_CODE``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIDE_")}
     if code:
         env["CONFIDE_CODE"] = code
     return env
 
 
-async def _spawn(args: list[str], code: str = "") -> asyncio.subprocess.Process:
+async def spawn(
+    args: list[str], code: str = "", *, stdout: int = asyncio.subprocess.DEVNULL
+) -> asyncio.subprocess.Process:
+    """Start ``confide ARGS`` with pipes on stdin and stderr (the code in ``CONFIDE_CODE``)."""
     return await asyncio.create_subprocess_exec(
         *confide_command(),
         *args,
         stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
+        stdout=stdout,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(code),
+        env=env(code),
     )
 
 
@@ -85,33 +106,43 @@ async def _ready_client() -> float:
     deadline = time.monotonic() + TIMEOUT
     try:
         start = time.perf_counter()
-        host = await _spawn(["host", "--bind", "127.0.0.1", "--port", "0", "--plain"])
+        host = await spawn(["host", "--bind", "127.0.0.1", "--port", "0", "--plain"])
         procs.append(host)
         assert host.stderr is not None
-        listening, shown = await _expect(
+        listening, shown = await expect(
             host.stderr, [r"listening on [\d.]+:(\d+)", r"code: (\S+)"], deadline
         )
         port, code = listening.group(1), shown.group(1)
-        join = await _spawn(["join", "--at", f"127.0.0.1:{port}", "--plain"], code)
+        join = await spawn(["join", "--at", f"127.0.0.1:{port}", "--plain"], code)
         procs.append(join)
         assert join.stderr is not None
         await asyncio.gather(
-            _expect(host.stderr, [r"^SAS: "], deadline), _expect(join.stderr, [r"^SAS: "], deadline)
+            expect(host.stderr, [r"^SAS: "], deadline), expect(join.stderr, [r"^SAS: "], deadline)
         )
         elapsed = time.perf_counter() - start
-        for proc in procs:
-            assert proc.stdin is not None
-            with contextlib.suppress(Exception):
-                proc.stdin.write(b"bye\n")
-                await proc.stdin.drain()
+        await say_bye(procs)
         return elapsed
     finally:
-        for proc in procs:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.wait(), 3)
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+        await reap(procs)
+
+
+async def say_bye(procs: list[asyncio.subprocess.Process]) -> None:
+    """Type ``bye`` into each process (line mode leaves the chat on it)."""
+    for proc in procs:
+        assert proc.stdin is not None
+        with contextlib.suppress(Exception):
+            proc.stdin.write(b"bye\n")
+            await proc.stdin.drain()
+
+
+async def reap(procs: list[asyncio.subprocess.Process]) -> None:
+    """Wait a moment for each process to end, then kill what is left."""
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(proc.wait(), 3)
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 async def run(cfg: Config) -> list[Figure]:
@@ -136,10 +167,11 @@ async def run(cfg: Config) -> list[Figure]:
         baseline="python -c pass",
         note="spawn host, then join, until both print SAS",
     )
+    cache_bytecode()
     for _ in range(WARMUP):
-        await _wall([*confide_command(), "--help"])
+        await wall([*confide_command(), "--help"])
     for _ in range(cfg.startup_runs):
-        help_fig.samples.append(await _wall([*confide_command(), "--help"]))
-        bare.samples.append(await _wall([sys.executable, "-c", "pass"]))
+        help_fig.samples.append(await wall([*confide_command(), "--help"]))
+        bare.samples.append(await wall([sys.executable, "-c", "pass"]))
         ready.samples.append(await _ready_client())
     return [help_fig, bare, ready]

@@ -488,9 +488,9 @@ def _ui(plain: bool, settings: TuiSettings | None = None, *, raw: bool = False) 
 
         return full_screen
 
-    from confide.ui.line import LineUI, run_line_mode
-
     async def line(spec: SessionSource) -> int:
+        from confide.ui.line import LineUI, run_line_mode  # once connected: a host's code is out
+
         ui = LineUI(raw=raw)
         return await run_line_mode(spec.session(ui.on_event), ui)
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
 from confide.errors import UsageError
-from confide.net.relay_client import Address
 from confide.net.tcp import parse_address
 from confide.wire import routing
+
+if TYPE_CHECKING:
+    from confide.net.relay_client import Address
 
 
 def resolve(flag: str | None, *, use_defaults: bool = True) -> Address | None:

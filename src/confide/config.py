@@ -3,8 +3,9 @@
 The file is ``config.toml`` in the platform's config dir (``platformdirs``:
 ``~/.config/confide`` on Linux, ``~/Library/Application Support/confide`` on
 macOS, ``%APPDATA%\\confide`` on Windows); ``$CONFIDE_CONFIG`` names another
-file. It is read with ``tomllib``. A missing file means all defaults. Every
-key is optional::
+file. It is read with ``tomllib`` (imported only when there is a file to
+read: start-up without one skips it). A missing file means all defaults.
+Every key is optional::
 
     nick = "alice"          # default --name
     bell = true             # ring the terminal bell on a mention (--no-bell)
@@ -28,9 +29,7 @@ Command-line flags always win over the file.
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +97,8 @@ def load(path: Path | None = None) -> Config:
         return Config()
     except OSError as exc:
         raise UsageError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    import tomllib
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -174,6 +175,8 @@ def _toml(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    import json
+
     return json.dumps(str(value), ensure_ascii=False)  # JSON escapes are valid TOML
 
 

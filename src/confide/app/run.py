@@ -9,7 +9,10 @@ the UI opens at the first confirmed member, and the host goes on accepting
 more members (``Host.next_joiner`` in a loop, whichever path they come
 by: directly, through the SSH tunnel or the relay) until the room is full.
 Status lines go to stderr before the UI starts and to the UI (``Notice``)
-while it runs.
+while it runs. Each path's modules (LAN discovery and zeroconf, the SSH
+tunnel, the relay client, and the host's room) are imported only when that
+path is taken, so ``join --at`` and a host without ``--relay`` start without
+them.
 
 Both ends are also open to other uses of a session than a chat (the
 one-shot ``confide send``/``receive``, ``app.run_transfer``):
@@ -27,22 +30,26 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from confide.app.chat import SessionSpec
 from confide.app.link import Link
 from confide.app.resumable import Leg, OutboxLimits, Redial, ResumableLink
-from confide.app.room_policy import RoomPolicy
-from confide.app.room_session import NewMember, RoomSpec, StatusRoute
-from confide.app.room_types import DEFAULT_MEMBERS
+from confide.app.room_limits import DEFAULT_MEMBERS
 from confide.app.secret import Secret
 from confide.app.session_api import SessionSource
 from confide.errors import ClosedError, RoomClosedError
-from confide.net import DEFAULT_PORT, discovery, tcp, tunnel
+from confide.net import DEFAULT_PORT, tcp
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
 from confide.net.resumes import ResumeBook
 from confide.protocol.codes import Code
 from confide.protocol.resume import rendezvous_name
 from confide.text import sanitize
+
+if TYPE_CHECKING:
+    from confide.app.room_policy import RoomPolicy
+    from confide.app.room_session import NewMember, StatusRoute
+    from confide.net.discovery import Advertiser
 
 PING_INTERVAL = 5.0
 """Seconds between pings (the full-screen UI shows the round trip)."""
@@ -143,7 +150,10 @@ async def host_session(opts: HostOptions, serve: Serve) -> int:
 
 
 async def _host(opts: HostOptions, serve: Serve) -> int:
-    advertiser: discovery.Advertiser | None = None
+    from confide.app.room_policy import RoomPolicy  # the host's modules: a joiner needs none
+    from confide.app.room_session import StatusRoute
+
+    advertiser: Advertiser | None = None
     status = StatusRoute(opts.status)
 
     def on_code(code: Code) -> None:
@@ -165,10 +175,14 @@ async def _host(opts: HostOptions, serve: Serve) -> int:
         async with contextlib.AsyncExitStack() as paths:
             tun = None
             if opts.tunnel:
+                from confide.net import tunnel
+
                 tun = await paths.enter_async_context(
                     tunnel.opened(opts.tunnel, sock[1], opts.tunnel_port, opts.status)
                 )
             elif opts.discovery:
+                from confide.net import discovery
+
                 advertiser = discovery.start_advertising(
                     sock[0], sock[1], opts.secret.room, opts.status
                 )
@@ -228,6 +242,8 @@ async def join_session(opts: JoinOptions, use: LinkUser) -> int:
 
         return await _chat(joined, opts, use, via_relay)
     if not opts.address:  # no --at: find the host on the LAN by the nameplate
+        from confide.net import discovery
+
         found = await discovery.join_discovered(
             opts.room,
             opts.secret,
@@ -335,6 +351,7 @@ class Hosting:
 
     async def run_room(self, first: Established, arrivals: Arrivals, run_ui: UiRunner) -> int:
         """Run the UI over the room that ``first`` opens; more come from ``arrivals``."""
+        from confide.app.room_session import RoomSpec
 
         async def next_member() -> NewMember:
             return self._member(await arrivals())
@@ -352,6 +369,8 @@ class Hosting:
         return await run_ui(spec)
 
     def _member(self, joined: Established) -> NewMember:
+        from confide.app.room_session import NewMember
+
         return NewMember(self.link(joined), joined.done.sas)
 
     def link(self, joined: Established) -> Link:

@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from confide.errors import UsageError
 
@@ -36,14 +36,22 @@ UNIQUE_PREFIX = 4  # BIP-39: the first four letters of a word identify it
 NAMEPLATE_MAX = 999
 MAX_NAMEPLATE_DIGITS = 9
 
+WORDS_FILE = Path(__file__).with_name("words.txt")
+"""The shipped word list, one word a line (beside this module, in the package)."""
+
 RandBelow = Callable[[int], int]
 """A source of uniform integers in ``[0, n)``; the caller passes ``secrets.randbelow``."""
 
 
 @cache
 def wordlist() -> tuple[str, ...]:
-    """The shipped word list, in order."""
-    text = resources.files("confide.protocol").joinpath("words.txt").read_text("utf-8")
+    """The shipped word list, in order.
+
+    It is read from ``WORDS_FILE`` without ``importlib.resources``, whose
+    import costs every start-up more than reading the file does (``pathlib``
+    is loaded anyway, by the config file's module).
+    """
+    text = WORDS_FILE.read_text("utf-8")
     words = tuple(w.strip() for w in text.splitlines() if w.strip())
     if len(words) != 2048 or len(set(words)) != len(words):
         raise RuntimeError("the shipped word list is damaged")

@@ -14,6 +14,7 @@ from confide.cli_types import port_number
 from confide.relay import limits
 from confide.wire.routing import DEFAULT_PORT
 
+_DEFAULTS = limits.Limits()
 SERVICE_HELP = f"""\
 running it as a service (systemd), e.g. /etc/systemd/system/confide-relay.service:
 
@@ -23,6 +24,16 @@ running it as a service (systemd), e.g. /etc/systemd/system/confide-relay.servic
   Wants=network-online.target
 
   [Service]
+  # Size the limits for the chats you expect. A chat of two holds 3
+  # connections (the host's control link, the joiner, the host's side; a room
+  # of M members 2M-1). Out of the box: --max-connections {_DEFAULTS.max_connections},
+  # --max-rooms {_DEFAULTS.max_rooms} and --max-per-ip {_DEFAULTS.max_per_ip} \
+({_DEFAULTS.max_per_ip // 3} chats from one address).
+  # For 5,000 chats of two at once:
+  #   ExecStart=/usr/local/bin/confide relay --port {DEFAULT_PORT} \
+--max-connections 15000 --max-rooms 5000
+  # with LimitNOFILE above --max-connections. Raise --max-per-ip only for many
+  # users behind one address (a NAT): it keeps one address from filling the relay.
   ExecStart=/usr/local/bin/confide relay --port {DEFAULT_PORT}
   DynamicUser=yes
   Restart=on-failure
