@@ -34,4 +34,5 @@ SCENARIOS: dict[str, Scenario] = {
     "room": _load("room"),
     "startup": _load("startup"),
     "resume": _load("resume"),
+    "files": _load("files"),
 }
