@@ -47,7 +47,8 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         tmp_path / "c.toml",
         'nick = "alice"\nbell = false\ntheme = "mono"\ntyping = true\nport = 7300\n'
         "notify = true\nnotify_text = true\n"
-        'relay = "relay.example:7200"\nlog_dir = "~/logs"\nfuture_key = 1\n',
+        'relay = "relay.example:7200"\nlog_dir = "~/logs"\n'
+        'downloads = "~/dl"\nfuture_key = 1\n',
     )
     cfg = config.load(path)
     assert cfg.values() == {
@@ -60,6 +61,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         "port": 7300,
         "relay": "relay.example:7200",
         "log_dir": "~/logs",
+        "downloads": "~/dl",
     }
     assert cfg.path == path
     assert cfg.ignored == ("future_key",)
@@ -77,6 +79,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         ("nick = 'a: b'", "nick: a nick can't contain ':'"),
         ("relay = '[::1'", "relay: bad address"),
         ("log_dir = ''", "log_dir must not be empty"),
+        ("downloads = ' '", "downloads must not be empty"),
         ("relay = 'host:notaport'", "relay: bad port"),
         ("nick = ", "is not valid TOML"),
     ],

@@ -1,6 +1,10 @@
 """The ``confide`` command: host, join, or a guided prompt that asks for both.
 
-Everything is parsed here and handed to ``confide.app.run``. Errors become one
+Everything is parsed here and handed to ``confide.app.run`` (``send`` and
+``receive``, the one-shot transfers, to ``confide.cli_transfer``, which
+reuses the flag groups and option builders here: ``who_flags``,
+``listen_flags``, ``reach_options``, ``join_flags``, ``session_flags``,
+``host_options``, ``join_options``). Errors become one
 plain line on stderr and a documented exit code; a traceback is shown only
 with ``CONFIDE_DEBUG=1``. Textual is imported only when the full-screen UI
 actually starts, so ``--help`` and line mode stay fast. ``confide completion
@@ -40,14 +44,15 @@ from confide.net import DEFAULT_PORT
 from confide.relay import command as relay_command
 
 if TYPE_CHECKING:
-    from confide.app.run import UiRunner
+    from confide.app.run import HostOptions, JoinOptions, UiRunner
     from confide.app.session_api import SessionSource
     from confide.ui.tui.settings import TuiSettings
 
 EXIT_CODES = """\
 exit codes:
   0    the chat ended normally (bye, /quit, end of input, or the peer left)
-  1    unexpected error
+       (send/receive: every file arrived verified)
+  1    unexpected error (send/receive: declined, hash mismatch, disk full, ...)
   2    usage error (bad arguments, no code given, unreadable secret file)
   3    wrong code or password
   4    could not connect, or the connection was lost (and did not come back
@@ -105,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="show where the config file is and what it holds, then exit",
     )
     sub = parser.add_subparsers(
-        dest="command", metavar="{host,join,relay,completion}", parser_class=_Parser
+        dest="command",
+        metavar="{host,join,send,receive,relay,completion}",
+        parser_class=_Parser,
     )
 
     host = sub.add_parser(
@@ -116,6 +123,43 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     _common(host)
+    listen_flags(host)
+    host.add_argument(
+        "--max-members",
+        type=int,
+        default=DEFAULT_MEMBERS,
+        metavar="N",
+        help=f"members the room holds, you included (2 to {MAX_MEMBERS}; "
+        f"default: {DEFAULT_MEMBERS})",
+    )
+    reach_options(host)
+    relay_command.add_client_options(host, joiner=False)
+
+    join = sub.add_parser(
+        "join",
+        help="join a chat with the code your peer gave you",
+        description="Join a chat. The code is read from --code-file, $CONFIDE_CODE, or a prompt.",
+        epilog=SECRETS_HELP + "\n" + LINE_MODE_HELP + "\n" + EXIT_CODES,
+        formatter_class=fmt,
+    )
+    _common(join)
+    join_flags(join)
+    relay_command.add_client_options(join, joiner=True)
+    from confide import cli_transfer
+
+    cli_transfer.add_parsers(sub)
+    relay_command.add_parser(sub)
+    completion = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh or fish)",
+        description="Print a completion script for your shell; the README shows where it goes.",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
+    return parser
+
+
+def listen_flags(host: argparse.ArgumentParser) -> None:
+    """``--bind``, ``--port`` and ``--words``: where a host listens and its code's length."""
     host.add_argument(
         "--bind", default="0.0.0.0", metavar="ADDR", help="address to listen on (default: all)"
     )
@@ -133,25 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="words in the generated code (default: 3, 33 bits)",
     )
-    host.add_argument(
-        "--max-members",
-        type=int,
-        default=DEFAULT_MEMBERS,
-        metavar="N",
-        help=f"members the room holds, you included (2 to {MAX_MEMBERS}; "
-        f"default: {DEFAULT_MEMBERS})",
-    )
-    _reach_options(host)
-    relay_command.add_client_options(host, joiner=False)
 
-    join = sub.add_parser(
-        "join",
-        help="join a chat with the code your peer gave you",
-        description="Join a chat. The code is read from --code-file, $CONFIDE_CODE, or a prompt.",
-        epilog=SECRETS_HELP + "\n" + LINE_MODE_HELP + "\n" + EXIT_CODES,
-        formatter_class=fmt,
-    )
-    _common(join)
+
+def join_flags(join: argparse.ArgumentParser) -> None:
+    """``--at``, ``--discover-timeout``, ``--code-file``, ``--timeout``: how a joiner connects."""
     join.add_argument(
         "--at", metavar="HOST:PORT", help="where the host listens (default: search the LAN)"
     )
@@ -163,7 +192,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to search the LAN when there is no --at (default: 5)",
     )
     join.add_argument("--code-file", metavar="FILE", help="read the code from FILE")
-    relay_command.add_client_options(join, joiner=True)
     join.add_argument(
         "--timeout",
         type=float,
@@ -171,17 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="connect and handshake timeout (default: 10)",
     )
-    relay_command.add_parser(sub)
-    completion = sub.add_parser(
-        "completion",
-        help="print a shell completion script (bash, zsh or fish)",
-        description="Print a completion script for your shell; the README shows where it goes.",
-    )
-    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
-    return parser
 
 
-def _reach_options(host: argparse.ArgumentParser) -> None:
+def reach_options(host: argparse.ArgumentParser) -> None:
     """``--tunnel`` (SSH reverse tunnel) and ``--no-discovery`` (LAN zeroconf)."""
     host.add_argument(
         "--tunnel",
@@ -204,6 +224,13 @@ def _reach_options(host: argparse.ArgumentParser) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    who_flags(p)
+    _ui_flags(p)
+    session_flags(p)
+
+
+def who_flags(p: argparse.ArgumentParser) -> None:
+    """``--name``, and ``--password`` or ``--password-file``."""
     p.add_argument(
         "--name", metavar="NICK", help="your nickname (default: nick in the config, or login name)"
     )
@@ -214,6 +241,10 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="use a password you choose instead of a code (prompted, or $CONFIDE_PASSWORD)",
     )
     group.add_argument("--password-file", metavar="FILE", help="read the password from FILE")
+
+
+def _ui_flags(p: argparse.ArgumentParser) -> None:
+    """What the chat UI does: ``--plain``, ``--log``, ``--raw``, the bell, typing, notify."""
     p.add_argument("--plain", action="store_true", help="line mode even on a terminal")
     p.add_argument(
         "--log",
@@ -238,6 +269,10 @@ def _common(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="on a mention while the terminal is unfocused, a desktop notification (OSC 777/9)",
     )
+
+
+def session_flags(p: argparse.ArgumentParser) -> None:
+    """``--resume-window``, ``--max-waiting`` and ``--handshake-timeout``."""
     p.add_argument(
         "--resume-window",
         type=window_seconds,
@@ -326,7 +361,8 @@ def _password(args: argparse.Namespace) -> str | None:
     if args.password_file:
         text = read_secret_file(args.password_file, "password")
     elif args.password:
-        host = args.command == "host"  # a new password: typed twice, a typo would lock all out
+        # a new password: typed twice, a typo would lock all out
+        host = args.command in ("host", "send")
         text = secret_from(None, "CONFIDE_PASSWORD", "password: ", "password", confirm=host)
     else:
         return None
@@ -336,21 +372,20 @@ def _password(args: argparse.Namespace) -> str | None:
 async def _dispatch(args: argparse.Namespace) -> int:
     from confide import config
     from confide.app import run, transcript
-    from confide.app.secret import Secret
-    from confide.net.tcp import parse_address
-    from confide.protocol import codes
-    from confide.ui.texts import describe, disconnect_reason
+    from confide.ui.texts import disconnect_reason
     from confide.ui.tui.settings import TuiSettings  # no Textual import
 
     if args.command == "relay":
         return await relay_command.run(args)
-    from confide import cli_relay
-
     cfg = config.load()
     args.name = args.name or cfg.nick  # flags win over the config file
     nick = _nick(args)
-    if args.command == "host" and args.port is None:
+    if args.command in ("host", "send") and args.port is None:
         args.port = cfg.port
+    if args.command in ("send", "receive"):
+        from confide import cli_transfer
+
+        return await cli_transfer.run(args, nick, cfg.downloads)
     settings = TuiSettings.from_config(
         cfg, no_bell=args.no_bell, typing=args.typing, notify=args.notify
     )
@@ -363,34 +398,58 @@ async def _dispatch(args: argparse.Namespace) -> int:
         print(f"logging the chat to {log_to}", file=sys.stderr, flush=True)
         run_ui = transcript.logging_ui(run_ui, log)
     if args.command == "host":
-        try:
-            codes.check_word_count(args.words)
-        except UsageError:
-            words = f"{codes.MIN_WORDS} and {codes.MAX_WORDS}"
-            raise UsageError(f"--words must be between {words}") from None
         if not 2 <= args.max_members <= MAX_MEMBERS:
             raise UsageError(f"--max-members must be between 2 and {MAX_MEMBERS} (you included)")
-        password = _password(args)
-        if password is None:
-            secret = Secret.generated(args.words, secrets.randbelow)
-        else:
-            secret = Secret.from_password(password)
-        settings.room = lambda: secret.room
-        opts = run.HostOptions(secret, nick, args.bind, args.port, args.handshake_timeout)
-        opts.tunnel, opts.tunnel_port = args.tunnel, args.tunnel_port
-        opts.discovery = not args.no_discovery
+        opts = host_options(args, nick)
         opts.max_members = args.max_members
-        opts.resume_window = args.resume_window
-        opts.max_waiting = args.max_waiting
-        opts.relay = cli_relay.from_args(args)
-        opts.describe_error = describe
-        if args.tunnel is not None:
-            from confide.net.tunnel import parse_target
-
-            parse_target(args.tunnel)  # a malformed target is a usage error (exit 2)
-        if args.tunnel_port and args.tunnel is None:
-            raise UsageError("--tunnel-port needs --tunnel [USER@]SSHHOST")
+        settings.room = lambda: opts.secret.room
         return await run.host_chat(opts, run_ui)
+    join_opts = join_options(args, nick)
+    settings.room = lambda: join_opts.room
+    return await run.join_chat(join_opts, run_ui)
+
+
+def host_options(args: argparse.Namespace, nick: str) -> HostOptions:
+    """What ``host`` (or ``send``) was asked for; the password is read here (or a code made)."""
+    from confide import cli_relay
+    from confide.app import run
+    from confide.app.secret import Secret
+    from confide.protocol import codes
+    from confide.ui.texts import describe
+
+    try:
+        codes.check_word_count(args.words)
+    except UsageError:
+        words = f"{codes.MIN_WORDS} and {codes.MAX_WORDS}"
+        raise UsageError(f"--words must be between {words}") from None
+    password = _password(args)
+    if password is None:
+        secret = Secret.generated(args.words, secrets.randbelow)
+    else:
+        secret = Secret.from_password(password)
+    opts = run.HostOptions(secret, nick, args.bind, args.port, args.handshake_timeout)
+    opts.tunnel, opts.tunnel_port = args.tunnel, args.tunnel_port
+    opts.discovery = not args.no_discovery
+    opts.resume_window = args.resume_window
+    opts.max_waiting = args.max_waiting
+    opts.relay = cli_relay.from_args(args)
+    opts.describe_error = describe
+    if args.tunnel is not None:
+        from confide.net.tunnel import parse_target
+
+        parse_target(args.tunnel)  # a malformed target is a usage error (exit 2)
+    if args.tunnel_port and args.tunnel is None:
+        raise UsageError("--tunnel-port needs --tunnel [USER@]SSHHOST")
+    return opts
+
+
+def join_options(args: argparse.Namespace, nick: str) -> JoinOptions:
+    """What ``join`` (or ``receive``) was asked for; the code or password is read here."""
+    from confide import cli_relay
+    from confide.app import run
+    from confide.net.tcp import parse_address
+    from confide.protocol import codes
+
     address, port = parse_address(args.at) if args.at else ("", 0)  # no --at: search the LAN
     password = _password(args)
     if password is None:
@@ -403,14 +462,13 @@ async def _dispatch(args: argparse.Namespace) -> int:
     relay = cli_relay.from_args(args)
     if relay is not None and password is not None:
         room = cli_relay.password_room(args.room)
-    settings.room = lambda: room
     timeout = min(args.timeout, args.handshake_timeout)  # either flag bounds the wait
     join_opts = run.JoinOptions(key, room, nick, address, port, timeout=timeout)
     join_opts.discover_timeout = args.discover_timeout
     join_opts.relay = relay
     join_opts.resume_window = args.resume_window
     join_opts.max_waiting = args.max_waiting
-    return await run.join_chat(join_opts, run_ui)
+    return join_opts
 
 
 def _ui(plain: bool, settings: TuiSettings | None = None, *, raw: bool = False) -> UiRunner:

@@ -16,6 +16,8 @@ key is optional::
     relay = "relay.example:7200"  # default relay, HOST:PORT
     log_dir = "~/chat-logs" # keep a transcript (confide-YYYY-MM-DD.log, mode 0600) here;
                             # unset by default: confide keeps nothing (--log FILE wins)
+    downloads = "~/Downloads"  # where received files go (--dir wins; default: the
+                            # current folder for confide receive)
 
 A value of the wrong type, or a file that is not TOML, is a usage error
 (exit 2) naming the file; an unknown key is reported by ``--print-config``
@@ -53,6 +55,7 @@ class Config:
     port: int = DEFAULT_PORT
     relay: str | None = None
     log_dir: str | None = None
+    downloads: str | None = None
     path: Path | None = None  # the file these came from (None: defaults only)
     ignored: tuple[str, ...] = field(default=())  # unknown keys in the file
 
@@ -71,6 +74,7 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "port": int,
     "relay": str,
     "log_dir": str,
+    "downloads": str,
 }
 
 
@@ -134,6 +138,8 @@ def _check_values(known: dict[str, Any], where: str) -> None:
             raise UsageError(f"{where}: nick: {problem}")
     if "log_dir" in known and not known["log_dir"].strip():
         raise UsageError(f"{where}: log_dir must not be empty (leave it out to keep no log)")
+    if "downloads" in known and not known["downloads"].strip():
+        raise UsageError(f"{where}: downloads must not be empty (leave it out for the default)")
     if "relay" in known:
         from confide.net.tcp import parse_address
 

@@ -10,6 +10,13 @@ more members (``Host.next_joiner`` in a loop, whichever path they come
 by: directly, through the SSH tunnel or the relay) until the room is full.
 Status lines go to stderr before the UI starts and to the UI (``Notice``)
 while it runs.
+
+Both ends are also open to other uses of a session than a chat (the
+one-shot ``confide send``/``receive``, ``app.run_transfer``):
+``host_session`` reaches the first confirmed joiner exactly as
+``host_chat`` does and hands it to a ``Serve`` (``Hosting.link`` makes its
+resumable link), and ``join_session`` hands the joiner's link to a
+``LinkUser`` instead of a UI.
 """
 
 from __future__ import annotations
@@ -48,6 +55,10 @@ a path that silently drops packets must not hold the joiner past the link's retu
 UiRunner = Callable[[SessionSource], Awaitable[int]]
 Arrivals = Callable[[], Awaitable[Established]]
 Status = Callable[[str], None]
+Serve = Callable[["Hosting", Established, Arrivals], Awaitable[int]]
+"""What a host does with its first confirmed joiner (``Arrivals`` gives the next ones)."""
+LinkUser = Callable[[Link, tuple[str, ...]], Awaitable[int]]
+"""What a joiner does with its link to the host (and the SAS); returns the exit code."""
 
 
 def stderr_status(text: str) -> None:
@@ -107,14 +118,28 @@ async def host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
     A password room that took its last wrong guess says so in one line and
     ends with exit 3 (before any UI opened: that needs a confirmed joiner).
     """
+
+    async def room(hosting: Hosting, first: Established, arrivals: Arrivals) -> int:
+        return await hosting.run_room(first, arrivals, run_ui)
+
+    return await host_session(opts, room)
+
+
+async def host_session(opts: HostOptions, serve: Serve) -> int:
+    """Listen (or tunnel, or use a relay), wait for the first confirmed joiner, ``serve`` it.
+
+    Everything but what happens to the joiner is ``host_chat``'s: the code,
+    discovery, the tunnel, the resume book. A password room that took its
+    last wrong guess says so in one line and ends with exit 3.
+    """
     try:
-        return await _host_chat(opts, run_ui)
+        return await _host(opts, serve)
     except RoomClosedError as exc:
         opts.status(str(exc))
         return exc.exit_code
 
 
-async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
+async def _host(opts: HostOptions, serve: Serve) -> int:
     advertiser: discovery.Advertiser | None = None
     status = StatusRoute(opts.status)
 
@@ -126,9 +151,9 @@ async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
     policy = RoomPolicy(opts.secret, max_members=opts.max_members, describe=opts.describe_error)
     book = ResumeBook() if opts.resume_window > 0 else None
     host = Host(policy, status, on_code, handshake_timeout=opts.handshake_timeout, resumes=book)
-    room = _Room(opts, policy, status, run_ui, book)
+    room = Hosting(opts, policy, status, book)
     if opts.relay is not None:
-        return await _host_via_relay(host, opts.relay, room)
+        return await _host_via_relay(host, opts.relay, room, serve)
     bind, port = ("127.0.0.1", 0) if opts.tunnel else (opts.bind, opts.port)  # ssh -R reaches it
     server = await tcp.listen(host, bind, port)
     try:
@@ -150,14 +175,14 @@ async def _host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
                 show_code(opts.status)(opts.secret.code)
             opts.status("waiting for a joiner (Ctrl-C to stop)")
             if tun is None:
-                return await room.run(await tcp.wait_for_joiner(host), host.next_joiner)
+                return await serve(room, await tcp.wait_for_joiner(host), host.next_joiner)
             guarded = tun.guard
 
             def through_tunnel() -> Awaitable[Established]:
                 return guarded(host.next_joiner())
 
             joined = await through_tunnel()
-            return await tun.after_chat(await room.run(joined, through_tunnel))
+            return await tun.after_chat(await serve(room, joined, through_tunnel))
     finally:
         server.close()
         await host.close()
@@ -171,6 +196,15 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
     With a ``resume_window``, a session of a version that can resume redials
     the host the way it came (the same address, or the relay) after a drop.
     """
+
+    async def chat(link: Link, sas: tuple[str, ...]) -> int:
+        return await run_ui(SessionSpec(link, opts.nick, sas, ping_interval=PING_INTERVAL))
+
+    return await join_session(opts, chat)
+
+
+async def join_session(opts: JoinOptions, use: LinkUser) -> int:
+    """Connect as ``join_chat`` does (``--at``, the LAN, a relay) and hand the link to ``use``."""
     attempt = min(opts.timeout, RESUME_ATTEMPT_TIMEOUT)
     if opts.relay is not None:
         from confide.net import relay_client
@@ -186,7 +220,7 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
             )
             return await tcp.resume_over(reader, writer, secret, timeout=attempt)
 
-        return await _chat(joined, opts, run_ui, via_relay)
+        return await _chat(joined, opts, use, via_relay)
     if not opts.address:  # no --at: find the host on the LAN by the nameplate
         found = await discovery.join_discovered(
             opts.room,
@@ -196,12 +230,12 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
             timeout=opts.timeout,
         )
         address, port = _peer_address(found)
-        return await _chat(found, opts, run_ui, _tcp_redial(address, port, attempt))
+        return await _chat(found, opts, use, _tcp_redial(address, port, attempt))
     opts.status(f"connecting to {opts.address}:{opts.port}")
     joined = await tcp.connect(
         opts.address, opts.port, opts.secret, opts.room, timeout=opts.timeout
     )
-    return await _chat(joined, opts, run_ui, _tcp_redial(opts.address, opts.port, attempt))
+    return await _chat(joined, opts, use, _tcp_redial(opts.address, opts.port, attempt))
 
 
 Resume = Callable[[bytes], Awaitable[Established]]
@@ -242,7 +276,7 @@ def _leg_redial(resume: Resume) -> Redial:
     return redial
 
 
-async def _host_via_relay(host: Host, relay: tuple[str, int], room: _Room) -> int:
+async def _host_via_relay(host: Host, relay: tuple[str, int], room: Hosting, serve: Serve) -> int:
     from confide.net import relay_client
 
     hosting = relay_client.hosting(
@@ -260,7 +294,7 @@ async def _host_via_relay(host: Host, relay: tuple[str, int], room: _Room) -> in
         def through_relay() -> Awaitable[Established]:
             return hosted.wait_for_joiner(host)
 
-        return await room.run(await through_relay(), through_relay)
+        return await serve(room, await through_relay(), through_relay)
 
 
 def _meet_member(host: Host, relay: tuple[str, int]) -> Redial:
@@ -282,19 +316,18 @@ def _meet_member(host: Host, relay: tuple[str, int]) -> Redial:
 
 
 @dataclass
-class _Room:
-    """The host's side once its first member is confirmed: a ``RoomSpec`` for the UI."""
+class Hosting:
+    """The host's side once its first member is confirmed: its links, or a room for the UI."""
 
     opts: HostOptions
     policy: RoomPolicy
     status: StatusRoute
-    run_ui: UiRunner
     book: ResumeBook | None = None
     """Where members that come back are found (None: no resume)."""
     redial: Redial | None = None
     """How the host itself looks for a member that dropped (a relay's rendezvous), if it does."""
 
-    async def run(self, first: Established, arrivals: Arrivals) -> int:
+    async def run_room(self, first: Established, arrivals: Arrivals, run_ui: UiRunner) -> int:
         """Run the UI over the room that ``first`` opens; more come from ``arrivals``."""
 
         async def next_member() -> NewMember:
@@ -309,12 +342,15 @@ class _Room:
             status=self.status,
             ping_interval=PING_INTERVAL,
         )
-        return await self.run_ui(spec)
+        return await run_ui(spec)
 
     def _member(self, joined: Established) -> NewMember:
-        """A confirmed member; resumable (and in the book) if the session can resume."""
+        return NewMember(self.link(joined), joined.done.sas)
+
+    def link(self, joined: Established) -> Link:
+        """A confirmed member's link: resumable (and in the book) if the session can resume."""
         if not _sequenced(joined):
-            return NewMember(joined.channel, joined.done.sas)
+            return joined.channel
         link = ResumableLink(
             _as_leg(joined),
             redial=self.redial,
@@ -327,10 +363,10 @@ class _Room:
                 link.resume_key, lambda channel, key: link.adopt(Leg(channel, key))
             )
             link.on_end = lambda: book.forget(entry)
-        return NewMember(link, joined.done.sas)
+        return link
 
 
-async def _chat(joined: Established, opts: JoinOptions, run_ui: UiRunner, resume: Resume) -> int:
+async def _chat(joined: Established, opts: JoinOptions, use: LinkUser, resume: Resume) -> int:
     link: Link = joined.channel
     if _sequenced(joined):
         link = ResumableLink(
@@ -339,7 +375,7 @@ async def _chat(joined: Established, opts: JoinOptions, run_ui: UiRunner, resume
             window=opts.resume_window,
             limits=OutboxLimits(messages=opts.max_waiting),
         )
-    return await run_ui(SessionSpec(link, opts.nick, joined.done.sas, ping_interval=PING_INTERVAL))
+    return await use(link, joined.done.sas)
 
 
 def _fmt(host: str) -> str:

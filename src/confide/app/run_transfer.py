@@ -1,0 +1,311 @@
+"""The one-shot transfers: ``confide send PATH...`` and ``confide receive``.
+
+How this works. The session is reached exactly as a chat's is
+(``app.run``): the sender hosts (``host_session``: listen, tunnel, relay,
+discovery, the code, the resume book; ``Hosting.link`` gives the first
+confirmed joiner's resumable link) and the receiver joins
+(``join_session``: ``--at``, the LAN or a relay, redialling after a drop).
+Then both ends drive one ``app.transfer.Transfers`` over that link, with
+no chat around it:
+
+1. Each end first sends its ``Nick`` (the host admits a joiner at its first
+   message; the receiver shows the sender's nick with each offer).
+2. The sender offers every path (``Transfers.offer``), all at once, so all
+   its offers reach the receiver before any chunk can.
+3. The receiver answers each offer in turn (``ask``: the user, or ``--yes``)
+   and the engine streams what was accepted (``Transfers.run``: chunks, acks,
+   the final hash check and rename).
+4. Once every offer it made has ended (done or failed), the sender says
+   ``Bye("sent")``: nothing more is coming.
+5. Once the sender said so and every offer it saw has ended, the receiver
+   answers ``Bye`` with ``received`` (all accepted, all verified) or what
+   went wrong, and closes; the sender then closes too.
+
+Exit codes (``confide.errors``): 0 when every offer arrived verified (the
+receiver said ``received``), 1 when one was declined or failed, and the
+error's own code when the session ends (4: the connection, and it did not
+come back within the resume window; 3: a wrong code, from the handshake).
+A cut connection is resumed by the link and the engine goes on from where
+the receiver's writes stopped. What the user sees comes through a
+``TransferUI`` (the CLI builds it: progress on stderr, a prompt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from confide.app.events import AppEvent, TransferDone, TransferFailed, TransferOffered, TransferRef
+from confide.app.link import Link, LinkDown, LinkUp
+from confide.app.run import Arrivals, Hosting, HostOptions, JoinOptions, host_session, join_session
+from confide.app.transfer import Transfers
+from confide.errors import EXIT_ERROR, EXIT_OK, ClosedError, ConfideError, LocalError
+from confide.net.host import Established
+from confide.protocol.messages import Bye, Message, Nick
+
+SENT = "sent"
+"""The sender's ``Bye`` reason: every offer has ended on its side, nothing more comes."""
+RECEIVED = "received"
+"""The receiver's ``Bye`` reason when every offer arrived and was verified."""
+LINK_REFUSED = "refused "
+"""How the engine words a tree's link it did not create (a ``TransferFailed`` that
+precedes the tree's ``TransferDone``: the transfer went on)."""
+CLOSE_WAIT = 2.0
+"""Seconds the last ``Bye`` may take to leave before the link is closed anyway."""
+
+Key = tuple[str, int, bool]
+
+
+class TransferUI(Protocol):
+    """What the one-shot commands show and ask (the CLI's implementation)."""
+
+    def on_event(self, event: AppEvent) -> None:
+        """A transfer event (progress, done, failed)."""
+
+    def line(self, text: str) -> None:
+        """One status line."""
+
+    def saved(self, ref: TransferRef, path: str) -> None:
+        """An incoming transfer got its final name ``path``."""
+
+    async def ask(self, ref: TransferRef, sender: str) -> bool:
+        """Whether to accept the offer ``ref`` from ``sender``."""
+
+
+@dataclass
+class SendOptions:
+    """Everything ``confide send`` was asked for."""
+
+    host: HostOptions
+    paths: list[Path]
+
+
+@dataclass
+class ReceiveOptions:
+    """Everything ``confide receive`` was asked for."""
+
+    join: JoinOptions
+    folder: Path
+    resume: bool = False  # continue a NAME.part of an offered name
+
+
+def key(ref: TransferRef) -> Key:
+    """A transfer's identity among the others of the session."""
+    return (ref.peer, ref.id, ref.incoming)
+
+
+async def send_files(opts: SendOptions, ui: TransferUI) -> int:
+    """Host, wait for one receiver, offer every path, stream; return the exit code."""
+
+    async def serve(hosting: Hosting, first: Established, arrivals: Arrivals) -> int:
+        del arrivals  # one receiver: the room (two members) refuses the rest
+        ends = _Ends(hosting.link(first), opts.host.nick, ui, Path.cwd(), receiving=False)
+        return await ends.send(opts.paths)
+
+    opts.host.max_members = 2
+    return await host_session(opts.host, serve)
+
+
+async def receive_files(opts: ReceiveOptions, ui: TransferUI) -> int:
+    """Join the sender, answer its offers, receive into ``opts.folder``; return the exit code."""
+
+    async def use(link: Link, sas: tuple[str, ...]) -> int:
+        del sas
+        ends = _Ends(link, opts.join.nick, ui, opts.folder, receiving=True)
+        return await ends.receive(opts.folder, resume=opts.resume)
+
+    return await join_session(opts.join, use)
+
+
+class _Ends:
+    """One end of a one-shot session: the engine over the link, and what was said."""
+
+    def __init__(
+        self, link: Link, nick: str, ui: TransferUI, downloads: Path, *, receiving: bool
+    ) -> None:
+        self.link = link
+        self.receiving = receiving
+        self.nick = nick
+        self.ui = ui
+        self.peer_nick = ""
+        self.peer_bye: str | None = None
+        self.outcomes: dict[Key, AppEvent] = {}
+        self.offers: asyncio.Queue[TransferRef] = asyncio.Queue()
+        self.asking = False
+        self._changed = asyncio.Event()
+        self._up = asyncio.Event()
+        self._up.set()
+        self._pump: asyncio.Task[None] | None = None
+        self.transfers = Transfers(self._send, self._on_event, downloads=downloads, flow=self._flow)
+
+    # -- the two roles -------------------------------------------------------
+
+    async def send(self, paths: list[Path]) -> int:
+        """Offer ``paths``, stream them, say ``Bye``; 0 once the receiver verified them all."""
+        self.link.send(Nick(self.nick))
+        offered: list[Key] = []
+        for path in paths:
+            offered += [key(ref) for ref in self.transfers.offer(path)]
+        async with self._running():
+            await self._until(lambda: self.peer_bye is not None or self._ended(offered))
+            if self.peer_bye is None:
+                self.link.send(Bye(SENT))
+                await self._until(lambda: self.peer_bye is not None)
+        failed = [e for e in self.outcomes.values() if isinstance(e, TransferFailed)]
+        if self.peer_bye == RECEIVED and not failed and self._ended(offered):
+            self.ui.line(f"{self._them()} received everything: done")
+            return EXIT_OK
+        self.ui.line(f"{self._them()} did not receive everything: {self.peer_bye}")
+        return EXIT_ERROR
+
+    async def receive(self, folder: Path, *, resume: bool) -> int:
+        """Answer each offer, receive what was accepted; 0 if every offer arrived verified."""
+        self.link.send(Nick(self.nick))
+        async with self._running():
+            answers = asyncio.create_task(self._answer(folder, resume=resume))
+            try:
+                await self._until(self._receiver_finished)
+            finally:
+                answers.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await answers
+            problems = self._problems()
+            self.link.send(Bye("; ".join(problems) or RECEIVED))
+        return EXIT_ERROR if problems else EXIT_OK
+
+    def _receiver_finished(self) -> bool:
+        return (
+            self.peer_bye is not None
+            and self.offers.empty()
+            and not self.asking
+            and not self.transfers.pending()
+            and not self.transfers.active()
+        )
+
+    async def _answer(self, folder: Path, *, resume: bool) -> None:
+        """Ask about each incoming offer in turn; accept or decline it."""
+        while True:
+            ref = await self.offers.get()
+            self.asking = True
+            try:
+                if not await self.ui.ask(ref, self._them()):
+                    self.transfers.decline(ref)
+                    self.outcomes[key(ref)] = TransferFailed(ref, "declined")
+                    continue
+                try:
+                    self.transfers.accept(ref, folder=folder, resume=resume)
+                except LocalError as exc:  # no room for it, an unwritable folder
+                    self.outcomes[key(ref)] = TransferFailed(ref, str(exc))
+                    self.ui.line(f"{ref.name}: not received: {exc}")
+                    with contextlib.suppress(ConfideError):
+                        self.transfers.decline(ref)
+            finally:
+                self.asking = False
+                self._changed.set()
+
+    def _problems(self) -> list[str]:
+        return [
+            f"{e.ref.name}: {e.reason}"
+            for e in self.outcomes.values()
+            if isinstance(e, TransferFailed)
+        ]
+
+    # -- the session ----------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _running(self) -> AsyncIterator[None]:
+        """The engine's pump while the body runs; the link closed after it, whatever happens."""
+        self._pump = asyncio.create_task(self.transfers.run())
+        try:
+            yield
+        except ConfideError as exc:
+            self.transfers.close(str(exc))
+            raise
+        finally:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConfideError):
+                await self._pump
+            self._pump = None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_WAIT):
+                    await self.link.close()
+            await self.link.abort()
+
+    async def _until(self, done: Callable[[], bool]) -> None:
+        """Read the link until ``done()``; what ends the link or the pump is raised."""
+        reader = asyncio.create_task(self._read())
+        pump = self._pump
+        assert pump is not None
+        try:
+            while not done():
+                changed = asyncio.create_task(self._changed.wait())
+                await asyncio.wait({reader, pump, changed}, return_when=asyncio.FIRST_COMPLETED)
+                changed.cancel()
+                self._changed.clear()
+                if done():
+                    return
+                for task in (reader, pump):
+                    if task.done():
+                        task.result()  # raises what ended it
+                        raise ClosedError("the session ended early")
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConfideError):
+                await reader
+
+    async def _read(self) -> None:
+        while True:
+            self._take(await self.link.receive())
+            self._changed.set()
+
+    def _take(self, message: Message) -> None:
+        if self.transfers.handle(message):
+            return
+        if isinstance(message, Nick):
+            self.peer_nick = message.nick
+            self.ui.line(f"connected to {self._them()}")
+        elif isinstance(message, Bye):
+            self.peer_bye = message.reason
+        elif isinstance(message, LinkDown):
+            self._up.clear()
+            self.ui.line(f"connection lost ({message.reason}): reconnecting")
+        elif isinstance(message, LinkUp):
+            self._up.set()
+            self.ui.line("reconnected: the transfer goes on")
+
+    def _send(self, message: Message) -> None:
+        self.link.send(message)
+
+    async def _flow(self, peer: str) -> None:
+        """Before each chunk: the link is up and has room (the engine's window bounds the rest)."""
+        del peer
+        await self._up.wait()
+        await self.link.drain()
+
+    def _on_event(self, event: AppEvent) -> None:
+        if isinstance(event, TransferOffered):
+            if event.ref.incoming and self.receiving:
+                self.offers.put_nowait(event.ref)
+            elif event.ref.incoming:  # a sender takes nothing
+                self.transfers.decline(event.ref)
+            else:
+                self.ui.line(f"offering {event.ref.name}")
+        elif isinstance(event, TransferFailed) and event.reason.startswith(LINK_REFUSED):
+            self.ui.line(f"{event.ref.name}: {event.reason}")  # one link; the tree goes on
+            return
+        elif isinstance(event, TransferDone | TransferFailed):
+            self.outcomes[key(event.ref)] = event
+            if isinstance(event, TransferDone) and event.ref.incoming:
+                self.ui.saved(event.ref, event.path)
+        self.ui.on_event(event)
+        self._changed.set()
+
+    def _ended(self, keys: list[Key]) -> bool:
+        return all(k in self.outcomes for k in keys)
+
+    def _them(self) -> str:
+        return self.peer_nick or "the peer"
