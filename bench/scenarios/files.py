@@ -45,6 +45,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
@@ -123,9 +124,8 @@ async def in_session(
     peer: PeerProcess, source: Path, size: int, folder: Path
 ) -> tuple[float, list[float], Path]:
     """The engine over a chat session, with chats timed meanwhile: (MiB/s, RTTs, received)."""
-    from confide.app.transfer import Transfers
-
     from confide.app.events import AppEvent, TransferFailed
+    from confide.app.transfer import Transfers
 
     link = resumable(await peer_channel(peer, "files", nick=False, dir=str(folder)))
     link.send(m.Nick("bench"))
@@ -170,7 +170,8 @@ async def in_session(
         transfers.offer(source)
         tasks.append(asyncio.create_task(ping(rtts)))
         reading = tasks[1]
-        await asyncio.wait([report, reading], timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {report, reading}
+        await asyncio.wait(either, timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         seconds = time.perf_counter() - start
         if not report.done():
             why = reading.exception() if reading.done() else "timed out"
