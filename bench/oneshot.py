@@ -14,7 +14,9 @@ While they run, the bench polls every ``POLL`` seconds: the receiver's
 appeared in D (the ``.part``, created when the receiver accepts). The result
 holds the seconds from that moment to the receiver's exit (hashed, fsynced,
 renamed: the transfer), from the receiver's spawn to its exit (what the user
-waits, start-up and handshake included), and the receiver's peak RSS.
+waits, start-up and handshake included), the receiver's peak RSS, and the CPU
+time of both processes (from ``RUSAGE_CHILDREN``: the bench reaps no other
+child meanwhile; a relay is not counted, it does not end).
 
 ``wormhole_transfer`` does the same with magic-wormhole when it is installed
 with a mailbox server that can run on loopback (``bench.wormhole``).
@@ -26,6 +28,7 @@ import asyncio
 import contextlib
 import os
 import re
+import resource
 import tempfile
 import time
 from dataclasses import dataclass
@@ -51,8 +54,22 @@ class Outcome:
     """Seconds from the receiver's spawn to its exit."""
     peak_rss: int
     """The receiver's peak resident memory in bytes (``VmHWM``, and the largest ``VmRSS`` seen)."""
+    cpu: float
+    """CPU seconds of both processes, start-up included (``RUSAGE_CHILDREN``)."""
     path: Path
     """The received file."""
+
+
+def children_cpu() -> float:
+    """CPU seconds of every child process that has ended and been reaped so far."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds process ``pid`` has used so far, all its threads (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def clean_env(config: Path, code: str = "") -> dict[str, str]:
@@ -193,6 +210,7 @@ async def one_transfer(source: Path, folder: Path, relay: int, timeout: float) -
         else:
             send_args = ["--bind", LOOPBACK, "--port", "0", "--no-discovery", str(source)]
         procs: list[Process] = []
+        cpu = children_cpu()
         try:
             sender = await Process.start(
                 "confide send",
@@ -217,7 +235,8 @@ async def one_transfer(source: Path, folder: Path, relay: int, timeout: float) -
             started, ended, peak = await watch(receiver, folder, timeout)
             await receiver.finish(SETUP_TIMEOUT)
             await sender.finish(SETUP_TIMEOUT)
+            cpu = children_cpu() - cpu
         finally:
             for proc in procs:
                 await proc.stop()
-    return Outcome(ended - started, ended - spawned, peak, received(folder))
+    return Outcome(ended - started, ended - spawned, peak, cpu, received(folder))

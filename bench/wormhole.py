@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from bench import cpus
-from bench.oneshot import Outcome, Process, clean_env, received, tail, watch
+from bench.oneshot import Outcome, Process, children_cpu, clean_env, received, tail, watch
 from bench.peers import LOOPBACK
 
 READY_TIMEOUT = 20.0
@@ -108,6 +108,7 @@ async def one_transfer(mailbox: Mailbox, source: Path, folder: Path, timeout: fl
     with tempfile.TemporaryDirectory(prefix="confide-bench-") as scratch:
         logs = Path(scratch)
         procs: list[Process] = []
+        cpu = children_cpu()
         try:
             sender = await Process.start(
                 "wormhole send",
@@ -130,7 +131,8 @@ async def one_transfer(mailbox: Mailbox, source: Path, folder: Path, timeout: fl
             started, ended, peak = await watch(receiver, folder, timeout)
             await receiver.finish(5)
             await sender.finish(READY_TIMEOUT)
+            cpu = children_cpu() - cpu
         finally:
             for proc in procs:
                 await proc.stop()
-    return Outcome(ended - started, ended - spawned, peak, received(folder))
+    return Outcome(ended - started, ended - spawned, peak, cpu, received(folder))

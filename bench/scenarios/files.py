@@ -29,7 +29,10 @@ received copy is checked against that digest before it is deleted:
   and a local mailbox server are installed; otherwise its row says so.
 
 The MiB/s figures have the floor as their baseline; the target of the two
-commands is 0.6x. "Disk" is the page cache here: the machine has the memory
+commands is 0.6x. ``CPU/GiB`` is the CPU time both ends spent per GiB (the
+bench's own and the peer's from ``/proc/PID/stat``, the two commands' from
+``RUSAGE_CHILDREN``): on a shared machine a rate swings with whatever else
+runs, while the CPU cost of a byte barely moves. "Disk" is the page cache here: the machine has the memory
 to hold the file, so this measures the transfer, not the disk.
 """
 
@@ -59,6 +62,7 @@ from confide.protocol import messages as m
 SCENARIO = "files"
 CHUNK = 64 * 1024
 MIB = 1 << 20
+GIB = 1 << 30
 TIMEOUT = 600.0
 PING_GAP = 0.005
 """Seconds between a chat's echo and the next chat during the in-session transfer."""
@@ -92,13 +96,16 @@ def check(path: Path, digest: bytes) -> None:
     path.unlink()
 
 
-async def floor(peer: PeerProcess, source: Path, size: int, digest: bytes, dest: Path) -> float:
-    """The floor: read, hash, seal, loopback TCP; open, write, hash, fsync. MiB/s."""
+async def floor(
+    peer: PeerProcess, source: Path, size: int, digest: bytes, dest: Path
+) -> tuple[float, float]:
+    """The floor: read, hash, seal, loopback TCP; open, write, hash, fsync. (MiB/s, CPU s)."""
     reader, writer, key = await peer_stream(peer, "aead", "file", path=str(dest), total=size)
     aead = ChaCha20Poly1305(key)
     hasher = hashlib.sha256()
+    pid = peer.proc.pid
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time() + oneshot.process_cpu(pid)
         with source.open("rb", buffering=0) as src:
             for seq in itertools.count():
                 chunk = src.read(CHUNK)
@@ -109,6 +116,7 @@ async def floor(peer: PeerProcess, source: Path, size: int, digest: bytes, dest:
                 await writer.drain()
         theirs = await asyncio.wait_for(reader.readexactly(32), TIMEOUT)
         seconds = time.perf_counter() - start
+        cpu = time.process_time() + oneshot.process_cpu(pid) - cpu
     finally:
         writer.close()
         with contextlib.suppress(Exception):
@@ -117,13 +125,13 @@ async def floor(peer: PeerProcess, source: Path, size: int, digest: bytes, dest:
     if not theirs == hasher.digest() == digest:
         raise RuntimeError("the floor's copy differs from the source")
     dest.unlink()
-    return size / MIB / seconds
+    return size / MIB / seconds, cpu
 
 
 async def in_session(
     peer: PeerProcess, source: Path, size: int, folder: Path
-) -> tuple[float, list[float], Path]:
-    """The engine over a chat session, with chats timed meanwhile: (MiB/s, RTTs, received)."""
+) -> tuple[float, float, list[float], Path]:
+    """The engine over a chat session, chats timed meanwhile: (MiB/s, CPU s, RTTs, received)."""
     from confide.app.events import AppEvent, TransferFailed
     from confide.app.transfer import Transfers
 
@@ -165,14 +173,16 @@ async def in_session(
     transfers = Transfers(link.send, on_event, downloads=folder, flow=flow)
     tasks = [asyncio.create_task(transfers.run()), asyncio.create_task(read())]
     rtts: list[float] = []
+    pid = peer.proc.pid
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time() + oneshot.process_cpu(pid)
         transfers.offer(source)
         tasks.append(asyncio.create_task(ping(rtts)))
         reading = tasks[1]
         either: set[asyncio.Future[Any]] = {report, reading}
         await asyncio.wait(either, timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         seconds = time.perf_counter() - start
+        cpu = time.process_time() + oneshot.process_cpu(pid) - cpu
         if not report.done():
             why = reading.exception() if reading.done() else "timed out"
             raise RuntimeError(f"the session ended before the transfer was done: {why!r}")
@@ -188,7 +198,7 @@ async def in_session(
     await peer.done()
     if not said.startswith("done "):
         raise RuntimeError(f"the peer: {said}")
-    return size / MIB / seconds, rtts, Path(said.removeprefix("done "))
+    return size / MIB / seconds, cpu, rtts, Path(said.removeprefix("done "))
 
 
 def figures(cfg: Config) -> dict[str, Figure]:
@@ -268,7 +278,31 @@ def figures(cfg: Config) -> dict[str, Figure]:
             f"({WORMHOLE_MB_S * 1e6 / MIB:.0f} MiB/s) for 0.24 on this machine class",
         ),
     }
+    cpu_names = {
+        "floor": "floor: CPU/GiB",
+        "direct": "send/receive direct: CPU/GiB",
+        "relay": "send/receive relay: CPU/GiB",
+        "session": "chat session: CPU/GiB",
+    }
+    for key, name in cpu_names.items():
+        figs[f"{key} cpu"] = Figure(
+            SCENARIO,
+            name,
+            "s",
+            "lower",
+            baseline=None if key == "floor" else cpu_names["floor"],
+            note=CPU_NOTES[key],
+        )
+    figs["wormhole"] = figs.pop("wormhole")  # the optional peer last
     return figs
+
+
+CPU_NOTES = {
+    "floor": "CPU time of both ends per GiB: steadier than a rate on a shared machine",
+    "direct": "both processes, start-up and handshake included (not the relay's)",
+    "relay": "the same; the relay's CPU is not counted",
+    "session": "both ends, chats included",
+}
 
 
 async def run(cfg: Config) -> list[Figure]:
@@ -285,7 +319,8 @@ async def _run(cfg: Config, scratch: Path) -> list[Figure]:
     inbox.mkdir()
     server = await relay.start_relay()
     if not isinstance(server, relay.RelayProcess):
-        figs["relay"].unavailable = figs["relay rss"].unavailable = server
+        for key in ("relay", "relay rss", "relay cpu"):
+            figs[key].unavailable = server
     why_not = wormhole.unavailable()
     mailbox: wormhole.Mailbox | None = None
     if why_not is None:
@@ -299,24 +334,28 @@ async def _run(cfg: Config, scratch: Path) -> list[Figure]:
         check(done.path, digest)
         figs[key].samples.append(size / MIB / done.transfer)
         figs[f"{key} rss"].samples.append(done.peak_rss / MIB)
+        figs[f"{key} cpu"].samples.append(done.cpu / (size / GIB))
         walls.setdefault(key, []).append(size / MIB / done.wall)
 
     async def session() -> None:
         peer = await PeerProcess.start()
         try:
-            rate, rtts, path = await in_session(peer, source, size, inbox)
+            rate, cpu, rtts, path = await in_session(peer, source, size, inbox)
         finally:
             await peer.stop()
         check(path, digest)
         rtts.sort()
         figs["session"].samples.append(rate)
+        figs["session cpu"].samples.append(cpu / (size / GIB))
         figs["p50"].samples.append(percentile(rtts, 50) * 1e3)
         figs["p99"].samples.append(percentile(rtts, 99) * 1e3)
 
     async def floor_run() -> None:
         peer = await PeerProcess.start()
         try:
-            figs["floor"].samples.append(await floor(peer, source, size, digest, inbox / "copy"))
+            rate, cpu = await floor(peer, source, size, digest, inbox / "copy")
+            figs["floor"].samples.append(rate)
+            figs["floor cpu"].samples.append(cpu / (size / GIB))
         finally:
             await peer.stop()
 
@@ -327,13 +366,13 @@ async def _run(cfg: Config, scratch: Path) -> list[Figure]:
         figs["wormhole"].samples.append(size / MIB / done.transfer)
 
     variants: list[tuple[list[str], Callable[[], Awaitable[None]]]] = [
-        (["floor"], floor_run),
-        (["session", "p50", "p99"], session),
-        (["direct", "direct rss"], lambda: one_shot("direct", 0)),
+        (["floor", "floor cpu"], floor_run),
+        (["session", "p50", "p99", "session cpu"], session),
+        (["direct", "direct rss", "direct cpu"], lambda: one_shot("direct", 0)),
     ]
     if isinstance(server, relay.RelayProcess):
         port = server.port
-        variants.append((["relay", "relay rss"], lambda: one_shot("relay", port)))
+        variants.append((["relay", "relay rss", "relay cpu"], lambda: one_shot("relay", port)))
     if mailbox is not None:
         variants.append((["wormhole"], wormhole_run))
     walls: dict[str, list[float]] = {}
