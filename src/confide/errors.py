@@ -7,6 +7,23 @@ connection ended). ``RelayError`` is a relay's ``CLOSE``: it carries the
 relay's reason, and ``confide.ui.texts`` turns it into words. Each error
 carries the process exit code the CLI uses, so the mapping from failure to
 exit status lives in one place.
+
+Exit codes (README "Exit codes", ``confide --help``):
+
+====  ================================================================
+0     done: the chat ended normally; ``send``/``receive``: every file
+      arrived and its hash was verified
+1     an error: unexpected, or for ``send``/``receive`` an offer was
+      declined, a hash did not match, the disk is full (the ``.part``
+      is kept), ...
+2     usage error: bad arguments, no code, an unreadable file or path
+3     wrong code or password (``AuthenticationError``)
+4     could not connect, or the connection was lost and did not come
+      back within ``--resume-window`` (``RemoteError``, ``ClosedError``)
+130   interrupted (Ctrl-C)
+====  ================================================================
+
+Every one of them is one plain line on stderr, never a traceback.
 """
 
 from __future__ import annotations

@@ -39,10 +39,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from confide.app.events import AppEvent, TransferDone, TransferFailed, TransferOffered, TransferRef
+from confide.app.events import (
+    AppEvent,
+    Notice,
+    TransferDone,
+    TransferFailed,
+    TransferOffered,
+    TransferRef,
+)
 from confide.app.link import Link, LinkDown, LinkUp
 from confide.app.run import Arrivals, Hosting, HostOptions, JoinOptions, host_session, join_session
-from confide.app.transfer import Transfers
+from confide.app.transfer import Transfers, link_flow
 from confide.errors import EXIT_ERROR, EXIT_OK, ClosedError, ConfideError, LocalError
 from confide.net.host import Established
 from confide.protocol.messages import Bye, Message, Nick
@@ -51,9 +58,10 @@ SENT = "sent"
 """The sender's ``Bye`` reason: every offer has ended on its side, nothing more comes."""
 RECEIVED = "received"
 """The receiver's ``Bye`` reason when every offer arrived and was verified."""
-LINK_REFUSED = "refused "
-"""How the engine words a tree's link it did not create (a ``TransferFailed`` that
-precedes the tree's ``TransferDone``: the transfer went on)."""
+INTERRUPTED = "interrupted"
+"""The ``Bye`` reason of an end stopped with Ctrl-C."""
+MAX_REASON = 1000
+"""Characters of the receiver's ``Bye`` that list what went wrong (a message has a size limit)."""
 CLOSE_WAIT = 2.0
 """Seconds the last ``Bye`` may take to leave before the link is closed anyway."""
 
@@ -140,6 +148,7 @@ class _Ends:
         self._up = asyncio.Event()
         self._up.set()
         self._pump: asyncio.Task[None] | None = None
+        self._link_flow = link_flow(lambda peer: self.link)
         self.transfers = Transfers(self._send, self._on_event, downloads=downloads, flow=self._flow)
 
     # -- the two roles -------------------------------------------------------
@@ -174,7 +183,7 @@ class _Ends:
                 with contextlib.suppress(asyncio.CancelledError):
                     await answers
             problems = self._problems()
-            self.link.send(Bye("; ".join(problems) or RECEIVED))
+            self.link.send(Bye("; ".join(problems)[:MAX_REASON] or RECEIVED))
         return EXIT_ERROR if problems else EXIT_OK
 
     def _receiver_finished(self) -> bool:
@@ -192,7 +201,12 @@ class _Ends:
             ref = await self.offers.get()
             self.asking = True
             try:
-                if not await self.ui.ask(ref, self._them()):
+                try:
+                    accepted = await self.ui.ask(ref, self._them())
+                except ConfideError as exc:  # no answer (end of input)
+                    self.ui.line(str(exc))
+                    accepted = False
+                if not accepted:
                     self.transfers.decline(ref)
                     self.outcomes[key(ref)] = TransferFailed(ref, "declined")
                     continue
@@ -225,6 +239,10 @@ class _Ends:
         except ConfideError as exc:
             self.transfers.close(str(exc))
             raise
+        except asyncio.CancelledError:  # Ctrl-C: tell the peer, keep the .part files
+            self.transfers.close(INTERRUPTED)
+            await self._farewell(INTERRUPTED)
+            raise
         finally:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConfideError):
@@ -234,6 +252,19 @@ class _Ends:
                 async with asyncio.timeout(CLOSE_WAIT):
                     await self.link.close()
             await self.link.abort()
+
+    async def _farewell(self, reason: str) -> None:
+        """Say ``Bye(reason)`` and read on until the peer closes (at most ``CLOSE_WAIT``).
+
+        Closing with the peer's data unread would reset the connection, and a
+        reset can take our ``Bye`` with it before the peer reads it.
+        """
+        with contextlib.suppress(ConfideError, TimeoutError):
+            self.link.send(Bye(reason))
+            self.link.shutdown_write()
+            async with asyncio.timeout(CLOSE_WAIT):
+                while True:
+                    await self.link.receive()
 
     async def _until(self, done: Callable[[], bool]) -> None:
         """Read the link until ``done()``; what ends the link or the pump is raised."""
@@ -250,21 +281,31 @@ class _Ends:
                     return
                 for task in (reader, pump):
                     if task.done():
-                        task.result()  # raises what ended it
-                        raise ClosedError("the session ended early")
+                        self._raise_end(task)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConfideError):
                 await reader
 
+    def _raise_end(self, task: asyncio.Task[None]) -> None:
+        """Raise what ended ``task`` (the reader or the pump), in the peer's words if it left."""
+        try:
+            task.result()
+        except ClosedError:
+            if self.peer_bye is None or self.peer_bye in (SENT, RECEIVED):
+                raise
+            raise ClosedError(f"{self._them()} stopped: {self.peer_bye}") from None
+        raise ClosedError("the session ended early")
+
     async def _read(self) -> None:
         while True:
             self._take(await self.link.receive())
-            self._changed.set()
 
     def _take(self, message: Message) -> None:
+        """One message from the peer; a file message's outcome comes back as an event."""
         if self.transfers.handle(message):
             return
+        self._changed.set()
         if isinstance(message, Nick):
             self.peer_nick = message.nick
             self.ui.line(f"connected to {self._them()}")
@@ -281,10 +322,9 @@ class _Ends:
         self.link.send(message)
 
     async def _flow(self, peer: str) -> None:
-        """Before each chunk: the link is up and has room (the engine's window bounds the rest)."""
-        del peer
-        await self._up.wait()
-        await self.link.drain()
+        """Before each chunk: the link is up, and has room (``link_flow``)."""
+        await self._up.wait()  # while down, nothing is sent: the resend will carry it all
+        await self._link_flow(peer)
 
     def _on_event(self, event: AppEvent) -> None:
         if isinstance(event, TransferOffered):
@@ -294,8 +334,8 @@ class _Ends:
                 self.transfers.decline(event.ref)
             else:
                 self.ui.line(f"offering {event.ref.name}")
-        elif isinstance(event, TransferFailed) and event.reason.startswith(LINK_REFUSED):
-            self.ui.line(f"{event.ref.name}: {event.reason}")  # one link; the tree goes on
+        elif isinstance(event, Notice):  # e.g. a tree's link that was not made
+            self.ui.line(event.text)
             return
         elif isinstance(event, TransferDone | TransferFailed):
             self.outcomes[key(event.ref)] = event

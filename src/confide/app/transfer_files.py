@@ -23,7 +23,7 @@ import hashlib
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,9 @@ def scan(path: Path) -> tuple[str, list[Entry], list[Path]]:
     """
     try:
         info = path.stat()
-        name = path.resolve().name
+        name = path.absolute().name
+        if name in ("", ".."):
+            name = path.resolve().name  # "..", "/": the name of the folder it means
         if not name:
             raise UsageError(f"{path} has no name to send it under")
         if stat.S_ISREG(info.st_mode):
@@ -105,8 +107,11 @@ def _spans(entries: list[Entry] | tuple[Entry, ...], paths: list[Path]) -> list[
     return spans
 
 
-def _span_at(spans: list[_Span], offset: int) -> int:
-    for index, span in enumerate(spans):
+def _span_at(spans: list[_Span], offset: int, hint: int = 0) -> int:
+    """The index of the span holding stream ``offset``, searching from ``hint`` on."""
+    start = hint if 0 <= hint < len(spans) and spans[hint].start <= offset else 0
+    for index in range(start, len(spans)):
+        span = spans[index]
         if offset < span.start + span.size:
             return index
     return len(spans)
@@ -125,7 +130,7 @@ class Source:
 
     def read(self, offset: int) -> bytes:
         """The next chunk at stream ``offset``; ``LocalError`` if a file shrank or vanished."""
-        index = _span_at(self._spans, offset)
+        index = _span_at(self._spans, offset, self._index)
         span = self._spans[index]
         within = offset - span.start
         try:
@@ -173,18 +178,23 @@ def _hash_file(digest: hashlib._Hash, path: Path, take: int) -> None:
             take -= got
 
 
-def part_paths(manifest: Manifest, folder: Path, resume: bool) -> tuple[Path, int]:
+def part_paths(
+    manifest: Manifest, folder: Path, resume: bool, busy: Collection[Path] = ()
+) -> tuple[Path, int]:
     """The ``.part`` to write to, and how many stream bytes of it can be kept.
 
     With ``resume``, an existing ``NAME.part`` of the right kind is kept;
     otherwise the ``.part`` of the first final name that is free, new.
+    ``busy`` are the ``.part`` files other transfers are writing: never these.
     """
     part = folder / (manifest.name + PART_SUFFIX)
-    if resume and (part.is_dir() if not manifest.single else part.is_file()):
+    kind_fits = part.is_file() if manifest.single else part.is_dir()
+    if resume and part not in busy and not part.is_symlink() and kind_fits:
         return part, resume_offset(manifest, part)
 
     def taken(name: str) -> bool:
-        return os.path.lexists(folder / name) or os.path.lexists(folder / (name + PART_SUFFIX))
+        part = folder / (name + PART_SUFFIX)
+        return os.path.lexists(folder / name) or os.path.lexists(part) or part in busy
 
     return folder / (free_name(manifest.name, taken) + PART_SUFFIX), 0
 
@@ -226,8 +236,14 @@ def hash_part(manifest: Manifest, part: Path, offset: int) -> hashlib._Hash:
 
 
 def check_space(folder: Path, needed: int) -> None:
-    """``LocalError`` with the numbers if ``folder``'s disk has less than ``needed`` bytes free."""
-    free = shutil.disk_usage(folder).free
+    """``LocalError`` with the numbers if ``folder``'s disk has less than ``needed`` bytes free.
+
+    ``folder`` need not exist yet: its nearest existing parent is measured.
+    """
+    there = folder
+    while not there.exists() and there != there.parent:
+        there = there.parent
+    free = shutil.disk_usage(there).free
     if free < needed:
         raise LocalError(
             f"not enough free space in {folder}: {needed} bytes needed, {free} bytes free"
@@ -260,7 +276,7 @@ class Sink:
         """Write ``data`` at stream ``offset``; ``DiskFullError`` when the disk is full."""
         view = memoryview(data)
         while view:
-            index = _span_at(self._spans, offset)
+            index = _span_at(self._spans, offset, self._index)
             span = self._spans[index]
             within = offset - span.start
             take = min(len(view), span.size - within)
@@ -283,7 +299,8 @@ class Sink:
             return
         self.close()
         path = self._spans[index].path
-        _mkdir(path.parent, parents=True)
+        if not self.manifest.single:
+            _mkdir(path.parent, parents=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW
         self._file = os.open(path, flags | (os.O_TRUNC if within == 0 else 0), 0o644)
         self._index = index
@@ -300,15 +317,22 @@ class Sink:
     def finish(self, on_refused: Callable[[str], None]) -> Path:
         """Make the ``.part`` whole and give it its final name (blocking: run it in a thread).
 
-        Creates empty files, fsyncs every file, creates the links that stay
-        inside the tree (``on_refused`` gets one line for each other), and
-        renames the ``.part`` to the first free final name, which it returns.
+        Creates empty files, fsyncs every file, removes from a tree what is
+        not in the offer (left in a kept ``.part`` by an earlier, different
+        offer of the same name), creates the links that stay inside the tree
+        (``on_refused`` gets one line for each other), and renames the
+        ``.part`` to the first free final name, which it returns.
         """
         self.close()
         members = _members(self.manifest, self.part)
+        if not self.manifest.single:
+            _prune(
+                self.part, {entry.path for entry in self.manifest.entries if entry.kind != "link"}
+            )
         for entry, path in zip(self.manifest.entries, members, strict=True):
             if entry.kind == "file":
-                _mkdir(path.parent, parents=True)
+                if not self.manifest.single:
+                    _mkdir(path.parent, parents=True)
                 handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
                 try:
                     os.fsync(handle)
@@ -318,24 +342,38 @@ class Sink:
             if entry.kind != "link":
                 continue
             if link_allowed(entry.path, entry.target, self.manifest.links):
+                if path.is_symlink():  # made by an earlier try that failed later
+                    path.unlink()
                 os.symlink(entry.target, path)
             else:
-                on_refused(f"{entry.path}: a link to {entry.target!r} was not created")
+                on_refused(f"the link {entry.path} to {entry.target!r} leads outside: not created")
         folder = self.part.parent
-        final = folder / free_name(self.manifest.name, lambda name: os.path.lexists(folder / name))
-        if self.manifest.single:
+        while True:
+            final = folder / free_name(
+                self.manifest.name, lambda name: os.path.lexists(folder / name)
+            )
             try:
-                os.link(self.part, final)  # never replaces an existing file
-            except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
-                    raise
-                os.rename(self.part, final)  # no hard links here: checked free just above
-            else:
-                os.unlink(self.part)
-        else:
-            os.rename(self.part, final)
+                self._rename(final)
+            except FileExistsError:
+                continue  # taken since we looked: the next free name
+            break
         _fsync_folder(folder)
         return final
+
+    def _rename(self, final: Path) -> None:
+        if not self.manifest.single:
+            if os.path.lexists(final):
+                raise FileExistsError(final)
+            os.rename(self.part, final)
+            return
+        try:
+            os.link(self.part, final)  # never replaces an existing file
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+                raise
+            os.rename(self.part, final)  # no hard links here: checked free just before
+        else:
+            os.unlink(self.part)
 
     def discard(self) -> None:
         """Remove the ``.part`` (its data is known to be bad)."""
@@ -344,6 +382,20 @@ class Sink:
             shutil.rmtree(self.part, ignore_errors=True)
         else:
             self.part.unlink(missing_ok=True)
+
+
+def _prune(top: Path, wanted: set[str]) -> None:
+    """Remove everything under ``top`` whose relative path is not in ``wanted``."""
+    for folder, dirs, files in os.walk(top, topdown=False):
+        rel = Path(folder).relative_to(top)
+        for name in [*files, *dirs]:
+            path = Path(folder) / name
+            if (rel / name).as_posix() in wanted:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def _mkdir(path: Path, *, parents: bool = False) -> None:

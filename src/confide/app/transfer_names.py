@@ -28,11 +28,13 @@ PART_SUFFIX = ".part"
 """What is appended to a final name while the data arrives."""
 
 _DEVICE = re.compile(r"^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$", re.IGNORECASE)
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""Unicode categories dropped from names: controls, format (bidi, zero-width), line breaks."""
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
 def _visible(char: str) -> bool:
-    return char not in _BIDI and unicodedata.category(char) not in ("Cc", "Cf")
+    return char not in _BIDI and unicodedata.category(char) not in _HIDDEN
 
 
 def _shorten(name: str) -> str:
