@@ -326,9 +326,17 @@ def test_a_receiver_that_acks_too_much_or_accepts_nothing_is_refused(tmp_path: P
 
 
 def test_what_cannot_be_offered_or_answered_is_a_usage_error(tmp_path: Path) -> None:
+    crowd = tmp_path / "crowd"
+    crowd.mkdir()
+    for n in range(3000):
+        (crowd / f"file number {n:04}.txt").touch()
+
     async def scenario(bob: Side, raw: MemoryLink) -> None:
         with pytest.raises(UsageError, match="cannot send"):
             bob.engine.offer(tmp_path / "missing")
+        with pytest.raises(UsageError, match=r"too many entries \(3000\) for one offer"):
+            bob.engine.offer(crowd)
+        assert bob.engine.active() == []
         with pytest.raises(UsageError, match="no offer to accept"):
             bob.engine.accept()
         with pytest.raises(UsageError, match="no transfer to cancel"):
@@ -461,3 +469,22 @@ def test_a_downloads_folder_that_is_a_link_is_fine(tmp_path: Path) -> None:
     run(tmp_path, scenario)
     assert (tmp_path / "elsewhere" / "one.txt").read_text() == "one"
     assert (tmp_path / "elsewhere" / "tree" / "in" / "two.txt").read_text() == "two"
+
+
+def test_an_empty_file_arrives(tmp_path: Path) -> None:
+    (tmp_path / "empty").touch()
+
+    async def scenario(alice: Side, bob: Side) -> None:
+        alice.engine.offer(tmp_path / "empty")
+        await until(bob.engine.pending, "the offer")
+        bob.engine.accept()
+        await until(lambda: bob.of(TransferDone) and alice.of(TransferDone), "both done")
+
+    run(tmp_path, scenario)
+    assert (tmp_path / "bob" / "empty").read_bytes() == b""
+
+
+def test_a_complete_part_is_only_verified_and_renamed(tmp_path: Path) -> None:
+    content = os.urandom(200_000)
+    chunks = _resume(tmp_path, content, content)
+    assert chunks == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from confide.app.transfer_core import (
@@ -194,3 +197,15 @@ def test_the_meter_paces_events_and_estimates() -> None:
 def test_the_largest_chunk_fits_one_record() -> None:
     biggest = FileChunk(2**63 - 1, "\U0001f600" * MAX_NICK, 2**63 - 1, bytes(FILE_CHUNK))
     assert len(encode(biggest)) <= MAX_MESSAGE
+
+
+def test_the_pure_transfer_modules_load_no_io_module() -> None:
+    probe = (
+        "import sys, confide.app.transfer_core, confide.app.transfer_names\n"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    io = ("asyncio", "socket", "textual", "threading", "subprocess", "selectors", "ssl")
+    assert [name for name in loaded if name.split(".")[0] in io] == []

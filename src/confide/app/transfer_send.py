@@ -30,7 +30,7 @@ from confide.app.transfer_core import Entry, Meter, Window
 from confide.app.transfer_files import Source, scan
 from confide.app.transfer_hub import Hub, Key, key_of, peer_words
 from confide.app.transfer_names import safe_name
-from confide.errors import ConfideError
+from confide.errors import ConfideError, LocalError, UsageError
 from confide.protocol.messages import (
     FileAccept,
     FileAck,
@@ -38,6 +38,7 @@ from confide.protocol.messages import (
     FileChunk,
     FileDone,
     FileOffer,
+    encode,
 )
 
 FlowControl = Callable[[str], Awaitable[None]]
@@ -104,6 +105,13 @@ class Sender:
             [entry.kind for entry in entries],
             [entry.target for entry in entries],
         )
+        try:
+            encode(message)  # remembered: sending it does not encode it again
+        except LocalError:
+            raise UsageError(
+                f"{path} holds too many entries ({len(entries)}) for one offer: "
+                "send an archive of it, or its folders one by one"
+            ) from None
         ref = TransferRef(peer, offer_id, False, safe_name(name), size, files)
         self._hub.send(message)
         self.offers[offer_id] = Offer(ref, path, message, paths)
