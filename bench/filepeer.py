@@ -75,9 +75,8 @@ async def sink_file(
 
 async def receive_files(hosted: Established, cmd: dict[str, Any]) -> None:
     """Run the transfer engine on the hosted session: accept, receive, echo chats."""
-    from confide.app.transfer import Transfers
-
     from confide.app.events import AppEvent, TransferDone, TransferFailed, TransferOffered
+    from confide.app.transfer import Transfers, link_flow
 
     folder = Path(cmd["dir"])
     link = resumable(hosted)
@@ -92,11 +91,7 @@ async def receive_files(hosted: Established, cmd: dict[str, Any]) -> None:
         elif isinstance(event, TransferFailed):
             link.send(m.Chat(REPORT, f"failed {event.reason}"))
 
-    async def flow(_peer: str) -> None:
-        while link.queued_bytes() >= m.FILE_CHUNK:
-            await link.drain()
-
-    transfers = Transfers(link.send, on_event, downloads=folder, flow=flow)
+    transfers = Transfers(link.send, on_event, downloads=folder, flow=link_flow(lambda _peer: link))
     pump = asyncio.create_task(transfers.run())
     try:
         await link.receive()  # the joiner's nick

@@ -134,7 +134,7 @@ async def in_session(
 ) -> tuple[float, float, list[float], Path]:
     """The engine over a chat session, chats timed meanwhile: (MiB/s, CPU s, RTTs, received)."""
     from confide.app.events import AppEvent, TransferFailed
-    from confide.app.transfer import Transfers
+    from confide.app.transfer import Transfers, link_flow
 
     link = resumable(await peer_channel(peer, "files", nick=False, dir=str(folder)))
     link.send(m.Nick("bench"))
@@ -145,10 +145,6 @@ async def in_session(
     def on_event(event: AppEvent) -> None:
         if isinstance(event, TransferFailed) and not report.done():
             report.set_exception(RuntimeError(f"the bench's end failed: {event.reason}"))
-
-    async def flow(_peer: str) -> None:
-        while link.queued_bytes() >= m.FILE_CHUNK:
-            await link.drain()
 
     async def read() -> None:
         while True:
@@ -171,7 +167,7 @@ async def in_session(
                 return
             await asyncio.sleep(PING_GAP)
 
-    transfers = Transfers(link.send, on_event, downloads=folder, flow=flow)
+    transfers = Transfers(link.send, on_event, downloads=folder, flow=link_flow(lambda _peer: link))
     tasks = [asyncio.create_task(transfers.run()), asyncio.create_task(read())]
     rtts: list[float] = []
     pid = peer.proc.pid
