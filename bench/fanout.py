@@ -22,7 +22,7 @@ import sys
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from bench.peer import nonce
+from bench.peers import nonce
 from confide import allocator
 
 LENGTH = struct.Struct(">I")

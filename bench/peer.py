@@ -13,6 +13,8 @@ Commands (``kind`` and ``mode``):
   ``aead``, open it and seal it again with ChaCha20-Poly1305 on the way).
 * ``tcp``/``aead`` + ``sink``: read ``total`` bytes (with ``aead``, open each
   sealed 64 KiB chunk), sending one byte back after every ``every`` bytes.
+* ``aead`` + ``file``: the same into the file ``path``, hashed, fsynced, and
+  the SHA-256 sent back (``bench.filepeer.sink_file``).
 * ``confide`` + ``echo``/``sink``/``session``: host a confide room, directly
   or on the relay at ``relay`` (a port), and answer with the port, the room
   and the secret (this bench's own throwaway code, never a user's). ``echo``
@@ -22,7 +24,9 @@ Commands (``kind`` and ``mode``):
   ``ChatSession``, which acknowledges each chat. ``echo-resumable`` is
   ``echo`` over a ``ResumableLink`` (sequence numbers, acks, heartbeats, the
   outbox), as ``app/run.py`` wraps a version-2 session; the bench's end
-  does the same, and ends with a ``Bye``.
+  does the same, and ends with a ``Bye``. ``files`` receives what the bench
+  offers into ``dir`` with the transfer engine and echoes chats meanwhile
+  (``bench.filepeer.receive_files``).
 
 The peer exits when its stdin ends.
 """
@@ -33,11 +37,20 @@ import asyncio
 import contextlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from bench.peers import LOOPBACK, SETUP_TIMEOUT, listening_host, new_secret, resumable
+from bench import filepeer
+from bench.peers import (
+    LOOPBACK,
+    SETUP_TIMEOUT,
+    listening_host,
+    new_secret,
+    nonce,
+    resumable,
+)
 from confide import allocator
 from confide.app.chat import ChatSession
 from confide.app.link import LinkDown, LinkUp
@@ -50,11 +63,6 @@ from confide.protocol import messages as m
 CHUNK = 64 * 1024
 TAG = 16
 READ_SIZE = 256 * 1024
-
-
-def nonce(direction: int, seq: int) -> bytes:
-    """A ChaCha20-Poly1305 nonce: the direction (0 from the bench, 1 back), then a counter."""
-    return bytes((direction,)) + seq.to_bytes(11, "big")
 
 
 async def _serve_stream(cmd: dict[str, Any], reply: Any) -> None:
@@ -74,6 +82,9 @@ async def _serve_stream(cmd: dict[str, Any], reply: Any) -> None:
     try:
         if cmd["mode"] == "echo":
             await _echo_stream(reader, writer, aead, int(cmd["size"]))
+        elif cmd["mode"] == "file":
+            assert aead is not None, "a file is sent sealed"
+            await filepeer.sink_file(reader, writer, aead, Path(cmd["path"]), int(cmd["total"]))
         else:
             await _sink_stream(reader, writer, aead, int(cmd["total"]), int(cmd["every"]))
     finally:
@@ -163,6 +174,9 @@ async def _serve_confide(cmd: dict[str, Any], reply: Any) -> None:
 async def _confide_session(hosted: Established, cmd: dict[str, Any]) -> None:
     if cmd["mode"] == "echo-resumable":
         await _echo_resumable(hosted)
+        return
+    if cmd["mode"] == "files":
+        await filepeer.receive_files(hosted, cmd)
         return
     channel = hosted.channel
     try:

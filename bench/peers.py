@@ -35,6 +35,11 @@ RESUME_WINDOW = 60.0
 """Seconds a bench link waits for a new leg after a loss (the product's default is 300)."""
 
 
+def nonce(direction: int, seq: int) -> bytes:
+    """A ChaCha20-Poly1305 nonce: the direction (0 from the bench, 1 back), then a counter."""
+    return bytes((direction,)) + seq.to_bytes(11, "big")
+
+
 def new_secret() -> Secret:
     """A freshly generated code, as ``confide host`` makes one."""
     code = codes.generate(codes.new_nameplate(secrets.randbelow), 3, secrets.randbelow)

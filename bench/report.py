@@ -152,6 +152,7 @@ def document(figures: list[Figure], cfg: Config, seconds: float) -> dict[str, An
             }
         else:
             item["unavailable"] = fig.unavailable or "not measured"
+            item["optional"] = fig.optional
         if fig.target is not None:
             item["target"] = {
                 "text": fig.target.text(fig.unit),

@@ -60,10 +60,9 @@ class Sending:
 
 def start_send(confide: Launcher, *args: str, relay: str | None = None) -> Sending:
     """``confide send ARGS`` on loopback (or through the relay at ``relay``); wait for the code."""
+    where: tuple[str, ...] = ("--relay", relay) if relay is not None else ()
     if relay is None:
         where = ("--bind", "127.0.0.1", "--port", "0", "--no-discovery", "--no-relay")
-    else:
-        where = ("--relay", relay)
     proc = confide.run("send", *where, *args, label="send")
     port = 0
     if relay is None:

@@ -162,7 +162,7 @@ def test_reading_stops_while_messages_wait_and_goes_on_once_taken() -> None:
         data = secrets.token_bytes(m.FILE_CHUNK)
         sent = [m.FileChunk(7, "joiner", i * len(data), data) for i in range(600)]  # 38 MiB
         sending = asyncio.create_task(send_all(joiner, sent))
-        await until(lambda: not transport.is_reading(), "the host to stop reading")
+        await until(lambda: not transport.is_reading(), "the host to stop reading")  # type: ignore[attr-defined]
         waiting = len(host._inbox)
         assert waiting * m.FILE_CHUNK <= BACKLOG + LARGE, "what waits stays bounded"
         await until(lambda: joiner.queued_bytes() > 0, "the joiner to be held back")

@@ -107,9 +107,12 @@ async def open_chat(tmp: Path, *nicks: str) -> Chat:
         chat.join(nick, tmp)
     await until(lambda: len(host.hub.nicks()) == len(nicks) + 1, "everyone in the room")
     for side in chat.joiners.values():
-        await until(lambda side=side: side.of(Connected), "the joiner connected")
-        room = side.session.core.room  # type: ignore[union-attr]
-        await until(lambda room=room: len(room.members) == len(nicks) + 1, "the joiner sees all")
+        await until(lambda: side.of(Connected), "the joiner connected")  # noqa: B023 - awaited here
+        assert isinstance(side.session, ChatSession)
+        room = side.session.core.room
+        assert room is not None
+        members = room.members
+        await until(lambda: len(members) == len(nicks) + 1, "the joiner sees all")  # noqa: B023
     return chat
 
 

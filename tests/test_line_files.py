@@ -24,6 +24,13 @@ from confide.ui import commands as cmd
 from confide.ui import line, transfer_text
 from confide.ui.line import LineUI
 
+
+def _text(ui: LineUI) -> str:
+    """What ``ui`` wrote on its stderr (a ``StringIO`` in these tests)."""
+    assert isinstance(ui.err, io.StringIO)
+    return ui.err.getvalue()
+
+
 SAS = ("apple", "brick", "cloud", "delta")
 PHOTO = TransferRef("bob", 7, True, "photo.jpg", 2_100_000, 1)
 SENT = TransferRef("carol", 3, False, "notes", 12_000, 4)
@@ -107,7 +114,7 @@ def test_transfer_events_are_status_lines() -> None:
     ):
         ui.on_event(event)
     assert isinstance(ui.err, io.StringIO)
-    assert ui.err.getvalue().splitlines()[2:] == [
+    assert _text(ui).splitlines()[2:] == [
         "bob offers photo.jpg (2.1 MB): /accept or /decline",
         "receiving photo.jpg from bob into /dl/photo.jpg.part",
         "received photo.jpg (2.1 MB) from bob: saved as /dl/photo.jpg",
@@ -124,7 +131,7 @@ def test_progress_is_a_bar_redrawn_in_place_only_on_a_terminal() -> None:
     tty.on_event(TransferProgress(PHOTO, 1_050_000, 2_000_000.0, 0.5))
     tty.on_event(TransferProgress(PHOTO, 2_100_000, 2_000_000.0, 0.0))
     tty.on_event(TransferDone(PHOTO, "/dl/photo.jpg"))
-    text = tty.err.getvalue()
+    text = _text(tty)
     assert text.count("\r\x1b[K\u2193 photo.jpg from bob [##########----------]  50%") == 1
     assert (
         "[####################] 100% \u00b7 2.1 MB of 2.1 MB \u00b7 2.0 MB/s \u00b7 0:00 left"
@@ -133,14 +140,14 @@ def test_progress_is_a_bar_redrawn_in_place_only_on_a_terminal() -> None:
     assert text.endswith("\r\x1b[Kreceived photo.jpg (2.1 MB) from bob: saved as /dl/photo.jpg\n")
     pipe = LineUI(io.StringIO(), io.StringIO())
     pipe.on_event(TransferProgress(PHOTO, 1_050_000, 2_000_000.0, 0.5))
-    assert pipe.err.getvalue() == ""
+    assert _text(pipe) == ""
 
 
 def test_a_message_clears_the_bar_first() -> None:
     tty = LineUI(io.StringIO(), Terminal())
     tty.on_event(TransferProgress(PHOTO, 1_050_000, 2_000_000.0, 0.5))
     tty.status("carol joined (3 members)")
-    assert tty.err.getvalue().endswith("\r\x1b[Kcarol joined (3 members)\n")
+    assert _text(tty).endswith("\r\x1b[Kcarol joined (3 members)\n")
 
 
 def test_sizes_and_times_read_plainly() -> None:
@@ -162,5 +169,5 @@ def test_sizes_and_times_read_plainly() -> None:
 def test_names_from_the_network_are_made_inert() -> None:
     ui = LineUI(io.StringIO(), io.StringIO())
     ui.on_event(TransferOffered(TransferRef("ev\x1b[2Jil", 1, True, "a\x07b", 5, 1)))
-    assert "\x1b" not in ui.err.getvalue()
-    assert "\x07" not in ui.err.getvalue()
+    assert "\x1b" not in _text(ui)
+    assert "\x07" not in _text(ui)

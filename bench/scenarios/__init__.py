@@ -35,4 +35,5 @@ SCENARIOS: dict[str, Scenario] = {
     "startup": _load("startup"),
     "first-message": _load("first_message"),
     "resume": _load("resume"),
+    "files": _load("files"),
 }

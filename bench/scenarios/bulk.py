@@ -38,8 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from bench import cpus, relay
 from bench.core import Config, Figure, Target
-from bench.peer import nonce
-from bench.peers import PeerProcess, peer_channel, peer_stream
+from bench.peers import PeerProcess, nonce, peer_channel, peer_stream
 from confide.protocol import messages as m
 
 SCENARIO = "bulk"

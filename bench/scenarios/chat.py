@@ -38,8 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from bench import codec, cpus, relay
 from bench.core import Config, Figure, Target, percentile
-from bench.peer import nonce
-from bench.peers import PeerProcess, peer_channel, peer_stream, resumable
+from bench.peers import PeerProcess, nonce, peer_channel, peer_stream, resumable
 from confide.app.chat import ChatSession
 from confide.app.events import AppEvent, Delivered
 from confide.protocol import messages as m

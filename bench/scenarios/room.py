@@ -41,8 +41,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from bench import cpus
 from bench.core import Config, Figure, Target, percentile
 from bench.fanout import FROM_HUB, LENGTH, TO_HUB, member_key
-from bench.peer import nonce
-from bench.peers import LOOPBACK, SETUP_TIMEOUT, LineProcess
+from bench.peers import LOOPBACK, SETUP_TIMEOUT, LineProcess, nonce
 from bench.relay import confide_command
 from confide.net import tcp
 from confide.net.channel import Channel
