@@ -9,7 +9,7 @@ import pytest
 
 from confide.app.transfer_core import (
     ACK_EVERY,
-    WINDOW,
+    START_WINDOW,
     AckRhythm,
     Entry,
     Meter,
@@ -160,21 +160,22 @@ def test_manifest_of_refuses_malformed_offers(bad: FileOffer, why: str) -> None:
         manifest_of(bad)
 
 
-def test_the_window_holds_at_most_four_mib_unacknowledged() -> None:
-    window = Window(size=10 * WINDOW)
-    window.sent = WINDOW - 1
+def test_the_window_starts_at_one_mib_and_checks_acks() -> None:
+    window = Window(size=10 * START_WINDOW)
+    window.start(0, now=0.0)
+    window.sent_chunk(START_WINDOW - 1, now=0.0)
     assert window.open()
-    window.sent = WINDOW
+    window.sent_chunk(1, now=0.0)
     assert not window.open()
-    assert window.ack(1)
+    assert window.ack(1, now=0.0)
     assert window.open()
-    assert not window.ack(0), "an ack never goes back"
-    assert not window.ack(WINDOW + 1), "an ack never passes what was sent"
+    assert not window.ack(0, now=0.0), "an ack never goes back"
+    assert not window.ack(START_WINDOW + 1, now=0.0), "an ack never passes what was sent"
     window.sent = window.size
     assert not window.open()
 
 
-def test_the_receiver_acks_every_mib_but_never_the_end_before_the_check() -> None:
+def test_the_receiver_acks_every_128_kib_but_never_the_end_before_the_check() -> None:
     rhythm = AckRhythm(size=3 * ACK_EVERY)
     assert not rhythm.due(ACK_EVERY - 1)
     assert rhythm.due(ACK_EVERY)

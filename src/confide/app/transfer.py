@@ -17,9 +17,9 @@ active), and the end of the session (close). Whatever goes wrong becomes a
 ``TransferFailed`` (plus a ``FileCancel`` to the other end), never an
 exception out of ``handle``.
 
-The flow (offer → accept with a resume prefix → chunks in a 4 MiB window,
-acks every MiB → done with the SHA-256 → verify, fsync, rename, final ack)
-is docs/PROTOCOL.md §12.
+The flow (offer → accept with a resume prefix → chunks in a delay-based
+window, acks every 128 KiB → done with the SHA-256 → verify, fsync, rename,
+final ack) is docs/PROTOCOL.md §12.
 """
 
 from __future__ import annotations

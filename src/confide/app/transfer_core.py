@@ -4,7 +4,8 @@
 and with every path made safe (``manifest_of`` turns a ``FileOffer`` into
 one or says in plain words why it is refused). ``Window`` is the sender's
 arithmetic: how far it has sent, how far the receiver acknowledged, whether
-one more chunk may go (at most ``WINDOW`` bytes un-acked). ``AckRhythm`` is
+one more chunk may go (a delay-based limit on un-acked bytes, learnt from
+the acks' round trips and delivery rate). ``AckRhythm`` is
 the receiver's: acknowledge at least every ``ACK_EVERY`` bytes written, but
 never the last byte before the stream is verified and renamed (that final
 ``FileAck(size)`` is what tells the sender the file arrived whole).
@@ -16,15 +17,32 @@ No asyncio, no disk, no clock of its own: time comes in as numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 from confide.app.transfer_names import safe_member, safe_name
 from confide.protocol.messages import FileOffer
 
-WINDOW = 4 * 1024 * 1024
-"""The most stream bytes a sender keeps in flight without an acknowledgement."""
+TARGET_QUEUE_DELAY = 0.010
+"""Seconds of queue the sender's window aims for on top of the path's smallest round trip."""
 
-ACK_EVERY = 1024 * 1024
+MIN_WINDOW = 256 * 1024
+"""The smallest window: more than ``ACK_EVERY`` plus a chunk, so acks keep coming."""
+
+MAX_WINDOW = 8 * 1024 * 1024
+"""The largest window (a resumable link's outbox holds 16 MiB)."""
+
+START_WINDOW = 1024 * 1024
+"""The window until the first round-trip and rate samples."""
+
+RATE_GAIN = 0.25
+"""Weight of a new delivery-rate sample in the moving average."""
+
+SILENCE_RESET = 1.0
+"""Seconds without an ack (at least; four acks' time on a slow path) after which the window
+learns again: that was a cut, and the session may have resumed over another path."""
+
+ACK_EVERY = 128 * 1024
 """A receiver acknowledges at least this often (bytes written)."""
 
 PROGRESS_HZ = 5.0
@@ -113,24 +131,95 @@ def manifest_of(offer: FileOffer) -> Manifest:
     return Manifest(name, offer.size, tuple(entries))
 
 
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A chunk on its way: where it ends, when it went, and the acked mark (bytes, time) then."""
+
+    end: int
+    time: float
+    acked: int
+    acked_time: float
+
+
 @dataclass(slots=True)
 class Window:
-    """The sender's position: ``sent`` bytes are out, ``acked`` are confirmed written."""
+    """The sender's position and how many un-acked bytes it may have in flight.
+
+    ``sent`` bytes are out, ``acked`` are confirmed written. The limit on
+    ``sent - acked`` is delay-based (like TCP Vegas or LEDBAT): just enough
+    to keep the path busy, and no more, because every byte in flight beyond
+    that sits in a socket buffer ahead of any chat line. Each chunk sent is
+    remembered with its send time; each ``FileAck(offset)`` gives a round
+    trip (now minus the send time of the last chunk it covers) and a
+    delivery rate (bytes acked since that chunk went, over that time). The
+    window is ``rate * (min_rtt + TARGET_QUEUE_DELAY)`` plus one ack's worth
+    (``ACK_EVERY``: a sample can only see the window to that grain, and
+    without it the window would settle below the path's capacity), clamped
+    to ``MIN_WINDOW``..``MAX_WINDOW``: when the path's queue holds less than
+    the target the measured round trip stays near ``min_rtt`` and the
+    window grows with the rate, when a queue builds the round trip rises
+    and the window shrinks. It is ``START_WINDOW`` until the first samples,
+    and starts learning again after a silence (``SILENCE_RESET``) without
+    an ack, so a resume over a slower path does not keep a stale
+    ``min_rtt``. Time comes in as numbers (``start``, ``sent_chunk``, ``ack``).
+    """
 
     size: int
     sent: int = 0
     acked: int = 0
+    limit: int = START_WINDOW
+    min_rtt: float | None = None
+    rate: float | None = None
+    acked_time: float = 0.0
+    _flight: deque[_Sent] = field(default_factory=deque)
+
+    def start(self, offset: int, now: float) -> None:
+        """Begin (or begin again) at ``offset``: nothing in flight, nothing learnt."""
+        self.sent = self.acked = offset
+        self.acked_time = now
+        self.limit = START_WINDOW
+        self.min_rtt = self.rate = None
+        self._flight.clear()
 
     def open(self) -> bool:
         """Whether one more chunk may go now (bytes left, and room in the window)."""
-        return self.sent < self.size and self.sent - self.acked < WINDOW
+        return self.sent < self.size and self.sent - self.acked < self.limit
 
-    def ack(self, offset: int) -> bool:
-        """Record the receiver's ``FileAck(offset)``; ``False`` if it is impossible."""
+    def sent_chunk(self, length: int, now: float) -> None:
+        """Record a chunk of ``length`` bytes sent at ``now`` (at offset ``sent``)."""
+        self.sent += length
+        self._flight.append(_Sent(self.sent, now, self.acked, self.acked_time))
+
+    def ack(self, offset: int, now: float) -> bool:
+        """Record the receiver's ``FileAck(offset)`` at ``now``; ``False`` if it is impossible."""
         if offset < self.acked or offset > self.sent:
             return False
+        if self.min_rtt is not None and now - self.acked_time > self._silence():
+            self.start(self.sent, now)  # what is in flight went before the silence: no sample
+            self.acked = offset
+            return True
+        covered = None
+        while self._flight and self._flight[0].end <= offset:
+            covered = self._flight.popleft()
         self.acked = offset
+        self.acked_time = now
+        if covered is not None:
+            self._learn(covered, offset, now)
         return True
+
+    def _silence(self) -> float:
+        """How long without an ack counts as a cut: a second, or four acks' time at the rate."""
+        return SILENCE_RESET if not self.rate else max(SILENCE_RESET, 4 * ACK_EVERY / self.rate)
+
+    def _learn(self, covered: _Sent, offset: int, now: float) -> None:
+        rtt = now - covered.time
+        if rtt <= 0 or now <= covered.acked_time:
+            return
+        self.min_rtt = rtt if self.min_rtt is None else min(self.min_rtt, rtt)
+        sample = (offset - covered.acked) / (now - covered.acked_time)
+        self.rate = sample if self.rate is None else self.rate + RATE_GAIN * (sample - self.rate)
+        wanted = self.rate * (self.min_rtt + TARGET_QUEUE_DELAY) + ACK_EVERY
+        self.limit = max(MIN_WINDOW, min(MAX_WINDOW, int(wanted)))
 
 
 @dataclass(slots=True)

@@ -7,8 +7,10 @@ member. A stream whose receiver asked to resume hashes our own first
 ``offset`` bytes in a thread and starts there if the receiver's prefix
 matches, else at 0. ``run`` (the pump) sends one chunk per ready stream per
 round, awaiting ``flow(peer)`` first, never more than the window past the
-last ack; after the last chunk comes ``FileDone``, and the receiver's final
-``FileAck(size)`` makes the stream ``TransferDone``.
+last ack (the window learns from the times chunks went and acks came, read
+from the hub's clock: ``transfer_core.Window``); after the last chunk comes
+``FileDone``, and the receiver's final ``FileAck(size)`` makes the stream
+``TransferDone``.
 """
 
 from __future__ import annotations
@@ -159,8 +161,9 @@ class Sender:
             self._start(sending, 0)
 
     def _start(self, sending: Sending, offset: int) -> None:
-        sending.window.sent = sending.window.acked = offset
-        sending.meter = Meter(self._hub.clock(), offset, sending.ref.size)
+        now = self._hub.clock()
+        sending.window.start(offset, now)
+        sending.meter = Meter(now, offset, sending.ref.size)
         sending.started = True
         self._hub.emit(TransferStarted(sending.ref, offset))
         self._hub.wake.set()
@@ -176,7 +179,7 @@ class Sender:
             self._hub.progress(sending.ref, sending.meter, sending.ref.size, final=True)
             self._hub.emit(TransferDone(sending.ref, str(sending.offer.path)))
             return
-        if not sending.window.ack(ack.offset):
+        if not sending.window.ack(ack.offset, self._hub.clock()):
             self.fail(sending, "the receiver acknowledged bytes never sent", tell="bad ack")
             return
         self._hub.wake.set()
@@ -234,7 +237,7 @@ class Sender:
                 data = sending.source.read(window.sent)
                 sending.hasher.update(data)
                 self._hub.send(FileChunk(ref.id, ref.peer, window.sent, data))
-                window.sent += len(data)
+                window.sent_chunk(len(data), self._hub.clock())
                 self._hub.progress(ref, sending.meter, window.sent)
             if window.sent == ref.size:
                 self._hub.send(FileDone(ref.id, ref.peer, sending.hasher.digest()))
