@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from confide.app.transfer_names import safe_member, safe_name
 from confide.protocol.messages import FileOffer
 
-TARGET_QUEUE_DELAY = 0.010
+TARGET_QUEUE_DELAY = 0.020
 """Seconds of queue the sender's window aims for on top of the path's smallest round trip."""
 
 MIN_WINDOW = 256 * 1024
