@@ -162,7 +162,7 @@ class _Ends:
         async with self._running():
             await self._until(lambda: self.peer_bye is not None or self._ended(offered))
             if self.peer_bye is None:
-                self.link.send(Bye(SENT))
+                await self._say(Bye(SENT))
                 await self._until(lambda: self.peer_bye is not None)
         failed = [e for e in self.outcomes.values() if isinstance(e, TransferFailed)]
         if self.peer_bye == RECEIVED and not failed and self._ended(offered):
@@ -183,7 +183,7 @@ class _Ends:
                 with contextlib.suppress(asyncio.CancelledError):
                     await answers
             problems = self._problems()
-            self.link.send(Bye("; ".join(problems)[:MAX_REASON] or RECEIVED))
+            await self._say(Bye("; ".join(problems)[:MAX_REASON] or RECEIVED))
         return EXIT_ERROR if problems else EXIT_OK
 
     def _receiver_finished(self) -> bool:
@@ -253,6 +253,22 @@ class _Ends:
                     await self.link.close()
             await self.link.abort()
 
+    async def _say(self, message: Message) -> None:
+        """Send ``message``; if the link has ended, raise why (the reader's error, not the send's).
+
+        A transfer fails as soon as a send finds the link ended, so an end
+        can look finished while the reason (e.g. the peer could not open
+        what we sent) still waits in the link to be read.
+        """
+        try:
+            self.link.send(message)
+        except ClosedError:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_WAIT):
+                    while True:
+                        self._take(await self.link.receive())
+            raise
+
     async def _farewell(self, reason: str) -> None:
         """Say ``Bye(reason)`` and read on until the peer closes (at most ``CLOSE_WAIT``).
 
@@ -279,6 +295,10 @@ class _Ends:
                 self._changed.clear()
                 if done():
                     return
+                if pump.done() and not reader.done():
+                    # the pump's send fails as soon as the link ends; why it
+                    # ended (tampering, the window over) is the reader's to say
+                    await asyncio.wait({reader}, timeout=CLOSE_WAIT)
                 for task in (reader, pump):
                     if task.done():
                         self._raise_end(task)
