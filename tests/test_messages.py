@@ -24,6 +24,7 @@ SAMPLES: list[m.Message] = [
     m.Pong(7),
     m.Ack(12),
     m.Bye("see you"),
+    m.Broken("a record failed authentication"),
     m.Welcome("bob2", "alice", ["alice", "bob", "bob2"]),
     m.Said(7, "alice", "hi all", "chat"),
     m.Joined("carol"),

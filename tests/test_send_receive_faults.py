@@ -4,7 +4,8 @@
   goes on from where it was; the bytes the proxy carries after the cut are
   counted, and are fewer than what was left plus the 4 MiB window.
 - A tampered chunk (``recording_proxy``'s tamper): the transfer aborts, and
-  nothing gets the final name.
+  nothing gets the final name; with the default resume window, the sender
+  ends too within seconds, saying the receiver could not open what it sent.
 - A full disk (a small tmpfs the test mounts, as root): exit 1, one clear
   line, and the ``.part`` kept for a resume.
 - ``confide receive --resume`` after the sender was killed mid-way: a new
@@ -37,6 +38,9 @@ from confide.app.transfer_core import MAX_WINDOW
 from confide.ui.progress import format_size
 
 TRANSFER_TIMEOUT = 120.0
+TAMPER_END = 20.0
+"""Seconds within which the sender ends after the receiver saw a tampered chunk
+(it is told at once; the resume window, 300 s by default, must not be waited out)."""
 
 
 def test_a_cut_mid_transfer_resumes_without_resending_what_arrived(
@@ -72,7 +76,7 @@ def test_a_tampered_chunk_aborts_and_nothing_gets_the_final_name(
     random_file(source, 4 * MiB)
     inbox = tmp_path / "in"
     inbox.mkdir()
-    sender = start_send(confide, "--resume-window", "0", str(source))  # it ends at the drop
+    sender = start_send(confide, str(source))  # the default resume window
     tamper = Tamper("s2c", "flip", index=30, record_type=DATA, offset=PREFIX.size + 200, bit=5)
     proxy = recording_proxy(sender.port, tamper)
     receiver = start_receive(confide, proxy.at, sender.code, inbox)
@@ -82,8 +86,12 @@ def test_a_tampered_chunk_aborts_and_nothing_gets_the_final_name(
     receiver.expect_err(r"^confide: .*failed authentication")
     assert not (inbox / "doc.bin").exists()
     assert [name for name in os.listdir(inbox) if not name.endswith(".part")] == []
-    assert sender.proc.wait(TRANSFER_TIMEOUT) == 4, sender.proc
+    assert sender.proc.wait(TAMPER_END) == 4, sender.proc  # not the 300 s resume window
+    sender.proc.expect_err(r"^confide: the peer could not open what we sent \(.*authentication")
     assert "received everything" not in sender.proc.err
+    assert [x for x in sender.proc.err_lines if x.startswith("confide:")] == [
+        sender.proc.err_lines[-1]
+    ]
 
 
 @pytest.fixture

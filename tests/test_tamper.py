@@ -27,6 +27,8 @@ JOINER_NICK = "quixotic"
 NO_RESUME = ("--resume-window", "0")
 """These tests are about the record layer: a cut ends the chat here, as with resume off.
 (With resume on, a cut is resumed, and tampering still ends the chat: test_resume_e2e.)"""
+TOLD_WITHIN = 20.0
+"""Seconds within which the end that did not see the bad record ends too."""
 RECORD_ERROR = r"^error: connection ended: .*(failed authentication|record|frame)"
 # What the handshake sends in the clear (protocol/handshake.py): its kinds and field names.
 # A code word inside one of these ("firm" in "confirm", "room") is no leak.
@@ -34,12 +36,17 @@ PUBLIC_TOKENS = ("hello", "reply", "share", "confirm", "versions", "nonce", "roo
 
 
 def _through_proxy(
-    confide: Launcher, proxy_factory: ProxyFactory, tamper: Tamper | None = None
+    confide: Launcher,
+    proxy_factory: ProxyFactory,
+    tamper: Tamper | None = None,
+    *,
+    resume: bool = False,
 ) -> tuple[Hosted, RecordingProxy, Proc]:
-    host = confide.host("--name", HOST_NICK, "--handshake-timeout", "1", *NO_RESUME)
+    window = () if resume else NO_RESUME
+    host = confide.host("--name", HOST_NICK, "--handshake-timeout", "1", *window)
     proxy = proxy_factory(host.port, tamper)
     joiner = confide.join(
-        proxy.at, "--name", JOINER_NICK, "--timeout", "3", *NO_RESUME, code=host.code
+        proxy.at, "--name", JOINER_NICK, "--timeout", "3", *window, code=host.code
     )
     return host, proxy, joiner
 
@@ -146,6 +153,25 @@ def test_flipped_bit_from_host_is_caught_by_joiner(
     _one_error_line(joiner)
     assert joiner.out == ""
     assert host.proc.wait() == 4
+
+
+@pytest.mark.parametrize("direction", ["c2s", "s2c"])
+def test_with_resume_on_both_ends_stop_at_once_and_the_other_end_is_told(
+    confide: Launcher, recording_proxy: ProxyFactory, direction: Direction
+) -> None:
+    """The end that sees the bad record tells its peer (a sealed ``Broken``): the
+    peer does not take the close for a cut and wait out the resume window."""
+    tamper = Tamper(direction, "flip", index=1, record_type=DATA, offset=PREFIX.size + 40)
+    host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper, resume=True)
+    connected(host.proc, joiner)
+    noticing, told = (host.proc, joiner) if direction == "c2s" else (joiner, host.proc)
+    (joiner if direction == "c2s" else host.proc).say(SECRET_TEXT)
+    _one_error_line(noticing)
+    told.expect_err(r"^error: connection ended: the peer could not open what we sent \(")
+    assert told.wait(TOLD_WITHIN) == 4, told  # not the 300 s resume window
+    assert not [x for x in told.err_lines if "reconnecting" in x], told
+    assert len([x for x in told.err_lines if x.startswith(("error:", "confide:"))]) == 1, told
+    assert noticing.out == ""
 
 
 def test_replayed_record_is_caught_and_not_shown_twice(

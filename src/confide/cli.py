@@ -52,7 +52,8 @@ EXIT_CODES = """\
 exit codes:
   0    the chat ended normally (bye, /quit, end of input, or the peer left)
        (send/receive: every file arrived verified)
-  1    unexpected error (send/receive: declined, hash mismatch, disk full, ...)
+  1    unexpected error (send/receive: declined, hash mismatch, disk full, ...;
+       join/receive: the code is for the other command)
   2    usage error (bad arguments, no code given, unreadable secret file)
   3    wrong code or password
   4    could not connect, or the connection was lost (and did not come back

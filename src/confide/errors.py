@@ -15,7 +15,8 @@ Exit codes (README "Exit codes", ``confide --help``):
       arrived and its hash was verified
 1     an error: unexpected, or for ``send``/``receive`` an offer was
       declined, a hash did not match, the disk is full (the ``.part``
-      is kept), ...
+      is kept), ...; the code is for the other command (a chat's code
+      given to ``receive``, a transfer's to ``join``)
 2     usage error: bad arguments, no code, an unreadable file or path
 3     wrong code or password (``AuthenticationError``)
 4     could not connect, or the connection was lost and did not come
@@ -61,6 +62,17 @@ class OutboxFullError(LocalError):
     def __init__(self, waiting: int) -> None:
         super().__init__(f"{waiting} messages are waiting for the peer; this one was not sent")
         self.waiting = waiting
+
+
+class WrongCommandError(LocalError):
+    """The code is for the other kind of session: a chat joined with ``confide receive``,
+    or a file transfer with ``confide join``. Exit 1; the message says which command."""
+
+
+FOR_A_CHAT = "that code is for a chat, not a file: use confide join"
+"""What ``confide receive`` says when the code is a ``confide host`` chat's."""
+FOR_A_FILE = "that code is for a file transfer: use confide receive"
+"""What ``confide join`` says when the code is a ``confide send``'s."""
 
 
 class UsageError(LocalError):

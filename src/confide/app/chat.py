@@ -44,11 +44,13 @@ from confide.app.session_files import EVERYONE, FILE_MESSAGES, SessionFiles
 from confide.app.transfer import link_flow
 from confide.errors import (
     EXIT_OK,
+    FOR_A_FILE,
     ClosedError,
     ConfideError,
     OutboxFullError,
     PeerGoneError,
     UsageError,
+    WrongCommandError,
 )
 from confide.protocol import messages as m
 
@@ -86,6 +88,10 @@ class SessionSpec:
             ping_interval=self.ping_interval,
             downloads=self.downloads,
         )
+
+
+JOINED_A_SENDER = "ran confide join: files need confide receive"
+"""The ``Bye`` a chat joiner says to a ``confide send`` (its words after the nick)."""
 
 
 class ChatSession:
@@ -267,6 +273,11 @@ class ChatSession:
         becomes the host's nick, as the nick is what we address it by.
         """
         if isinstance(message, FILE_MESSAGES):
+            if isinstance(message, m.FileOffer) and self.core.room is None:
+                # every chat host greets with Welcome first: an offer before
+                # any is a one-shot ``confide send``, which wants ``confide receive``
+                self.link.send(m.Bye(JOINED_A_SENDER))
+                raise WrongCommandError(FOR_A_FILE)
             if self.core.connected and not self.core.over:
                 peer = message.peer or self.peer_nick
                 self.files.handle(replace(message, peer=peer))
@@ -394,6 +405,6 @@ class ChatSession:
 
 
 def _plain(exc: ConfideError) -> str:
-    if isinstance(exc, ClosedError):
+    if isinstance(exc, ClosedError | WrongCommandError):
         return str(exc)
     return f"connection ended: {exc}"

@@ -431,8 +431,11 @@ class ResumableLink:
         if isinstance(error, ProtocolError):
             # tampering, garbage or a broken peer is an attack or a bug, not a
             # blip: the session ends as a plain channel's does (every decryption
-            # failure alike), and the host forgets its tickets
-            self._stop_leg(state)
+            # failure alike), and the host forgets its tickets. The leg is
+            # closed, not aborted: what the record layer queued for the peer
+            # (its ``Broken``) goes out, so the peer's session ends at once too
+            self._stop_leg(state, abort=False)
+            self._chore(state.leg.link.close())
             self._finish(error)
             return
         if self._window <= 0:  # no resume asked for: a drop ends the session, as on a Channel

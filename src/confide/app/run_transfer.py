@@ -50,9 +50,17 @@ from confide.app.events import (
 from confide.app.link import Link, LinkDown, LinkUp
 from confide.app.run import Arrivals, Hosting, HostOptions, JoinOptions, host_session, join_session
 from confide.app.transfer import Transfers, link_flow
-from confide.errors import EXIT_ERROR, EXIT_OK, ClosedError, ConfideError, LocalError
+from confide.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    FOR_A_CHAT,
+    ClosedError,
+    ConfideError,
+    LocalError,
+    WrongCommandError,
+)
 from confide.net.host import Established
-from confide.protocol.messages import Bye, Message, Nick
+from confide.protocol.messages import Bye, FileAccept, FileCancel, Message, Nick, Welcome
 
 SENT = "sent"
 """The sender's ``Bye`` reason: every offer has ended on its side, nothing more comes."""
@@ -64,6 +72,8 @@ MAX_REASON = 1000
 """Characters of the receiver's ``Bye`` that list what went wrong (a message has a size limit)."""
 CLOSE_WAIT = 2.0
 """Seconds the last ``Bye`` may take to leave before the link is closed anyway."""
+JOINED_A_CHAT = "ran confide receive: a chat needs confide join"
+"""The receiver's ``Bye`` to a chat host (``confide host``), whose ``Welcome`` came first."""
 
 Key = tuple[str, int, bool]
 
@@ -144,6 +154,8 @@ class _Ends:
         self.outcomes: dict[Key, AppEvent] = {}
         self.offers: asyncio.Queue[TransferRef] = asyncio.Queue()
         self.asking = False
+        self.answered = False  # the receiver answered an offer (accepted or declined)
+        self.chat_host = False  # a receiver was greeted with a chat's Welcome
         self._changed = asyncio.Event()
         self._up = asyncio.Event()
         self._up.set()
@@ -162,12 +174,15 @@ class _Ends:
         async with self._running():
             await self._until(lambda: self.peer_bye is not None or self._ended(offered))
             if self.peer_bye is None:
-                self.link.send(Bye(SENT))
+                await self._say(Bye(SENT))
                 await self._until(lambda: self.peer_bye is not None)
         failed = [e for e in self.outcomes.values() if isinstance(e, TransferFailed)]
         if self.peer_bye == RECEIVED and not failed and self._ended(offered):
             self.ui.line(f"{self._them()} received everything: done")
             return EXIT_OK
+        if not self.answered:  # it left without a word on the offers (e.g. a chat's join)
+            self.ui.line(f"{self._them()} left: {self.peer_bye}")
+            return EXIT_ERROR
         self.ui.line(f"{self._them()} did not receive everything: {self.peer_bye}")
         return EXIT_ERROR
 
@@ -177,13 +192,16 @@ class _Ends:
         async with self._running():
             answers = asyncio.create_task(self._answer(folder, resume=resume))
             try:
-                await self._until(self._receiver_finished)
+                await self._until(lambda: self.chat_host or self._receiver_finished())
             finally:
                 answers.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await answers
+            if self.chat_host:  # tell the host we leave, then say why
+                await self._farewell(JOINED_A_CHAT)
+                raise WrongCommandError(FOR_A_CHAT)
             problems = self._problems()
-            self.link.send(Bye("; ".join(problems)[:MAX_REASON] or RECEIVED))
+            await self._say(Bye("; ".join(problems)[:MAX_REASON] or RECEIVED))
         return EXIT_ERROR if problems else EXIT_OK
 
     def _receiver_finished(self) -> bool:
@@ -253,6 +271,22 @@ class _Ends:
                     await self.link.close()
             await self.link.abort()
 
+    async def _say(self, message: Message) -> None:
+        """Send ``message``; if the link has ended, raise why (the reader's error, not the send's).
+
+        A transfer fails as soon as a send finds the link ended, so an end
+        can look finished while the reason (e.g. the peer could not open
+        what we sent) still waits in the link to be read.
+        """
+        try:
+            self.link.send(message)
+        except ClosedError:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_WAIT):
+                    while True:
+                        self._take(await self.link.receive())
+            raise
+
     async def _farewell(self, reason: str) -> None:
         """Say ``Bye(reason)`` and read on until the peer closes (at most ``CLOSE_WAIT``).
 
@@ -279,6 +313,10 @@ class _Ends:
                 self._changed.clear()
                 if done():
                     return
+                if pump.done() and not reader.done():
+                    # the pump's send fails as soon as the link ends; why it
+                    # ended (tampering, the window over) is the reader's to say
+                    await asyncio.wait({reader}, timeout=CLOSE_WAIT)
                 for task in (reader, pump):
                     if task.done():
                         self._raise_end(task)
@@ -303,9 +341,14 @@ class _Ends:
 
     def _take(self, message: Message) -> None:
         """One message from the peer; a file message's outcome comes back as an event."""
+        if isinstance(message, FileAccept | FileCancel):
+            self.answered = True
         if self.transfers.handle(message):
             return
         self._changed.set()
+        if isinstance(message, Welcome) and self.receiving:  # a chat host greets with it
+            self.chat_host = True
+            return
         if isinstance(message, Nick):
             self.peer_nick = message.nick
             self.ui.line(f"connected to {self._them()}")

@@ -110,7 +110,18 @@ class Channel:
                 return done
 
     async def receive(self) -> Message:
-        """The next message; ``ClosedError`` at EOF, ``ProtocolError`` on bad bytes."""
+        """The next message; ``ClosedError`` at EOF, ``ProtocolError`` on bad bytes.
+
+        A failure is raised after what the connection queued for the peer
+        (its ``Broken``) was handed to the transport.
+        """
+        try:
+            return await self._receive()
+        except ProtocolError:
+            self._write_queued()
+            raise
+
+    async def _receive(self) -> Message:
         while not self._inbox:
             if self._receiver is not None:
                 await self._wait_for_receiver(self._receiver)

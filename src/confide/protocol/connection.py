@@ -32,6 +32,7 @@ names the ticket that was used.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Protocol
 
 import msgpack
@@ -51,7 +52,7 @@ from confide.protocol import resume as rs
 from confide.protocol.events import Event, HandshakeComplete, MessageReceived
 from confide.protocol.framing import MAX_RECORD, FrameDecoder, encode_frame
 from confide.protocol.framing import PREFIX as FRAME_PREFIX
-from confide.protocol.messages import Message, decode, encode
+from confide.protocol.messages import Broken, Message, decode, encode
 from confide.protocol.records import (
     ALERT,
     DATA,
@@ -157,6 +158,11 @@ def opens_with_resume(data: bytes) -> bool | None:
         return False
 
 
+def _printable(text: str, limit: int = 200) -> str:
+    """``text`` without control characters, at most ``limit`` characters (a peer's words)."""
+    return "".join(c for c in text if c.isprintable())[:limit]
+
+
 def alert_frame(reason: str, *, members: int | None = None) -> bytes:
     """A framed ALERT record; the I/O layer sends it to refuse a connection.
 
@@ -220,6 +226,7 @@ class Connection:
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._error: ConfideError | None = None
+        self._peer_broke = False  # the failure is the peer's Broken: nothing to answer
         self._nonce = b""
         self._sid = b""
         self._peer_versions: tuple[int, ...] = ()
@@ -323,9 +330,18 @@ class Connection:
         return self._decoder.take_pending()
 
     def _fail(self, exc: ConfideError) -> None:
-        """Enter the failed state with ``exc`` (an ALERT first, if the handshake broke)."""
+        """Enter the failed state with ``exc`` (an ALERT first, if the handshake broke).
+
+        Once open, a record or message of the peer's that fails is answered
+        with a sealed ``Broken`` (unless the peer's own ``Broken`` is the
+        failure): the peer's session then ends at once, instead of taking the
+        close that follows for a network cut and waiting to resume.
+        """
         if isinstance(exc, ProtocolError) and self.state != OPEN and not self._out:
             self._queue(alert_frame(ALERT_PROTOCOL))
+        if self.state == OPEN and self._sealer is not None and not self._peer_broke:
+            with contextlib.suppress(ConfideError):
+                self._queue(self.seal(encode(Broken(_printable(str(exc))))))
         self.state = FAILED
         self._error = exc
 
@@ -366,17 +382,32 @@ class Connection:
             and record[0] == VERSION
             and record[1] == DATA
         ):
-            events.append(MessageReceived(decode(opener.open_record(record))))  # the hot path
+            message = decode(opener.open_record(record))  # the hot path
+            if message.__class__ is Broken:
+                self._on_broken(message)
+            events.append(MessageReceived(message))
             return
         rtype, head, body = split_record(record)
         if rtype == DATA:
             if self._opener is None:
                 raise ProtocolError("encrypted record before the handshake completed")
-            events.append(MessageReceived(decode(self._opener.open(head, body))))
+            message = decode(self._opener.open(head, body))
+            if message.__class__ is Broken:
+                self._on_broken(message)
+            events.append(MessageReceived(message))
         elif rtype == ALERT:
             self._receive_alert(body)
         elif rtype == HANDSHAKE:
             self._receive_handshake(hs.decode_handshake(body, SCHEMAS), events)
+
+    def _on_broken(self, message: Message) -> None:
+        """The peer's connection failed on what we sent: ours ends too (no answer)."""
+        assert isinstance(message, Broken)
+        self._peer_broke = True
+        raise ProtocolError(
+            f"the peer could not open what we sent ({_printable(message.reason)}): "
+            "tampered with on the way, or a broken peer"
+        )
 
     def _receive_alert(self, body: bytes | memoryview) -> None:
         if self.state == OPEN:

@@ -124,6 +124,17 @@ class Bye(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class Broken(Message):
+    """The sender's connection failed on what we sent (a record that did not open, a
+    malformed message); it closes after this. The record layer sends and takes it
+    (``protocol.connection``), so it reaches no app: the receiver's session ends
+    at once with an error instead of waiting to resume (docs/PROTOCOL.md §11)."""
+
+    TYPE: ClassVar[str] = "broken"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Welcome(Message):
     """Host → a new member, once, first: its nick here, the host's, and everyone's.
 
@@ -308,7 +319,7 @@ class Unknown(Message):
 KNOWN: dict[str, type[Message]] = {
     cls.TYPE: cls
     for cls in (
-        *(Chat, Action, Private, Nick, Typing, Receipt, Ping, Pong, Ack, Bye),
+        *(Chat, Action, Private, Nick, Typing, Receipt, Ping, Pong, Ack, Bye, Broken),
         *(Welcome, Said, Joined, Left, Renamed, Typist, AllHave, Notice, Closed),
         *(FileOffer, FileAccept, FileChunk, FileAck, FileDone, FileCancel),
     )
