@@ -17,6 +17,7 @@ import asyncio
 import secrets
 
 import pytest
+from channel_pairs import channel_pair
 from polling import until
 
 from confide.errors import ClosedError, DecryptError, ProtocolError
@@ -33,24 +34,6 @@ SIZES = (0, 1, 100, 255, 256, 1000, 20_000, m.FILE_CHUNK - 1, m.FILE_CHUNK)
 
 def run(coro: object) -> None:
     asyncio.run(asyncio.wait_for(coro, 60))  # type: ignore[arg-type]
-
-
-async def channel_pair() -> tuple[Channel, Channel]:
-    """A host's and a joiner's ``Channel`` over loopback TCP, handshake completed."""
-    secret = secrets.token_bytes(16)
-    accepted: asyncio.Future[Channel] = asyncio.get_running_loop().create_future()
-
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.set_result(Channel(Connection(HOST, secret, secrets.token_bytes), reader, writer))
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    joiner = Channel(Connection(JOINER, secret, secrets.token_bytes), reader, writer)
-    host = await accepted
-    server.close()
-    await asyncio.gather(host.handshake(10), joiner.handshake(10))
-    return host, joiner
 
 
 async def taken_over() -> tuple[Channel, Channel]:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import secrets
 import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
+from channel_pairs import channel_pair
 from polling import until
 
 from confide.app.chat import LEAVE_TIMEOUT, ChatSession
@@ -30,10 +30,7 @@ from confide.app.events import AppEvent, Delivered, Disconnected, MessageIn, Pee
 from confide.app.link import LinkDown, LinkUp, MemoryLink, memory_link_pair
 from confide.app.resumable import Leg, Liveness, OutboxLimits, Redial, ResumableLink
 from confide.errors import EXIT_OK, ClosedError, OutboxFullError, PeerGoneError, format_window
-from confide.net.channel import Channel
 from confide.protocol import messages as m
-from confide.protocol.connection import Connection
-from confide.protocol.handshake import HOST, JOINER
 
 FAST = Liveness(
     stall=0.4, ack_delay=0.02, ack_batch=32, heartbeat=0.05, backoff_first=0.01, backoff_max=0.04
@@ -636,24 +633,6 @@ def test_two_chat_sessions_survive_a_cut_and_leave_with_the_half_close() -> None
 
 
 # -- over real loopback channels --------------------------------------------
-
-
-async def channel_pair() -> tuple[Channel, Channel]:
-    """A host's and a joiner's ``Channel`` over loopback TCP, handshake completed."""
-    secret = secrets.token_bytes(16)
-    accepted: asyncio.Future[Channel] = asyncio.get_running_loop().create_future()
-
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.set_result(Channel(Connection(HOST, secret, secrets.token_bytes), reader, writer))
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    joiner = Channel(Connection(JOINER, secret, secrets.token_bytes), reader, writer)
-    host = await accepted
-    server.close()
-    await asyncio.gather(host.handshake(10), joiner.handshake(10))
-    return host, joiner
 
 
 def test_a_reset_channel_and_a_new_one_carry_on_exactly_once() -> None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from channel_pairs import channel_pair
 from polling import until
 
 from confide.app.events import AppEvent, TransferDone, TransferFailed
@@ -23,30 +23,9 @@ from confide.app.link import Link
 from confide.app.resumable import Leg, ResumableLink
 from confide.app.transfer import Transfers, link_flow
 from confide.errors import ClosedError
-from confide.net.channel import Channel
 from confide.protocol import messages as m
-from confide.protocol.connection import Connection
-from confide.protocol.handshake import HOST, JOINER
 
 MIB = 1024 * 1024
-
-
-async def channel_pair() -> tuple[Channel, Channel]:
-    """A host's and a joiner's ``Channel`` over loopback TCP, handshake completed."""
-    secret = secrets.token_bytes(16)
-    accepted: asyncio.Future[Channel] = asyncio.get_running_loop().create_future()
-
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.set_result(Channel(Connection(HOST, secret, secrets.token_bytes), reader, writer))
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    joiner = Channel(Connection(JOINER, secret, secrets.token_bytes), reader, writer)
-    host = await accepted
-    server.close()
-    await asyncio.gather(host.handshake(10), joiner.handshake(10))
-    return host, joiner
 
 
 class End:
