@@ -40,7 +40,7 @@ from confide.app.core import OWN_EVENTS, ChatCore
 from confide.app.events import AppEvent, Disconnected, TransferRef
 from confide.app.link import Link
 from confide.app.session_api import MemberView
-from confide.app.session_files import EVERYONE, FILE_MESSAGES, SessionFiles
+from confide.app.session_files import EVERYONE, FILE_MESSAGES, FileCommands, SessionFiles
 from confide.app.transfer import link_flow
 from confide.errors import (
     EXIT_OK,
@@ -94,7 +94,7 @@ JOINED_A_SENDER = "ran confide join: files need confide receive"
 """The ``Bye`` a chat joiner says to a ``confide send`` (its words after the nick)."""
 
 
-class ChatSession:
+class ChatSession(FileCommands):
     """Both directions of one chat, turned into app events and app commands."""
 
     def __init__(
@@ -317,22 +317,6 @@ class ChatSession:
             if not peer:
                 raise UsageError(f"no one called {m.clean_nick(nick)!r} here")
         return self.files.offer(path, peer)
-
-    def accept_file(self, name: str | None = None) -> TransferRef:
-        """``/accept [NAME]``: take an offer (the only one, or the one called ``name``)."""
-        return self.files.accept(name)
-
-    def decline_file(self, name: str | None = None) -> TransferRef:
-        """``/decline [NAME]``: refuse an offer."""
-        return self.files.decline(name)
-
-    def cancel_file(self, name: str | None = None) -> TransferRef:
-        """``/cancel [NAME]``: stop a transfer (ours or theirs)."""
-        return self.files.cancel(name)
-
-    def file_offers(self) -> list[TransferRef]:
-        """Offers to us not answered yet (the UI's ``y`` accepts the only one)."""
-        return self.files.pending()
 
     def say(self, text: str) -> int:
         """Send a chat line; return its id (receipts name it)."""

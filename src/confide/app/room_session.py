@@ -75,7 +75,7 @@ from confide.app.room import RoomHub
 from confide.app.room_files import FileRoutes
 from confide.app.room_types import DEFAULT_MEMBERS, HOST_ID, MAX_BACKLOG_BYTES, HubOutput
 from confide.app.session_api import EventSink, MemberView
-from confide.app.session_files import EVERYONE, FILE_MESSAGES, SessionFiles
+from confide.app.session_files import EVERYONE, FILE_MESSAGES, FileCommands, SessionFiles
 from confide.app.transfer import link_flow
 from confide.errors import (
     EXIT_OK,
@@ -167,7 +167,7 @@ class RoomSpec:
         )
 
 
-class RoomSession:
+class RoomSession(FileCommands):
     """The host of a room: the hub, its members' links, and the host's commands."""
 
     def __init__(
@@ -336,22 +336,6 @@ class RoomSession:
                 raise UsageError("that is you")
             peer = self.hub.nick_of(target) or nick
         return self.files.offer(path, peer)
-
-    def accept_file(self, name: str | None = None) -> TransferRef:
-        """``/accept [NAME]``: take an offer (the only one, or the one called ``name``)."""
-        return self.files.accept(name)
-
-    def decline_file(self, name: str | None = None) -> TransferRef:
-        """``/decline [NAME]``: refuse an offer."""
-        return self.files.decline(name)
-
-    def cancel_file(self, name: str | None = None) -> TransferRef:
-        """``/cancel [NAME]``: stop a transfer (ours or a member's)."""
-        return self.files.cancel(name)
-
-    def file_offers(self) -> list[TransferRef]:
-        """Offers to the host not answered yet."""
-        return self.files.pending()
 
     def notice(self, text: str) -> None:
         """Show a status line (a failed join, a new code) in the UI."""

@@ -166,3 +166,30 @@ class SessionFiles:
             if hits:
                 raise UsageError(f"several are called {name.strip()!r}; try the name instead")
         raise UsageError(f"no {what} called {name.strip()!r}")
+
+
+class FileCommands:
+    """``/accept``, ``/decline``, ``/cancel`` and the waiting offers, for a session with ``files``.
+
+    A joiner's ``ChatSession`` and the host's ``RoomSession`` answer them
+    alike; only ``/send`` differs (who a nick names), so each has its own.
+    """
+
+    __slots__ = ()
+    files: SessionFiles
+
+    def accept_file(self, name: str | None = None) -> TransferRef:
+        """``/accept [NAME]``: take an offer (the only one, or the one called ``name``)."""
+        return self.files.accept(name)
+
+    def decline_file(self, name: str | None = None) -> TransferRef:
+        """``/decline [NAME]``: refuse an offer."""
+        return self.files.decline(name)
+
+    def cancel_file(self, name: str | None = None) -> TransferRef:
+        """``/cancel [NAME]``: stop a transfer (ours or the other end's)."""
+        return self.files.cancel(name)
+
+    def file_offers(self) -> list[TransferRef]:
+        """Offers to us not answered yet (the UI's ``y`` accepts the only one)."""
+        return self.files.pending()
