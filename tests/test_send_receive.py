@@ -118,6 +118,8 @@ def test_help_lists_send_and_receive_and_their_exit_codes(confide: Launcher) -> 
     assert top.wait() == 0
     assert "send files or folders" in top.out
     assert "receive what 'confide send' offers" in top.out
+    assert "'/send PATH' offers a file or folder" in top.out  # and in a chat
+    assert "'/accept' (or 'y') or\n  '/decline'" in top.out
     for command, flags in (
         ("send", ("--bind", "--port", "--words", "--tunnel", "--relay", "--password-file")),
         ("receive", ("--at", "--relay", "--code-file", "--dir", "--resume", "--yes")),

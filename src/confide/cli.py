@@ -75,6 +75,12 @@ line mode (stdin or stdout not a terminal, or --plain):
   commands, and '//' starts a message with '/'.
   --raw: every input line is sent as it is (commands and 'bye' too); only end
   of input or Ctrl-C leaves. Use it to pipe in text you don't control.
+
+files in a chat (both UIs):
+  '/send PATH' offers a file or folder (in a room: to everyone; '/send NICK
+  PATH' to one member); the other side answers '/accept' (or 'y') or
+  '/decline'; '/cancel' stops a transfer. Files go to 'downloads' in the config
+  file, else your downloads folder. Without a chat: 'confide send' / 'receive'.
 """
 
 
