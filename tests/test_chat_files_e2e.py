@@ -31,6 +31,9 @@ CHAT_BOUND = 0.1
 """Seconds a chat line may take while a transfer runs (generous: the bench measures p99)."""
 TRANSFER_TIMEOUT = 120.0
 """Seconds a 1 GiB transfer may take on a loaded two-core machine."""
+pytestmark = pytest.mark.timeout(2 * TRANSFER_TIMEOUT + 60)
+"""Big transfers wait up to ``TRANSFER_TIMEOUT`` for their end, after writing and before
+hashing their files: the suite's 120 s per test would cut that wait short."""
 
 
 def random_file(path: Path, size: int) -> Path:

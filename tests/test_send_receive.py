@@ -24,6 +24,9 @@ from test_relay_support import start_relay
 BIG = 200 * MiB
 TRANSFER_TIMEOUT = 120.0
 """Seconds a 200 MiB transfer may take on a loaded two-core machine (it takes a few)."""
+pytestmark = pytest.mark.timeout(2 * TRANSFER_TIMEOUT + 60)
+"""Big transfers wait up to ``TRANSFER_TIMEOUT`` for their end, after writing and before
+hashing their files: the suite's 120 s per test would cut that wait short."""
 
 
 def test_a_200_mib_file_arrives_byte_identical(confide: Launcher, tmp_path: Path) -> None:

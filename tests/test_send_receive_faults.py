@@ -38,6 +38,9 @@ from confide.app.transfer_core import MAX_WINDOW
 from confide.ui.progress import format_size
 
 TRANSFER_TIMEOUT = 120.0
+pytestmark = pytest.mark.timeout(2 * TRANSFER_TIMEOUT + 60)
+"""Big transfers wait up to ``TRANSFER_TIMEOUT`` for their end, after writing and before
+hashing their files: the suite's 120 s per test would cut that wait short."""
 TAMPER_END = 20.0
 """Seconds within which the sender ends after the receiver saw a tampered chunk
 (it is told at once; the resume window, 300 s by default, must not be waited out)."""

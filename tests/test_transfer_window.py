@@ -117,7 +117,7 @@ def test_on_a_100_ms_path_the_window_grows_to_cover_rate_times_rtt() -> None:
 
 
 def test_a_queue_building_elsewhere_shrinks_the_window() -> None:
-    capacity, base_rtt = 40 * MiB, 0.020
+    capacity, base_rtt = 80 * MiB, 0.020
 
     def extra(t: float) -> float:
         return 0.0 if t < 3.0 else 0.040

@@ -26,8 +26,11 @@ from confide.protocol.messages import FileOffer
 TARGET_QUEUE_DELAY = 0.020
 """Seconds of queue the sender's window aims for on top of the path's smallest round trip."""
 
-MIN_WINDOW = 256 * 1024
-"""The smallest window: more than ``ACK_EVERY`` plus a chunk, so acks keep coming."""
+MIN_WINDOW = 1024 * 1024
+"""The smallest window (well over ``ACK_EVERY`` plus a chunk, so acks keep coming). A busy
+machine stretches round trips with scheduling delays that no smaller window would shorten;
+with less than this in flight, a transfer that began on an idle machine would crawl
+(the window follows the rate it measures, which the window itself then limits)."""
 
 MAX_WINDOW = 8 * 1024 * 1024
 """The largest window (a resumable link's outbox holds 16 MiB)."""
