@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+from confide.app.resumable import Leg, ResumableLink
 from confide.net.channel import Channel
 from confide.protocol.connection import Connection
 from confide.protocol.handshake import HOST, JOINER
@@ -26,3 +27,32 @@ async def channel_pair() -> tuple[Channel, Channel]:
     server.close()
     await asyncio.gather(host.handshake(10), joiner.handshake(10))
     return host, joiner
+
+
+class ResumablePair:
+    """A host's and a joiner's ``ResumableLink`` over real channels; each redial makes a new pair.
+
+    ``resumes`` counts the joiner's redials (each adopts the new host end).
+    """
+
+    def __init__(self) -> None:
+        """Empty until ``start``."""
+        self.resumes = 0
+        self.first_host: Channel
+        """The host's end of the first connection (a test resets it)."""
+        self.host: ResumableLink
+        self.joiner: ResumableLink
+
+    async def start(self, window: float = 30) -> ResumablePair:
+        """Open the first pair of channels and the two links over them."""
+        first_host, first_joiner = await channel_pair()
+        self.first_host = first_host
+        self.host = ResumableLink(Leg(first_host, b"r0"), redial=None, window=window)
+        self.joiner = ResumableLink(Leg(first_joiner, b"r0"), redial=self._redial, window=window)
+        return self
+
+    async def _redial(self, secret: bytes) -> Leg:
+        self.resumes += 1
+        new_host, new_joiner = await channel_pair()
+        self.host.adopt(Leg(new_host, secret + b"'"))
+        return Leg(new_joiner, secret + b"'")

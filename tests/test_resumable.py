@@ -22,7 +22,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
-from channel_pairs import channel_pair
+from channel_pairs import ResumablePair
 from polling import until
 
 from confide.app.chat import LEAVE_TIMEOUT, ChatSession
@@ -639,18 +639,8 @@ def test_a_reset_channel_and_a_new_one_carry_on_exactly_once() -> None:
     total = 2000
 
     async def scenario() -> None:
-        first_host, first_joiner = await channel_pair()
-        host_side = ResumableLink(Leg(first_host, b"r0"), redial=None, window=30)
-        resumes = 0
-
-        async def redial(secret: bytes) -> Leg:
-            nonlocal resumes
-            resumes += 1
-            new_host, new_joiner = await channel_pair()
-            host_side.adopt(Leg(new_host, secret + b"'"))
-            return Leg(new_joiner, secret + b"'")
-
-        joiner_side = ResumableLink(Leg(first_joiner, b"r0"), redial=redial, window=30)
+        pair = await ResumablePair().start()
+        host_side, joiner_side = pair.host, pair.joiner
         at_host, at_joiner = Reader(host_side), Reader(joiner_side)
         for i in range(1, total + 1):
             joiner_side.send(m.Chat(i, f"joiner {i}"))
@@ -658,12 +648,12 @@ def test_a_reset_channel_and_a_new_one_carry_on_exactly_once() -> None:
             if i % 100 == 0:
                 await asyncio.sleep(0)
             if i == total // 2:
-                first_host.writer.transport.abort()  # a reset, mid-stream
+                pair.first_host.writer.transport.abort()  # a reset, mid-stream
         await until(lambda: len(at_host.chats()) >= total and len(at_joiner.chats()) >= total)
         assert at_host.chats() == numbered(total, "joiner")
         assert at_joiner.chats() == numbered(total, "host")
         await until(lambda: host_side.waiting() == 0 and joiner_side.waiting() == 0)
-        assert resumes == 1
+        assert pair.resumes == 1
         assert [type(s) for s in at_joiner.states] == [LinkDown, LinkUp]
         assert [type(s) for s in at_host.states] in ([LinkDown, LinkUp], [])
         assert joiner_side.resume_key == b"r0'"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from proc import Launcher
+from proc import Launcher, Proc
 from rawpeer import TIMEOUT, RawPeer
 
 from confide.protocol import codes
@@ -72,6 +72,22 @@ def _cases(tmp_root: str) -> dict[str, Hostile]:
 CASES = ("dotdot", "absolute", "escape", "device", "long", "tree-member", "tree-link")
 
 
+def receive_from(confide: Launcher, listener: socket.socket, folder: Path) -> tuple[Proc, RawPeer]:
+    """A real ``confide receive --dir folder`` and the hostile sender it reached on ``listener``."""
+    code = codes.generate("7", 3, secrets.randbelow)
+    receiver = confide.run(
+        "receive",
+        "--at",
+        f"127.0.0.1:{listener.getsockname()[1]}",
+        "--no-relay",
+        "--dir",
+        str(folder),
+        env={"CONFIDE_CODE": str(code)},
+        label="receive",
+    )
+    return receiver, RawPeer.accept(listener, code.secret, code.nameplate)
+
+
 @pytest.fixture
 def listener() -> Iterator[socket.socket]:
     sock = socket.create_server(("127.0.0.1", 0))
@@ -108,19 +124,7 @@ def test_a_hostile_offer_lands_safely_inside_dir(
     inbox = tmp_path / "a" / "b" / "in"  # a ../.. that got through would land in tmp_path/a
     inbox.mkdir(parents=True)
     before = _tree(tmp_path)
-    code = codes.generate("7", 3, secrets.randbelow)
-    port = listener.getsockname()[1]
-    receiver = confide.run(
-        "receive",
-        "--at",
-        f"127.0.0.1:{port}",
-        "--no-relay",
-        "--dir",
-        str(inbox),
-        env={"CONFIDE_CODE": str(code)},
-        label="receive",
-    )
-    peer = RawPeer.accept(listener, code.secret, code.nameplate)
+    receiver, peer = receive_from(confide, listener, inbox)
     deadline = time.monotonic() + TIMEOUT
     try:
         sizes = [len(DATA) if kind == "file" else 0 for kind in hostile.kinds]
@@ -174,19 +178,7 @@ def test_a_hostile_offer_lands_safely_inside_dir(
 def test_a_wrong_digest_is_exit_1_and_nothing_gets_the_name(
     confide: Launcher, listener: socket.socket, tmp_path: Path
 ) -> None:
-    code = codes.generate("7", 3, secrets.randbelow)
-    port = listener.getsockname()[1]
-    receiver = confide.run(
-        "receive",
-        "--at",
-        f"127.0.0.1:{port}",
-        "--no-relay",
-        "--dir",
-        str(tmp_path),
-        env={"CONFIDE_CODE": str(code)},
-        label="receive",
-    )
-    peer = RawPeer.accept(listener, code.secret, code.nameplate)
+    receiver, peer = receive_from(confide, listener, tmp_path)
     deadline = time.monotonic() + TIMEOUT
     try:
         offer = m.FileOffer(1, "", "report.pdf", len(DATA), [""], [len(DATA)], ["file"], [""])

@@ -15,12 +15,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from channel_pairs import channel_pair
+from channel_pairs import ResumablePair, channel_pair
 from polling import until
 
 from confide.app.events import AppEvent, TransferDone, TransferFailed
 from confide.app.link import Link
-from confide.app.resumable import Leg, ResumableLink
 from confide.app.transfer import Transfers, link_flow
 from confide.errors import ClosedError
 from confide.protocol import messages as m
@@ -116,19 +115,8 @@ def test_a_reset_mid_transfer_resumes_and_no_stream_byte_is_sent_twice(tmp_path:
             offsets.append(message.offset)
 
     async def scenario() -> None:
-        first_host, first_joiner = await channel_pair()
-        host_side = ResumableLink(Leg(first_host, b"r0"), redial=None, window=30)
-
-        resumes = 0
-
-        async def redial(secret: bytes) -> Leg:
-            nonlocal resumes
-            resumes += 1
-            new_host, new_joiner = await channel_pair()
-            host_side.adopt(Leg(new_host, secret + b"'"))
-            return Leg(new_joiner, secret + b"'")
-
-        joiner_side = ResumableLink(Leg(first_joiner, b"r0"), redial=redial, window=30)
+        pair = await ResumablePair().start()
+        host_side, joiner_side = pair.host, pair.joiner
         alice = End(host_side, tmp_path / "alice", record)
         bob = End(joiner_side, tmp_path / "bob")
         try:
@@ -137,10 +125,10 @@ def test_a_reset_mid_transfer_resumes_and_no_stream_byte_is_sent_twice(tmp_path:
             bob.engine.accept()
             part = tmp_path / "bob" / "data.bin.part"
             await until(lambda: part.exists() and part.stat().st_size > 4 * MIB, "4 MiB in")
-            first_host.writer.transport.abort()  # a reset, mid-stream
+            pair.first_host.writer.transport.abort()  # a reset, mid-stream
             await until(lambda: bob.of(TransferDone) and alice.of(TransferDone), "both done")
             assert (tmp_path / "bob" / "data.bin").read_bytes() == content
-            assert resumes == 1
+            assert pair.resumes == 1
             assert len(offsets) == len(set(offsets)), "the engine sent no offset twice"
             assert offsets == sorted(offsets)
             assert alice.of(TransferFailed) == bob.of(TransferFailed) == []
