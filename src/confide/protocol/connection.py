@@ -37,6 +37,7 @@ from typing import Protocol
 
 import msgpack
 from cpace import CPace, CPaceError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from confide.errors import (
     AuthenticationError,
@@ -197,6 +198,7 @@ class Connection:
         guesses: Guesses | None = None,
         resume: bytes = b"",
         resumes: Resumes | None = None,
+        identity: Ed25519PrivateKey | None = None,
     ) -> None:
         """Prepare a side: ``role`` is ``"joiner"`` or ``"host"``; ``rand`` gives randomness.
 
@@ -204,7 +206,9 @@ class Connection:
         empty) requires it. A host with ``guesses`` takes the nameplate and
         the secret from it instead (see the module docstring). A joiner with
         ``resume`` resumes the session of that secret; a host with
-        ``resumes`` takes resumes of the sessions it names.
+        ``resumes`` takes resumes of the sessions it names. ``identity`` is
+        the key a version-3 session proves (``None``: a throwaway key drawn
+        from ``rand``); ``peer_identity`` then holds the peer's.
         """
         if role not in (hs.JOINER, hs.HOST):
             raise ValueError(f"unknown role {role!r}")
@@ -218,6 +222,8 @@ class Connection:
         self._guesses = guesses
         self._resume = resume
         self._resumes = resumes
+        self._identity = identity
+        self.peer_identity = b""
         self._ticket = b""
         self._own_share: rs.Ephemeral | None = None
         self._resume_keys: rs.ResumeKeys | None = None

@@ -18,11 +18,14 @@ class HandshakeComplete(Event):
 
     ``resumed`` is the ticket a resume handshake named (``b""`` after CPace):
     then ``sas`` is empty, as the session and its SAS are the ones resumed.
+    ``identity`` is the peer's raw Ed25519 public key, proved by its
+    ``Identity`` message (version 3; ``b""`` below version 3 and after a resume).
     """
 
     sas: tuple[str, ...]
     version: int
     resumed: bytes = b""
+    identity: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,6 +135,34 @@ class Broken(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class Identity(Message):
+    """The sender's long-term identity (protocol version 3; docs/PROTOCOL.md §13).
+
+    Sent once per session, first thing after key confirmation, inside the
+    encryption: ``key`` is a raw Ed25519 public key (32 bytes) and ``sig``
+    its signature (64 bytes) over the handshake transcript hash and the
+    sender's role (``protocol/identity.py``).
+    """
+
+    TYPE: ClassVar[str] = "identity"
+    key: bytes
+    sig: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MemberKey(Message):
+    """Host → members: the identity key ``nick`` proved to the host (``b""``: it has none).
+
+    Sent after ``Welcome`` for each member, and after ``Joined``. Members
+    see it through the host only (docs/SECURITY.md, "Identities").
+    """
+
+    TYPE: ClassVar[str] = "member-key"
+    nick: str
+    key: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Welcome(Message):
     """Host → a new member, once, first: its nick here, the host's, and everyone's.
 
