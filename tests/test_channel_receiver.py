@@ -158,6 +158,29 @@ def test_reading_stops_while_messages_wait_and_goes_on_once_taken() -> None:
     run(scenario())
 
 
+def test_every_drain_waiting_on_a_full_transport_returns_once_the_peer_reads() -> None:
+    """Two tasks drain one channel at once (a file's pump, and a chat line or the receive
+    loop): both must go on when the transport drains, not only the one that waited last."""
+
+    async def scenario() -> None:
+        host, joiner = await taken_over()
+        data = secrets.token_bytes(m.FILE_CHUNK)
+        sent = [m.FileChunk(7, "host", i * len(data), data) for i in range(200)]  # 12.6 MiB
+        for message in sent:
+            host.send(message)
+        pump = asyncio.create_task(host.drain())
+        chat = asyncio.create_task(host.drain())
+        await asyncio.sleep(0)  # one step each: both now wait on the full transport
+        assert not pump.done(), "more than loopback's buffers hold: the transport is full"
+        assert not chat.done()
+        got = [await joiner.receive() for _ in sent]
+        assert got == sent
+        await asyncio.wait_for(asyncio.gather(pump, chat), 10)
+        await close(host, joiner)
+
+    run(scenario())
+
+
 async def send_all(channel: Channel, messages: list[m.FileChunk]) -> None:
     for message in messages:
         channel.send(message)

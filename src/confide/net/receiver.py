@@ -21,7 +21,9 @@ record. The channel resumes it when its inbox is empty again.
 The receiver also does for the channel what ``StreamWriter.drain`` and
 ``wait_closed`` did, since the transport now reports to it: ``drain`` waits
 while the transport's write buffer is above its high-water mark, and
-``closed`` is done when the connection is gone.
+``closed`` is done when the connection is gone. Any number of tasks may
+drain at once (a file's pump, a chat line, the receive loop): they wait on
+one shared future, which the transport's ``resume_writing`` resolves.
 """
 
 from __future__ import annotations
@@ -178,12 +180,12 @@ class Receiver(asyncio.BufferedProtocol):
                 return
             # Paused by the transport, or taken over while it was paused: it
             # calls resume_writing when its buffer is down to the low-water mark.
+            # Every task draining meanwhile (a file's pump, a chat line, the
+            # receive loop) waits on the same future, so that call wakes them all.
             self._write_paused = True
-            self._drained = asyncio.get_running_loop().create_future()
-            try:
-                await self._drained
-            finally:
-                self._drained = None
+            if self._drained is None:
+                self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drained)
 
     # -- inside -----------------------------------------------------------------
 
@@ -218,5 +220,7 @@ class Receiver(asyncio.BufferedProtocol):
             self._wakeup.set_result(None)
 
     def _wake_drain(self) -> None:
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
+        """Wake every task in ``drain`` (they share one future; the next pause makes a new one)."""
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
