@@ -217,8 +217,9 @@ def test_chat_commands_parse_identity_flags(command: str, extra: list[str]) -> N
     plain = parser.parse_args([command, *extra])
     assert plain.identity is None
     assert plain.no_identity is False
-    chosen = parser.parse_args([command, "--identity", "~/k.pem", *extra])
-    assert chosen.identity == Path("~/k.pem")
+    chosen = parser.parse_args([command, "--identity=~/k.pem", *extra])
+    assert chosen.identity == Path.home() / "k.pem"
+    assert parser.parse_args([command, "--identity", "k.pem", *extra]).identity == Path("k.pem")
     assert parser.parse_args([command, "--no-identity", *extra]).no_identity is True
 
 
