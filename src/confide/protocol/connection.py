@@ -22,7 +22,8 @@ identity step, ``protocol/identity.py``, docs/PROTOCOL.md §13). With the keys
 just made, each side of a version-3 session seals its ``Identity`` (its key
 and a signature over the transcript hash of the four CPace records and its
 role) as its first DATA record: the host right after its confirm, the joiner
-right after it checks that confirm. In ``wait-identity`` the first DATA
+only once the host's ``Identity`` checked (as in SIGMA-I, a host that fails
+its proof never learns the joiner's key). In ``wait-identity`` the first DATA
 record received must be the peer's ``Identity`` and prove its key for the
 peer's role; then the connection is ``open``, ``peer_identity`` holds the
 key and ``HandshakeComplete(identity=key)`` is emitted. Anything else there
@@ -651,10 +652,18 @@ class Connection:
             self._opener = opener
             events.append(HandshakeComplete(self.sas, self.version))
             return
-        # the identity step: ours goes first; HandshakeComplete waits for the peer's
+        # the identity step: the host proves first, in the flight of its confirm;
+        # the joiner proves only once the host's proof checked (SIGMA-I: a
+        # host that is not who it claims never learns the joiner's key).
+        # HandshakeComplete waits for the peer's proof.
         self._identity_opener = opener
         self._th = ident.transcript(*self._transcript)
         self._transcript.clear()
+        if self.role == hs.HOST:
+            self._prove()
+
+    def _prove(self) -> None:
+        """Queue our ``Identity`` for this session (a throwaway key if none was given)."""
         own = self._identity
         if own is None:
             own = Ed25519PrivateKey.from_private_bytes(self._rand(ident.KEY_SIZE))
@@ -672,6 +681,8 @@ class Connection:
         peer_role = hs.HOST if self.role == hs.JOINER else hs.JOINER
         assert isinstance(message, Identity)
         self.peer_identity = ident.check(message, peer_role, self._th)
+        if self.role == hs.JOINER:
+            self._prove()
         self._th = b""
         self._opener, self._identity_opener = opener, None
         self.state = TRANSITIONS[(self.role, WAIT_IDENTITY, Identity.TYPE)]
