@@ -75,6 +75,13 @@ FOR_A_FILE = "that code is for a file transfer: use confide receive"
 """What ``confide join`` says when the code is a ``confide send``'s."""
 
 
+class ContactsError(LocalError):
+    """The contacts file is corrupt, unreadable or unwritable (exit 1, one line naming it).
+
+    confide never starts afresh over a corrupt file: the user fixes or removes it.
+    """
+
+
 class UsageError(LocalError):
     """The command line or an input was malformed."""
 

@@ -18,7 +18,9 @@ SIG_SIZE = 64
 
 def public_bytes(private: Ed25519PrivateKey) -> bytes:
     """The raw 32-byte public key of ``private``."""
-    raise NotImplementedError
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def prove(private: Ed25519PrivateKey, role: str, transcript_hash: bytes) -> Identity:
@@ -35,5 +37,14 @@ def check(message: Identity, role: str, transcript_hash: bytes) -> bytes:
 
 
 def fingerprint(key: bytes) -> str:
-    """A raw public key as people compare it: short groups, read aloud or by eye."""
-    raise NotImplementedError
+    """A raw public key as people compare it: short groups, read aloud or by eye.
+
+    SHA-256 of ``key``, its first 20 bytes in RFC 4648 base32, lower case
+    (no padding: 160 bits are exactly 32 characters), in 8 groups of 4
+    separated by single spaces: ``k3f9 2mxa ...``.
+    """
+    import base64
+    import hashlib
+
+    text = base64.b32encode(hashlib.sha256(key).digest()[:20]).decode("ascii").lower()
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
