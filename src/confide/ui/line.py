@@ -151,7 +151,7 @@ class LineUI:
     def identity(self, event: PeerIdentity) -> None:
         """What the contacts say of a peer's key: a status line, or ``warning:`` lines."""
         told = identity_text.told(event)
-        if identity_text.badge(event) == KNOWN and not event.via_host:
+        if event.recognition.kind == KNOWN and not event.via_host:
             self.status(f"\u2714 {event.nick} (known): a verified contact, nothing to compare")
             return
         for line in told.lines:

@@ -142,6 +142,8 @@ class InputLine:
                     self._feed.system(line)
             case cmd.Simple(name="who"):
                 self._who()
+            case cmd.Simple(name="whoami"):
+                self._answer(self._ask(room_text.whoami))
             case cmd.Find(text=text):
                 self._feed.find(text)
             case cmd.Copy(count=count):
