@@ -20,7 +20,7 @@ import pytest
 from proc import confide_command
 from tools import require
 
-SUBCOMMANDS = ("host", "join", "send", "receive", "relay", "completion")
+SUBCOMMANDS = ("host", "join", "send", "receive", "relay", "id", "contacts", "completion")
 
 BASH_DRIVER = r"""
 eval "$(cat "$1")"

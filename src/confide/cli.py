@@ -4,9 +4,10 @@ Everything is parsed here and handed to ``confide.app.run`` (``send`` and
 ``receive``, the one-shot transfers, to ``confide.cli_transfer``, which
 reuses the flag groups and option builders here: ``who_flags``,
 ``listen_flags``, ``reach_options``, ``join_flags``, ``session_flags``,
-``host_options``, ``join_options``). Errors become one
-plain line on stderr and a documented exit code; a traceback is shown only
-with ``CONFIDE_DEBUG=1``. Textual is imported only when the full-screen UI
+``host_options``, ``join_options``; ``id`` and ``contacts``, and the
+chat commands' ``--identity``/``--no-identity``, to ``confide.cli_identity``).
+Errors become one plain line on stderr and a documented exit code; a
+traceback is shown only with ``CONFIDE_DEBUG=1``. Textual is imported only when the full-screen UI
 actually starts, so ``--help`` and line mode stay fast. ``confide completion
 SHELL`` prints a completion script (``confide.completion``, which alone loads
 ``shtab``); ``--log FILE`` wraps the UI in a transcript (``app.transcript``).
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(
         dest="command",
-        metavar="{host,join,send,receive,relay,completion}",
+        metavar="{host,join,send,receive,relay,id,contacts,completion}",
         parser_class=_Parser,
     )
 
@@ -157,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_transfer.add_parsers(sub)
     relay_command.add_parser(sub)
+    from confide import cli_identity
+
+    cli_identity.add_parsers(sub)
     completion = sub.add_parser(
         "completion",
         help="print a shell completion script (bash, zsh or fish)",
@@ -238,7 +242,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def who_flags(p: argparse.ArgumentParser) -> None:
-    """``--name``, and ``--password`` or ``--password-file``."""
+    """``--name``; ``--password`` or ``--password-file``; ``--identity`` or ``--no-identity``."""
+    from confide import cli_identity
+
     p.add_argument(
         "--name", metavar="NICK", help="your nickname (default: nick in the config, or login name)"
     )
@@ -249,6 +255,7 @@ def who_flags(p: argparse.ArgumentParser) -> None:
         help="use a password you choose instead of a code (prompted, or $CONFIDE_PASSWORD)",
     )
     group.add_argument("--password-file", metavar="FILE", help="read the password from FILE")
+    cli_identity.identity_flags(p)
 
 
 def _ui_flags(p: argparse.ArgumentParser) -> None:
@@ -329,6 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             sys.stdout.write(script(args.shell, build_parser()))
             return 0
+        if args.command in ("id", "contacts"):
+            from confide import cli_identity
+
+            return cli_identity.run(args)
         from confide import allocator
 
         allocator.tune()  # streams reuse their buffers instead of page-faulting them
