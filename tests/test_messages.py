@@ -42,6 +42,8 @@ SAMPLES: list[m.Message] = [
     m.FileAck(1, "bob", 65536),
     m.FileDone(1, "", bytes(32)),
     m.FileCancel(1, "bob", "declined"),
+    m.Identity(bytes(range(32)), bytes(64)),
+    m.MemberKey("bob", bytes(range(32))),
 ]
 QUICK = settings(max_examples=300, deadline=None, database=None)
 

@@ -107,7 +107,7 @@ class Pong(Message):
 class Ack(Message):
     """The sender has received ``n`` sequenced messages of this session (cumulative).
 
-    Sent by the resumable link (``app.resumable``) of a version-2 session, also
+    Sent by the resumable link (``app.resumable``) of a session of version 2 or later, also
     as a heartbeat when idle; not itself sequenced (see docs/PROTOCOL.md).
     """
 
@@ -350,6 +350,7 @@ KNOWN: dict[str, type[Message]] = {
         *(Chat, Action, Private, Nick, Typing, Receipt, Ping, Pong, Ack, Bye, Broken),
         *(Welcome, Said, Joined, Left, Renamed, Typist, AllHave, Notice, Closed),
         *(FileOffer, FileAccept, FileChunk, FileAck, FileDone, FileCancel),
+        *(Identity, MemberKey),
     )
 }
 
