@@ -103,8 +103,9 @@ def test_stderr_into_the_same_pipe_as_stdout_then_head(confide: Launcher) -> Non
     )
     os.close(write_end)
     try:
-        head = _read_lines(read_end, 3)  # connecting, connected, SAS
-        assert head[2].startswith(b"SAS: "), head
+        head = _read_lines(read_end, 4)  # connecting, connected, alice's key, SAS
+        assert head[2].startswith(b"new contact: "), head
+        assert head[3].startswith(b"SAS: "), head
         host.proc.expect_err(r"^SAS: ")
         host.proc.say("one")
         assert _read_lines(read_end, 1)[0].endswith(b" alice: one\n")

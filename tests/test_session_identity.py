@@ -120,7 +120,10 @@ def test_an_older_peer_proves_no_identity_and_verify_forget_drops_a_contact(
         await one_to_one(me(path), ALICE)
         assert Contacts.load(path).is_verified(ALICE)
         ours, theirs = memory_link_pair()
-        session = ChatSession(ours, "bob", ("s",), [].append, peer_key=ALICE, identities=me(path))
+        ignored: list[AppEvent] = []
+        session = ChatSession(
+            ours, "bob", ("s",), ignored.append, peer_key=ALICE, identities=me(path)
+        )
         task = asyncio.create_task(session.run())
         theirs.send(m.Nick("alice"))
         await until(lambda: session.core.connected, "connected")

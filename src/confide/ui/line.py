@@ -29,7 +29,7 @@ told, nothing more is printed, and the exit code is 0. A typed line too long
 for one message is not sent: a status line says so and the chat goes on.
 
 Identities (``ui.identity_text``): what the contacts say of the peer's key
-comes after the ``connected to`` and ``SAS:`` lines (or a member's
+comes between the ``connected to`` and ``SAS:`` lines (or after a member's
 ``joined`` line): ``✔ bob (known): nothing to compare`` for a verified
 contact, ``new contact: compare the SAS, then /verify ok``, and for a
 changed key a block of ``warning:`` lines. ``/whoami`` shows our
@@ -141,12 +141,14 @@ class LineUI:
     def on_event(self, event: AppEvent) -> None:
         """Render one app event."""
         self._render(event)
-        if isinstance(event, Connected | MemberJoined):
-            waiting = self._identities.pop(
-                event.peer if isinstance(event, Connected) else event.nick, None
-            )
-            if waiting is not None:
-                self.identity(waiting)
+        if isinstance(event, MemberJoined):
+            self._told(event.nick)
+
+    def _told(self, nick: str) -> None:
+        """Tell what the contacts say of the key of ``nick``, if it waits."""
+        waiting = self._identities.pop(nick, None)
+        if waiting is not None:
+            self.identity(waiting)
 
     def identity(self, event: PeerIdentity) -> None:
         """What the contacts say of a peer's key: a status line, or ``warning:`` lines."""
@@ -181,6 +183,7 @@ class LineUI:
         match event:
             case Connected(peer=peer, sas=sas):
                 self.status(f"connected to {sanitize(peer)} (end-to-end encrypted)")
+                self._told(peer)  # before the SAS: the SAS line stays the last one
                 self.status("SAS: " + " ".join(sas))
                 self.connected.set()
             case MessageIn(nick=nick, text=text, when=when, action=action):
