@@ -207,9 +207,12 @@ class Transcript:
     reply: bytes
     share: bytes
     confirm: bytes
+    """The host's confirm, and (version 3) its ``Identity`` record, written at once."""
     to_host: tuple[bytes, ...]
     """Framed DATA records the joiner sealed, in order, one per ``SAMPLES`` entry."""
     to_joiner: tuple[bytes, ...]
+    identity: bytes = b""
+    """The joiner's ``Identity`` record (version 3), which the host takes before ``to_host``."""
 
 
 def open_pair() -> tuple[Connection, Connection]:
@@ -218,7 +221,8 @@ def open_pair() -> tuple[Connection, Connection]:
     host.receive_data(joiner.data_to_send())
     joiner.receive_data(host.data_to_send())
     host.receive_data(joiner.data_to_send())
-    joiner.receive_data(host.data_to_send())
+    joiner.receive_data(host.data_to_send())  # the confirm and the host's Identity
+    host.receive_data(joiner.data_to_send())  # the joiner's Identity
     if not (joiner.is_open and host.is_open):
         raise RuntimeError("the seed handshake did not complete")
     return joiner, host
@@ -236,6 +240,10 @@ def transcript() -> Transcript:
     host.receive_data(share)
     confirm = host.data_to_send()
     joiner.receive_data(confirm)
+    identity = joiner.data_to_send()
+    host.receive_data(identity)
+    if not (joiner.is_open and host.is_open):
+        raise RuntimeError("the seed handshake did not complete")
     return Transcript(
         hello,
         reply,
@@ -243,6 +251,7 @@ def transcript() -> Transcript:
         confirm,
         tuple(joiner.seal(messages.encode(m)) for m in SAMPLES),
         tuple(host.seal(messages.encode(m)) for m in SAMPLES),
+        identity,
     )
 
 
@@ -508,7 +517,7 @@ class Target:
 
 def _framing_seeds() -> Iterator[bytes]:
     t = transcript()
-    for stream in (t.hello + t.share, b"".join(t.to_host), PREFIX.pack(0) + b"x"):
+    for stream in (t.hello + t.share + t.identity, b"".join(t.to_host), PREFIX.pack(0) + b"x"):
         for head in (b"\x00\x00", b"\x01\x03", b"\x00\x40", b"\x02\x01"):
             yield head + stream
 
@@ -518,7 +527,9 @@ def _host_seeds() -> Iterator[bytes]:
     for how in (b"\x00", b"\x05"):
         yield how + t.hello
         yield how + t.hello + t.share
-        yield how + t.hello + t.share + b"".join(t.to_host)
+        yield how + t.hello + t.share + t.identity
+        yield how + t.hello + t.share + t.identity + b"".join(t.to_host)
+        yield how + t.hello + t.share + b"".join(t.to_host)  # no Identity: refused
         yield how + t.hello + alert_frame(ALERT_AUTH)
 
 

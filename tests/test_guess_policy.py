@@ -206,7 +206,9 @@ def test_a_right_guess_confirms_while_its_secret_answers() -> None:
     host, joiner = _host_and_joiner(FakeGuesses(CODE.nameplate, CODE.secret))
     host.receive_data(joiner.data_to_send())
     joiner.receive_data(host.data_to_send())
-    events = host.receive_data(joiner.data_to_send())
+    assert host.receive_data(joiner.data_to_send()) == []  # confirmed; the identity step next
+    joiner.receive_data(host.data_to_send())  # the confirm, and the host's Identity
+    events = host.receive_data(joiner.data_to_send())  # the joiner's Identity
     assert any(isinstance(e, HandshakeComplete) for e in events)
 
 

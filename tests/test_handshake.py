@@ -116,8 +116,11 @@ def opened() -> tuple[Connection, Connection]:
 def test_good_code_completes_on_both_sides_with_equal_sas() -> None:
     joiner, host = sides()
     jev, hev = pump(joiner, host)
-    assert jev == [HandshakeComplete(joiner.sas, 2)]  # the highest both speak
-    assert hev == [HandshakeComplete(host.sas, 2)]
+    # the highest both speak (3), after each side proved its identity key to the other
+    assert jev == [HandshakeComplete(joiner.sas, 3, identity=joiner.peer_identity)]
+    assert hev == [HandshakeComplete(host.sas, 3, identity=host.peer_identity)]
+    assert len(joiner.peer_identity) == len(host.peer_identity) == 32
+    assert joiner.peer_identity != host.peer_identity
     assert joiner.sas == host.sas
     assert len(joiner.sas) == 5
     assert set(joiner.sas) <= set(codes.wordlist())
@@ -147,7 +150,10 @@ def test_sas_differs_even_when_only_the_nonces_differ() -> None:
     """Same scalars, same code: a fresh nonce alone gives a new session and SAS."""
     results = []
     for nonce in (b"\x01" * 32, b"\x02" * 32):
-        stream = {"j": [nonce, b"\x11" * 32], "h": [b"\x03" * 32, b"\x22" * 32]}
+        stream = {
+            "j": [nonce, b"\x11" * 32, b"\x33" * 32],  # nonce, scalar, identity key
+            "h": [b"\x03" * 32, b"\x22" * 32, b"\x44" * 32],
+        }
 
         def scripted(side: str, stream: dict[str, list[bytes]] = stream) -> hs.RandomBytes:
             return lambda n: stream[side].pop(0)
@@ -180,8 +186,11 @@ def test_data_right_behind_the_confirm_is_delivered() -> None:
     joiner.receive_data(host.data_to_send())
     host.receive_data(joiner.data_to_send())
     host.send(m.Nick("host"))
-    events = joiner.receive_data(host.data_to_send())  # confirm and a DATA record at once
-    assert events == [HandshakeComplete(joiner.sas, 2), MessageReceived(m.Nick("host"))]
+    events = joiner.receive_data(host.data_to_send())  # confirm, Identity and Nick at once
+    assert events == [
+        HandshakeComplete(joiner.sas, 3, identity=joiner.peer_identity),
+        MessageReceived(m.Nick("host")),
+    ]
 
 
 def test_largest_message_crosses_after_the_handshake() -> None:
@@ -418,7 +427,7 @@ def test_version_lists_at_the_limits_are_accepted(versions: list[int]) -> None:
     hello: dict[str, object] = {"t": "hello", "versions": versions, "nonce": bytes(32), "room": "7"}
     assert host.receive_data(handshake_frame(hello)) == []
     assert handshake_maps(host.data_to_send())[0]["t"] == "reply"
-    assert host.version == (2 if 2 in versions else 1)
+    assert host.version == max(set(versions) & set(hs.SUPPORTED_VERSIONS))
 
 
 def rewrite_versions(kind: str, versions: list[int]) -> Tamper:
@@ -558,7 +567,8 @@ def test_a_forged_confirm_tag_is_refused() -> None:
     host.receive_data(joiner.data_to_send())
     joiner.receive_data(host.data_to_send())
     host.receive_data(joiner.data_to_send())
-    (confirm,) = handshake_maps(host.data_to_send())
+    confirm_record, _identity = FrameDecoder().feed(host.data_to_send())
+    (confirm,) = handshake_maps(encode_frame(bytes(confirm_record)))
     confirm["tag"] = bytes(64)
     with pytest.raises(AuthenticationError):
         joiner.receive_data(handshake_frame(confirm))
@@ -725,11 +735,11 @@ def test_nothing_is_known_before_the_handshake() -> None:
         assert not side.failed
     joiner.start()
     host.receive_data(joiner.data_to_send())
-    assert host.version == 2  # negotiated on the hello
+    assert host.version == 3  # negotiated on the hello
     assert (host.sas, host.resume_key, host.file_key) == ((), b"", b"")
     pump(joiner, host)
     for side in (joiner, host):
-        assert side.version == 2
+        assert side.version == 3
         assert len(side.sas) == 5
         assert len(side.resume_key) == len(side.file_key) == 32
 

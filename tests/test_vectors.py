@@ -5,7 +5,8 @@ pinned ``cpace`` sdist, see ``tests/vectors/README.md``) against the package
 we ship with, through its private primitives as its own tests do. The second
 half replays ``tests/vectors/handshake-transcript.json``: the same
 deterministic run must produce the same bytes, and each side must accept the
-recorded bytes of the other.
+recorded bytes of the other. (The identity step's own vector is replayed by
+``test_identity_vectors.py``.)
 """
 
 from __future__ import annotations
@@ -225,7 +226,8 @@ def test_transcript_values_follow_from_the_inputs(vector: dict[str, Any]) -> Non
 
 
 def _handshake_map(frame: bytes) -> dict[str, Any]:
-    (record,) = FrameDecoder().feed(frame)
+    """The first record of a write, a HANDSHAKE record, decoded."""
+    record = FrameDecoder().feed(frame)[0]
     rtype, _, body = split_record(record)
     assert rtype == 0x01
     decoded: dict[str, Any] = msgpack.unpackb(body, raw=False)
@@ -236,6 +238,7 @@ def _handshake_map(frame: bytes) -> dict[str, Any]:
 def test_transcript_frames_carry_the_recorded_values(vector: dict[str, Any]) -> None:
     hello, share = (_handshake_map(f) for f in _frames(vector, "joiner")[:2])
     reply, confirm = (_handshake_map(f) for f in _frames(vector, "host")[:2])
+    assert len(FrameDecoder().feed(_frames(vector, "host")[1])) == 2  # confirm, then Identity
     jrand, hrand = _b(vector, "joiner_random"), _b(vector, "host_random")
     assert hello == {
         "t": "hello",
@@ -252,7 +255,7 @@ def test_transcript_frames_carry_the_recorded_values(vector: dict[str, Any]) -> 
         role=CPaceRole.RESPONDER,
         sid=_b(vector, "sid"),
         ad=_b(vector, "ad_host"),
-        scalar=hrand[32:],
+        scalar=hrand[32:64],
         public_share=_b(vector, "share_host"),
     )
     host_side.derive(_b(vector, "share_joiner"), _b(vector, "ad_joiner"))
@@ -266,13 +269,16 @@ def test_transcript_data_records_open_with_the_recorded_keys(vector: dict[str, A
     for side, key in (("joiner", "joiner_to_host"), ("host", "host_to_joiner")):
         opener = Opener(bytes.fromhex(vector["keys"][key]), RekeyPolicy())
         got = []
-        for frame in _frames(vector, side)[2:]:
-            (record,) = FrameDecoder().feed(frame)
-            rtype, head, body = split_record(record)
-            assert rtype == DATA
-            assert len(body) % 256 == 16  # padded to a 256-byte bucket, plus the tag
-            got.append(msgpack.unpackb(opener.open(head, body), raw=False))
-        assert got == [{"v": 1, **m} for m in vector[side + "_messages"]]
+        for frame in _frames(vector, side):
+            for record in FrameDecoder().feed(frame):
+                rtype, head, body = split_record(record)
+                if rtype != DATA:
+                    continue
+                assert len(body) % 256 == 16  # padded to a 256-byte bucket, plus the tag
+                got.append(msgpack.unpackb(opener.open(head, body), raw=False))
+        identity, *messages = got
+        assert (identity["t"], identity["key"]) == ("identity", _b(vector, "identity_" + side))
+        assert messages == [{"v": 1, **m} for m in vector[side + "_messages"]]
 
 
 @pytest.mark.parametrize("role", [hs.JOINER, hs.HOST])
@@ -293,8 +299,11 @@ def test_a_fresh_side_accepts_the_recorded_bytes_of_its_peer(
         if out := conn.data_to_send():
             sent.append(out)
     assert rand.exhausted
-    assert sent == _frames(vector, role)[:2]
-    assert events[0] == HandshakeComplete(tuple(vector["sas_words"]), max(vector["versions"]))
+    handshake_writes = 3 if role == hs.JOINER else 2  # the joiner's Identity is a write of its own
+    assert sent == _frames(vector, role)[:handshake_writes]
+    assert events[0] == HandshakeComplete(
+        tuple(vector["sas_words"]), max(vector["versions"]), identity=_b(vector, "identity_" + peer)
+    )
     assert events[1:] == [MessageReceived(m) for m in _messages(vector, peer)]
 
 

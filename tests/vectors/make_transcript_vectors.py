@@ -2,11 +2,14 @@
 
 Each vector runs a joiner and a host ``Connection`` against each other with
 fixed randomness (the ``rand`` callable hands out bytes from a script), then
-records every frame each side sends: the four HANDSHAKE frames, then DATA
-records carrying a Chat and a Bye. Beside the frames it stores the CPace
-inputs and intermediate values (sid, generator, shares, K, ISK), every key of
-the key schedule and the SAS words, all computed here straight from the
-``cpace`` primitives rather than read back out of ``Connection``.
+records every write each side makes: the four HANDSHAKE frames (the host's
+confirm is followed, in the same write, by its ``Identity`` DATA record), the
+joiner's ``Identity``, then DATA records carrying a Chat and a Bye. Beside the
+frames it stores the CPace inputs and intermediate values (sid, generator,
+shares, K, ISK), every key of the key schedule, the SAS words and both
+sides' identity public keys, all computed here straight from the ``cpace``
+and ``cryptography`` primitives rather than read back out of ``Connection``.
+The identity message itself has its own vector (``make_identity_vectors.py``).
 
 ``tests/test_vectors.py`` replays the same runs and asserts byte equality
 with the file, so any change to the wire format fails the suite until this
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cpace import _DSI_ISK, _calculate_generator, _lv_cat, _scalar_mult_vfy
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from confide.protocol import codes, keyschedule
 from confide.protocol import handshake as hs
@@ -62,8 +66,9 @@ SPECS: list[dict[str, Any]] = [
         ],
     },
 ]
-RANDOM_BYTES = 2 * 32
-"""What each side draws: its HELLO nonce, then its CPace scalar."""
+RANDOM_BYTES = 3 * 32
+"""What each side draws: its HELLO nonce, its CPace scalar, then the seed of its
+throwaway identity key (version 3, ``Connection(identity=None)``)."""
 
 
 class ScriptedRandom:
@@ -142,7 +147,8 @@ def run(
     joiner_to_host()  # hello
     host_to_joiner()  # reply
     joiner_to_host()  # share
-    host_to_joiner()  # confirm
+    host_to_joiner()  # confirm, and the host's Identity
+    joiner_to_host()  # the joiner's Identity
     for message in joiner_messages:
         joiner.send(message)
         joiner_to_host()
@@ -158,8 +164,8 @@ def expected_secrets(
     secret: bytes, joiner_random: bytes, host_random: bytes, versions: tuple[int, ...]
 ) -> dict[str, Any]:
     """The CPace values and session keys, computed from the primitives, not ``Connection``."""
-    nonce_j, scalar_j = joiner_random[:32], joiner_random[32:]
-    nonce_h, scalar_h = host_random[:32], host_random[32:]
+    nonce_j, scalar_j = joiner_random[:32], joiner_random[32:64]
+    nonce_h, scalar_h = host_random[:32], host_random[32:64]
     sid = hs.session_id(nonce_j, nonce_h)
     ci = hs.channel_id()
     g = _calculate_generator(secret, ci, sid)
@@ -175,6 +181,8 @@ def expected_secrets(
     isk = hashlib.sha512(_lv_cat(_DSI_ISK, sid, k) + transcript).digest()
     keys = keyschedule.derive(isk, sid)
     return {
+        "identity_joiner": _identity_key(joiner_random[64:]),
+        "identity_host": _identity_key(host_random[64:]),
         "prs": secret,
         "ci": ci,
         "sid": sid,
@@ -196,6 +204,11 @@ def expected_secrets(
     }
 
 
+def _identity_key(seed: bytes) -> bytes:
+    """The raw public key of the Ed25519 key a side makes from its 32-byte seed."""
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+
 def _hex(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
@@ -210,8 +223,11 @@ def build_vector(spec: dict[str, Any]) -> dict[str, Any]:
     """One vector: inputs, intermediate values, keys, SAS and every frame."""
     secret, room = secret_and_room(spec)
     label = b"confide transcript vector " + spec["name"].encode()
-    joiner_random = hashlib.sha512(label + b" joiner").digest()[:RANDOM_BYTES]
-    host_random = hashlib.sha512(label + b" host").digest()[:RANDOM_BYTES]
+    joiner_random, host_random = (
+        hashlib.sha512(label + side).digest() + hashlib.sha256(label + side + b" identity").digest()
+        for side in (b" joiner", b" host")
+    )
+    assert len(joiner_random) == len(host_random) == RANDOM_BYTES
     jmsgs = [message_from_json(m) for m in spec["joiner_messages"]]
     hmsgs = [message_from_json(m) for m in spec["host_messages"]]
     t = run(secret, room, joiner_random, host_random, jmsgs, hmsgs)
@@ -219,10 +235,15 @@ def build_vector(spec: dict[str, Any]) -> dict[str, Any]:
     done_h = [e for e in t.host_events if isinstance(e, HandshakeComplete)]
     assert len(done_j) == len(done_h) == 1
     assert done_j[0].sas == done_h[0].sas
+    assert done_j[0].version == done_h[0].version == max(hs.SUPPORTED_VERSIONS)
     assert [e.message for e in t.host_events if isinstance(e, MessageReceived)] == jmsgs
     assert [e.message for e in t.joiner_events if isinstance(e, MessageReceived)] == hmsgs
     values = expected_secrets(secret, joiner_random, host_random, hs.SUPPORTED_VERSIONS)
     assert tuple(values["sas_words"]) == done_j[0].sas
+    assert (done_j[0].identity, done_h[0].identity) == (
+        values["identity_host"],
+        values["identity_joiner"],
+    )
     vector = {
         "name": spec["name"],
         "code": spec.get("code"),
@@ -246,9 +267,12 @@ def main() -> None:
         "description": (
             "Known-answer transcripts of confide's handshake and first DATA records. "
             "Byte strings are hex. joiner_random/host_random are what each side's rand "
-            "callable returns, in order: 32-byte HELLO nonce, then 32-byte CPace scalar. "
+            "callable returns, in order: 32-byte HELLO nonce, 32-byte CPace scalar, then "
+            "the 32-byte seed of its throwaway Ed25519 identity key (identity_joiner/"
+            "identity_host are the public keys). "
             "joiner_sends/host_sends are the framed bytes each side writes, one entry per "
-            "step: hello/reply, share/confirm, then one DATA frame per message. "
+            "write: hello/reply, share/confirm and the host's Identity DATA record, the "
+            "joiner's Identity DATA record, then one DATA frame per message. "
             "Regenerate with: python tests/vectors/make_transcript_vectors.py"
         ),
         "vectors": [build_vector(spec) for spec in SPECS],

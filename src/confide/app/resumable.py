@@ -1,6 +1,6 @@
-"""``ResumableLink``: one ``Link`` that outlives its connections (protocol version 2).
+"""``ResumableLink``: one ``Link`` that outlives its connections (protocol version 2 and later).
 
-How this works. A session of version 2 talks over successive *legs*: a leg
+How this works. A session of version 2 or later talks over successive *legs*: a leg
 is one confirmed connection (a ``Link``, a ``net.channel.Channel`` in
 production) and the resume secret its handshake left (``Leg``). The first
 leg comes from the ordinary handshake; later ones from a resume handshake,

@@ -313,7 +313,7 @@ def _as_leg(joined: Established) -> Leg:
 
 
 def _sequenced(joined: Established) -> bool:
-    """Whether both sides speak version 2: acks and sequence numbers, and resume.
+    """Whether both sides speak version 2 or later: acks and sequence numbers, and resume.
 
     Such a session always runs over a ``ResumableLink``, even with no resume
     window (``--resume-window 0``): the peer acks and expects acks, and a

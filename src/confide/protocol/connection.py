@@ -9,11 +9,27 @@ layer flushes ``data_to_send`` before closing.
 
 States, and what moves between them (one table, ``TRANSITIONS``)::
 
-    joiner: start --start()--> wait-reply --reply--> wait-confirm --confirm--> open
-    host:   wait-hello --hello--> wait-share --share--> open
+    joiner: start --start()--> wait-reply --reply--> wait-confirm --confirm--> confirmed
+    host:   wait-hello --hello--> wait-share --share--> confirmed
+    confirmed: version 1 or 2: open; version 3: wait-identity --identity--> open
     resuming joiner: start --start()--> wait-resumed --resumed--> open
     resuming host:   wait-hello --resume--> wait-proof --proof--> open
     any state --error--> failed
+
+``confirmed`` is no state a connection rests in: CPace's confirmation leads
+to ``open`` below version 3 and to ``wait-identity`` from version 3 on (the
+identity step, ``protocol/identity.py``, docs/PROTOCOL.md §13). With the keys
+just made, each side of a version-3 session seals its ``Identity`` (its key
+and a signature over the transcript hash of the four CPace records and its
+role) as its first DATA record: the host right after its confirm, the joiner
+right after it checks that confirm. In ``wait-identity`` the first DATA
+record received must be the peer's ``Identity`` and prove its key for the
+peer's role; then the connection is ``open``, ``peer_identity`` holds the
+key and ``HandshakeComplete(identity=key)`` is emitted. Anything else there
+fails the connection (the peer gets ``Broken``). A session with
+``identity=None`` proves a throwaway key drawn from ``rand(32)``. The
+incoming DATA record of ``wait-identity`` takes the slow path of
+``_receive_record``: the hot path's opener is installed only once open.
 
 A host may be given ``guesses`` (``Guesses``; ``app.guesses.Attempt`` is the
 real one): then the nameplate and secret are read when the hello arrives, one
@@ -21,7 +37,7 @@ guess is spent just before the host sends its share (refused with ALERT
 ``no-guesses`` when none is left), and the host confirms only if
 ``guesses.answers()`` still holds when the joiner's share arrives.
 
-A joiner given ``resume=R`` resumes a version-2 session instead of running
+A joiner given ``resume=R`` resumes a session (version 2 or later) instead of running
 CPace (``protocol/resume.py``). A host given ``resumes`` (``Resumes``;
 ``net.resumes.ResumeBook`` is the real one) also takes a ``resume`` in
 place of a hello: no guess is spent; an unknown ticket gets ALERT
@@ -48,12 +64,13 @@ from confide.errors import (
     SessionGoneError,
 )
 from confide.protocol import handshake as hs
+from confide.protocol import identity as ident
 from confide.protocol import keyschedule
 from confide.protocol import resume as rs
 from confide.protocol.events import Event, HandshakeComplete, MessageReceived
 from confide.protocol.framing import MAX_RECORD, FrameDecoder, encode_frame
 from confide.protocol.framing import PREFIX as FRAME_PREFIX
-from confide.protocol.messages import Broken, Message, decode, encode
+from confide.protocol.messages import Broken, Identity, Message, decode, encode
 from confide.protocol.records import (
     ALERT,
     DATA,
@@ -72,18 +89,23 @@ from confide.protocol.sas import sas_words
 START, WAIT_REPLY, WAIT_CONFIRM = "start", "wait-reply", "wait-confirm"
 WAIT_HELLO, WAIT_SHARE = "wait-hello", "wait-share"
 WAIT_RESUMED, WAIT_PROOF = "wait-resumed", "wait-proof"
+CONFIRMED, WAIT_IDENTITY = "confirmed", "wait-identity"
 OPEN, FAILED = "open", "failed"
 
 TRANSITIONS: dict[tuple[str, str, str], str] = {
     # (role, state, handshake message received) -> next state
     (hs.JOINER, WAIT_REPLY, "reply"): WAIT_CONFIRM,
-    (hs.JOINER, WAIT_CONFIRM, "confirm"): OPEN,
+    (hs.JOINER, WAIT_CONFIRM, "confirm"): CONFIRMED,
     (hs.HOST, WAIT_HELLO, "hello"): WAIT_SHARE,
-    (hs.HOST, WAIT_SHARE, "share"): OPEN,
+    (hs.HOST, WAIT_SHARE, "share"): CONFIRMED,
     (hs.JOINER, WAIT_RESUMED, "resumed"): OPEN,
     (hs.HOST, WAIT_HELLO, "resume"): WAIT_PROOF,
     (hs.HOST, WAIT_PROOF, "proof"): OPEN,
+    # version 3: the peer's Identity, the first DATA record after confirmation
+    (hs.JOINER, WAIT_IDENTITY, "identity"): OPEN,
+    (hs.HOST, WAIT_IDENTITY, "identity"): OPEN,
 }
+"""Where each record moves a connection; ``CONFIRMED`` resolves by version (docstring)."""
 SCHEMAS = {**hs.SCHEMAS, **rs.SCHEMAS}
 """Every HANDSHAKE record either handshake sends."""
 
@@ -228,6 +250,8 @@ class Connection:
         self._own_share: rs.Ephemeral | None = None
         self._resume_keys: rs.ResumeKeys | None = None
         self._th = b""
+        self._transcript: list[bytes] = []  # the CPace records' bodies, for identity.transcript
+        self._identity_opener: Opener | None = None  # the opener, held back in wait-identity
         self._decoder = FrameDecoder(hs.MAX_HANDSHAKE_RECORD)
         self._out: list[bytes] = []
         self._out_bytes = 0
@@ -338,14 +362,16 @@ class Connection:
     def _fail(self, exc: ConfideError) -> None:
         """Enter the failed state with ``exc`` (an ALERT first, if the handshake broke).
 
-        Once open, a record or message of the peer's that fails is answered
-        with a sealed ``Broken`` (unless the peer's own ``Broken`` is the
-        failure): the peer's session then ends at once, instead of taking the
-        close that follows for a network cut and waiting to resume.
+        Once keys exist (open, or waiting for the peer's identity), a record
+        or message of the peer's that fails is answered with a sealed
+        ``Broken`` (unless the peer's own ``Broken`` is the failure): the
+        peer's session then ends at once, instead of taking the close that
+        follows for a network cut and waiting to resume.
         """
-        if isinstance(exc, ProtocolError) and self.state != OPEN and not self._out:
+        keyed = self.state in (OPEN, WAIT_IDENTITY) and self._sealer is not None
+        if isinstance(exc, ProtocolError) and not keyed and not self._out:
             self._queue(alert_frame(ALERT_PROTOCOL))
-        if self.state == OPEN and self._sealer is not None and not self._peer_broke:
+        if keyed and not self._peer_broke:
             with contextlib.suppress(ConfideError):
                 self._queue(self.seal(encode(Broken(_printable(str(exc))))))
         self.state = FAILED
@@ -396,6 +422,9 @@ class Connection:
         rtype, head, body = split_record(record)
         if rtype == DATA:
             if self._opener is None:
+                if self.state == WAIT_IDENTITY:
+                    self._receive_identity(head, body, events)
+                    return
                 raise ProtocolError("encrypted record before the handshake completed")
             message = decode(self._opener.open(head, body))
             if message.__class__ is Broken:
@@ -404,7 +433,7 @@ class Connection:
         elif rtype == ALERT:
             self._receive_alert(body)
         elif rtype == HANDSHAKE:
-            self._receive_handshake(hs.decode_handshake(body, SCHEMAS), events)
+            self._receive_handshake(body, events)
 
     def _on_broken(self, message: Message) -> None:
         """The peer's connection failed on what we sent: ours ends too (no answer)."""
@@ -435,16 +464,24 @@ class Connection:
             raise SessionGoneError(text)
         raise RefusedError(text)
 
-    def _receive_handshake(self, msg: hs.HandshakeMessage, events: list[Event]) -> None:
+    def _receive_handshake(self, body: bytes | memoryview, events: list[Event]) -> None:
+        msg = hs.decode_handshake(body, SCHEMAS)
         next_state = TRANSITIONS.get((self.role, self.state, msg.kind))
         if next_state is None:
             raise ProtocolError(f"unexpected handshake message {msg.kind!r} in {self.state}")
+        if msg.kind in hs.SCHEMAS:  # a CPace record: part of the transcript
+            self._transcript.append(bytes(body))
         handler = getattr(self, "_on_" + msg.kind)
         handler(msg.fields, events)
+        if next_state == CONFIRMED:
+            next_state = WAIT_IDENTITY if self._identity_opener is not None else OPEN
         self.state = next_state
 
     def _send_handshake(self, kind: str, **fields: object) -> None:
-        self._queue(encode_frame(plain_record(HANDSHAKE, hs.encode_handshake(kind, **fields))))
+        body = hs.encode_handshake(kind, **fields)
+        if kind in hs.SCHEMAS:
+            self._transcript.append(body)
+        self._queue(encode_frame(plain_record(HANDSHAKE, body)))
 
     def _negotiate(self, peer_versions: list[object]) -> None:
         self._peer_versions = hs.parse_versions(peer_versions)
@@ -602,11 +639,40 @@ class Connection:
         else:
             send_key, recv_key = keys.host_to_joiner, keys.joiner_to_host
         self._sealer = Sealer(send_key, self._rekey)
-        self._opener = Opener(recv_key, self._rekey)
+        opener = Opener(recv_key, self._rekey)
         self.sas = sas_words(keys.sas)
         self.resume_key = keys.resume
         self.file_key = keys.file
         self._cpace = None
         self._secret = b""
         self._decoder.max_record = MAX_RECORD
-        events.append(HandshakeComplete(self.sas, self.version))
+        if self.version < ident.IDENTITY_VERSION:
+            self._transcript.clear()
+            self._opener = opener
+            events.append(HandshakeComplete(self.sas, self.version))
+            return
+        # the identity step: ours goes first; HandshakeComplete waits for the peer's
+        self._identity_opener = opener
+        self._th = ident.transcript(*self._transcript)
+        self._transcript.clear()
+        own = self._identity
+        if own is None:
+            own = Ed25519PrivateKey.from_private_bytes(self._rand(ident.KEY_SIZE))
+        self.send(ident.prove(own, self.role, self._th))
+
+    def _receive_identity(self, head: memoryview, body: memoryview, events: list[Event]) -> None:
+        """``wait-identity``: the peer's first DATA record, which must prove its identity."""
+        opener = self._identity_opener
+        assert opener is not None
+        message = decode(opener.open(head, body))
+        if message.__class__ is Broken:
+            self._on_broken(message)
+        if message.__class__ is not Identity:
+            raise ProtocolError("the peer sent a message before proving its identity")
+        peer_role = hs.HOST if self.role == hs.JOINER else hs.JOINER
+        assert isinstance(message, Identity)
+        self.peer_identity = ident.check(message, peer_role, self._th)
+        self._th = b""
+        self._opener, self._identity_opener = opener, None
+        self.state = TRANSITIONS[(self.role, WAIT_IDENTITY, Identity.TYPE)]
+        events.append(HandshakeComplete(self.sas, self.version, identity=self.peer_identity))

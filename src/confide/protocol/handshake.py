@@ -3,10 +3,13 @@
 The joiner is CPace's initiator (A), the host its responder (B). Four
 HANDSHAKE records, each a msgpack map::
 
-    1. joiner -> host   {"t": "hello",   "versions": [1], "nonce": 32B, "room": "7"}
-    2. host -> joiner   {"t": "reply",   "versions": [1], "nonce": 32B, "share": Yb}
+    1. joiner -> host   {"t": "hello",   "versions": [1, 2, 3], "nonce": 32B, "room": "7"}
+    2. host -> joiner   {"t": "reply",   "versions": [1, 2, 3], "nonce": 32B, "share": Yb}
     3. joiner -> host   {"t": "share",   "share": Ya, "tag": Ta}
     4. host -> joiner   {"t": "confirm", "tag": Tb}
+
+From version 3 each side then proves its identity key in its first DATA
+record (``protocol/identity.py``), signing a hash of these four record bodies.
 
 CPace inputs:
 
@@ -36,9 +39,10 @@ from confide.errors import ProtocolError
 RandomBytes = Callable[[int], bytes]
 """A source of random bytes; production passes ``os.urandom``, tests a fixed stream."""
 
-SUPPORTED_VERSIONS = (1, 2)
+SUPPORTED_VERSIONS = (1, 2, 3)
 """1: the first protocol; 2: the same, plus what a session needs to resume (acks,
-sequence numbers and the resume handshake). A session runs the highest both speak."""
+sequence numbers and the resume handshake); 3: version 2, plus the identity step
+after confirmation (``protocol/identity.py``). A session runs the highest both speak."""
 CHANNEL_ID_PROTOCOL = b"confide/1"
 CHANNEL_ID_PURPOSE = b"chat"
 NONCE_SIZE = 32

@@ -1,6 +1,6 @@
 """The resume handshake's pure parts: labels, names, transcript hash, keys, schemas.
 
-A version-2 session keeps a resume secret ``R`` (32 bytes; the key
+A session of version 2 or later keeps a resume secret ``R`` (32 bytes; the key
 schedule's ``resume`` key at first). When its connection is lost, the
 joiner dials again and proves it knows ``R`` in three HANDSHAKE records::
 
@@ -48,7 +48,9 @@ from confide.protocol.keyschedule import (
 )
 
 RESUME_VERSION = 2
-"""The protocol version a resumed session runs (the only one that resumes)."""
+"""The version a resume's ``HandshakeComplete`` reports: the resume handshake is
+version 2's, and sessions of version 2 and up resume it the same way (a version-3
+session keeps the identity its first handshake proved; a resume proves none)."""
 LABEL_TICKET = b"ticket"
 LABEL_RENDEZVOUS = b"rendezvous"
 LABEL_CONFIRM_HOST = b"confirm host"
