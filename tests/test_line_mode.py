@@ -195,7 +195,9 @@ def test_commands_are_read_as_the_full_screen_ui_reads_them(confide: Launcher) -
     joiner.write(b"/help\n/verify\n/verify ok\n/who\n")
     joiner.expect_err(r"^/nick NEW +change your nickname$")
     joiner.expect_err(r"^read these words aloud with alice by voice or in person")
-    joiner.expect_err(r"^you marked alice verified for this session$")
+    joiner.expect_err(
+        r"^you marked alice verified: their key is a verified contact, in later chats too$"
+    )
     joiner.expect_err(r"^you: bob · peer: alice \(verified\)$")
     joiner.close_stdin()
     assert joiner.wait() == 0, joiner

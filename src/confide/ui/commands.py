@@ -248,9 +248,7 @@ def verify_hint(peer: str, *, named: bool = False) -> str:
 def verified_text(peer: str, *, lasting: bool = False) -> str:
     """What ``/verify ok`` answers; ``lasting``: the peer's key is now a verified contact."""
     if lasting:
-        return (
-            f"you marked {peer} verified: their key is a verified contact now, in later chats too"
-        )
+        return f"you marked {peer} verified: their key is a verified contact, in later chats too"
     return f"you marked {peer} verified for this session"
 
 
