@@ -153,3 +153,17 @@ def test_a_changed_key_turns_the_full_screen_status_bar_red(tmux: Tmux, tmp_path
     tmux.wait_for("host", r"Leave the chat\?")
     tmux.keys("host", "C-c")
     tmux.wait_for("host", r"exit status 0")
+
+
+def test_a_corrupt_contacts_file_ends_a_chat_before_it_connects(
+    confide: Launcher, tmp_path: Path
+) -> None:
+    alice = side(tmp_path, "alice")
+    contacts = Path(alice["XDG_DATA_HOME"]) / "confide" / "contacts.json"
+    contacts.parent.mkdir(parents=True)
+    contacts.write_text("not json")
+    host = confide.run("host", "--bind", "127.0.0.1", "--port", "0", "--plain", env=alice)
+    assert host.wait() == 1, host
+    assert len(host.err_lines) == 1, host
+    assert re.search(r"contacts file .*contacts\.json is corrupt .*: fix or remove it", host.err)
+    assert contacts.read_text() == "not json"

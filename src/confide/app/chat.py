@@ -73,7 +73,6 @@ from confide.errors import (
     WrongCommandError,
 )
 from confide.protocol import messages as m
-from confide.protocol.identity import fingerprint
 
 EventSink = Callable[[AppEvent], None]
 LEAVE_TIMEOUT = 2.0
@@ -198,10 +197,7 @@ class ChatSession(FileCommands):
             return "", None
         if nick == self.nick:
             return self._me.whoami(), None
-        key = self._key_of(nick)
-        if not key:
-            return "", None
-        return fingerprint(key), self._me.is_verified(key)
+        return self._me.view(self._key_of(nick))
 
     def _key_of(self, nick: str) -> bytes:
         return self._peer_key if nick == self.peer_nick else self._keys.get(nick, b"")

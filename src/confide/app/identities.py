@@ -75,6 +75,15 @@ class Identities:
         """Whether ``key`` is a verified contact (``b""``: never)."""
         return bool(key) and self.contacts.is_verified(key)
 
+    def view(self, key: bytes | None) -> tuple[str, bool | None]:
+        """What ``/who`` shows of a key: its fingerprint and whether it is verified.
+
+        No key (None or ``b""``): ``("", None)``.
+        """
+        if not key:
+            return "", None
+        return fingerprint(key), self.is_verified(key)
+
 
 def throwaway() -> Identities:
     """A throwaway key and contacts that keep nothing (``--no-identity``; tests)."""

@@ -97,7 +97,6 @@ from confide.errors import (
     UsageError,
 )
 from confide.protocol import messages as m
-from confide.protocol.identity import fingerprint
 
 LEAVE_TIMEOUT = 2.0
 """Seconds the host waits, in all, for members to take the last messages when it leaves."""
@@ -301,10 +300,7 @@ class RoomSession(FileCommands):
             return "", None
         if mid == HOST_ID:
             return self._me.whoami(), None
-        key = self.hub.key_of(mid)
-        if not key:
-            return "", None
-        return fingerprint(key), self._me.is_verified(key)
+        return self._me.view(self.hub.key_of(mid))
 
     def whoami(self) -> str:
         """Our identity's fingerprint (``""``: no identity in this session)."""

@@ -31,7 +31,7 @@ from confide.app.events import (
     RoomClosed,
 )
 from confide.app.session_api import MemberView, Session
-from confide.errors import ConfideError, UsageError
+from confide.errors import ConfideError, LocalError, UsageError
 from confide.ui import commands as cmd
 from confide.ui.identity_text import view_identity, whoami_lines
 from confide.ui.texts import disconnect_reason
@@ -185,7 +185,10 @@ def verify(session: Session, command: cmd.Verify) -> Answer:
             f"Compare your SAS with {host} (/verify)"
         )
     if command.ok or command.forget:
-        session.mark_verified(target.nick, command.ok)
+        try:
+            session.mark_verified(target.nick, command.ok)
+        except LocalError as exc:  # the contacts file could not be written
+            return _error(f"not stored: {exc}")
         lasting = bool(target.fingerprint)
         if command.ok:
             return Answer((cmd.verified_text(target.nick, lasting=lasting),))
