@@ -115,7 +115,8 @@ def test_password_does_not_cross_the_wire(confide: Launcher, recording_proxy: Pr
 
 
 # -- tampering with DATA records --------------------------------------------
-# joiner -> host DATA records: #0 is the joiner's nick, #1 its first line, #2 its second.
+# joiner -> host DATA records: #0 is the joiner's identity proof (protocol version 3),
+# #1 its nick, #2 its first line, #3 its second; host -> joiner likewise.
 
 
 @pytest.mark.parametrize(
@@ -132,7 +133,7 @@ def test_password_does_not_cross_the_wire(confide: Launcher, recording_proxy: Pr
 def test_flipped_bit_in_data_record_is_caught(
     confide: Launcher, recording_proxy: ProxyFactory, offset: int
 ) -> None:
-    tamper = Tamper("c2s", "flip", index=1, record_type=DATA, offset=offset)
+    tamper = Tamper("c2s", "flip", index=2, record_type=DATA, offset=offset)
     host, proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     joiner.say(SECRET_TEXT)
@@ -146,7 +147,7 @@ def test_flipped_bit_in_data_record_is_caught(
 def test_flipped_bit_from_host_is_caught_by_joiner(
     confide: Launcher, recording_proxy: ProxyFactory
 ) -> None:
-    tamper = Tamper("s2c", "flip", index=1, record_type=DATA, offset=PREFIX.size + 40, bit=3)
+    tamper = Tamper("s2c", "flip", index=2, record_type=DATA, offset=PREFIX.size + 40, bit=3)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     host.proc.say(SECRET_REPLY)
@@ -161,7 +162,7 @@ def test_with_resume_on_both_ends_stop_at_once_and_the_other_end_is_told(
 ) -> None:
     """The end that sees the bad record tells its peer (a sealed ``Broken``): the
     peer does not take the close for a cut and wait out the resume window."""
-    tamper = Tamper(direction, "flip", index=1, record_type=DATA, offset=PREFIX.size + 40)
+    tamper = Tamper(direction, "flip", index=2, record_type=DATA, offset=PREFIX.size + 40)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper, resume=True)
     connected(host.proc, joiner)
     noticing, told = (host.proc, joiner) if direction == "c2s" else (joiner, host.proc)
@@ -177,7 +178,7 @@ def test_with_resume_on_both_ends_stop_at_once_and_the_other_end_is_told(
 def test_replayed_record_is_caught_and_not_shown_twice(
     confide: Launcher, recording_proxy: ProxyFactory
 ) -> None:
-    tamper = Tamper("c2s", "replay", index=1, record_type=DATA)
+    tamper = Tamper("c2s", "replay", index=2, record_type=DATA)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     joiner.say(SECRET_TEXT)
@@ -192,7 +193,7 @@ def test_replayed_record_is_caught_and_not_shown_twice(
 def test_swapped_records_are_caught_and_neither_shown(
     confide: Launcher, recording_proxy: ProxyFactory
 ) -> None:
-    tamper = Tamper("c2s", "swap", index=1, record_type=DATA)
+    tamper = Tamper("c2s", "swap", index=2, record_type=DATA)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     joiner.write(b"first in line\nsecond in line\n")
@@ -204,7 +205,7 @@ def test_swapped_records_are_caught_and_neither_shown(
 def test_stream_cut_mid_record_is_an_error_not_a_goodbye(
     confide: Launcher, recording_proxy: ProxyFactory
 ) -> None:
-    tamper = Tamper("c2s", "truncate", index=1, record_type=DATA)
+    tamper = Tamper("c2s", "truncate", index=2, record_type=DATA)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     joiner.say(SECRET_TEXT)
@@ -217,7 +218,7 @@ def test_stream_cut_mid_record_is_an_error_not_a_goodbye(
 def test_goodbye_cut_off_is_an_error_not_a_goodbye(
     confide: Launcher, recording_proxy: ProxyFactory
 ) -> None:
-    tamper = Tamper("c2s", "cut", index=2, record_type=DATA)
+    tamper = Tamper("c2s", "cut", index=3, record_type=DATA)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     joiner.say("one honest line")
@@ -265,7 +266,7 @@ def test_flipped_bit_in_handshake_fails_cleanly_and_host_goes_on(
     assert "quixotic" not in host.proc.err
 
 
-def test_flipped_first_record_is_a_failed_join_and_host_goes_on(
+def test_flipped_first_record_is_a_failed_join_and_host_goes_on(  # the identity proof
     confide: Launcher, recording_proxy: ProxyFactory
 ) -> None:
     tamper = Tamper("c2s", "flip", index=0, record_type=DATA, offset=PREFIX.size + 30)
@@ -282,7 +283,7 @@ def test_flipped_first_record_is_a_failed_join_and_host_goes_on(
 
 
 def test_stream_from_host_cut_mid_record(confide: Launcher, recording_proxy: ProxyFactory) -> None:
-    tamper = Tamper("s2c", "truncate", index=1, record_type=DATA, keep=10)
+    tamper = Tamper("s2c", "truncate", index=2, record_type=DATA, keep=10)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     host.proc.say(SECRET_REPLY)
