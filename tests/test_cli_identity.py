@@ -8,7 +8,8 @@ seeded through ``app.contacts`` (not by hand, so the test reads what a chat
 would have written), ``forget NICK`` removes its keys, an unknown nick and a
 corrupt file are exit 1 with one line. The chat commands parse
 ``--identity``/``--no-identity``; ``--help`` explains them all, without
-importing the key file and contacts modules.
+importing the key file and contacts modules. A ``Launcher`` gives its
+processes a data folder of their own, never the user's.
 """
 
 from __future__ import annotations
@@ -216,8 +217,9 @@ def test_chat_commands_parse_identity_flags(command: str, extra: list[str]) -> N
     plain = parser.parse_args([command, *extra])
     assert plain.identity is None
     assert plain.no_identity is False
-    chosen = parser.parse_args([command, "--identity", "~/k.pem", *extra])
-    assert chosen.identity == Path("~/k.pem")
+    chosen = parser.parse_args([command, "--identity=~/k.pem", *extra])
+    assert chosen.identity == Path.home() / "k.pem"
+    assert parser.parse_args([command, "--identity", "k.pem", *extra]).identity == Path("k.pem")
     assert parser.parse_args([command, "--no-identity", *extra]).no_identity is True
 
 
@@ -237,3 +239,9 @@ def test_help_imports_neither_the_key_file_nor_the_contacts_module() -> None:
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
     assert "confide.cli_identity" in imported  # the listing is real
     assert not imported & {"confide.app.contacts", "confide.app.identity_file", "platformdirs"}
+
+
+def test_tests_keep_out_of_the_users_data_folder(confide: Launcher) -> None:
+    proc = confide.run("id")  # no XDG_DATA_HOME given: the launcher's own
+    assert proc.wait() == 0, proc
+    assert proc.out_lines[1] == f"key file: {Path(confide.data_home) / 'confide' / 'identity.pem'}"

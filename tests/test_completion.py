@@ -61,11 +61,17 @@ def test_bash_completes_subcommands_and_options(tmp_path: Path) -> None:
     assert _bash_complete(script, "confide", "host", "--pa") == ["--password", "--password-file"]
     assert _bash_complete(script, "confide", "") == list(SUBCOMMANDS)
     assert _bash_complete(script, "confide", "completion", "") == ["bash", "zsh", "fish"]
+    assert _bash_complete(script, "confide", "contacts", "") == ["forget"]
     assert _bash_complete(script, "confide", "join", "--ti") == ["--timeout"]
     (tmp_path / "chat-2026.log").touch()
     assert _bash_complete(script, "confide", "join", "--log", str(tmp_path / "chat-")) == [
         str(tmp_path / "chat-2026.log")
     ]
+    (tmp_path / "work.pem").touch()
+    for command in ("id", "host"):
+        assert _bash_complete(script, "confide", command, "--identity", str(tmp_path / "wo")) == [
+            str(tmp_path / "work.pem")
+        ]
 
 
 def test_fish_completes_subcommands_and_options(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 The rules (KNOWN, NEW, RENAMED, CHANGED; ``verify`` un-verifies the nick's
 old key; ``forget``, ``forget_nick``) run on a real file in ``tmp_path``
-and are checked both in memory and after loading the file again. The file:
+and are checked both in memory and after loading the file again; two
+``Contacts`` open on one file keep each other's changes. The file:
 mode 0600, an atomic write (a failed rename leaves the old file whole and
 no temp file), a corrupt file (garbage, the wrong JSON shape, bad hex, ...)
 is a one-line ``ContactsError`` naming it and is never overwritten, and
@@ -145,6 +146,17 @@ def test_forget_nick_drops_every_key_under_it(path: Path) -> None:
     assert book.forget_nick("bob") == 2
     assert book.forget_nick("bob") == 0
     assert [c.nick for c in _reloaded(path).entries()] == ["alice"]
+
+
+def test_two_open_contacts_keep_each_others_changes(path: Path) -> None:
+    first, second = Contacts.load(path), Contacts.load(path)  # two chats open at once
+    first.verify(BOB, "bob", 100.0)
+    assert second.recognise(ALICE, "alice", 200.0).kind == NEW  # written after first's
+    assert second.recognise(BOB, "bob", 210.0).kind == KNOWN
+    first.verify(ALICE, "alice", 300.0)
+    assert second.forget(BOB)
+    again = _reloaded(path)
+    assert [(c.key, c.verified) for c in again.entries()] == [(ALICE, True)]
 
 
 def test_entries_are_verified_first_then_by_nick(path: Path) -> None:

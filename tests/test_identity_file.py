@@ -2,7 +2,9 @@
 
 The data folder follows ``XDG_DATA_HOME`` (set per test). The first load
 makes a PKCS8 PEM Ed25519 key with mode 0600 in a 0700 folder (even with a
-permissive umask); a second load gives the same key. A file that is garbage,
+permissive umask); a second load gives the same key, and a key another
+confide links into place first (a race) is the one used, with no temp file
+left; without hard links the file is made in place. A file that is garbage,
 another kind of key, an encrypted key or a folder is one ``LocalError`` line
 naming it, and the file is left as it was. A throwaway key is written nowhere.
 """
@@ -81,16 +83,18 @@ def test_another_file_is_made_and_used(tmp_path: Path, data_home: Path) -> None:
     assert not data_home.exists()  # the default file was never touched
 
 
+def _pkcs8(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
 def test_a_key_made_elsewhere_is_read(tmp_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     path = tmp_path / "mine.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    path.write_bytes(_pkcs8(key))
     assert public_bytes(load_identity(path)) == public_bytes(key)
 
 
@@ -173,6 +177,42 @@ def test_a_key_that_cannot_be_written_leaves_no_half_file(
     monkeypatch.undo()
     assert str(caught.value) == f"cannot create identity file {path}: No space left on device"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_key_made_by_another_confide_at_the_same_moment_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "identity.pem"
+    theirs = Ed25519PrivateKey.generate()
+    real_link = os.link
+
+    def other_confide_first(src: str, dst: str) -> None:
+        path.write_bytes(_pkcs8(theirs))  # it won the race, between our read and our link
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", other_confide_first)
+    found = identity_at(path)
+    monkeypatch.undo()
+    assert not found.created
+    assert public_bytes(found.key) == public_bytes(theirs)
+    assert [p.name for p in tmp_path.iterdir()] == ["identity.pem"]  # no temp file left
+
+
+def test_without_hard_links_the_key_is_made_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "identity.pem"
+
+    def no_links(src: str, dst: str) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    made = identity_at(path)
+    monkeypatch.undo()
+    assert made.created
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["identity.pem"]
+    assert public_bytes(load_identity(path)) == public_bytes(made.key)
 
 
 def test_a_throwaway_key_is_new_each_time_and_written_nowhere(

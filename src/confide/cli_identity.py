@@ -57,6 +57,11 @@ person shows them as a new contact, to verify again with the SAS.
 """
 
 
+def key_file(text: str) -> Path:
+    """``--identity FILE``'s value: a path, ``~`` expanded (``--identity=~/k.pem`` too)."""
+    return Path(text).expanduser()
+
+
 def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``id`` and ``contacts`` (with ``contacts forget NICK``)."""
     fmt = argparse.RawDescriptionHelpFormatter
@@ -68,7 +73,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     )
     ident.add_argument(
         "--identity",
-        type=Path,
+        type=key_file,
         metavar="FILE",
         help="the key file to show (default: identity.pem in the data folder; made if missing)",
     )
@@ -93,7 +98,7 @@ def identity_flags(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument(
         "--identity",
-        type=Path,
+        type=key_file,
         metavar="FILE",
         help="your identity key (default: identity.pem in the data folder, made on first "
         "use; see 'confide id')",

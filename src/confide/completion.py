@@ -3,8 +3,8 @@
 The script is generated from the same argparse parser the command uses
 (``cli.build_parser``) by ``shtab``, so it always knows every subcommand
 and option. Options that take a file (``--log``, ``--code-file``,
-``--password-file``, ``receive --dir``) and ``send``'s PATHs complete file
-names; the others complete nothing
+``--password-file``, ``--identity``, ``receive --dir``) and ``send``'s PATHs
+complete file names; the others complete nothing
 (they take a value the user types). ``shtab`` is imported only here, when a
 script is asked for, so ``confide --help`` stays fast.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 SHELLS = ("bash", "zsh", "fish")
-FILE_OPTIONS = frozenset({"log", "code_file", "password_file", "paths", "dir"})
+FILE_OPTIONS = frozenset({"log", "code_file", "password_file", "identity", "paths", "dir"})
 """``dest`` of the options whose value is a file name."""
 
 

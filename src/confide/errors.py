@@ -16,7 +16,9 @@ Exit codes (README "Exit codes", ``confide --help``):
 1     an error: unexpected, or for ``send``/``receive`` an offer was
       declined, a hash did not match, the disk is full (the ``.part``
       is kept), ...; the code is for the other command (a chat's code
-      given to ``receive``, a transfer's to ``join``)
+      given to ``receive``, a transfer's to ``join``); the identity key
+      file or the contacts file is unreadable or corrupt
+      (``ContactsError``); ``contacts forget`` of an unknown nick
 2     usage error: bad arguments, no code, an unreadable file or path
 3     wrong code or password (``AuthenticationError``)
 4     could not connect, or the connection was lost and did not come

@@ -4,7 +4,9 @@ How this works: ``Contacts.load(path)`` reads the contacts file once (none
 yet if it does not exist) into a table keyed by the raw Ed25519 public key.
 ``recognise(key, nick, now)`` says what a peer's key is to us, by the rules
 below, and records it as seen; ``verify`` (``/verify ok``) marks a key
-verified under a nick; ``forget``/``forget_nick`` drop keys. Every change is
+verified under a nick; ``forget``/``forget_nick`` drop keys. Each change
+reads the file again first (another confide, a second chat open at the same
+time, may have changed it: its change is kept, not written over) and is
 written at once, atomically. The clock is the caller's (``now``, Unix
 seconds), so the rules are unit-testable without waiting.
 
@@ -126,6 +128,7 @@ class Contacts:
         shown = fingerprint(key)
         if self.path is None:
             return Recognition(NEW, key, shown)
+        self._reload()
         seen = self._by_key.get(key)
         if seen is not None and seen.verified:
             kind = KNOWN if messages.same_nick(seen.nick, nick) else RENAMED
@@ -151,6 +154,7 @@ class Contacts:
         """
         if self.path is None:
             return
+        self._reload()
         for other in self._verified_under(nick, other_than=key):
             self._by_key[other.key] = replace(other, verified=False)
         seen = self._by_key.get(key)
@@ -160,6 +164,9 @@ class Contacts:
 
     def forget(self, key: bytes) -> bool:
         """``/verify forget``: drop ``key``; whether it was there."""
+        if self.path is None:
+            return False
+        self._reload()
         if self._by_key.pop(key, None) is None:
             return False
         self._save()
@@ -167,6 +174,9 @@ class Contacts:
 
     def forget_nick(self, nick: str) -> int:
         """``confide contacts forget NICK``: drop every key under ``nick``; how many."""
+        if self.path is None:
+            return 0
+        self._reload()
         gone = [c.key for c in self._by_key.values() if messages.same_nick(c.nick, nick)]
         for key in gone:
             del self._by_key[key]
@@ -191,6 +201,11 @@ class Contacts:
             for c in self._by_key.values()
             if c.verified and c.key != other_than and messages.same_nick(c.nick, nick)
         ]
+
+    def _reload(self) -> None:
+        """Read the file again before a change: another confide may have changed it since."""
+        if self.path is not None:
+            self._by_key = {c.key: c for c in Contacts.load(self.path).entries()}
 
     def _save(self) -> None:
         if self.path is not None:

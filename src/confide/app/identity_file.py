@@ -11,9 +11,10 @@ Support/confide`` on macOS; ``%LOCALAPPDATA%\\confide`` on Windows).
 - ``contacts.json``: ``app.contacts``.
 
 ``identity_at(path)`` loads the key, or creates it on first use: the folder
-with mode 0700, the file with ``O_CREAT | O_EXCL`` and mode 0600, so an
-existing key is never written over and the key is never readable by others,
-not even for a moment. A file that cannot be read, or that holds anything
+with mode 0700, the file with ``O_CREAT | O_EXCL`` and mode 0600 (written
+whole, then linked into place: ``_create``), so an existing key is never
+written over, a key is never readable by others, not even for a moment, and
+no one ever reads half a key. A file that cannot be read, or that holds anything
 but an unencrypted Ed25519 private key, is a ``LocalError``: one line naming
 the file (it is never replaced by a new key: that would change who you are
 to every contact). ``throwaway_identity()`` is the key of ``--no-identity``:
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,31 +97,65 @@ def throwaway_identity() -> Ed25519PrivateKey:
 
 
 def _create(path: Path) -> Ed25519PrivateKey | None:
-    """Make a key in ``path`` (folder 0700, file 0600); None if the file exists already."""
+    """Make a key in ``path`` (folder 0700, file 0600); None if the file exists already.
+
+    The key is written whole to a temporary file made with ``O_CREAT |
+    O_EXCL`` and mode 0600 (``mkstemp``), flushed to disk, then hard-linked
+    to ``path``, which fails if ``path`` exists: an existing key is never
+    written over, and a second confide starting at the same moment reads a
+    whole key, never half of one. Where the file system has no hard links,
+    ``path`` itself is made with ``O_CREAT | O_EXCL``.
+    """
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _cannot_create(path, exc) from None
+    try:
+        _write_all(fd, pem)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return None  # another confide made it first
+        except OSError:  # no hard links here
+            if not _create_in_place(path, pem):
+                return None
+    except OSError as exc:
+        raise _cannot_create(path, exc) from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+    return key
+
+
+def _create_in_place(path: Path, pem: bytes) -> bool:
+    """Write ``pem`` to a new ``path`` (``O_CREAT | O_EXCL``, 0600); False if it exists."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
         fd = os.open(path, flags, 0o600)
     except FileExistsError:
-        return None
-    except OSError as exc:
-        raise LocalError(f"cannot create identity file {path}: {_why(exc)}") from None
+        return False
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-            out.flush()
-            os.fsync(out.fileno())
-    except OSError as exc:
+        _write_all(fd, pem)
+    except OSError:
         with contextlib.suppress(OSError):
             path.unlink()  # never leave half a key behind
-        raise LocalError(f"cannot create identity file {path}: {_why(exc)}") from None
-    return key
+        raise
+    return True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` to ``fd``, flush it to disk and close it."""
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _read(path: Path) -> bytes:
@@ -141,6 +177,10 @@ def _parse(raw: bytes, path: Path) -> Ed25519PrivateKey:
             "fix it, or give another file with --identity"
         )
     return key
+
+
+def _cannot_create(path: Path, exc: OSError) -> LocalError:
+    return LocalError(f"cannot create identity file {path}: {_why(exc)}")
 
 
 def _unreadable(path: Path, exc: OSError) -> LocalError:

@@ -84,7 +84,7 @@ def fingerprint(key: bytes) -> str:
 
     SHA-256 of ``key``, its first 20 bytes in RFC 4648 base32, lower case
     (no padding: 160 bits are exactly 32 characters), in 8 groups of 4
-    separated by single spaces: ``k3f9 2mxa ...``.
+    separated by single spaces: ``eh7d dx5b ksrg ...``.
     """
     import base64
     import hashlib
