@@ -27,12 +27,13 @@ from confide.app.events import (
     AppEvent,
     Connected,
     MemberJoined,
+    MessageIn,
     PeerIdentity,
     TransferOffered,
     TransferRef,
 )
 from confide.app.identities import Identities
-from confide.app.link import memory_link_pair
+from confide.app.link import LinkDown, LinkUp, memory_link_pair
 from confide.app.room import RoomHub
 from confide.app.room_session import NewMember, RoomSpec
 from confide.errors import EXIT_OK
@@ -255,5 +256,27 @@ def test_a_room_host_recognises_each_member_and_members_see_each_others_keys(
         await host.leave()
         for task in tasks:
             assert await asyncio.wait_for(task, 2) == EXIT_OK
+
+    run(scenario)
+
+
+def test_a_resumed_link_recognises_nothing_again(tmp_path: Path) -> None:
+    ids = me(tmp_path / "contacts.json")
+
+    async def scenario() -> None:
+        ours, theirs = memory_link_pair()
+        events: list[AppEvent] = []
+        session = ChatSession(ours, "bob", ("s",), events.append, peer_key=ALICE, identities=ids)
+        task = asyncio.create_task(session.run())
+        theirs.send(m.Nick("alice"))
+        await until(lambda: any(isinstance(e, Connected) for e in events), "connected")
+        theirs.send(LinkDown("connection lost"))  # what a resumable link hands up
+        theirs.send(LinkUp())
+        theirs.send(m.Chat(1, "still here"))
+        await until(lambda: any(isinstance(e, MessageIn) for e in events), "the line")
+        assert len([e for e in events if isinstance(e, PeerIdentity)]) == 1
+        assert [e.first_seen for e in ids.contacts.entries()] == [NOW]
+        theirs.send(m.Bye("bye"))
+        await asyncio.wait_for(task, 2)
 
     run(scenario)
