@@ -172,6 +172,6 @@ def test_line_mode_tells_a_members_key_after_its_join_and_keys_via_the_host_at_o
     ui.on_event(PeerIdentity("erin", Recognition(NEW, OTHER, fingerprint(OTHER)), via_host=True))
     assert err.getvalue().splitlines()[2:] == [
         "carol joined (3 members)",
-        "new contact: compare the SAS, then /verify ok",
+        "carol is a new contact: compare the SAS (/verify carol), then /verify carol ok",
         "dave is a verified contact (their key came through the host)",
     ]

@@ -44,19 +44,28 @@ def known_line(nick: str) -> str:
     return f"{nick} is a verified contact: nothing to compare"
 
 
-def told(event: PeerIdentity) -> Told:
-    """The lines to show for ``event`` (none for what needs no word)."""
+def told(event: PeerIdentity, *, named: bool = False) -> Told:
+    """The lines to show for ``event`` (none for what needs no word).
+
+    ``named``: one of several members with a SAS of its own (the host's
+    room), so ``/verify`` must name it.
+    """
     nick, found = event.nick, event.recognition
+    verify = f"/verify {nick} ok" if named else "/verify ok"
     if event.via_host:
         return _via_host(nick, found.kind, found.verified_nick, found.fingerprint)
     if found.kind == KNOWN:
         return Told((known_line(nick),))
     if found.kind == NEW:
+        if named:
+            return Told(
+                (f"{nick} is a new contact: compare the SAS (/verify {nick}), then {verify}",)
+            )
         return Told(("new contact: compare the SAS, then /verify ok",))
     if found.kind == RENAMED:
         return Told((renamed_line(found.verified_nick, nick),))
     if found.kind == CHANGED:
-        return Told(changed_lines(nick, found.fingerprint), warning=True)
+        return Told(changed_lines(nick, found.fingerprint, verify), warning=True)
     if found.kind == NO_IDENTITY:
         return Told((f"{nick}'s confide proves no identity (an older version): compare the SAS",))
     return Told()
@@ -67,14 +76,14 @@ def renamed_line(verified_nick: str, nick: str) -> str:
     return f"this is {verified_nick} (verified), now calling themselves {nick}"
 
 
-def changed_lines(nick: str, fingerprint: str) -> tuple[str, ...]:
+def changed_lines(nick: str, fingerprint: str, verify: str = "/verify ok") -> tuple[str, ...]:
     """The loud warning: a verified contact's nick with a key that is not the one verified."""
     return (
         f"@@@ {nick.upper()}'S IDENTITY KEY HAS CHANGED @@@",
         f"{nick} is a verified contact, but this is not the key you verified.",
         "It may be a new device or a reinstalled confide; or someone in the middle "
         "who knows the code.",
-        f"To check: compare the SAS with {nick} out loud (/verify), then /verify ok if it matches.",
+        f"To check: compare the SAS with {nick} out loud (/verify), then {verify} if it matches.",
         f"Until then nothing marks {nick} as verified. Their key now: {fingerprint}",
     )
 

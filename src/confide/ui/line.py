@@ -142,17 +142,20 @@ class LineUI:
         """Render one app event."""
         self._render(event)
         if isinstance(event, MemberJoined):
-            self._told(event.nick)
+            self._told(event.nick, named=True)
 
-    def _told(self, nick: str) -> None:
+    def _told(self, nick: str, *, named: bool = False) -> None:
         """Tell what the contacts say of the key of ``nick``, if it waits."""
         waiting = self._identities.pop(nick, None)
         if waiting is not None:
-            self.identity(waiting)
+            self.identity(waiting, named=named)
 
-    def identity(self, event: PeerIdentity) -> None:
-        """What the contacts say of a peer's key: a status line, or ``warning:`` lines."""
-        told = identity_text.told(event)
+    def identity(self, event: PeerIdentity, *, named: bool = False) -> None:
+        """What the contacts say of a peer's key: a status line, or ``warning:`` lines.
+
+        ``named``: a member who joined a room of more than two (``/verify NICK``).
+        """
+        told = identity_text.told(event, named=named)
         if event.recognition.kind == KNOWN and not event.via_host:
             self.status(f"\u2714 {event.nick} (known): a verified contact, nothing to compare")
             return

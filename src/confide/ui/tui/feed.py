@@ -163,9 +163,12 @@ class LogFeed:
             case Disconnected(reason=reason, error=error):
                 self.system(disconnect_reason(reason, error), error=True)
 
-    def identity(self, event: PeerIdentity) -> None:
-        """What the contacts say of a peer's key: system lines, a warning's in the error style."""
-        told = identity_text.told(event)
+    def identity(self, event: PeerIdentity, *, named: bool = False) -> None:
+        """What the contacts say of a peer's key: system lines, a warning's in the error style.
+
+        ``named``: a member who joined a room of more than two (``/verify NICK``).
+        """
+        told = identity_text.told(event, named=named)
         for line in told.lines:
             self.system(line, error=told.warning)
 
@@ -174,7 +177,7 @@ class LogFeed:
         if isinstance(event, MemberJoined):
             waiting = self._identities.pop(event.nick, None)
             if waiting is not None:
-                self.identity(waiting)
+                self.identity(waiting, named=True)
 
     def ring(self) -> None:
         """Ring the terminal bell (a mention), unless the bell is off."""
