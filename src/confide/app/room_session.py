@@ -39,7 +39,7 @@ engine, to everyone, or forwarded to one member like a ``/msg``), sent at
 once and never through the hub. When a member leaves, the host's transfers
 with it are cancelled.
 
-Identities (``app.identities``): each member's key comes with it
+Identities (``app.room_keys.HostKeys``): each member's key comes with it
 (``NewMember.key``) and goes to the hub, which passes it on to the other
 members (``MemberKey``). Just before a member is announced (``Connected``
 or ``MemberJoined``) the contacts recognise its key under its nick, once,
@@ -73,7 +73,6 @@ from confide.app.events import (
     Notice,
     PeerAway,
     PeerBack,
-    PeerIdentity,
     PeerLeft,
     PrivateOut,
     TransferOffered,
@@ -83,6 +82,7 @@ from confide.app.identities import Identities
 from confide.app.link import Link, LinkDown, LinkUp
 from confide.app.room import RoomHub
 from confide.app.room_files import FileRoutes
+from confide.app.room_keys import HostKeys
 from confide.app.room_types import DEFAULT_MEMBERS, HOST_ID, MAX_BACKLOG_BYTES, HubOutput
 from confide.app.session_api import EventSink, MemberView
 from confide.app.session_files import EVERYONE, FILE_MESSAGES, FileCommands, SessionFiles
@@ -221,7 +221,7 @@ class RoomSession(FileCommands):
         self._closing: dict[asyncio.Task[None], Link] = {}
         self._lagging: set[int] = set()
         self._verified: dict[int, bool] = {}
-        self._me = identities
+        self.keys = HostKeys(self.hub, identities)
         self._bye = "bye"
         self._next_id = HOST_ID
         self._connected = False
@@ -289,22 +289,14 @@ class RoomSession(FileCommands):
                 info.is_host,
                 info.sas,
                 None if info.is_host else self._verified.get(info.member_id),
-                *self._identity_view(info.member_id),
+                *self.keys.view(info.member_id),
             )
             for info in self.hub.who()
         ]
 
-    def _identity_view(self, mid: int) -> tuple[str, bool | None]:
-        """A member's fingerprint and whether we verified its key (ours for the host)."""
-        if self._me is None:
-            return "", None
-        if mid == HOST_ID:
-            return self._me.whoami(), None
-        return self._me.view(self.hub.key_of(mid))
-
     def whoami(self) -> str:
         """Our identity's fingerprint (``""``: no identity in this session)."""
-        return self._me.whoami() if self._me is not None else ""
+        return self.keys.whoami()
 
     def code(self) -> str | None:
         """The code that invites more people (None for a password room)."""
@@ -327,22 +319,14 @@ class RoomSession(FileCommands):
     def _mark(self, mid: int, nick: str, ok: bool) -> None:
         """``/verify ok`` or ``forget`` for member ``mid``: this chat, and its key's contact."""
         self._verified[mid] = ok
-        key = self.hub.key_of(mid)
-        if self._me is not None and key:
-            if ok:
-                self._me.verify(key, nick)
-            else:
-                self._me.forget(key)
+        self.keys.mark(mid, nick, ok)
 
     def _sender_verified(self, nick: str) -> bool | None:
         """Whether member ``nick`` is verified: in this chat, or as a contact (None: unknown)."""
         mid = self.hub.member_id(nick)
         if mid is None or mid == HOST_ID:
             return None
-        key = self.hub.key_of(mid)
-        if self._verified.get(mid) or (self._me is not None and key and self._me.is_verified(key)):
-            return True
-        return False if self._me is not None else None
+        return True if self._verified.get(mid) else self.keys.verified(mid)
 
     # -- the host's commands -------------------------------------------------
 
@@ -433,7 +417,7 @@ class RoomSession(FileCommands):
         self._next_id += 1
         mid = self._next_id
         try:
-            self.hub.add(mid, member.sas, member.key if self._me is not None else None)
+            self.hub.add(mid, member.sas, self.keys.for_hub(member.key))
         except UsageError:  # the policy and the hub disagree on a place: refuse it
             self._rules.member_left()
             self._close_later(member.link, flush=False)
@@ -601,7 +585,7 @@ class RoomSession(FileCommands):
         shown: list[AppEvent] = []
         for event in events:
             if isinstance(event, MemberJoined):
-                shown += self._recognised(event.nick)
+                shown += self.keys.recognised(event.nick)
             match event:
                 case MemberJoined(nick=nick, sas=sas) if not self._connected:
                     self._connected = True
@@ -622,14 +606,6 @@ class RoomSession(FileCommands):
                 case _:
                     shown.append(event)
         return shown
-
-    def _recognised(self, nick: str) -> list[AppEvent]:
-        """What the contacts say of the key of ``nick``, who joins now (none: no key known)."""
-        mid = self.hub.member_id(nick)
-        key = self.hub.key_of(mid) if mid is not None else None
-        if self._me is None or key is None:
-            return []
-        return [PeerIdentity(nick, self._me.recognise(key, nick))]
 
     def _empties(self) -> bool:
         """Whether the room is now only the host (a member leaving was the last)."""
