@@ -7,6 +7,8 @@ on. The baseline does the least any key exchange can: connect, swap two X25519
 public keys over the same kind of socket, and derive the shared secret on both
 sides. A third figure runs the same CPace handshake between two ``Connection``
 objects in memory, to show how much of the time is the cryptography itself.
+Both confide figures include protocol version 3's identity step (each side
+signs the transcript with Ed25519 and checks the other's signature).
 A fourth times the resume handshake (``tcp.resume``, protocol version 2) to
 a ``Host`` whose ``ResumeBook`` holds the session, until the joiner has the
 new channel and the book has handed the host's on.
@@ -122,7 +124,7 @@ def _in_memory_once() -> float:
     joiner = Connection(JOINER, b"bench", secrets.token_bytes, room="1")
     host = Connection(HOST, b"bench", secrets.token_bytes, room="1")
     joiner.start()
-    for _ in range(4):  # hello, reply, share, confirm
+    for _ in range(4):  # hello, reply, share, confirm and the two identity proofs
         host.receive_data(joiner.data_to_send())
         joiner.receive_data(host.data_to_send())
     elapsed = time.perf_counter() - start
@@ -163,7 +165,7 @@ async def run(cfg: Config) -> list[Figure]:
         "ms",
         "lower",
         baseline="bare X25519 exchange",
-        note="the same 4 CPace messages between two Connection objects",
+        note="the same 4 CPace messages and 2 identity proofs between two Connection objects",
     )
     for _ in range(WARMUP):
         await _confide_once()
