@@ -18,9 +18,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from polling import until
 from test_room_session import Rules
 
+from confide.app import contacts as contacts_module
 from confide.app.chat import ChatSession
 from confide.app.contacts import CHANGED, KNOWN, NEW, NO_IDENTITY, RENAMED, Contacts
 from confide.app.events import (
@@ -36,7 +38,7 @@ from confide.app.identities import Identities
 from confide.app.link import LinkDown, LinkUp, memory_link_pair
 from confide.app.room import RoomHub
 from confide.app.room_session import NewMember, RoomSpec
-from confide.errors import EXIT_OK
+from confide.errors import EXIT_OK, ContactsError
 from confide.protocol import messages as m
 from confide.protocol.identity import fingerprint
 from confide.ui import room_text, transfer_text
@@ -280,3 +282,19 @@ def test_a_resumed_link_recognises_nothing_again(tmp_path: Path) -> None:
         await asyncio.wait_for(task, 2)
 
     run(scenario)
+
+
+def test_a_contacts_file_that_cannot_be_written_still_recognises_a_changed_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = me(tmp_path / "contacts.json")
+    ids.verify(ALICE, "alice")
+
+    def full_disk(path: Path, data: bytes) -> None:
+        raise ContactsError(f"cannot write contacts file {path}: no space left on device")
+
+    monkeypatch.setattr(contacts_module, "write_atomically", full_disk)
+    assert ids.recognise(MALLORY, "alice").kind == CHANGED
+    assert ids.recognise(ALICE, "alice").kind == KNOWN
+    assert ids.recognise(ALICE, "alicia").kind == RENAMED
+    assert ids.recognise(CAROL, "carol").kind == NEW

@@ -28,8 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from confide.app.contacts import NO_IDENTITY, Contacts, Recognition
+from confide.app.contacts import (
+    CHANGED,
+    KNOWN,
+    NEW,
+    NO_IDENTITY,
+    RENAMED,
+    Contact,
+    Contacts,
+    Recognition,
+)
+from confide.errors import LocalError
 from confide.protocol.identity import IDENTITY_VERSION, fingerprint, public_bytes
+from confide.protocol.messages import same_nick
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -56,10 +67,18 @@ class Identities:
         return fingerprint(self.key)
 
     def recognise(self, key: bytes, nick: str) -> Recognition:
-        """What ``key`` under ``nick`` is to us; ``b""`` (no identity proved): ``NO_IDENTITY``."""
+        """What ``key`` under ``nick`` is to us; ``b""`` (no identity proved): ``NO_IDENTITY``.
+
+        A contacts file that can't be written now (a full disk, a read-only
+        folder) does not end the chat: the key is then judged by the
+        contacts as last read, and only its "last seen" is lost.
+        """
         if not key:
             return Recognition(NO_IDENTITY, b"", "")
-        return self.contacts.recognise(key, nick, self.clock())
+        try:
+            return self.contacts.recognise(key, nick, self.clock())
+        except LocalError:
+            return _judged(self.contacts.entries(), key, nick)
 
     def verify(self, key: bytes, nick: str) -> None:
         """``/verify ok``: ``key`` is a verified contact under ``nick`` (no key: nothing)."""
@@ -83,6 +102,19 @@ class Identities:
         if not key:
             return "", None
         return fingerprint(key), self.is_verified(key)
+
+
+def _judged(entries: list[Contact], key: bytes, nick: str) -> Recognition:
+    """The recognition rules of ``Contacts.recognise`` over ``entries``, recording nothing."""
+    shown = fingerprint(key)
+    seen = next((c for c in entries if c.key == key and c.verified), None)
+    if seen is not None:
+        if same_nick(seen.nick, nick):
+            return Recognition(KNOWN, key, shown)
+        return Recognition(RENAMED, key, shown, seen.nick)
+    if any(c.verified and same_nick(c.nick, nick) for c in entries):
+        return Recognition(CHANGED, key, shown, nick)
+    return Recognition(NEW, key, shown)
 
 
 def throwaway() -> Identities:
