@@ -12,7 +12,9 @@ next as a user's would be:
   and ``KEY CHANGED`` in the status bar and the warning in the log of the
   full-screen UI (tmux);
 - ``--no-identity`` writes nothing in the data folder;
-- a file offered by a verified contact says ``(verified)``.
+- a file offered by a verified contact says ``(verified)``, in a chat and
+  in ``confide receive``;
+- a corrupt contacts file ends a command in one line before it connects.
 """
 
 from __future__ import annotations
@@ -167,3 +169,28 @@ def test_a_corrupt_contacts_file_ends_a_chat_before_it_connects(
     assert len(host.err_lines) == 1, host
     assert re.search(r"contacts file .*contacts\.json is corrupt .*: fix or remove it", host.err)
     assert contacts.read_text() == "not json"
+
+
+def test_confide_receive_says_the_sender_is_a_verified_contact(
+    confide: Launcher, tmp_path: Path
+) -> None:
+    alice, bob = side(tmp_path, "alice"), side(tmp_path, "bob")
+    first_chat(confide, alice, bob)
+    (tmp_path / "notes.txt").write_text("hello\n")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    loopback = ("--bind", "127.0.0.1", "--port", "0", "--no-discovery", "--no-relay")
+    sender = confide.run(
+        "send", *loopback, "--name", "alice", str(tmp_path / "notes.txt"), env=alice
+    )
+    port = sender.expect_err(r"^listening on 127\.0\.0\.1:(\d+)$").group(1)
+    code = sender.expect_err(r"^code: (\S+)$").group(1)
+    receiver = confide.run(
+        "receive", "--at", f"127.0.0.1:{port}", "--no-relay", "--dir", str(inbox),
+        "--name", "bob", env={**bob, "CONFIDE_CODE": code},
+    )  # fmt: skip
+    receiver.expect_err(r"^alice is a verified contact: nothing to compare$")
+    receiver.expect_err(r"^alice \(verified\) offers notes\.txt \(6 B\)$")
+    assert receiver.wait() == 0, receiver
+    assert sender.wait() == 0, sender
+    assert (inbox / "notes.txt").read_text() == "hello\n"
