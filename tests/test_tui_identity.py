@@ -22,6 +22,7 @@ from confide.app.contacts import CHANGED, KNOWN, NEW, NO_IDENTITY, RENAMED, Cont
 from confide.app.events import Connected, MemberJoined, PeerIdentity
 from confide.app.identities import Identities
 from confide.protocol.identity import fingerprint
+from confide.ui import identity_text
 from confide.ui.line import LineUI
 from confide.ui.tui.widgets import StatusBar
 
@@ -175,3 +176,11 @@ def test_line_mode_tells_a_members_key_after_its_join_and_keys_via_the_host_at_o
         "carol is a new contact: compare the SAS (/verify carol), then /verify carol ok",
         "dave is a verified contact (their key came through the host)",
     ]
+
+
+def test_a_one_shot_transfer_says_to_check_a_changed_key_in_a_chat() -> None:
+    event = PeerIdentity("bob", Recognition(CHANGED, BOB, fingerprint(BOB), "bob"))
+    told = identity_text.told(event, chat=False)
+    assert told.warning
+    assert "To check: chat with bob (confide host, confide join) and compare the SAS." in told.lines
+    assert not any("/verify" in line for line in told.lines), told

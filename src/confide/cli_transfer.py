@@ -154,7 +154,7 @@ class ConsoleUI:
         if isinstance(event, PeerIdentity):  # no /verify here: only what is known is told
             from confide.ui import identity_text
 
-            told = identity_text.told(event) if identity_text.badge(event) else None
+            told = identity_text.told(event, chat=False) if identity_text.badge(event) else None
             if told is None:
                 return
             for text in told.lines:

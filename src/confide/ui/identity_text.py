@@ -44,11 +44,13 @@ def known_line(nick: str) -> str:
     return f"{nick} is a verified contact: nothing to compare"
 
 
-def told(event: PeerIdentity, *, named: bool = False) -> Told:
+def told(event: PeerIdentity, *, named: bool = False, chat: bool = True) -> Told:
     """The lines to show for ``event`` (none for what needs no word).
 
     ``named``: one of several members with a SAS of its own (the host's
-    room), so ``/verify`` must name it.
+    room), so ``/verify`` must name it. Not ``chat`` (``confide send`` and
+    ``receive``): there is no SAS to compare, so a changed key says to check
+    in a chat.
     """
     nick, found = event.nick, event.recognition
     verify = f"/verify {nick} ok" if named else "/verify ok"
@@ -65,7 +67,11 @@ def told(event: PeerIdentity, *, named: bool = False) -> Told:
     if found.kind == RENAMED:
         return Told((renamed_line(found.verified_nick, nick),))
     if found.kind == CHANGED:
-        return Told(changed_lines(nick, found.fingerprint, verify), warning=True)
+        lines = changed_lines(nick, found.fingerprint, verify)
+        if not chat:
+            check = f"To check: chat with {nick} (confide host, confide join) and compare the SAS."
+            lines = (*lines[:3], check, lines[4])
+        return Told(lines, warning=True)
     if found.kind == NO_IDENTITY:
         return Told((f"{nick}'s confide proves no identity (an older version): compare the SAS",))
     return Told()
