@@ -15,7 +15,7 @@ the room closing are status lines; what we send (``/msg`` too) is not
 printed.
 
 Typed lines are read by the parser the full-screen UI uses
-(``confide.ui.commands``): ``/me``, ``/nick``, ``/help``, ``/who``,
+(``confide.ui.commands``): ``/me``, ``/nick``, ``/help``, ``/who``, ``/whoami``,
 ``/verify [NICK] [ok|forget]``, ``/msg``, ``/kick`` and ``/code`` work
 (answers on stderr), ``//`` starts a message with ``/``, an unknown or misused
 command is refused with a status line and nothing is sent, and the
