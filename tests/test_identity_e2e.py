@@ -14,7 +14,9 @@ next as a user's would be:
 - ``--no-identity`` writes nothing in the data folder;
 - a file offered by a verified contact says ``(verified)``, in a chat and
   in ``confide receive``;
-- a corrupt contacts file ends a command in one line before it connects.
+- a corrupt contacts file ends a command in one line before it connects;
+- in a room of three, each member's ``/who`` shows the other member's key
+  (passed on by the host) and that it is not verified by them.
 """
 
 from __future__ import annotations
@@ -194,3 +196,30 @@ def test_confide_receive_says_the_sender_is_a_verified_contact(
     assert receiver.wait() == 0, receiver
     assert sender.wait() == 0, sender
     assert (inbox / "notes.txt").read_text() == "hello\n"
+
+
+def test_room_members_see_each_others_keys_through_the_host(
+    confide: Launcher, tmp_path: Path
+) -> None:
+    people = {nick: side(tmp_path, nick) for nick in ("alice", "bob", "carol")}
+    host = confide.host("--name", "alice", env=people["alice"])
+    bob = confide.join(host, "--name", "bob", env=people["bob"])
+    connected(host.proc, bob)
+    carol = confide.join(host, "--name", "carol", env=people["carol"])
+    connected(carol)
+    host.proc.expect_err(r"^carol joined \(3 members\)$")
+    host.proc.expect_err(r"^carol is a new contact: compare the SAS \(/verify carol\)")
+    carol.say("/whoami")
+    carol_key = carol.expect_err(r"^your fingerprint: ((?:\w{4} ){7}\w{4})$").group(1)
+    bob.say("/who")
+    bob.expect_err(
+        rf"^  carol: vouched for by the host only · key {carol_key} \(not verified by you\)$"
+    )
+    carol.say("/who")
+    carol.expect_err(
+        r"^  bob: vouched for by the host only · key (\w{4} ){7}\w{4} \(not verified by you\)$"
+    )
+    for member in (bob, carol):
+        member.say("/quit")
+        assert member.wait() == 0, member
+    assert host.proc.wait() == 0, host.proc
