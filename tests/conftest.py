@@ -4,6 +4,11 @@
 when the test ends, and the test errors if any of them printed a Python
 traceback (confide must never show one). ``recording_proxy`` starts a
 ``RecordingProxy`` in front of a port and stops it afterwards.
+
+Every test gets an empty ``XDG_DATA_HOME`` of its own (``_own_data_home``),
+so no test reads or writes the identity key and contacts of the user who
+runs the suite, and what a process started outside a ``Launcher`` writes
+goes there too.
 """
 
 from __future__ import annotations
@@ -46,6 +51,14 @@ def recording_proxy() -> Iterator[ProxyFactory]:
     finally:
         for proxy in started:
             proxy.stop()
+
+
+@pytest.fixture(autouse=True)
+def _own_data_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty data folder (identity key, contacts) for this test and what it starts."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
 
 
 @pytest.fixture(autouse=True)

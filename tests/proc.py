@@ -300,15 +300,13 @@ class Launcher:
         """An empty launcher; ``stop_all`` kills what it started.
 
         Processes get an empty ``XDG_CONFIG_HOME`` of their own, so a
-        developer's ``config.toml`` never changes what a test sees, and an
-        ``XDG_DATA_HOME`` of their own, so a test never reads or writes the
-        developer's identity key and contacts (``identity.pem``,
-        ``contacts.json``). All processes of a launcher share both folders
-        (one identity) unless ``env`` gives a side its own.
+        developer's ``config.toml`` never changes what a test sees, and
+        each process an empty ``XDG_DATA_HOME`` of its own (its identity key
+        and contacts), unless the test passes one in ``env``.
         """
         self.procs: list[Proc] = []
         self.config_home = tempfile.mkdtemp(prefix="confide-test-config-")
-        self.data_home = tempfile.mkdtemp(prefix="confide-test-data-")
+        self.data_homes: list[str] = []
 
     def run(
         self,
@@ -318,11 +316,10 @@ class Launcher:
         stdout_lines: int | None = None,
     ) -> Proc:
         """Start ``confide ARGS`` and track it (``stdout_lines``: see ``Proc``)."""
-        full_env = {
-            "XDG_CONFIG_HOME": self.config_home,
-            "XDG_DATA_HOME": self.data_home,
-            **(env or {}),
-        }
+        full_env = {"XDG_CONFIG_HOME": self.config_home, **(env or {})}
+        if "XDG_DATA_HOME" not in full_env:
+            self.data_homes.append(tempfile.mkdtemp(prefix="confide-test-data-"))
+            full_env["XDG_DATA_HOME"] = self.data_homes[-1]
         label = label or (args[0] if args else "confide")
         proc = Proc(args, env=full_env, label=label, stdout_lines=stdout_lines)
         self.procs.append(proc)
@@ -379,7 +376,8 @@ class Launcher:
         for proc in self.procs:
             proc.kill()
         shutil.rmtree(self.config_home, ignore_errors=True)
-        shutil.rmtree(self.data_home, ignore_errors=True)
+        for data_home in self.data_homes:
+            shutil.rmtree(data_home, ignore_errors=True)
 
     def tracebacks(self) -> list[str]:
         """Labels of processes whose stderr shows a Python traceback."""

@@ -85,6 +85,10 @@ class FakeRoom:
             raise UsageError("only the host can /kick")
         self.kicked.append(nick)
 
+    def whoami(self) -> str:
+        """No identity in this double."""
+        return ""
+
     def who(self) -> list[MemberView]:
         """The members, with the marks ``/verify ok`` made."""
         return [replace(v, verified=self.marks.get(v.nick, v.verified)) for v in self.members]

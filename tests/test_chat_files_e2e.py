@@ -81,7 +81,9 @@ def test_chat_lines_pass_a_1_gib_transfer_within_the_bound(
         bob = confide.join(host, "--name", "bob", env=config(tmp_path, "bob"))
         connected(host.proc, bob)
         bob.say(f"/send {source}")
-        host.proc.expect_err(r"^bob offers big\.bin \(1\.1 GB\): /accept or /decline$")
+        host.proc.expect_err(
+            r"^bob \(not verified\) offers big\.bin \(1\.1 GB\): /accept or /decline$"
+        )
         bob.expect_err(r"^you offer big\.bin \(1\.1 GB\) to alice; waiting for an answer$")
         host.proc.say("/accept")
         host.proc.expect_err(r"^receiving big\.bin from bob into .*big\.bin\.part$")
@@ -121,7 +123,7 @@ def test_send_nick_path_between_two_members_through_the_host(
     connected(carol)
     bob.expect_err(r"^carol joined \(3 members\)$")
     carol.say(f"/send bob {source}")
-    bob.expect_err(r"^carol offers notes\.bin \(3\.0 MB\): /accept or /decline$")
+    bob.expect_err(r"^carol \(not verified\) offers notes\.bin \(3\.0 MB\): /accept or /decline$")
     bob.say("/accept notes.bin")
     path = saved(bob, "notes.bin", "carol", 30)
     assert path == tmp_path / "bob" / "notes.bin"
@@ -145,7 +147,9 @@ def test_a_transfer_cut_mid_way_goes_on_from_where_it_was_when_the_chat_resumes(
         bob = confide.join(proxy.at, "--name", "bob", code=host.code, env=config(tmp_path, "bob"))
         connected(host.proc, bob)
         bob.say(f"/send {source}")
-        host.proc.expect_err(r"^bob offers cut\.bin \(100\.7 MB\): /accept or /decline$")
+        host.proc.expect_err(
+            r"^bob \(not verified\) offers cut\.bin \(100\.7 MB\): /accept or /decline$"
+        )
         before = proxy.counters().to_target
         host.proc.say("/accept")
         proxy.wait_for(lambda counters: counters.to_target > before + size // 3, timeout=60)

@@ -244,4 +244,7 @@ def test_help_imports_neither_the_key_file_nor_the_contacts_module() -> None:
 def test_tests_keep_out_of_the_users_data_folder(confide: Launcher) -> None:
     proc = confide.run("id")  # no XDG_DATA_HOME given: the launcher's own
     assert proc.wait() == 0, proc
-    assert proc.out_lines[1] == f"key file: {Path(confide.data_home) / 'confide' / 'identity.pem'}"
+    assert (
+        proc.out_lines[1]
+        == f"key file: {Path(confide.data_homes[-1]) / 'confide' / 'identity.pem'}"
+    )

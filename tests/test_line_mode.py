@@ -103,8 +103,9 @@ def test_stderr_into_the_same_pipe_as_stdout_then_head(confide: Launcher) -> Non
     )
     os.close(write_end)
     try:
-        head = _read_lines(read_end, 3)  # connecting, connected, SAS
-        assert head[2].startswith(b"SAS: "), head
+        head = _read_lines(read_end, 4)  # connecting, connected, alice's key, SAS
+        assert head[2].startswith(b"new contact: "), head
+        assert head[3].startswith(b"SAS: "), head
         host.proc.expect_err(r"^SAS: ")
         host.proc.say("one")
         assert _read_lines(read_end, 1)[0].endswith(b" alice: one\n")
@@ -194,7 +195,9 @@ def test_commands_are_read_as_the_full_screen_ui_reads_them(confide: Launcher) -
     joiner.write(b"/help\n/verify\n/verify ok\n/who\n")
     joiner.expect_err(r"^/nick NEW +change your nickname$")
     joiner.expect_err(r"^read these words aloud with alice by voice or in person")
-    joiner.expect_err(r"^you marked alice verified for this session$")
+    joiner.expect_err(
+        r"^you marked alice verified: their key is a verified contact, in later chats too$"
+    )
     joiner.expect_err(r"^you: bob · peer: alice \(verified\)$")
     joiner.close_stdin()
     assert joiner.wait() == 0, joiner

@@ -42,7 +42,7 @@ def test_a_200_mib_file_arrives_byte_identical(confide: Launcher, tmp_path: Path
     assert sender.proc.wait() == 0, sender.proc
     assert file_hash(inbox / "big.bin") == digest
     assert sorted(os.listdir(inbox)) == ["big.bin"]  # no .part left
-    receiver.expect_err(r"^alice offers big\.bin \(200\.0 MiB\)$")
+    receiver.expect_err(r"^alice \(not verified\) offers big\.bin \(200\.0 MiB\)$")
     receiver.expect_err(r"^stdin is not a terminal: accepting$")
     assert receiver.expect_out(r"^saved (.*)$").group(1) == str(inbox / "big.bin")
     receiver.expect_err(r"^big\.bin: done, 200\.0 MiB in ")
@@ -203,7 +203,7 @@ def test_on_a_terminal_it_asks_and_no_declines(
         os.close(tty)
     said = (seen + err).decode()
     assert receiver.returncode == 1, said
-    assert "alice offers secret.txt (12 B)" in said
+    assert "alice (not verified) offers secret.txt (12 B)" in said
     assert "not received" in said or "declined" in said
     assert list(inbox.iterdir()) == []
     assert sender.proc.wait() == 1, sender.proc

@@ -58,10 +58,15 @@ class Tmux:
         return done.stdout
 
     def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
-        """Run ``confide ARGS`` in a new detached session; the pane reports the exit status."""
+        """Run ``confide ARGS`` in a new detached session; the pane reports the exit status.
+
+        Each pane has a data folder of its own (its identity key and contacts)
+        unless ``env`` names one in ``XDG_DATA_HOME``.
+        """
         command = shlex.join([*confide_command(), *args])
         script = f'{command}; rc=$?; echo; echo "exit status $rc"; sleep 60'
-        extra = [f"-e{k}={v}" for k, v in (env or {}).items()]
+        env = {"XDG_DATA_HOME": f"{self.config_home}/data-{name}", **(env or {})}  # its own key
+        extra = [f"-e{k}={v}" for k, v in env.items()]
         self.tmux(
             "new-session", "-d", "-s", name, "-x", str(WIDTH), "-y", str(HEIGHT),
             "-e", f"XDG_CONFIG_HOME={self.config_home}", "-e", "TERM=xterm-256color",
@@ -254,7 +259,7 @@ def test_a_file_between_two_full_screen_clients_shows_a_progress_row(
 
     tmux.type("join", f"/send {source}")
     tmux.keys("join", "Enter")
-    tmux.wait_for("host", r"bob offers big\.bin \(268\.4 MB\): /accept \(or y\) or /decline")
+    tmux.wait_for("host", r"bob \(not verified\) offers big\.bin \(268\.4 MB\): /accept \(or")
     tmux.wait_for("join", r"you offer big\.bin \(268\.4 MB\) to alice")
     tmux.type("host", "/accept")
     tmux.keys("host", "Enter")

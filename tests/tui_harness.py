@@ -31,6 +31,7 @@ from textual.pilot import Pilot
 
 from confide.app.chat import ChatSession, SessionSpec
 from confide.app.events import AppEvent, MessageIn
+from confide.app.identities import Identities
 from confide.app.room_policy import RoomPolicy
 from confide.app.secret import Secret
 from confide.net import tcp
@@ -200,8 +201,14 @@ async def attach(
     sas: tuple[str, ...] | None = FIXED_SAS,
     peer_typing: bool = False,
     ping_interval: float | None = None,
+    identities: Identities | None = None,
+    peer_key: bytes | None = None,
 ) -> Chat:
-    """Start a real chat inside the running app; return the handle to drive the peer."""
+    """Start a real chat inside the running app; return the handle to drive the peer.
+
+    ``identities`` and ``peer_key``: the app's contacts recognise ``peer_key``
+    as the key the peer proved (both None: no identities).
+    """
     app = pilot.app
     assert isinstance(app, ConfideApp)
 
@@ -209,7 +216,14 @@ async def attach(
 
     def start(ours: Established) -> None:
         channels.append(ours.channel)
-        spec = SessionSpec(ours.channel, nick, sas or ours.done.sas, ping_interval=ping_interval)
+        spec = SessionSpec(
+            ours.channel,
+            nick,
+            sas or ours.done.sas,
+            ping_interval=ping_interval,
+            peer_key=peer_key,
+            identities=identities,
+        )
         app.start_session(spec)
 
     _, theirs = await loopback_pair(start)

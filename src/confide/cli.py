@@ -45,6 +45,7 @@ from confide.net import DEFAULT_PORT
 from confide.relay import command as relay_command
 
 if TYPE_CHECKING:
+    from confide.app.identities import IdentityChoice
     from confide.app.run import HostOptions, JoinOptions, UiRunner
     from confide.app.session_api import SessionSource
     from confide.ui.tui.settings import TuiSettings
@@ -454,6 +455,7 @@ def host_options(args: argparse.Namespace, nick: str) -> HostOptions:
     opts.max_waiting = args.max_waiting
     opts.relay = cli_relay.from_args(args)
     opts.describe_error = describe
+    opts.identity = identity_choice(args)
     if args.tunnel is not None:
         from confide.net.tunnel import parse_target
 
@@ -488,7 +490,15 @@ def join_options(args: argparse.Namespace, nick: str) -> JoinOptions:
     join_opts.relay = relay
     join_opts.resume_window = args.resume_window
     join_opts.max_waiting = args.max_waiting
+    join_opts.identity = identity_choice(args)
     return join_opts
+
+
+def identity_choice(args: argparse.Namespace) -> IdentityChoice:
+    """``--identity FILE`` or ``--no-identity``: which key a chat or transfer proves."""
+    from confide.app.identities import IdentityChoice
+
+    return IdentityChoice(keep=not args.no_identity, path=args.identity)
 
 
 def _ui(plain: bool, settings: TuiSettings | None = None, *, raw: bool = False) -> UiRunner:

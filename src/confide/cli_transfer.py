@@ -148,7 +148,18 @@ class ConsoleUI:
         self.ask_user = ask
 
     def on_event(self, event: AppEvent) -> None:
-        """A transfer event: the progress view shows it."""
+        """A transfer event: the progress view shows it; the peer's identity, status lines."""
+        from confide.app.events import PeerIdentity
+
+        if isinstance(event, PeerIdentity):  # no /verify here: only what is known is told
+            from confide.ui import identity_text
+
+            told = identity_text.told(event, chat=False) if identity_text.badge(event) else None
+            if told is None:
+                return
+            for text in told.lines:
+                self.line(identity_text.WARNING + text if told.warning else text)
+            return
         self.view.on_event(event)
 
     def line(self, text: str) -> None:

@@ -18,6 +18,15 @@ and ``code`` are the host's, and answer a joiner with a ``UsageError``).
 The link may be a ``net.channel.Channel`` or one end of
 ``app.link.memory_link_pair`` (tests).
 
+Identities (``app.identities``): the key the host proved in the handshake
+(``peer_key``; ``b""`` for an older confide) is recognised by the contacts
+once, when the host's nick is known, and handed on as a ``PeerIdentity``
+just before ``Connected``. In a room the host passes on each other
+member's key (``MemberKey``): each is recognised too (``via_host``), and
+``who`` shows every key's fingerprint and whether we verified it before.
+``/verify ok`` stores the host's key as a verified contact, ``/verify
+forget`` removes it. A resumed link changes none of this.
+
 Files (``/send``, ``/accept``, ``/decline``, ``/cancel``) go through an
 ``app.session_files.SessionFiles``: file messages from the host skip the
 core and go to the transfer engine, whose messages go to the host as they
@@ -37,7 +46,18 @@ from datetime import datetime
 from pathlib import Path
 
 from confide.app.core import OWN_EVENTS, ChatCore
-from confide.app.events import AppEvent, Disconnected, TransferRef
+from confide.app.events import (
+    AppEvent,
+    Connected,
+    Disconnected,
+    MemberLeft,
+    MemberRenamed,
+    PeerIdentity,
+    PeerNick,
+    TransferOffered,
+    TransferRef,
+)
+from confide.app.identities import Identities
 from confide.app.link import Link
 from confide.app.session_api import MemberView
 from confide.app.session_files import EVERYONE, FILE_MESSAGES, FileCommands, SessionFiles
@@ -71,6 +91,10 @@ class SessionSpec:
     """Told of every event and of what we send (e.g. a transcript)."""
     downloads: Path | None = None
     """Where accepted files go (None: the platform's downloads folder)."""
+    peer_key: bytes | None = None
+    """The identity key the host proved (``b""``: none, an older confide; None: not known)."""
+    identities: Identities | None = None
+    """Our key and the contacts that recognise the peer's (None: no identities)."""
 
     def observed_by(self, observer: EventSink) -> SessionSpec:
         """The same spec with one more observer."""
@@ -87,6 +111,8 @@ class SessionSpec:
             typing_enabled=typing_enabled,
             ping_interval=self.ping_interval,
             downloads=self.downloads,
+            peer_key=self.peer_key,
+            identities=self.identities,
         )
 
 
@@ -110,12 +136,16 @@ class ChatSession(FileCommands):
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = datetime.now,
         downloads: Path | None = None,
+        peer_key: bytes | None = None,
+        identities: Identities | None = None,
     ) -> None:
         """Prepare a session; nothing is sent until ``run``.
 
         ``observers`` are also told of every event and of what we send (e.g. a
         transcript); ``clock`` (monotonic seconds) times pings, ``now`` stamps lines;
         accepted files go to ``downloads`` (None: the platform's downloads folder).
+        ``peer_key`` is the key the host proved and ``identities`` recognise it
+        (either None: no identities).
         """
         self.link = link
         self.core = ChatCore(nick, sas, clock=clock, now=now, typing_enabled=typing_enabled)
@@ -126,6 +156,9 @@ class ChatSession(FileCommands):
         self._reading = False
         self._ended = asyncio.Event()
         self._verified: bool | None = None
+        self._me = identities if peer_key is not None else None
+        self._peer_key = peer_key or b""
+        self._keys: dict[str, bytes] = {}  # other members' keys, by nick, from the host
         self.files = SessionFiles(
             self.link.send,
             self._emit,
@@ -153,15 +186,48 @@ class ChatSession(FileCommands):
                 nick == self.nick,
                 self.sas if nick == host else (),
                 self._verified if nick == host else None,
+                *self._identity_view(nick),
             )
             for nick in names
         ]
 
+    def _identity_view(self, nick: str) -> tuple[str, bool | None]:
+        """The fingerprint of ``nick``'s key, and whether we verified it (ours for us)."""
+        if self._me is None:
+            return "", None
+        if nick == self.nick:
+            return self._me.whoami(), None
+        return self._me.view(self._key_of(nick))
+
+    def _key_of(self, nick: str) -> bytes:
+        return self._peer_key if nick == self.peer_nick else self._keys.get(nick, b"")
+
+    def whoami(self) -> str:
+        """Our identity's fingerprint (``""``: no identity in this session)."""
+        return self._me.whoami() if self._me is not None else ""
+
     def mark_verified(self, nick: str | None, ok: bool) -> None:
-        """Remember we compared our SAS with the host (the only one we share a SAS with)."""
+        """Remember we compared our SAS with the host (the only one we share a SAS with).
+
+        The host's key, if it proved one, becomes a verified contact (``ok``)
+        or is forgotten.
+        """
         if nick is not None and nick != self.peer_nick:
             raise UsageError(f"you share a SAS with the host ({self.peer_nick}) only")
         self._verified = ok
+        if self._me is not None:
+            if ok:
+                self._me.verify(self._peer_key, self.peer_nick)
+            else:
+                self._me.forget(self._peer_key)
+
+    def _sender_verified(self, nick: str) -> bool | None:
+        """Whether the sender ``nick`` of an offer is verified (None: no identities)."""
+        if nick == self.peer_nick and self._verified:
+            return True
+        if self._me is None:
+            return None
+        return self._me.is_verified(self._key_of(nick))
 
     def code(self) -> str | None:
         """Only the host has the code: always ``UsageError``."""
@@ -221,9 +287,35 @@ class ChatSession(FileCommands):
             self.core.events_to_emit()
             raise
         for event in self.core.events_to_emit():
+            self._follow_keys(event)
             self._emit(event)
 
+    def _follow_keys(self, event: AppEvent) -> None:
+        """Keep the keys we know under the nicks shown; recognise the host's as it connects."""
+        match event:
+            case Connected(peer=peer) if self._me is not None:
+                self._emit(PeerIdentity(peer, self._me.recognise(self._peer_key, peer)))
+            case PeerNick(old=old, new=new) | MemberRenamed(old=old, new=new):
+                if old in self._keys:
+                    self._keys[new] = self._keys.pop(old)
+            case MemberLeft(nick=nick):
+                self._keys.pop(nick, None)
+
+    def _member_key(self, message: m.MemberKey) -> None:
+        """The host passes on a member's key: recognise it (we share no SAS with them)."""
+        room = self.core.room
+        if self._me is None or room is None or not room.welcomed:
+            return
+        nick = room.shown(message.nick)
+        if nick in (room.nick, room.host) or nick not in room.members:
+            return
+        self._flush()  # first what came before (the member's join)
+        self._keys[nick] = message.key
+        self._emit(PeerIdentity(nick, self._me.recognise(message.key, nick), via_host=True))
+
     def _emit(self, event: AppEvent) -> None:
+        if isinstance(event, TransferOffered) and event.ref.incoming:
+            event = replace(event, verified=self._sender_verified(event.ref.peer))
         if not isinstance(event, OWN_EVENTS):
             self._on_event(event)
         for observer in self._observers:
@@ -272,6 +364,9 @@ class ChatSession(FileCommands):
         The engine keys the host by its nick: ``peer`` ``""`` (the host itself)
         becomes the host's nick, as the nick is what we address it by.
         """
+        if isinstance(message, m.MemberKey):
+            self._member_key(message)
+            return
         if isinstance(message, FILE_MESSAGES):
             if isinstance(message, m.FileOffer) and self.core.room is None:
                 # every chat host greets with Welcome first: an offer before

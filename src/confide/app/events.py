@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from confide.app.contacts import Recognition
 from confide.errors import ConfideError
 
 
@@ -23,6 +24,21 @@ class Connected(AppEvent):
 
     peer: str
     sas: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerIdentity(AppEvent):
+    """What our contacts say of the key ``nick`` proved (``app.contacts``): once per peer.
+
+    A joiner gets it for its host just before ``Connected``, the host for each
+    member just before it is announced (``Connected`` or ``MemberJoined``).
+    ``via_host``: a room member's key that the host passed on (``MemberKey``):
+    we share no SAS with that member, the host vouches for the key.
+    """
+
+    nick: str
+    recognition: Recognition
+    via_host: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +241,8 @@ class TransferOffered(AppEvent):
     """An offer: to us (``ref.incoming``: answer ``/accept`` or ``/decline``) or by us."""
 
     ref: TransferRef
+    verified: bool | None = None
+    """An incoming offer: whether its sender is a verified contact (None: not known)."""
 
 
 @dataclass(frozen=True, slots=True)

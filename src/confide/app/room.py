@@ -32,6 +32,12 @@ Rules:
 - Typing indicators are opt-in, as in a 1:1 chat: a member's first
   ``Typing`` says it opted in, and ``Typist(nick, on)`` goes only to members
   that did; the host opts in with ``typing_enabled``.
+- Identity keys (``add(..., key=)``: what the member proved to the host in
+  the handshake, ``b""`` for an older confide that proves none, None when
+  the driver does not know): after its ``Welcome`` a new member gets a
+  ``MemberKey`` for every other member whose key is known, and after the
+  ``Joined`` the others get the new member's. The host's own key each
+  member has from its own handshake.
 - A member that stops reading is dropped, never waited for: when more than
   ``MAX_UNACKED`` stamped lines await its receipt, or the driver reports
   more than ``MAX_BACKLOG_BYTES`` queued for it, it is hung up at once and
@@ -95,6 +101,7 @@ class _Member:
     nick: str
     sas: tuple[str, ...]
     joined: datetime
+    key: bytes | None = None
 
 
 class RoomHub:
@@ -118,7 +125,7 @@ class RoomHub:
         self.max_members = max_members
         self._now = now
         self._members: dict[int, _Member] = {HOST_ID: _Member(host_nick, (), now())}
-        self._arriving: dict[int, tuple[str, ...]] = {}  # added, no Nick yet
+        self._arriving: dict[int, tuple[tuple[str, ...], bytes | None]] = {}  # no Nick yet
         self._seq = 0
         self._next_id = 0
         self._receipts = Receipts()
@@ -153,6 +160,11 @@ class RoomHub:
         """Whether one more joiner would exceed ``max_members`` (tell it ``room full``)."""
         return len(self._members) + len(self._arriving) >= self.max_members
 
+    def key_of(self, member_id: int) -> bytes | None:
+        """The identity key member ``member_id`` proved (``b""``: none; None: not known)."""
+        member = self._members.get(member_id)
+        return member.key if member is not None else None
+
     def who(self) -> list[MemberInfo]:
         """What the host knows of each member, in join order."""
         return [
@@ -173,10 +185,11 @@ class RoomHub:
 
     # -- links -------------------------------------------------------------
 
-    def add(self, member_id: int, sas: tuple[str, ...] = ()) -> None:
+    def add(self, member_id: int, sas: tuple[str, ...] = (), key: bytes | None = None) -> None:
         """A confirmed joiner arrived on link ``member_id``; it joins at its first message.
 
-        The driver checks ``full`` before the handshake; ``UsageError`` here if it
+        ``key`` is the identity it proved (``b""``: none; None: not known). The
+        driver checks ``full`` before the handshake; ``UsageError`` here if it
         did not, or if the id is taken.
         """
         if member_id == HOST_ID or member_id in self._members or member_id in self._arriving:
@@ -185,7 +198,7 @@ class RoomHub:
             raise UsageError("the room is closed")
         if self.full():
             raise UsageError(f"room full ({len(self._members)} members)")
-        self._arriving[member_id] = sas
+        self._arriving[member_id] = (sas, key)
 
     def receive(self, member_id: int, message: m.Message) -> None:
         """Handle one message from member ``member_id`` (ignored once it is gone)."""
@@ -283,17 +296,23 @@ class RoomHub:
     # -- inside --------------------------------------------------------------
 
     def _join(self, member_id: int, first: m.Message) -> None:
-        sas = self._arriving.pop(member_id)
+        sas, key = self._arriving.pop(member_id)
         asked = m.clean_nick(first.nick) if isinstance(first, m.Nick) else "peer"
         nick = self._free_variant(asked)
         others = self._others()
-        self._members[member_id] = _Member(nick, sas, self._now())
+        self._members[member_id] = _Member(nick, sas, self._now(), key)
         self._send((member_id,), m.Welcome(nick, self.nick, list(self.nicks())))
+        for other in others:
+            known = self._members[other]
+            if known.key is not None:
+                self._send((member_id,), m.MemberKey(known.nick, known.key))
         if nick != asked:
             self._send((member_id,), m.Notice(f"nick {asked!r} is taken here; you are {nick!r}"))
         if self.typing_enabled:  # announce, as a 1:1 peer does: the host opted in
             self._send((member_id,), m.Typist(self.nick, False))
         self._send(others, m.Joined(nick))
+        if key is not None:
+            self._send(others, m.MemberKey(nick, key))
         self._events += [MemberJoined(nick, sas), MembersChanged(self.nicks())]
 
     def _free_variant(self, asked: str) -> str:

@@ -39,6 +39,13 @@ engine, to everyone, or forwarded to one member like a ``/msg``), sent at
 once and never through the hub. When a member leaves, the host's transfers
 with it are cancelled.
 
+Identities (``app.room_keys.HostKeys``): each member's key comes with it
+(``NewMember.key``) and goes to the hub, which passes it on to the other
+members (``MemberKey``). Just before a member is announced (``Connected``
+or ``MemberJoined``) the contacts recognise its key under its nick, once,
+as a ``PeerIdentity``; ``/verify ok`` stores the key as a verified contact
+and ``/verify forget`` removes it. ``who`` shows each key's fingerprint.
+
 Status lines from the accept loop (failed joins, new codes, refusals) go
 to the UI as ``Notice`` events while the session runs: ``StatusRoute``
 sends them to the session's ``notice`` then, and to stderr before and after.
@@ -68,11 +75,14 @@ from confide.app.events import (
     PeerBack,
     PeerLeft,
     PrivateOut,
+    TransferOffered,
     TransferRef,
 )
+from confide.app.identities import Identities
 from confide.app.link import Link, LinkDown, LinkUp
 from confide.app.room import RoomHub
 from confide.app.room_files import FileRoutes
+from confide.app.room_keys import HostKeys
 from confide.app.room_types import DEFAULT_MEMBERS, HOST_ID, MAX_BACKLOG_BYTES, HubOutput
 from confide.app.session_api import EventSink, MemberView
 from confide.app.session_files import EVERYONE, FILE_MESSAGES, FileCommands, SessionFiles
@@ -103,6 +113,8 @@ class NewMember:
 
     link: Link
     sas: tuple[str, ...]
+    key: bytes | None = None
+    """The identity key it proved (``b""``: an older confide proves none; None: not known)."""
 
 
 class MemberRules(Protocol):
@@ -145,6 +157,8 @@ class RoomSpec:
     """Seconds between pings of the first member (its round trip is shown), or None."""
     downloads: Path | None = None
     """Where accepted files go (None: the platform's downloads folder)."""
+    identities: Identities | None = None
+    """Our key and the contacts that recognise members' keys (None: no identities)."""
 
     def observed_by(self, observer: EventSink) -> RoomSpec:
         """The same spec with one more observer."""
@@ -164,6 +178,7 @@ class RoomSpec:
             typing_enabled=typing_enabled,
             ping_interval=self.ping_interval,
             downloads=self.downloads,
+            identities=self.identities,
         )
 
 
@@ -186,11 +201,13 @@ class RoomSession(FileCommands):
         now: Callable[[], datetime] = datetime.now,
         clock: Callable[[], float] = time.monotonic,
         downloads: Path | None = None,
+        identities: Identities | None = None,
     ) -> None:
         """Prepare the room; nothing happens until ``run``.
 
         ``clock`` (monotonic seconds) times pings, ``now`` stamps lines;
-        accepted files go to ``downloads`` (None: the platform's downloads folder).
+        accepted files go to ``downloads`` (None: the platform's downloads folder);
+        ``identities`` recognise the members' keys (None: no identities).
         """
         self.hub = RoomHub(nick, max_members=max_members, now=now, typing_enabled=typing_enabled)
         self._on_event = on_event
@@ -204,6 +221,7 @@ class RoomSession(FileCommands):
         self._closing: dict[asyncio.Task[None], Link] = {}
         self._lagging: set[int] = set()
         self._verified: dict[int, bool] = {}
+        self.keys = HostKeys(self.hub, identities)
         self._bye = "bye"
         self._next_id = HOST_ID
         self._connected = False
@@ -271,9 +289,14 @@ class RoomSession(FileCommands):
                 info.is_host,
                 info.sas,
                 None if info.is_host else self._verified.get(info.member_id),
+                *self.keys.view(info.member_id),
             )
             for info in self.hub.who()
         ]
+
+    def whoami(self) -> str:
+        """Our identity's fingerprint (``""``: no identity in this session)."""
+        return self.keys.whoami()
 
     def code(self) -> str | None:
         """The code that invites more people (None for a password room)."""
@@ -285,13 +308,25 @@ class RoomSession(FileCommands):
         if nick is None:
             if len(members) != 1:
                 raise UsageError("name the member: /verify NICK ok")
-            self._verified[members[0].member_id] = ok
+            self._mark(members[0].member_id, members[0].nick, ok)
             return
         for info in members:
             if m.same_nick(info.nick, nick):
-                self._verified[info.member_id] = ok
+                self._mark(info.member_id, info.nick, ok)
                 return
         raise UsageError(f"no one called {m.clean_nick(nick)!r} here")
+
+    def _mark(self, mid: int, nick: str, ok: bool) -> None:
+        """``/verify ok`` or ``forget`` for member ``mid``: this chat, and its key's contact."""
+        self._verified[mid] = ok
+        self.keys.mark(mid, nick, ok)
+
+    def _sender_verified(self, nick: str) -> bool | None:
+        """Whether member ``nick`` is verified: in this chat, or as a contact (None: unknown)."""
+        mid = self.hub.member_id(nick)
+        if mid is None or mid == HOST_ID:
+            return None
+        return True if self._verified.get(mid) else self.keys.verified(mid)
 
     # -- the host's commands -------------------------------------------------
 
@@ -382,7 +417,7 @@ class RoomSession(FileCommands):
         self._next_id += 1
         mid = self._next_id
         try:
-            self.hub.add(mid, member.sas)
+            self.hub.add(mid, member.sas, self.keys.for_hub(member.key))
         except UsageError:  # the policy and the hub disagree on a place: refuse it
             self._rules.member_left()
             self._close_later(member.link, flush=False)
@@ -549,6 +584,8 @@ class RoomSession(FileCommands):
         """The hub's events as the host's UI sees them: a room of two reads as 1:1."""
         shown: list[AppEvent] = []
         for event in events:
+            if isinstance(event, MemberJoined):
+                shown += self.keys.recognised(event.nick)
             match event:
                 case MemberJoined(nick=nick, sas=sas) if not self._connected:
                     self._connected = True
@@ -575,6 +612,8 @@ class RoomSession(FileCommands):
         return len(self.hub.nicks()) == 1 and not self._leaving
 
     def _emit(self, event: AppEvent) -> None:
+        if isinstance(event, TransferOffered) and event.ref.incoming:
+            event = replace(event, verified=self._sender_verified(event.ref.peer))
         if not isinstance(event, HOST_EVENTS_FOR_OBSERVERS):
             self._on_event(event)
         for observer in self._observers:

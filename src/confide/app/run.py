@@ -20,6 +20,13 @@ one-shot ``confide send``/``receive``, ``app.run_transfer``):
 ``host_chat`` does and hands it to a ``Serve`` (``Hosting.link`` makes its
 resumable link), and ``join_session`` hands the joiner's link to a
 ``LinkUser`` instead of a UI.
+
+Identities (``app.identities``): each command first loads the key it proves
+and the contacts (``IdentityChoice.load``: a corrupt contacts file or an
+unreadable key file ends it there, in one line, before anything connects).
+The key goes to every handshake the host or the joiner runs, by whichever
+path; the key the peer proved goes to the session with the contacts
+(``SessionSpec.peer_key``, ``NewMember.key``, ``Meeting``).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from confide.app.chat import SessionSpec
+from confide.app.identities import Identities, IdentityChoice, Meeting, proved_key
 from confide.app.link import Link
 from confide.app.resumable import Leg, OutboxLimits, Redial, ResumableLink
 from confide.app.room_limits import DEFAULT_MEMBERS
@@ -65,8 +73,8 @@ Arrivals = Callable[[], Awaitable[Established]]
 Status = Callable[[str], None]
 Serve = Callable[["Hosting", Established, Arrivals], Awaitable[int]]
 """What a host does with its first confirmed joiner (``Arrivals`` gives the next ones)."""
-LinkUser = Callable[[Link, tuple[str, ...]], Awaitable[int]]
-"""What a joiner does with its link to the host (and the SAS); returns the exit code."""
+LinkUser = Callable[[Link, Meeting], Awaitable[int]]
+"""What a joiner does with its link to the host (and the SAS, its key, ours); the exit code."""
 
 
 def stderr_status(text: str) -> None:
@@ -93,6 +101,7 @@ class HostOptions:
     max_waiting: int = OutboxLimits().messages  # messages that may wait for one member's ack
     describe_error: Callable[[BaseException], str] = str  # words for an error in a status line
     downloads: Path | None = None  # where files accepted in the chat go (None: platformdirs')
+    identity: IdentityChoice = field(default_factory=IdentityChoice)  # the key we prove
 
 
 @dataclass
@@ -111,6 +120,7 @@ class JoinOptions:
     resume_window: float = 0.0  # seconds to redial the host after a drop (0: no resume)
     max_waiting: int = OutboxLimits().messages  # messages that may wait for the host's ack
     downloads: Path | None = None  # where files accepted in the chat go (None: platformdirs')
+    identity: IdentityChoice = field(default_factory=IdentityChoice)  # the key we prove
 
 
 def show_code(status: Status) -> Callable[[Code], None]:
@@ -153,6 +163,7 @@ async def _host(opts: HostOptions, serve: Serve) -> int:
     from confide.app.room_policy import RoomPolicy  # the host's modules: a joiner needs none
     from confide.app.room_session import StatusRoute
 
+    private, me = opts.identity.load()
     advertiser: Advertiser | None = None
     status = StatusRoute(opts.status)
 
@@ -163,8 +174,15 @@ async def _host(opts: HostOptions, serve: Serve) -> int:
 
     policy = RoomPolicy(opts.secret, max_members=opts.max_members, describe=opts.describe_error)
     book = ResumeBook() if opts.resume_window > 0 else None
-    host = Host(policy, status, on_code, handshake_timeout=opts.handshake_timeout, resumes=book)
-    room = Hosting(opts, policy, status, book)
+    host = Host(
+        policy,
+        status,
+        on_code,
+        handshake_timeout=opts.handshake_timeout,
+        resumes=book,
+        identity=private,
+    )
+    room = Hosting(opts, policy, status, book, me=me)
     if opts.relay is not None:
         return await _host_via_relay(host, opts.relay, room, serve)
     bind, port = ("127.0.0.1", 0) if opts.tunnel else (opts.bind, opts.port)  # ssh -R reaches it
@@ -214,9 +232,15 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
     the host the way it came (the same address, or the relay) after a drop.
     """
 
-    async def chat(link: Link, sas: tuple[str, ...]) -> int:
+    async def chat(link: Link, meeting: Meeting) -> int:
         spec = SessionSpec(
-            link, opts.nick, sas, ping_interval=PING_INTERVAL, downloads=opts.downloads
+            link,
+            opts.nick,
+            meeting.sas,
+            ping_interval=PING_INTERVAL,
+            downloads=opts.downloads,
+            peer_key=meeting.peer_key,
+            identities=meeting.me,
         )
         return await run_ui(spec)
 
@@ -226,12 +250,18 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
 async def join_session(opts: JoinOptions, use: LinkUser) -> int:
     """Connect as ``join_chat`` does (``--at``, the LAN, a relay) and hand the link to ``use``."""
     attempt = min(opts.timeout, RESUME_ATTEMPT_TIMEOUT)
+    private, me = opts.identity.load()
     if opts.relay is not None:
         from confide.net import relay_client
 
         relay = opts.relay
         joined = await relay_client.connect(
-            relay, opts.secret, opts.room, timeout=opts.timeout, status=opts.status
+            relay,
+            opts.secret,
+            opts.room,
+            timeout=opts.timeout,
+            status=opts.status,
+            identity=private,
         )
 
         async def via_relay(secret: bytes) -> Established:
@@ -240,7 +270,7 @@ async def join_session(opts: JoinOptions, use: LinkUser) -> int:
             )
             return await tcp.resume_over(reader, writer, secret, timeout=attempt)
 
-        return await _chat(joined, opts, use, via_relay)
+        return await _chat(joined, opts, use, via_relay, me)
     if not opts.address:  # no --at: find the host on the LAN by the nameplate
         from confide.net import discovery
 
@@ -250,14 +280,15 @@ async def join_session(opts: JoinOptions, use: LinkUser) -> int:
             opts.status,
             discover_timeout=opts.discover_timeout,
             timeout=opts.timeout,
+            identity=private,
         )
         address, port = _peer_address(found)
-        return await _chat(found, opts, use, _tcp_redial(address, port, attempt))
+        return await _chat(found, opts, use, _tcp_redial(address, port, attempt), me)
     opts.status(f"connecting to {opts.address}:{opts.port}")
     joined = await tcp.connect(
-        opts.address, opts.port, opts.secret, opts.room, timeout=opts.timeout
+        opts.address, opts.port, opts.secret, opts.room, timeout=opts.timeout, identity=private
     )
-    return await _chat(joined, opts, use, _tcp_redial(opts.address, opts.port, attempt))
+    return await _chat(joined, opts, use, _tcp_redial(opts.address, opts.port, attempt), me)
 
 
 Resume = Callable[[bytes], Awaitable[Established]]
@@ -348,6 +379,8 @@ class Hosting:
     """Where members that come back are found (None: no resume)."""
     redial: Redial | None = None
     """How the host itself looks for a member that dropped (a relay's rendezvous), if it does."""
+    me: Identities | None = None
+    """Our key and the contacts that recognise the members' keys."""
 
     async def run_room(self, first: Established, arrivals: Arrivals, run_ui: UiRunner) -> int:
         """Run the UI over the room that ``first`` opens; more come from ``arrivals``."""
@@ -365,13 +398,14 @@ class Hosting:
             status=self.status,
             ping_interval=PING_INTERVAL,
             downloads=self.opts.downloads,
+            identities=self.me,
         )
         return await run_ui(spec)
 
     def _member(self, joined: Established) -> NewMember:
         from confide.app.room_session import NewMember
 
-        return NewMember(self.link(joined), joined.done.sas)
+        return NewMember(self.link(joined), joined.done.sas, proved_key(joined.done))
 
     def link(self, joined: Established) -> Link:
         """A confirmed member's link: resumable (and in the book) if the session can resume."""
@@ -392,7 +426,9 @@ class Hosting:
         return link
 
 
-async def _chat(joined: Established, opts: JoinOptions, use: LinkUser, resume: Resume) -> int:
+async def _chat(
+    joined: Established, opts: JoinOptions, use: LinkUser, resume: Resume, me: Identities
+) -> int:
     link: Link = joined.channel
     if _sequenced(joined):
         link = ResumableLink(
@@ -401,7 +437,7 @@ async def _chat(joined: Established, opts: JoinOptions, use: LinkUser, resume: R
             window=opts.resume_window,
             limits=OutboxLimits(messages=opts.max_waiting),
         )
-    return await use(link, joined.done.sas)
+    return await use(link, Meeting(joined.done.sas, proved_key(joined.done), me))
 
 
 def _fmt(host: str) -> str:

@@ -28,6 +28,12 @@ come back within the resume window; 3: a wrong code, from the handshake).
 A cut connection is resumed by the link and the engine goes on from where
 the receiver's writes stopped. What the user sees comes through a
 ``TransferUI`` (the CLI builds it: progress on stderr, a prompt).
+
+Identities: when the peer's ``Nick`` comes, the contacts recognise the key
+it proved (a ``PeerIdentity`` for the UI: a changed key is warned about
+here too), and each offer names its sender as a verified contact or not
+(``bob (verified)``). A one-shot session has no ``/verify``: it only
+records the key as seen.
 """
 
 from __future__ import annotations
@@ -42,11 +48,13 @@ from typing import Protocol
 from confide.app.events import (
     AppEvent,
     Notice,
+    PeerIdentity,
     TransferDone,
     TransferFailed,
     TransferOffered,
     TransferRef,
 )
+from confide.app.identities import Identities, Meeting, proved_key
 from confide.app.link import Link, LinkDown, LinkUp
 from confide.app.run import Arrivals, Hosting, HostOptions, JoinOptions, host_session, join_session
 from confide.app.transfer import Transfers, link_flow
@@ -122,6 +130,8 @@ async def send_files(opts: SendOptions, ui: TransferUI) -> int:
     async def serve(hosting: Hosting, first: Established, arrivals: Arrivals) -> int:
         del arrivals  # one receiver: the room (two members) refuses the rest
         ends = _Ends(hosting.link(first), opts.host.nick, ui, Path.cwd(), receiving=False)
+        if hosting.me is not None:
+            ends.identify(proved_key(first.done), hosting.me)
         return await ends.send(opts.paths)
 
     opts.host.max_members = 2
@@ -131,9 +141,9 @@ async def send_files(opts: SendOptions, ui: TransferUI) -> int:
 async def receive_files(opts: ReceiveOptions, ui: TransferUI) -> int:
     """Join the sender, answer its offers, receive into ``opts.folder``; return the exit code."""
 
-    async def use(link: Link, sas: tuple[str, ...]) -> int:
-        del sas
+    async def use(link: Link, meeting: Meeting) -> int:
         ends = _Ends(link, opts.join.nick, ui, opts.folder, receiving=True)
+        ends.identify(meeting.peer_key, meeting.me)
         return await ends.receive(opts.folder, resume=opts.resume)
 
     return await join_session(opts.join, use)
@@ -162,6 +172,14 @@ class _Ends:
         self._pump: asyncio.Task[None] | None = None
         self._link_flow = link_flow(lambda peer: self.link)
         self.transfers = Transfers(self._send, self._on_event, downloads=downloads, flow=self._flow)
+        self._me: Identities | None = None
+        self._peer_key = b""
+        self.peer_verified: bool | None = None
+        """Whether the peer's key is a verified contact (None: not known yet)."""
+
+    def identify(self, peer_key: bytes, me: Identities) -> None:
+        """The key the peer proved and our contacts: recognised when its nick comes."""
+        self._peer_key, self._me = peer_key, me
 
     # -- the two roles -------------------------------------------------------
 
@@ -220,7 +238,7 @@ class _Ends:
             self.asking = True
             try:
                 try:
-                    accepted = await self.ui.ask(ref, self._them())
+                    accepted = await self.ui.ask(ref, self._them() + self._marked())
                 except ConfideError as exc:  # no answer (end of input)
                     self.ui.line(str(exc))
                     accepted = False
@@ -350,8 +368,13 @@ class _Ends:
             self.chat_host = True
             return
         if isinstance(message, Nick):
+            first = not self.peer_nick
             self.peer_nick = message.nick
             self.ui.line(f"connected to {self._them()}")
+            if first and self._me is not None:
+                found = self._me.recognise(self._peer_key, self.peer_nick)
+                self.peer_verified = self._me.is_verified(self._peer_key)
+                self.ui.on_event(PeerIdentity(self.peer_nick, found))
         elif isinstance(message, Bye):
             self.peer_bye = message.reason
         elif isinstance(message, LinkDown):
@@ -392,3 +415,9 @@ class _Ends:
 
     def _them(self) -> str:
         return self.peer_nick or "the peer"
+
+    def _marked(self) -> str:
+        """`` (verified)`` or `` (not verified)`` after the sender's nick (none: not known)."""
+        if self.peer_verified is None:
+            return ""
+        return " (verified)" if self.peer_verified else " (not verified)"

@@ -35,6 +35,9 @@ class MemberView:
     ``sas`` is the viewer's SAS with that member when there is one (the
     host with each member; a member with the host), else ``()``.
     ``verified`` is what the viewer marked with ``/verify ok`` (None: never).
+    ``fingerprint`` is the member's identity key as people compare it (``""``:
+    none known), ``known`` whether the viewer verified that key before, in
+    this chat or an earlier one (None: no key known).
     """
 
     nick: str
@@ -42,6 +45,8 @@ class MemberView:
     is_you: bool
     sas: tuple[str, ...] = ()
     verified: bool | None = None
+    fingerprint: str = ""
+    known: bool | None = None
 
 
 class Session(Protocol):
@@ -86,6 +91,9 @@ class Session(Protocol):
     def who(self) -> list[MemberView]:
         """Everyone in the room, in join order, as the viewer knows them."""
 
+    def whoami(self) -> str:
+        """``/whoami``: our identity's fingerprint, as the peer may compare it."""
+
     def code(self) -> str | None:
         """Host: the code that invites more people (None for a password room).
 
@@ -94,7 +102,11 @@ class Session(Protocol):
 
     def mark_verified(self, nick: str | None, ok: bool) -> None:
         """``/verify ok`` (or forget): remember the viewer compared the SAS with ``nick``
-        (None: the joiner's host, or the only member)."""
+        (None: the joiner's host, or the only member).
+
+        With an identity key from that peer, ``ok`` stores it as a verified
+        contact (it lasts across chats) and ``forget`` removes it.
+        """
 
     def send_file(self, path: str, nick: str | None = None) -> list[TransferRef]:
         """``/send [NICK] PATH``: offer a file or folder (None: everyone; 1:1, the peer).

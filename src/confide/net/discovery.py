@@ -38,6 +38,7 @@ from confide.net.host import Established
 from confide.protocol.handshake import SUPPORTED_VERSIONS, RandomBytes
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 SERVICE_TYPE = "_confide._tcp.local."
@@ -252,6 +253,7 @@ async def join_discovered(
     discover_timeout: float = DEFAULT_DISCOVER_TIMEOUT,
     timeout: float = tcp.CONNECT_TIMEOUT,
     rand: RandomBytes = secrets.token_bytes,
+    identity: Ed25519PrivateKey | None = None,
 ) -> Established:
     """Find the host of ``room`` on the LAN and complete the handshake with it."""
     what = f"nameplate {room}" if room else "a password room"
@@ -267,7 +269,13 @@ async def join_discovered(
             status(f"found it at {address}:{host.port}; connecting")
             try:
                 return await tcp.connect(
-                    address, host.port, secret, room, timeout=timeout, rand=rand
+                    address,
+                    host.port,
+                    secret,
+                    room,
+                    timeout=timeout,
+                    rand=rand,
+                    identity=identity,
                 )
             except AuthenticationError as exc:
                 failure = exc  # the wrong host (a shared nameplate) or a wrong code

@@ -42,6 +42,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from confide.errors import ClosedError, ConfideError, RoomClosedError
 from confide.net.admission import TOO_MANY, Arrival, Failed, Line, RoomRules
@@ -59,6 +60,9 @@ from confide.protocol.connection import (
 from confide.protocol.events import HandshakeComplete
 from confide.protocol.handshake import HOST, RandomBytes
 from confide.throttle import Throttle
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 REFUSE_LINGER = 1.0
@@ -97,6 +101,8 @@ class Host:
     clock: Callable[[], float] = time.monotonic
     resumes: ResumeBook | None = None
     """The sessions that may come back (None: resumes are answered ``no-session``)."""
+    identity: Ed25519PrivateKey | None = None
+    """The key the host proves to every joiner in a version 3 session (None: a throwaway one)."""
     established: asyncio.Queue[Established | RoomClosedError] = field(default_factory=asyncio.Queue)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _pending: int = 0
@@ -136,7 +142,7 @@ class Host:
                 self._show(refusal.line)
             return
         arrival = self.policy.arrival()
-        conn = Connection(HOST, b"", self.rand, guesses=arrival)
+        conn = Connection(HOST, b"", self.rand, guesses=arrival, identity=self.identity)
         self._pending += 1
         try:
             await self._serve(Channel(conn, reader, writer), arrival, first, early)

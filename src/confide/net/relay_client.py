@@ -44,6 +44,7 @@ import contextlib
 import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import TYPE_CHECKING
 
 from confide.errors import (
     ClosedError,
@@ -60,6 +61,9 @@ from confide.net.tcp import CONNECT_TIMEOUT, connect_failure, handshake_joiner
 from confide.protocol.handshake import RandomBytes
 from confide.wire import routing
 from confide.wire.routing import Reason
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 MAX_ACCEPTING = 16
 """Joiners the host connects through the relay at once; more wait for the relay's timeout."""
@@ -295,12 +299,15 @@ async def connect(
     status: Status | None = None,
     rand: RandomBytes = secrets.token_bytes,
     local_addr: Address | None = None,
+    identity: Ed25519PrivateKey | None = None,
 ) -> Established:
     """Reach the host of nameplate ``room`` through ``relay`` and complete the handshake."""
     if status is not None:
         status(f"connecting to room {room} through the relay at {describe_address(relay)}")
     reader, writer = await join(relay, room, timeout=timeout, local_addr=local_addr)
-    return await handshake_joiner(reader, writer, secret, room, timeout=timeout, rand=rand)
+    return await handshake_joiner(
+        reader, writer, secret, room, timeout=timeout, rand=rand, identity=identity
+    )
 
 
 async def meet(

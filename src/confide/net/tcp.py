@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import socket
+from typing import TYPE_CHECKING
 
 from confide.errors import ClosedError, ConfideError, UsageError
 from confide.net import DEFAULT_PORT, MAX_PORT
@@ -21,6 +22,9 @@ from confide.net.host import Established, Host
 from confide.net.sockopts import configure_stream
 from confide.protocol.connection import Connection
 from confide.protocol.handshake import JOINER, RandomBytes
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 CONNECT_TIMEOUT = 10.0
 
@@ -69,10 +73,13 @@ async def connect(
     *,
     timeout: float = CONNECT_TIMEOUT,
     rand: RandomBytes = secrets.token_bytes,
+    identity: Ed25519PrivateKey | None = None,
 ) -> Established:
-    """Connect to a host and complete the handshake as the joiner."""
+    """Connect to a host and complete the handshake as the joiner (proving ``identity``)."""
     reader, writer = await _dial(address, port, timeout)
-    return await handshake_joiner(reader, writer, secret, room, timeout=timeout, rand=rand)
+    return await handshake_joiner(
+        reader, writer, secret, room, timeout=timeout, rand=rand, identity=identity
+    )
 
 
 async def resume(
@@ -153,9 +160,14 @@ async def handshake_joiner(
     *,
     timeout: float = CONNECT_TIMEOUT,
     rand: RandomBytes = secrets.token_bytes,
+    identity: Ed25519PrivateKey | None = None,
 ) -> Established:
-    """Run the joiner's handshake over any connected stream pair."""
-    channel = Channel(Connection(JOINER, secret, rand, room=room), reader, writer)
+    """Run the joiner's handshake over any connected stream pair.
+
+    ``identity`` is the key we prove in a version 3 session (None: a throwaway one).
+    """
+    conn = Connection(JOINER, secret, rand, room=room, identity=identity)
+    channel = Channel(conn, reader, writer)
     try:
         done = await channel.handshake(timeout)
     except ConfideError:

@@ -26,7 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/help": ("", "show this help"),
     "/me": ("ACTION", "send an action, shown as * you ACTION"),
     "/nick": ("NEW", "change your nickname"),
-    "/who": ("", "who is in this chat, and whose SAS you compared"),
+    "/who": ("", "who is in this chat, whose SAS you compared, and their identity keys"),
+    "/whoami": ("", "your identity's fingerprint (others compare it with theirs)"),
     "/msg": ("NICK TEXT", "a private message to NICK only (the host passes it on)"),
     "/verify": (
         "[NICK] [ok|forget]",
@@ -142,7 +143,7 @@ class FileReply(Command):
 
 @dataclass(frozen=True, slots=True)
 class Simple(Command):
-    """A command without arguments: ``help``, ``who``, ``clear`` or ``quit``."""
+    """A command without arguments: ``help``, ``who``, ``whoami``, ``clear`` or ``quit``."""
 
     name: str
 
@@ -244,8 +245,10 @@ def verify_hint(peer: str, *, named: bool = False) -> str:
     )
 
 
-def verified_text(peer: str) -> str:
-    """What ``/verify ok`` answers."""
+def verified_text(peer: str, *, lasting: bool = False) -> str:
+    """What ``/verify ok`` answers; ``lasting``: the peer's key is now a verified contact."""
+    if lasting:
+        return f"you marked {peer} verified: their key is a verified contact, in later chats too"
     return f"you marked {peer} verified for this session"
 
 

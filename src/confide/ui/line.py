@@ -15,7 +15,7 @@ the room closing are status lines; what we send (``/msg`` too) is not
 printed.
 
 Typed lines are read by the parser the full-screen UI uses
-(``confide.ui.commands``): ``/me``, ``/nick``, ``/help``, ``/who``,
+(``confide.ui.commands``): ``/me``, ``/nick``, ``/help``, ``/who``, ``/whoami``,
 ``/verify [NICK] [ok|forget]``, ``/msg``, ``/kick`` and ``/code`` work
 (answers on stderr), ``//`` starts a message with ``/``, an unknown or misused
 command is refused with a status line and nothing is sent, and the
@@ -27,6 +27,13 @@ input or Ctrl-C leave.
 Losing stdout (``confide join | head -1``) is a normal end too: the peer is
 told, nothing more is printed, and the exit code is 0. A typed line too long
 for one message is not sent: a status line says so and the chat goes on.
+
+Identities (``ui.identity_text``): what the contacts say of the peer's key
+comes between the ``connected to`` and ``SAS:`` lines (or after a member's
+``joined`` line): ``✔ bob (known): nothing to compare`` for a verified
+contact, ``new contact: compare the SAS, then /verify ok``, and for a
+changed key a block of ``warning:`` lines. ``/whoami`` shows our
+fingerprint.
 
 Files: ``/send [NICK] PATH``, ``/accept [NAME]``, ``/decline``, ``/cancel``
 (``ui.transfer_text``). Offers, starts, the end and failures are status
@@ -53,14 +60,17 @@ import threading
 from datetime import date, datetime
 from typing import Any, TextIO
 
+from confide.app.contacts import KNOWN
 from confide.app.days import day_change
 from confide.app.events import (
     AppEvent,
     Connected,
     Disconnected,
+    MemberJoined,
     MessageIn,
     PeerAway,
     PeerBack,
+    PeerIdentity,
     PeerLeft,
     PeerNick,
     PrivateIn,
@@ -72,7 +82,7 @@ from confide.app.session_api import Session
 from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError, UsageError
 from confide.text import sanitize
 from confide.ui import commands as cmd
-from confide.ui import room_text, transfer_text
+from confide.ui import identity_text, room_text, transfer_text
 from confide.ui.texts import disconnect_reason
 
 MAX_LINE = 1 << 20
@@ -108,6 +118,7 @@ class LineUI:
         self.bars = _is_terminal(self.err)
         """Draw transfer progress bars (stderr is a terminal)."""
         self._bar = False  # a progress bar is on stderr's last line, without a newline
+        self._identities: dict[str, PeerIdentity] = {}  # told once the peer is announced
 
     def status(self, text: str) -> None:
         """One status line on stderr (made inert: reasons may quote the peer)."""
@@ -129,6 +140,35 @@ class LineUI:
 
     def on_event(self, event: AppEvent) -> None:
         """Render one app event."""
+        self._render(event)
+        if isinstance(event, MemberJoined):
+            self._told(event.nick, named=True)
+
+    def _told(self, nick: str, *, named: bool = False) -> None:
+        """Tell what the contacts say of the key of ``nick``, if it waits."""
+        waiting = self._identities.pop(nick, None)
+        if waiting is not None:
+            self.identity(waiting, named=named)
+
+    def identity(self, event: PeerIdentity, *, named: bool = False) -> None:
+        """What the contacts say of a peer's key: a status line, or ``warning:`` lines.
+
+        ``named``: a member who joined a room of more than two (``/verify NICK``).
+        """
+        told = identity_text.told(event, named=named)
+        if event.recognition.kind == KNOWN and not event.via_host:
+            self.status(f"\u2714 {event.nick} (known): a verified contact, nothing to compare")
+            return
+        for line in told.lines:
+            self.status(identity_text.WARNING + line if told.warning else line)
+
+    def _render(self, event: AppEvent) -> None:
+        if isinstance(event, PeerIdentity):
+            if event.via_host:
+                self.identity(event)
+            else:  # comes just before the peer is announced: told after it
+                self._identities[event.nick] = event
+            return
         if isinstance(event, TransferProgress):
             self.progress(event)
             return
@@ -146,6 +186,7 @@ class LineUI:
         match event:
             case Connected(peer=peer, sas=sas):
                 self.status(f"connected to {sanitize(peer)} (end-to-end encrypted)")
+                self._told(peer)  # before the SAS: the SAS line stays the last one
                 self.status("SAS: " + " ".join(sas))
                 self.connected.set()
             case MessageIn(nick=nick, text=text, when=when, action=action):
@@ -416,6 +457,8 @@ async def _run_line(session: Session, text: str, ui: LineUI) -> bool:
         case cmd.Simple(name="who"):
             for line in room_text.who_lines(session):
                 ui.status(line)
+        case cmd.Simple(name="whoami"):
+            _answer(ui, room_text.whoami(session))
         case cmd.Verify():
             _answer(ui, room_text.verify(session, command))
         case cmd.Kick(nick=nick):

@@ -31,8 +31,9 @@ from confide.app.events import (
     RoomClosed,
 )
 from confide.app.session_api import MemberView, Session
-from confide.errors import ConfideError, UsageError
+from confide.errors import ConfideError, LocalError, UsageError
 from confide.ui import commands as cmd
+from confide.ui.identity_text import view_identity, whoami_lines
 from confide.ui.texts import disconnect_reason
 
 PLAIN_LEAVING = frozenset({"", "left", "bye"})
@@ -132,13 +133,16 @@ def _find(views: list[MemberView], nick: str) -> MemberView | None:
 
 
 def _state(view: MemberView) -> str:
-    """What the viewer knows of one member of a room."""
+    """What the viewer knows of one member of a room (and of its key)."""
+    key = view_identity(view.fingerprint, view.known) if not view.is_you else ""
     if view.is_you:
-        return ""
+        return f": your key {view.fingerprint}" if view.fingerprint else ""
     if not view.sas:
-        return ": vouched for by the host only"
-    check = "verified" if view.verified else f"not compared yet (/verify {view.nick})"
-    return f": SAS {' '.join(view.sas)}, {check}"
+        state = ": vouched for by the host only"
+    else:
+        check = "verified" if view.verified else f"not compared yet (/verify {view.nick})"
+        state = f": SAS {' '.join(view.sas)}, {check}"
+    return f"{state} · {key}" if key else state
 
 
 def who_lines(session: Session) -> list[str]:
@@ -147,7 +151,9 @@ def who_lines(session: Session) -> list[str]:
     others = [v for v in views if not v.is_you]
     if len(views) <= 2 and len(others) == 1:
         check = cmd.sas_check(bool(others[0].verified))
-        return [f"you: {session.nick} · peer: {others[0].nick} ({check})"]
+        lines = [f"you: {session.nick} · peer: {others[0].nick} ({check})"]
+        key = view_identity(others[0].fingerprint, others[0].known)
+        return [*lines, f"{others[0].nick}'s {key}"] if key else lines
     lines = [f"{members_text(len(views))}:"]
     for view in views:
         marks = [m for m, on in (("host", view.is_host), ("you", view.is_you)) if on]
@@ -179,12 +185,22 @@ def verify(session: Session, command: cmd.Verify) -> Answer:
             f"Compare your SAS with {host} (/verify)"
         )
     if command.ok or command.forget:
-        session.mark_verified(target.nick, command.ok)
+        try:
+            session.mark_verified(target.nick, command.ok)
+        except LocalError as exc:  # the contacts file could not be written
+            return _error(f"not stored: {exc}")
+        lasting = bool(target.fingerprint)
         if command.ok:
-            return Answer((cmd.verified_text(target.nick),))
-        return Answer((f"you unmarked {target.nick}: SAS not compared yet",))
+            return Answer((cmd.verified_text(target.nick, lasting=lasting),))
+        forgot = " and forgot their key" if lasting else ""
+        return Answer((f"you unmarked {target.nick}: SAS not compared yet{forgot}",))
     named = command.nick is not None
     return Answer(("SAS: " + " ".join(target.sas), cmd.verify_hint(target.nick, named=named)))
+
+
+def whoami(session: Session) -> Answer:
+    """``/whoami``: our identity's fingerprint."""
+    return Answer(whoami_lines(session.whoami()))
 
 
 def kick(session: Session, nick: str) -> Answer:

@@ -59,15 +59,25 @@ def what(ref: TransferRef) -> str:
     return f"{ref.name} ({files}, {size_text(ref.size)})"
 
 
+def sender_mark(verified: bool | None) -> str:
+    """After an offer's sender: `` (verified)`` for a verified contact, else `` (not verified)``.
+
+    None (nothing known of its key): nothing.
+    """
+    if verified is None:
+        return ""
+    return " (verified)" if verified else " (not verified)"
+
+
 def event_text(event: AppEvent, *, shortcut: bool = False) -> str | None:
     """The status line a transfer event gives (None: not a transfer event, or progress).
 
     ``shortcut``: the full-screen UI, where ``y`` on an empty input accepts.
     """
     match event:
-        case TransferOffered(ref=ref) if ref.incoming:
+        case TransferOffered(ref=ref, verified=verified) if ref.incoming:
             y = " (or y)" if shortcut else ""
-            return f"{ref.peer} offers {what(ref)}: /accept{y} or /decline"
+            return f"{ref.peer}{sender_mark(verified)} offers {what(ref)}: /accept{y} or /decline"
         case TransferOffered(ref=ref):
             return f"you offer {what(ref)} to {ref.peer}; waiting for an answer"
         case TransferStarted(ref=ref, offset=offset, path=path) if ref.incoming:

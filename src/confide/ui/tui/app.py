@@ -196,6 +196,7 @@ class ConfideApp(App[int]):
             self.feed.on_event(event)
         else:
             self.feed.told(told, event)
+        self.feed.after(event)
         self.leaving.on_event(event)
         self.input_line.sync_nick()
 

@@ -23,6 +23,7 @@ from datetime import date
 
 from textual.app import App
 
+from confide.app.contacts import KNOWN
 from confide.app.days import day_change
 from confide.app.events import (
     AppEvent,
@@ -30,14 +31,17 @@ from confide.app.events import (
     Delivered,
     DeliveredAll,
     Disconnected,
+    MemberJoined,
     MembersChanged,
     MessageIn,
     PeerBack,
+    PeerIdentity,
     PeerLeft,
     PeerNick,
     PrivateIn,
 )
 from confide.text import sanitize
+from confide.ui import identity_text
 from confide.ui.texts import disconnect_reason
 from confide.ui.tui.log import ChatLog
 from confide.ui.tui.render import Entry, Kind, mentions
@@ -69,6 +73,7 @@ class LogFeed:
         self._day: date | None = None  # the date of the last line (a new day gets a date line)
         self._find: tuple[str, Entry | None] = ("", None)  # the last /find and its hit
         self._print_buffer = ""
+        self._identities: dict[str, PeerIdentity] = {}  # told once the peer is announced
 
     @property
     def log(self) -> ChatLog:
@@ -116,9 +121,19 @@ class LogFeed:
     def on_event(self, event: AppEvent) -> None:
         """Put what ``event`` says into the log."""
         match event:
+            case PeerIdentity(via_host=True):
+                self.identity(event)
+            case PeerIdentity(nick=nick):  # just before the peer is announced: told after it
+                self._identities[nick] = event
             case Connected(peer=peer, sas=sas):
                 self.system(f"connected to {peer}: end-to-end encrypted")
+                known = self._identities.pop(peer, None)
+                if known is not None and known.recognition.kind == KNOWN:
+                    self.system(identity_text.known_line(peer))
+                    return
                 self.system(f"compare the SAS with {peer} out loud: {' '.join(sas)} (/verify)")
+                if known is not None:
+                    self.identity(known)
             case MessageIn(nick=nick, text=text, action=action):
                 session = self._chat.session
                 mention = mentions(text, session.nick if session else "")
@@ -147,6 +162,22 @@ class LogFeed:
                 self.system(f"{nick} left{why}")
             case Disconnected(reason=reason, error=error):
                 self.system(disconnect_reason(reason, error), error=True)
+
+    def identity(self, event: PeerIdentity, *, named: bool = False) -> None:
+        """What the contacts say of a peer's key: system lines, a warning's in the error style.
+
+        ``named``: a member who joined a room of more than two (``/verify NICK``).
+        """
+        told = identity_text.told(event, named=named)
+        for line in told.lines:
+            self.system(line, error=told.warning)
+
+    def after(self, event: AppEvent) -> None:
+        """After a member's ``joined`` line: what the contacts say of its key."""
+        if isinstance(event, MemberJoined):
+            waiting = self._identities.pop(event.nick, None)
+            if waiting is not None:
+                self.identity(waiting, named=True)
 
     def ring(self) -> None:
         """Ring the terminal bell (a mention), unless the bell is off."""

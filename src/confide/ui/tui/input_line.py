@@ -4,7 +4,7 @@
 completion and the paste burst rule. ``InputLine`` decides what a submitted
 text does: it is parsed by the parser both interfaces share
 (``confide.ui.commands``) and run: sent as a message or an action, a new
-nick, a private message (``/msg``), ``/verify``, ``/who``, ``/kick``,
+nick, a private message (``/msg``), ``/verify``, ``/who``, ``/whoami``, ``/kick``,
 ``/code``, ``/help`` (the room commands answer as line mode does:
 ``ui.room_text``), the file commands ``/send``, ``/accept``, ``/decline``
 and ``/cancel`` (``ui.transfer_text``; ``y`` on an empty input accepts an
@@ -142,6 +142,8 @@ class InputLine:
                     self._feed.system(line)
             case cmd.Simple(name="who"):
                 self._who()
+            case cmd.Simple(name="whoami"):
+                self._answer(self._ask(room_text.whoami))
             case cmd.Find(text=text):
                 self._feed.find(text)
             case cmd.Copy(count=count):

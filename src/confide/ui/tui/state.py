@@ -35,6 +35,7 @@ class ChatState:
     room: Room = field(default_factory=Room)  # who is in the room, as the events told it
     exit_code: int = EXIT_OK  # what the process exits with (an error sets it)
     away: bool = False  # our peer's connection is being resumed: our lines wait (``…``)
+    badges: dict[str, str] = field(default_factory=dict)  # nick -> the bar's word on its key
 
 
 def screen_gone(app: App[int]) -> bool:

@@ -3,9 +3,11 @@
 ``StatusLine`` follows the session's events: who we talk to, the phase
 (connecting, connected, left, closed, disconnected), the padlock while the
 channel is end-to-end encrypted, the SAS (or "verified" after ``/verify
-ok``) and the latency. In a room of more than two the bar shows the member
-count instead of the peer (the host, who has one SAS per member, points to
-``/who``); a room of two looks like a 1:1 chat. The typing bar shows while
+ok``, ``✔ bob (known)`` for a verified contact, ``KEY CHANGED`` in red for a
+verified nick with another key: ``ui.identity_text``) and the latency. In a
+room of more than two the bar shows the member count instead of the peer
+(the host, who has one SAS per member, points to ``/who``); a room of two
+looks like a 1:1 chat. The typing bar shows while
 the peer types, and hides when their message comes or when no update came
 for ``TYPING_SHOWN`` seconds (a peer that vanished mid-word). Drawing is the
 widgets' job (``widgets``).
@@ -24,11 +26,13 @@ from confide.app.events import (
     MessageIn,
     PeerAway,
     PeerBack,
+    PeerIdentity,
     PeerLeft,
     PeerNick,
     PeerTyping,
     RoomClosed,
 )
+from confide.ui.identity_text import badge
 from confide.ui.tui.state import ChatState, screen_gone
 from confide.ui.tui.widgets import StatusBar, TypingBar
 
@@ -52,12 +56,17 @@ class StatusLine:
     def on_event(self, event: AppEvent) -> None:
         """Show what ``event`` changes: the peer, the phase, the SAS, latency, typing."""
         match event:
+            case PeerIdentity(nick=nick, via_host=False):
+                self._chat.badges[nick] = badge(event)
             case Connected(peer=peer, sas=sas):
                 self._chat.phase = "connected"
-                self.bar.show(peer=peer, state="connected", secure=True, sas=sas)
+                identity = self._chat.badges.get(peer, "")
+                self.bar.show(peer=peer, state="connected", secure=True, sas=sas, identity=identity)
             case MessageIn():
                 self._show_typing(None)
-            case PeerNick(new=new):
+            case PeerNick(old=old, new=new):
+                if old in self._chat.badges:  # a rename keeps what we know of the key
+                    self._chat.badges[new] = self._chat.badges.pop(old)
                 self.bar.show(peer=new)
             case PeerTyping(nick=nick, on=on):
                 self._show_typing(nick if on else None)
@@ -93,7 +102,12 @@ class StatusLine:
             return
         peer = others[0]
         self._chat.verified = bool(peer.verified)
-        self.bar.show(peer=peer.nick, sas=peer.sas or session.sas, verified=self._chat.verified)
+        self.bar.show(
+            peer=peer.nick,
+            sas=peer.sas or session.sas,
+            verified=self._chat.verified,
+            identity=self._chat.badges.get(peer.nick, ""),
+        )
 
     def _peer_away(self, nick: str, *, away: bool) -> None:
         """The peer of a room of two (or our host) is away or back: the bar says so.

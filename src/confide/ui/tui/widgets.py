@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static, TextArea
 
+from confide.app.contacts import CHANGED, KNOWN
 from confide.text import sanitize
 from confide.ui.tui.complete import Completer
 from confide.ui.tui.history import History
@@ -41,6 +42,7 @@ class Status:
     secure: bool = False
     sas: tuple[str, ...] = ()
     verified: bool = False
+    identity: str = ""  # the peer's key: "known", "changed" (app.contacts), or "" (the SAS)
     latency_ms: float | None = None
     members: int = 0  # how many are in the room; more than two replaces the peer's nick
     host: bool = False  # we host: in a room of more than two we have a SAS per member
@@ -52,9 +54,19 @@ def pasted_text(text: str) -> str:
 
 
 class StatusBar(Widget):
-    """One line: room, who, state, the shield, the SAS (or verified) and the latency."""
+    """One line: room, who, state, the shield, the SAS (or verified, known) and the latency.
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"status--secure", "status--sas", "status--dim"}
+    A verified contact shows ``✔ bob (known)`` instead of the SAS; a verified
+    nick with another key ``KEY CHANGED`` in the alarm style (red), until
+    ``/verify ok``.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "status--secure",
+        "status--sas",
+        "status--dim",
+        "status--alarm",
+    }
     DEFAULT_CSS = "StatusBar { height: 1; }"
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -78,8 +90,12 @@ class StatusBar(Widget):
         room = f"room {sanitize(s.room)}" if s.room else "password room"
         if crowd and s.host:
             sas = ("SAS: /who", "status--sas")  # one per member
+        elif s.identity == CHANGED and not s.verified:
+            sas = ("KEY CHANGED", "status--alarm")  # the loud warning (ui.identity_text)
         elif s.verified:
             sas = ("✔ verified", "status--secure")
+        elif s.identity == KNOWN:
+            sas = (f"✔ {sanitize(s.peer)} (known)", "status--secure")
         elif s.sas:
             sas = ("SAS " + " ".join(s.sas), "status--sas")
         else:
