@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from bench import cpus
 from confide.app.resumable import Leg, Redial, ResumableLink
 from confide.app.room_policy import RoomPolicy
@@ -33,6 +35,9 @@ RESUMABLE = 2
 """The protocol version from which a session resumes (``app.run.RESUMABLE``)."""
 RESUME_WINDOW = 60.0
 """Seconds a bench link waits for a new leg after a loss (the product's default is 300)."""
+HOST_IDENTITY = Ed25519PrivateKey.generate()
+JOINER_IDENTITY = Ed25519PrivateKey.generate()
+"""Each side's identity key, loaded once before anything is timed, as ``app/run.py`` does."""
 
 
 def nonce(direction: int, seq: int) -> bytes:
@@ -52,7 +57,12 @@ async def listening_host(
     """A confide ``Host`` listening on a free loopback port (with ``resumes``, its ticket book)."""
     policy = RoomPolicy(secret)
     host = Host(
-        policy, lambda _s: None, lambda _c: None, handshake_timeout=SETUP_TIMEOUT, resumes=resumes
+        policy,
+        lambda _s: None,
+        lambda _c: None,
+        handshake_timeout=SETUP_TIMEOUT,
+        resumes=resumes,
+        identity=HOST_IDENTITY,
     )
     server = await tcp.listen(host, LOOPBACK, 0)
     return host, server, server.sockets[0].getsockname()[1]
@@ -64,7 +74,9 @@ async def join(host: Host, port: int, secret: Secret) -> tuple[Established, Esta
     The joiner sends its nick at once, as a ``ChatSession`` does, because a
     host hands a channel on only after the joiner's first message.
     """
-    joined = await tcp.connect(LOOPBACK, port, secret.value, secret.room, timeout=SETUP_TIMEOUT)
+    joined = await tcp.connect(
+        LOOPBACK, port, secret.value, secret.room, timeout=SETUP_TIMEOUT, identity=JOINER_IDENTITY
+    )
     joined.channel.send(m.Nick("bench"))
     await joined.channel.drain()
     hosted = await asyncio.wait_for(tcp.wait_for_joiner(host), SETUP_TIMEOUT)
