@@ -136,6 +136,33 @@ def test_a_tampered_record_fails_after_the_messages_before_it() -> None:
     run(scenario())
 
 
+def test_a_tampered_record_reaches_the_sender_as_broken_though_it_still_sends() -> None:
+    """The side that refuses a record answers with a sealed ``Broken`` and closes. A peer
+    still sending then fills its socket with unread bytes, and closing such a socket
+    makes the kernel send a reset, which makes the peer's kernel drop what it has not
+    read yet: the ``Broken``. So the refusing side half-closes, reads until the peer
+    closes, then closes: the peer learns why, instead of taking a network cut."""
+
+    async def scenario() -> None:
+        host, joiner = await taken_over()
+        bad = bytearray(joiner.conn.seal(m.encode(m.Chat(2, "altered"))))
+        bad[-1] ^= 1
+        joiner.writer.write(bytes(bad))
+        data = secrets.token_bytes(m.FILE_CHUNK)
+        for i in range(200):  # 12.6 MiB after it: more than the sockets hold
+            joiner.send(m.FileChunk(7, "joiner", i * len(data), data))
+        joiner._write_queued()
+        with pytest.raises(DecryptError):
+            await host.receive()
+        closing = asyncio.create_task(host.close())
+        with pytest.raises(ProtocolError, match="could not open what we sent"):
+            await joiner.receive()
+        await joiner.close()
+        await asyncio.wait_for(closing, 10)
+
+    run(scenario())
+
+
 def test_reading_stops_while_messages_wait_and_goes_on_once_taken() -> None:
     async def scenario() -> None:
         host, joiner = await taken_over()

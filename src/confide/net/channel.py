@@ -37,6 +37,8 @@ from confide.protocol.events import HandshakeComplete, MessageReceived
 from confide.protocol.messages import Message
 
 READ_SIZE = 256 * 1024
+LINGER = 2.0
+"""Seconds ``close`` reads on after our ``Broken``, for the peer to read it and close."""
 T = TypeVar("T")
 
 
@@ -238,9 +240,18 @@ class Channel:
                 self.writer.write_eof()
 
     async def close(self) -> None:
-        """Flush what we can and close the socket; never raises."""
+        """Flush what we can and close the socket; never raises.
+
+        After we answered a bad record with ``Broken``, we half-close and
+        read (dropping it) until the peer closes too, for at most ``LINGER``
+        seconds: a peer still sending would otherwise leave unread bytes in
+        our socket, its close would send a reset, and the reset would drop
+        the ``Broken`` from the peer's socket before the peer read it.
+        """
         if self.closed:
             return
+        if self.conn.sent_broken and not self.write_shut:
+            await self._linger()
         self._write_queued()
         self.closed = True
         with contextlib.suppress(Exception):
@@ -251,6 +262,19 @@ class Channel:
                 await asyncio.wait_for(asyncio.shield(self._receiver.closed), 2)
         if self.writer.transport.get_write_buffer_size():
             self.writer.transport.abort()  # a peer that stopped reading: drop, don't wait
+
+    async def _linger(self) -> None:
+        """Half-close, then drop what the peer still sends until it closes (``close``)."""
+        self.shutdown_write()
+        with contextlib.suppress(Exception):
+            if self._receiver is not None:
+                await asyncio.wait_for(self._receiver.discard_until_closed(), LINGER)
+            else:
+                await asyncio.wait_for(self._discard_stream(), LINGER)
+
+    async def _discard_stream(self) -> None:
+        while await self.reader.read(READ_SIZE):
+            pass
 
     async def abort(self) -> None:
         """Drop what the peer has not read yet and close now; never raises."""

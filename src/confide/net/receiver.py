@@ -70,6 +70,8 @@ class Receiver(asyncio.BufferedProtocol):
         self._write_paused = False
         self._wakeup: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
+        self._discarding = False
+        self._ended: asyncio.Future[None] | None = None
         self.failure: BaseException | None = None
         """An error that is not the connection's own (``conn.failed`` keeps those)."""
         self.eof = False
@@ -101,6 +103,8 @@ class Receiver(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         """Open every whole record read so far; their messages go to the inbox."""
+        if self._discarding:
+            return  # after our Broken: dropped unread (see ``discard_until_closed``)
         self._end += nbytes
         try:
             events, used = self.conn.receive_frames(self._view[self._start : self._end])
@@ -125,6 +129,7 @@ class Receiver(asyncio.BufferedProtocol):
         """The peer sends nothing more; keep the connection open for our writes."""
         self.eof = True
         self._wake()
+        self._wake_ended()
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -133,6 +138,7 @@ class Receiver(asyncio.BufferedProtocol):
         self.lost = exc
         self._wake()
         self._wake_drain()
+        self._wake_ended()
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -157,6 +163,23 @@ class Receiver(asyncio.BufferedProtocol):
             await self._wakeup
         finally:
             self._wakeup = None
+
+    async def discard_until_closed(self) -> None:
+        """Read and drop everything until the peer half-closes or the connection is gone.
+
+        After our ``Broken`` (``Channel.close``): closing a socket with
+        unread bytes would send a reset, and the reset would drop our
+        ``Broken`` from the peer's socket before the peer read it.
+        """
+        self._discarding = True
+        self._start = self._end = 0
+        if self.eof or self.gone:
+            return
+        if not self._reading:
+            self._reading = True
+            self.transport.resume_reading()
+        self._ended = asyncio.get_running_loop().create_future()
+        await self._ended
 
     def writes_above_mark(self) -> bool:
         """Whether our writes to the peer wait above the transport's high-water mark."""
@@ -199,8 +222,8 @@ class Receiver(asyncio.BufferedProtocol):
 
     def _update_reading(self) -> None:
         """Pause or resume reading (see the module docstring)."""
-        if self.eof or self.gone:
-            return  # the transport reads no more anyway
+        if self.eof or self.gone or self._discarding:
+            return  # the transport reads no more anyway, or reads to drop it all
         pause = (
             self._backlog > BACKLOG
             or self.conn.failed
@@ -218,6 +241,10 @@ class Receiver(asyncio.BufferedProtocol):
     def _wake(self) -> None:
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
+
+    def _wake_ended(self) -> None:
+        if self._ended is not None and not self._ended.done():
+            self._ended.set_result(None)
 
     def _wake_drain(self) -> None:
         """Wake every task in ``drain`` (they share one future; the next pause makes a new one)."""

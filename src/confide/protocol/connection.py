@@ -258,6 +258,8 @@ class Connection:
         self._out_bytes = 0
         self._error: ConfideError | None = None
         self._peer_broke = False  # the failure is the peer's Broken: nothing to answer
+        self.sent_broken = False
+        """We answered a failure of the peer's with ``Broken``: the I/O layer lets it arrive."""
         self._nonce = b""
         self._sid = b""
         self._peer_versions: tuple[int, ...] = ()
@@ -375,6 +377,7 @@ class Connection:
         if keyed and not self._peer_broke:
             with contextlib.suppress(ConfideError):
                 self._queue(self.seal(encode(Broken(_printable(str(exc))))))
+                self.sent_broken = True
         self.state = FAILED
         self._error = exc
 
