@@ -87,7 +87,8 @@ class Channel:
 
     async def _in_time(self, work: Coroutine[object, object, T], timeout: float) -> T:
         try:
-            return await asyncio.wait_for(work, timeout)
+            async with asyncio.timeout(timeout):  # no task per call, unlike wait_for
+                return await work
         except TimeoutError:
             self._write(alert_frame(ALERT_TIMEOUT))
             raise ClosedError(f"handshake timed out after {timeout:g} s") from None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 from typing import Any
 
@@ -34,8 +35,9 @@ USER_TIMEOUT_MS = 20_000
 """Milliseconds sent data may stay unacknowledged before the connection fails."""
 
 
-def _options() -> list[tuple[int, int, int]]:
-    """(level, option, value) for every option this platform has."""
+@functools.cache
+def _options() -> tuple[tuple[int, int, int], ...]:
+    """(level, option, value) for every option this platform has (worked out once)."""
     options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
     for name, value in (
         ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
@@ -45,7 +47,7 @@ def _options() -> list[tuple[int, int, int]]:
     ):
         if hasattr(socket, name):
             options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
-    return options
+    return tuple(options)
 
 
 def configure(sock: Any) -> None:

@@ -104,7 +104,8 @@ async def _dial(
     address: str, port: int, timeout: float
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(address, port)
     except (TimeoutError, OSError) as exc:
         raise connect_failure(f"{_fmt(address)}:{port}", exc, timeout) from None
     configure_stream(writer)
