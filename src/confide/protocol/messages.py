@@ -4,7 +4,8 @@ Every message is one msgpack map ``{"v": 1, "t": TYPE, ...fields}`` inside one
 DATA record. ``decode`` checks the map against the dataclass of its type:
 a missing or ill-typed field is a protocol error, an extra field is ignored,
 and an unknown ``t`` (from a newer peer) decodes to ``Unknown``, which the
-session ignores.
+session ignores. Each class's checked encoder and decoder are written out
+once, the first time a message of it is encoded or decoded, not at import.
 """
 
 from __future__ import annotations
@@ -402,7 +403,7 @@ _INLINE_CHECKS: dict[object, str] = {
 
 @dataclass(frozen=True, slots=True)
 class _Codec:
-    """One message class's fields, checks and codec functions, computed once at import."""
+    """One message class's fields, checks and codec functions, computed once (at first use)."""
 
     cls: type[Message]
     names: tuple[str, ...]
@@ -460,8 +461,25 @@ def _compile(
     return scope["from_body"], scope["to_body"]
 
 
-_CODECS: dict[str, _Codec] = {name: _Codec.of(cls) for name, cls in KNOWN.items()}
-_CODEC_OF: dict[type[Message], _Codec] = {codec.cls: codec for codec in _CODECS.values()}
+_CODECS: dict[str, _Codec] = {}
+"""The codecs built so far, by wire name: each class's is built the first time a
+message of it is encoded or decoded (``_codec_named``), not at import, since a
+process starting a chat meets only a few of the types before its first line."""
+_CODEC_OF: dict[type[Message], _Codec] = {}
+"""The same codecs, by message class."""
+
+
+def _codec_named(mtype: str) -> _Codec | None:
+    """The codec of wire name ``mtype`` (built now if it is the first use), or None if unknown."""
+    codec = _CODECS.get(mtype)
+    if codec is None:
+        cls = KNOWN.get(mtype)
+        if cls is None:
+            return None
+        codec = _CODECS[mtype] = _CODEC_OF[cls] = _Codec.of(cls)
+    return codec
+
+
 _PACKER = msgpack.Packer(use_bin_type=True)
 """One packer for every message (``packb`` would build one per call); ``pack``
 runs without releasing the GIL, so threads can share it."""
@@ -481,7 +499,10 @@ def encode(message: Message) -> bytes:
 
 
 def _encode(message: Message) -> bytes:
-    codec = _CODEC_OF.get(type(message))
+    cls = type(message)
+    codec = _CODEC_OF.get(cls)
+    if codec is None and KNOWN.get(getattr(cls, "TYPE", "")) is cls:
+        codec = _codec_named(cls.TYPE)
     if codec is None:
         raise LocalError(f"cannot send a message of type {type(message).__name__}")
     data: bytes = _PACKER.pack(codec.to_body(message))  # checked: never send what the peer rejects
@@ -503,7 +524,7 @@ def decode(data: bytes | memoryview) -> Message:
         raise ProtocolError("message without a valid version")
     if mtype.__class__ is not str:
         raise ProtocolError("message without a type")
-    codec = _CODECS.get(mtype)
+    codec = _CODECS.get(mtype) or _codec_named(mtype)
     if codec is None:
         return Unknown(mtype[:64])
     return codec.from_body(body)
