@@ -4,7 +4,8 @@ Every message is one msgpack map ``{"v": 1, "t": TYPE, ...fields}`` inside one
 DATA record. ``decode`` checks the map against the dataclass of its type:
 a missing or ill-typed field is a protocol error, an extra field is ignored,
 and an unknown ``t`` (from a newer peer) decodes to ``Unknown``, which the
-session ignores. Each class's checked encoder and decoder are written out
+session ignores. The rules for nicks (``protocol.nicks``) are re-exported
+here. Each class's checked encoder and decoder are written out
 once, the first time a message of it is encoded or decoded, not at import.
 """
 
@@ -12,18 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import msgpack
 
-from confide.errors import LocalError, ProtocolError, UsageError
+from confide.errors import LocalError, ProtocolError
+from confide.protocol.nicks import MAX_NICK, check_nick, clean_nick, nick_problem, same_nick
 from confide.protocol.records import MAX_MESSAGE
 
+# the rules for nicks (``protocol.nicks``) are named here too; every class below is public
+__all__ = ["MAX_NICK", "check_nick", "clean_nick", "nick_problem", "same_nick"]
+
 MESSAGE_VERSION = 1
-MAX_NICK = 32
 FILE_CHUNK = 63 * 1024
 """The data bytes of one ``FileChunk``: the largest round size that fits a record
 with its fields (a nick of ``MAX_NICK`` characters included)."""
@@ -528,50 +531,3 @@ def decode(data: bytes | memoryview) -> Message:
     if codec is None:
         return Unknown(mtype[:64])
     return codec.from_body(body)
-
-
-def nick_problem(nick: str) -> str | None:
-    """Why ``nick`` may not be used (one plain sentence), or None if it is fine.
-
-    A nick has at least one and at most ``MAX_NICK`` characters, no control
-    or invisible characters, no ``:`` (line mode prints ``nick: text``, so a
-    colon could fake a line) and no space at either end.
-    """
-    if not nick.strip():
-        return "a nick can't be empty"
-    if len(nick) > MAX_NICK:
-        return f"a nick can have at most {MAX_NICK} characters"
-    if any(not c.isprintable() for c in nick):
-        return "a nick can't contain control or invisible characters"
-    if ":" in nick:
-        return "a nick can't contain ':'"
-    if nick != nick.strip():
-        return "a nick can't start or end with a space"
-    return None
-
-
-def check_nick(nick: str) -> str:
-    """``nick`` unchanged if it may be used; ``UsageError`` saying why not otherwise."""
-    problem = nick_problem(nick)
-    if problem is not None:
-        raise UsageError(f"{problem}: {clean_nick(nick)!r}")
-    return nick
-
-
-def clean_nick(nick: str) -> str:
-    """A received nick made safe to show: what ``nick_problem`` refuses becomes ``?`` or goes.
-
-    Control and invisible characters and ``:`` become ``?``; spaces at the ends
-    are dropped; at most ``MAX_NICK`` characters are kept; nothing left is ``peer``.
-    """
-    kept = "".join(c if c.isprintable() and c != ":" else "?" for c in nick).strip()
-    return kept[:MAX_NICK].strip() or "peer"
-
-
-def same_nick(a: str, b: str) -> bool:
-    """Whether two nicks would look alike (compatibility forms and case ignored)."""
-    return _fold(a) == _fold(b)
-
-
-def _fold(nick: str) -> str:
-    return unicodedata.normalize("NFKC", nick).casefold().strip()
