@@ -7,8 +7,9 @@ reuses the flag groups and option builders here: ``who_flags``,
 ``host_options``, ``join_options``; ``id`` and ``contacts``, and the
 chat commands' ``--identity``/``--no-identity``, to ``confide.cli_identity``).
 Errors become one plain line on stderr and a documented exit code; a
-traceback is shown only with ``CONFIDE_DEBUG=1``. Textual is imported only when the full-screen UI
-actually starts, so ``--help`` and line mode stay fast. ``confide completion
+traceback is shown only with ``CONFIDE_DEBUG=1``. Textual is imported only for the full-screen UI
+(a host imports it once its code is shown, while it waits), so ``--help`` and line mode
+stay fast. ``confide completion
 SHELL`` prints a completion script (``confide.completion``, which alone loads
 ``shtab``); ``--log FILE`` wraps the UI in a transcript (``app.transcript``).
 """

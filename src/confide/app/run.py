@@ -12,7 +12,9 @@ Status lines go to stderr before the UI starts and to the UI (``Notice``)
 while it runs. Each path's modules (LAN discovery and zeroconf, the SSH
 tunnel, the relay client, and the host's room) are imported only when that
 path is taken, so ``join --at`` and a host without ``--relay`` start without
-them.
+them. A host prints its code before it loads the session it will run (the
+room session, the app's events, the UI: ``host_session``'s ``preload``), and
+loads them right after, while the joiner starts.
 
 Both ends are also open to other uses of a session than a chat (the
 one-shot ``confide send``/``receive``, ``app.run_transfer``):
