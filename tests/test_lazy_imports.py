@@ -10,6 +10,11 @@ and a joiner with ``--at`` that exchange messages, must load none of them,
 except in the host its room modules and the LAN discovery module (which finds
 that a loopback host stays quiet, without zeroconf). A control test shows the
 hook records a module that a path does load.
+
+The hook also notes when the host prints its ``code:`` line: a host reaches
+it without the modules of the session it will run (the room session, the
+app's events, the chat core, the line UI and its commands), which it
+imports only once the code is out, while the joiner starts.
 """
 
 from __future__ import annotations
@@ -31,11 +36,22 @@ WATCHED = (
     "zeroconf",
     "textual",
 )
+SESSION = (
+    "confide.app.room_session",
+    "confide.app.events",
+    "confide.app.core",
+    "confide.app.chat",
+    "confide.app.transcript",
+    "confide.ui.line",
+    "confide.ui.commands",
+)
+"""What a session needs once it runs, and a host not before its code line."""
+CODE_SHOWN = "<code line shown>"
 
 HOOK = f'''
 import os, sys
 
-WATCHED = {WATCHED!r}
+WATCHED = {WATCHED + SESSION!r}
 
 class _Recorder:
     """Write each watched module's name to the marker file when it is first imported."""
@@ -48,7 +64,24 @@ class _Recorder:
                 marker.write(name + "\\n")
         return None
 
+class _Stderr:
+    """Stderr as it was, noting in the marker file when the code line is written."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def write(self, text):
+        if text.startswith("code: "):
+            with open(os.environ["CONFIDE_IMPORT_MARKER"], "a") as marker:
+                marker.write({CODE_SHOWN!r} + "\\n")
+        return self._inner.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
 sys.meta_path.insert(0, _Recorder())
+sys.stderr = _Stderr(sys.stderr)
 '''
 
 
@@ -61,11 +94,21 @@ class Recorded:
         path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
         self.env = {"PYTHONPATH": path, "CONFIDE_IMPORT_MARKER": str(marker)}
 
-    def imported(self) -> set[str]:
-        """The watched modules the process imported."""
+    def lines(self) -> list[str]:
+        """What the hook wrote: the modules in the order imported, and when the code was shown."""
         if not self.marker.exists():
-            return set()
-        return set(self.marker.read_text(encoding="utf-8").split())
+            return []
+        return self.marker.read_text(encoding="utf-8").splitlines()
+
+    def imported(self) -> set[str]:
+        """The watched modules of other paths (not ``SESSION``) the process imported."""
+        return {name for name in self.lines() if name.startswith(WATCHED)}
+
+    def before_code(self) -> set[str]:
+        """The modules imported before the code line was shown (all, if it never was)."""
+        lines = self.lines()
+        shown = lines.index(CODE_SHOWN) if CODE_SHOWN in lines else len(lines)
+        return set(lines[:shown])
 
 
 @pytest.fixture
@@ -93,6 +136,10 @@ def test_a_direct_chat_loads_no_other_path(
     assert recorder["join"].imported() == set()
     host_only = {"confide.app.room_policy", "confide.app.room_session", "confide.net.discovery"}
     assert recorder["host"].imported() <= host_only
+    assert CODE_SHOWN in recorder["host"].lines()
+    assert recorder["host"].before_code().isdisjoint(SESSION)
+    later = {"confide.app.room_session", "confide.app.events", "confide.ui.line"}
+    assert later <= set(recorder["host"].lines())  # loaded once the code was out
 
 
 def test_the_hook_records_what_a_path_loads(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -291,3 +294,29 @@ def test_room_wire_forms() -> None:
 def test_ill_typed_room_messages_are_refused(body: dict[str, Any]) -> None:
     with pytest.raises(ProtocolError):
         m.decode(pack(body))
+
+
+CODECS_ON_FIRST_USE = """
+from confide.protocol import messages as m
+assert not m._CODECS, sorted(m._CODECS)
+assert m.decode(m.encode(m.Chat(1, "hi"))) == m.Chat(1, "hi")
+assert m.decode(m.encode(m.Nick("bob"))) == m.Nick("bob")
+assert sorted(m._CODECS) == ["chat", "nick"], sorted(m._CODECS)
+"""
+
+
+def test_a_codec_is_built_when_its_type_is_first_used_not_at_import() -> None:
+    # start-up: a process starting a chat meets a few types before its first line
+    done = subprocess.run(
+        [sys.executable, "-c", CODECS_ON_FIRST_USE], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_subclass_of_a_message_is_not_sent_as_its_parent() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Louder(m.Chat):
+        pass
+
+    with pytest.raises(LocalError):
+        m.encode(Louder(1, "hi"))

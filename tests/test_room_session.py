@@ -32,8 +32,9 @@ from confide.app.events import (
     RoomClosed,
 )
 from confide.app.link import LinkDown, LinkUp, MemoryLink, memory_link_pair
-from confide.app.room_session import NewMember, RoomSession, RoomSpec, StatusRoute
+from confide.app.room_session import NewMember, RoomSession, RoomSpec
 from confide.app.room_types import MAX_BACKLOG_BYTES, MAX_UNACKED
+from confide.app.status import StatusRoute
 from confide.errors import (
     EXIT_CONNECT,
     EXIT_OK,

@@ -7,8 +7,9 @@ reuses the flag groups and option builders here: ``who_flags``,
 ``host_options``, ``join_options``; ``id`` and ``contacts``, and the
 chat commands' ``--identity``/``--no-identity``, to ``confide.cli_identity``).
 Errors become one plain line on stderr and a documented exit code; a
-traceback is shown only with ``CONFIDE_DEBUG=1``. Textual is imported only when the full-screen UI
-actually starts, so ``--help`` and line mode stay fast. ``confide completion
+traceback is shown only with ``CONFIDE_DEBUG=1``. Textual is imported only for the full-screen UI
+(a host imports it once its code is shown, while it waits), so ``--help`` and line mode
+stay fast. ``confide completion
 SHELL`` prints a completion script (``confide.completion``, which alone loads
 ``shtab``); ``--log FILE`` wraps the UI in a transcript (``app.transcript``).
 """
@@ -363,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _nick(args: argparse.Namespace) -> str:
     """The nick asked for, checked (a usage error says what is wrong), or the login name."""
-    from confide.protocol.messages import nick_problem
+    from confide.protocol.nicks import nick_problem
 
     if not args.name:
         return _default_name()
@@ -390,8 +391,7 @@ def _password(args: argparse.Namespace) -> str | None:
 
 async def _dispatch(args: argparse.Namespace) -> int:
     from confide import config
-    from confide.app import run, transcript
-    from confide.ui.texts import disconnect_reason
+    from confide.app import run
     from confide.ui.tui.settings import TuiSettings  # no Textual import
 
     if args.command == "relay":
@@ -409,25 +409,35 @@ async def _dispatch(args: argparse.Namespace) -> int:
         cfg, no_bell=args.no_bell, typing=args.typing, notify=args.notify
     )
     run_ui = _ui(args.plain or args.raw, settings, raw=args.raw)
-    log_to = transcript.log_path(args.log, cfg.log_dir)
-    if log_to is not None:  # opened before connecting: a bad path is a usage error
-        log = transcript.open_transcript(log_to, make_dir=not args.log)
-        log.defer_warnings = _full_screen(args.plain or args.raw)
-        log.disconnect_reason = disconnect_reason
-        print(f"logging the chat to {log_to}", file=sys.stderr, flush=True)
-        run_ui = transcript.logging_ui(run_ui, log)
+    if args.log or cfg.log_dir:  # opened before connecting: a bad path is a usage error
+        run_ui = _logged(run_ui, args, cfg.log_dir)
     if args.command == "host":
         if not 2 <= args.max_members <= MAX_MEMBERS:
             raise UsageError(f"--max-members must be between 2 and {MAX_MEMBERS} (you included)")
         opts = host_options(args, nick)
         opts.max_members = args.max_members
         opts.downloads = config.downloads_dir(cfg)
+        opts.ui_modules = _ui_modules(args.plain or args.raw)
         settings.room = lambda: opts.secret.room
         return await run.host_chat(opts, run_ui)
     join_opts = join_options(args, nick)
     join_opts.downloads = config.downloads_dir(cfg)
     settings.room = lambda: join_opts.room
     return await run.join_chat(join_opts, run_ui)
+
+
+def _logged(run_ui: UiRunner, args: argparse.Namespace, log_dir: str | None) -> UiRunner:
+    """``run_ui`` writing a transcript to ``--log FILE`` or today's file in ``log_dir``."""
+    from confide.app import transcript  # only with a log: it loads the app's events
+    from confide.ui.texts import disconnect_reason
+
+    log_to = transcript.log_path(args.log, log_dir)
+    assert log_to is not None  # a file or a folder was given
+    log = transcript.open_transcript(log_to, make_dir=not args.log)
+    log.defer_warnings = _full_screen(args.plain or args.raw)
+    log.disconnect_reason = disconnect_reason
+    print(f"logging the chat to {log_to}", file=sys.stderr, flush=True)
+    return transcript.logging_ui(run_ui, log)
 
 
 def host_options(args: argparse.Namespace, nick: str) -> HostOptions:
@@ -525,6 +535,11 @@ def _ui(plain: bool, settings: TuiSettings | None = None, *, raw: bool = False) 
     return line
 
 
+def _ui_modules(plain: bool) -> tuple[str, ...]:
+    """What the UI ``_ui`` picks imports when it opens (a host loads it while it waits)."""
+    return ("confide.ui.tui.app",) if _full_screen(plain) else ("confide.ui.line",)
+
+
 def _full_screen(plain: bool) -> bool:
     return not plain and sys.stdin.isatty() and sys.stdout.isatty()
 
@@ -568,7 +583,7 @@ def _choose(question: str, letters: str) -> str:
 
 
 def _default_name() -> str:
-    from confide.protocol.messages import clean_nick
+    from confide.protocol.nicks import clean_nick
 
     try:
         return clean_nick(getpass.getuser())

@@ -133,7 +133,7 @@ def _check_values(known: dict[str, Any], where: str) -> None:
     if "port" in known and not 0 <= known["port"] <= MAX_PORT:
         raise UsageError(f"{where}: port must be between 0 and {MAX_PORT}")
     if "nick" in known:
-        from confide.protocol.messages import nick_problem
+        from confide.protocol.nicks import nick_problem
 
         problem = nick_problem(known["nick"])
         if problem is not None:

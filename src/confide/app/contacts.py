@@ -13,7 +13,7 @@ seconds), so the rules are unit-testable without waiting.
 Recognition rules:
 
 - the key is verified: ``KNOWN`` under the nick it was verified under
-  (compared as ``messages.same_nick`` does: case and compatibility forms
+  (compared as ``nicks.same_nick`` does: case and compatibility forms
   ignored), else ``RENAMED`` (``verified_nick`` = the nick it was verified
   under);
 - else, another key is verified under this nick: ``CHANGED``, the loud
@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from confide.errors import ContactsError
-from confide.protocol import messages
+from confide.protocol import nicks
 from confide.protocol.identity import KEY_SIZE, fingerprint
 
 KNOWN = "known"
@@ -131,7 +131,7 @@ class Contacts:
         self._reload()
         seen = self._by_key.get(key)
         if seen is not None and seen.verified:
-            kind = KNOWN if messages.same_nick(seen.nick, nick) else RENAMED
+            kind = KNOWN if nicks.same_nick(seen.nick, nick) else RENAMED
             found = Recognition(kind, key, shown, "" if kind == KNOWN else seen.nick)
         elif self._verified_under(nick, other_than=key):
             found = Recognition(CHANGED, key, shown, nick)
@@ -177,7 +177,7 @@ class Contacts:
         if self.path is None:
             return 0
         self._reload()
-        gone = [c.key for c in self._by_key.values() if messages.same_nick(c.nick, nick)]
+        gone = [c.key for c in self._by_key.values() if nicks.same_nick(c.nick, nick)]
         for key in gone:
             del self._by_key[key]
         if gone:
@@ -199,7 +199,7 @@ class Contacts:
         return [
             c
             for c in self._by_key.values()
-            if c.verified and c.key != other_than and messages.same_nick(c.nick, nick)
+            if c.verified and c.key != other_than and nicks.same_nick(c.nick, nick)
         ]
 
     def _reload(self) -> None:

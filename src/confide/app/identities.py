@@ -40,7 +40,7 @@ from confide.app.contacts import (
 )
 from confide.errors import LocalError
 from confide.protocol.identity import IDENTITY_VERSION, fingerprint, public_bytes
-from confide.protocol.messages import same_nick
+from confide.protocol.nicks import same_nick
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

@@ -65,6 +65,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 
 from confide.app.link import Link, LinkDown, LinkUp
+from confide.app.room_limits import WAITING_MESSAGES
 from confide.errors import (
     ClosedError,
     ConfideError,
@@ -93,7 +94,7 @@ Redial = Callable[[bytes], Awaitable[Leg]]
 class OutboxLimits:
     """How much may wait unacknowledged: messages, and their encoded bytes."""
 
-    messages: int = 10_000
+    messages: int = WAITING_MESSAGES
     bytes: int = 16 << 20
 
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confide.app.guesses import CLOSED, MAX_GUESSES, RETIRED, Attempt, Failure, GuessBudget
-from confide.app.room_types import DEFAULT_MEMBERS
+from confide.app.room_limits import DEFAULT_MEMBERS
 from confide.app.secret import Secret
 from confide.errors import AuthenticationError, ConfideError
 from confide.net.admission import TOO_MANY, Failed, Line, Refusal

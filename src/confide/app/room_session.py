@@ -48,7 +48,8 @@ and ``/verify forget`` removes it. ``who`` shows each key's fingerprint.
 
 Status lines from the accept loop (failed joins, new codes, refusals) go
 to the UI as ``Notice`` events while the session runs: ``StatusRoute``
-sends them to the session's ``notice`` then, and to stderr before and after.
+(``app.status``) sends them to the session's ``notice`` then, and to stderr
+before and after.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ from confide.app.room_keys import HostKeys
 from confide.app.room_types import DEFAULT_MEMBERS, HOST_ID, MAX_BACKLOG_BYTES, HubOutput
 from confide.app.session_api import EventSink, MemberView
 from confide.app.session_files import EVERYONE, FILE_MESSAGES, FileCommands, SessionFiles
+from confide.app.status import StatusRoute
 from confide.app.transfer import link_flow
 from confide.errors import (
     EXIT_OK,
@@ -125,19 +127,6 @@ class MemberRules(Protocol):
 
     def code_text(self) -> str | None:
         """The code that invites more people now (None for a password room)."""
-
-
-class StatusRoute:
-    """A status callback that goes to the running session's ``notice``, else to ``fallback``."""
-
-    def __init__(self, fallback: Callable[[str], None]) -> None:
-        """Status lines go to ``fallback`` (stderr) until a session takes them."""
-        self.fallback = fallback
-        self.target: Callable[[str], None] | None = None
-
-    def __call__(self, text: str) -> None:
-        """Show one status line where it belongs now."""
-        (self.target or self.fallback)(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,9 @@ Status lines go to stderr before the UI starts and to the UI (``Notice``)
 while it runs. Each path's modules (LAN discovery and zeroconf, the SSH
 tunnel, the relay client, and the host's room) are imported only when that
 path is taken, so ``join --at`` and a host without ``--relay`` start without
-them.
+them. A host prints its code before it loads the session it will run (the
+room session, the app's events, the UI: ``host_session``'s ``preload``), and
+loads them right after, while the joiner starts.
 
 Both ends are also open to other uses of a session than a chat (the
 one-shot ``confide send``/``receive``, ``app.run_transfer``):
@@ -33,19 +35,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from confide.app.chat import SessionSpec
 from confide.app.identities import Identities, IdentityChoice, Meeting, proved_key
-from confide.app.link import Link
-from confide.app.resumable import Leg, OutboxLimits, Redial, ResumableLink
-from confide.app.room_limits import DEFAULT_MEMBERS
+from confide.app.room_limits import DEFAULT_MEMBERS, WAITING_MESSAGES
 from confide.app.secret import Secret
-from confide.app.session_api import SessionSource
 from confide.errors import ClosedError, RoomClosedError
 from confide.net import DEFAULT_PORT, tcp
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
@@ -55,8 +54,12 @@ from confide.protocol.resume import rendezvous_name
 from confide.text import sanitize
 
 if TYPE_CHECKING:
+    from confide.app.link import Link
+    from confide.app.resumable import Leg, Redial
     from confide.app.room_policy import RoomPolicy
-    from confide.app.room_session import NewMember, StatusRoute
+    from confide.app.room_session import NewMember
+    from confide.app.session_api import SessionSource
+    from confide.app.status import StatusRoute
     from confide.net.discovery import Advertiser
 
 PING_INTERVAL = 5.0
@@ -68,12 +71,12 @@ MEET_WAIT = 15.0
 RESUME_ATTEMPT_TIMEOUT = 3.0
 """Seconds one redial may take (connect and resume handshake) before the next one:
 a path that silently drops packets must not hold the joiner past the link's return."""
-UiRunner = Callable[[SessionSource], Awaitable[int]]
+UiRunner = Callable[["SessionSource"], Awaitable[int]]
 Arrivals = Callable[[], Awaitable[Established]]
 Status = Callable[[str], None]
 Serve = Callable[["Hosting", Established, Arrivals], Awaitable[int]]
 """What a host does with its first confirmed joiner (``Arrivals`` gives the next ones)."""
-LinkUser = Callable[[Link, Meeting], Awaitable[int]]
+LinkUser = Callable[["Link", Meeting], Awaitable[int]]
 """What a joiner does with its link to the host (and the SAS, its key, ours); the exit code."""
 
 
@@ -98,10 +101,11 @@ class HostOptions:
     relay: tuple[str, int] | None = None  # a confide relay: it gives the nameplate
     max_members: int = DEFAULT_MEMBERS  # the host included
     resume_window: float = 0.0  # seconds a member may be away and come back (0: no resume)
-    max_waiting: int = OutboxLimits().messages  # messages that may wait for one member's ack
+    max_waiting: int = WAITING_MESSAGES  # messages that may wait for one member's ack
     describe_error: Callable[[BaseException], str] = str  # words for an error in a status line
     downloads: Path | None = None  # where files accepted in the chat go (None: platformdirs')
     identity: IdentityChoice = field(default_factory=IdentityChoice)  # the key we prove
+    ui_modules: tuple[str, ...] = ()  # what the UI imports when it opens: loaded while we wait
 
 
 @dataclass
@@ -118,7 +122,7 @@ class JoinOptions:
     discover_timeout: float = 5.0  # LAN search when address is "" (no --at)
     relay: tuple[str, int] | None = None  # reach the host through this confide relay
     resume_window: float = 0.0  # seconds to redial the host after a drop (0: no resume)
-    max_waiting: int = OutboxLimits().messages  # messages that may wait for the host's ack
+    max_waiting: int = WAITING_MESSAGES  # messages that may wait for the host's ack
     downloads: Path | None = None  # where files accepted in the chat go (None: platformdirs')
     identity: IdentityChoice = field(default_factory=IdentityChoice)  # the key we prove
 
@@ -142,26 +146,29 @@ async def host_chat(opts: HostOptions, run_ui: UiRunner) -> int:
     async def room(hosting: Hosting, first: Established, arrivals: Arrivals) -> int:
         return await hosting.run_room(first, arrivals, run_ui)
 
-    return await host_session(opts, room)
+    return await host_session(opts, room, ("confide.app.room_session", *opts.ui_modules))
 
 
-async def host_session(opts: HostOptions, serve: Serve) -> int:
+async def host_session(opts: HostOptions, serve: Serve, preload: tuple[str, ...] = ()) -> int:
     """Listen (or tunnel, or use a relay), wait for the first confirmed joiner, ``serve`` it.
 
     Everything but what happens to the joiner is ``host_chat``'s: the code,
     discovery, the tunnel, the resume book. A password room that took its
-    last wrong guess says so in one line and ends with exit 3.
+    last wrong guess says so in one line and ends with exit 3. ``preload``
+    names the modules ``serve`` will need: they are imported once the code is
+    shown, while the joiner starts, instead of before the code line or after
+    the handshake (both on the way to the first message).
     """
     try:
-        return await _host(opts, serve)
+        return await _host(opts, serve, preload)
     except RoomClosedError as exc:
         opts.status(str(exc))
         return exc.exit_code
 
 
-async def _host(opts: HostOptions, serve: Serve) -> int:
+async def _host(opts: HostOptions, serve: Serve, preload: tuple[str, ...]) -> int:
     from confide.app.room_policy import RoomPolicy  # the host's modules: a joiner needs none
-    from confide.app.room_session import StatusRoute
+    from confide.app.status import StatusRoute
 
     private, me = opts.identity.load()
     advertiser: Advertiser | None = None
@@ -184,7 +191,7 @@ async def _host(opts: HostOptions, serve: Serve) -> int:
     )
     room = Hosting(opts, policy, status, book, me=me)
     if opts.relay is not None:
-        return await _host_via_relay(host, opts.relay, room, serve)
+        return await _host_via_relay(host, opts.relay, room, serve, preload)
     bind, port = ("127.0.0.1", 0) if opts.tunnel else (opts.bind, opts.port)  # ssh -R reaches it
     server = await tcp.listen(host, bind, port)
     try:
@@ -209,6 +216,7 @@ async def _host(opts: HostOptions, serve: Serve) -> int:
             if opts.secret.code is not None:
                 show_code(opts.status)(opts.secret.code)
             opts.status("waiting for a joiner (Ctrl-C to stop)")
+            _import_all(preload)
             if tun is None:
                 return await serve(room, await tcp.wait_for_joiner(host), host.next_joiner)
             guarded = tun.guard
@@ -233,6 +241,8 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
     """
 
     async def chat(link: Link, meeting: Meeting) -> int:
+        from confide.app.chat import SessionSpec
+
         spec = SessionSpec(
             link,
             opts.nick,
@@ -309,6 +319,8 @@ def _peer_address(joined: Established) -> tuple[str, int]:
 
 
 def _as_leg(joined: Established) -> Leg:
+    from confide.app.resumable import Leg
+
     return Leg(joined.channel, joined.channel.conn.resume_key)
 
 
@@ -329,7 +341,9 @@ def _leg_redial(resume: Resume) -> Redial:
     return redial
 
 
-async def _host_via_relay(host: Host, relay: tuple[str, int], room: Hosting, serve: Serve) -> int:
+async def _host_via_relay(
+    host: Host, relay: tuple[str, int], room: Hosting, serve: Serve, preload: tuple[str, ...]
+) -> int:
     from confide.net import relay_client
 
     hosting = relay_client.hosting(
@@ -343,6 +357,7 @@ async def _host_via_relay(host: Host, relay: tuple[str, int], room: Hosting, ser
     if room.book is not None:
         room.redial = _meet_member(host, relay)
     async with hosting as hosted:
+        _import_all(preload)
 
         def through_relay() -> Awaitable[Established]:
             return hosted.wait_for_joiner(host)
@@ -409,6 +424,8 @@ class Hosting:
 
     def link(self, joined: Established) -> Link:
         """A confirmed member's link: resumable (and in the book) if the session can resume."""
+        from confide.app.resumable import Leg, OutboxLimits, ResumableLink
+
         if not _sequenced(joined):
             return joined.channel
         link = ResumableLink(
@@ -429,6 +446,8 @@ class Hosting:
 async def _chat(
     joined: Established, opts: JoinOptions, use: LinkUser, resume: Resume, me: Identities
 ) -> int:
+    from confide.app.resumable import OutboxLimits, ResumableLink
+
     link: Link = joined.channel
     if _sequenced(joined):
         link = ResumableLink(
@@ -438,6 +457,12 @@ async def _chat(
             limits=OutboxLimits(messages=opts.max_waiting),
         )
     return await use(link, Meeting(joined.done.sas, proved_key(joined.done), me))
+
+
+def _import_all(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` now (a host does it once its code is out, while it waits)."""
+    for name in modules:
+        importlib.import_module(name)
 
 
 def _fmt(host: str) -> str:

@@ -4,25 +4,29 @@ Every message is one msgpack map ``{"v": 1, "t": TYPE, ...fields}`` inside one
 DATA record. ``decode`` checks the map against the dataclass of its type:
 a missing or ill-typed field is a protocol error, an extra field is ignored,
 and an unknown ``t`` (from a newer peer) decodes to ``Unknown``, which the
-session ignores.
+session ignores. The rules for nicks (``protocol.nicks``) are re-exported
+here. Each class's checked encoder and decoder are written out
+once, the first time a message of it is encoded or decoded, not at import.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import msgpack
 
-from confide.errors import LocalError, ProtocolError, UsageError
+from confide.errors import LocalError, ProtocolError
+from confide.protocol.nicks import MAX_NICK, check_nick, clean_nick, nick_problem, same_nick
 from confide.protocol.records import MAX_MESSAGE
 
+# the rules for nicks (``protocol.nicks``) are named here too; every class below is public
+__all__ = ["MAX_NICK", "check_nick", "clean_nick", "nick_problem", "same_nick"]
+
 MESSAGE_VERSION = 1
-MAX_NICK = 32
 FILE_CHUNK = 63 * 1024
 """The data bytes of one ``FileChunk``: the largest round size that fits a record
 with its fields (a nick of ``MAX_NICK`` characters included)."""
@@ -402,7 +406,7 @@ _INLINE_CHECKS: dict[object, str] = {
 
 @dataclass(frozen=True, slots=True)
 class _Codec:
-    """One message class's fields, checks and codec functions, computed once at import."""
+    """One message class's fields, checks and codec functions, computed once (at first use)."""
 
     cls: type[Message]
     names: tuple[str, ...]
@@ -460,8 +464,25 @@ def _compile(
     return scope["from_body"], scope["to_body"]
 
 
-_CODECS: dict[str, _Codec] = {name: _Codec.of(cls) for name, cls in KNOWN.items()}
-_CODEC_OF: dict[type[Message], _Codec] = {codec.cls: codec for codec in _CODECS.values()}
+_CODECS: dict[str, _Codec] = {}
+"""The codecs built so far, by wire name: each class's is built the first time a
+message of it is encoded or decoded (``_codec_named``), not at import, since a
+process starting a chat meets only a few of the types before its first line."""
+_CODEC_OF: dict[type[Message], _Codec] = {}
+"""The same codecs, by message class."""
+
+
+def _codec_named(mtype: str) -> _Codec | None:
+    """The codec of wire name ``mtype`` (built now if it is the first use), or None if unknown."""
+    codec = _CODECS.get(mtype)
+    if codec is None:
+        cls = KNOWN.get(mtype)
+        if cls is None:
+            return None
+        codec = _CODECS[mtype] = _CODEC_OF[cls] = _Codec.of(cls)
+    return codec
+
+
 _PACKER = msgpack.Packer(use_bin_type=True)
 """One packer for every message (``packb`` would build one per call); ``pack``
 runs without releasing the GIL, so threads can share it."""
@@ -481,7 +502,10 @@ def encode(message: Message) -> bytes:
 
 
 def _encode(message: Message) -> bytes:
-    codec = _CODEC_OF.get(type(message))
+    cls = type(message)
+    codec = _CODEC_OF.get(cls)
+    if codec is None and KNOWN.get(getattr(cls, "TYPE", "")) is cls:
+        codec = _codec_named(cls.TYPE)
     if codec is None:
         raise LocalError(f"cannot send a message of type {type(message).__name__}")
     data: bytes = _PACKER.pack(codec.to_body(message))  # checked: never send what the peer rejects
@@ -503,54 +527,7 @@ def decode(data: bytes | memoryview) -> Message:
         raise ProtocolError("message without a valid version")
     if mtype.__class__ is not str:
         raise ProtocolError("message without a type")
-    codec = _CODECS.get(mtype)
+    codec = _CODECS.get(mtype) or _codec_named(mtype)
     if codec is None:
         return Unknown(mtype[:64])
     return codec.from_body(body)
-
-
-def nick_problem(nick: str) -> str | None:
-    """Why ``nick`` may not be used (one plain sentence), or None if it is fine.
-
-    A nick has at least one and at most ``MAX_NICK`` characters, no control
-    or invisible characters, no ``:`` (line mode prints ``nick: text``, so a
-    colon could fake a line) and no space at either end.
-    """
-    if not nick.strip():
-        return "a nick can't be empty"
-    if len(nick) > MAX_NICK:
-        return f"a nick can have at most {MAX_NICK} characters"
-    if any(not c.isprintable() for c in nick):
-        return "a nick can't contain control or invisible characters"
-    if ":" in nick:
-        return "a nick can't contain ':'"
-    if nick != nick.strip():
-        return "a nick can't start or end with a space"
-    return None
-
-
-def check_nick(nick: str) -> str:
-    """``nick`` unchanged if it may be used; ``UsageError`` saying why not otherwise."""
-    problem = nick_problem(nick)
-    if problem is not None:
-        raise UsageError(f"{problem}: {clean_nick(nick)!r}")
-    return nick
-
-
-def clean_nick(nick: str) -> str:
-    """A received nick made safe to show: what ``nick_problem`` refuses becomes ``?`` or goes.
-
-    Control and invisible characters and ``:`` become ``?``; spaces at the ends
-    are dropped; at most ``MAX_NICK`` characters are kept; nothing left is ``peer``.
-    """
-    kept = "".join(c if c.isprintable() and c != ":" else "?" for c in nick).strip()
-    return kept[:MAX_NICK].strip() or "peer"
-
-
-def same_nick(a: str, b: str) -> bool:
-    """Whether two nicks would look alike (compatibility forms and case ignored)."""
-    return _fold(a) == _fold(b)
-
-
-def _fold(nick: str) -> str:
-    return unicodedata.normalize("NFKC", nick).casefold().strip()
