@@ -319,8 +319,8 @@ class Connection:
         try:
             used = 0
             if not decoder.pending:  # whole frames are cut from ``data`` as ``receive_frames`` does
-                view = memoryview(data)
-                while end := decoder.frame_end(view, used):
+                view, size = memoryview(data), len(data)
+                while used < size and (end := decoder.frame_end(view, used)):
                     receive_record(view[used + FRAME_PREFIX.size : end], events)
                     used = end
             if used < len(data):  # the start of a frame: the decoder keeps it
@@ -353,7 +353,8 @@ class Connection:
         used = 0
         try:
             frame_end, receive_record = self._decoder.frame_end, self._receive_record
-            while end := frame_end(data, used):
+            size = len(data)
+            while used < size and (end := frame_end(data, used)):
                 receive_record(data[used + FRAME_PREFIX.size : end], events)
                 used = end
         except ConfideError as exc:

@@ -51,6 +51,10 @@ _PADDING = tuple(b"\x80" + bytes(zeros) for zeros in range(BUCKET))
 """What ``pad`` appends, by the number of zeros: the marker and the zeros, made once."""
 """The largest message (encoded bytes) one record carries: 65,279."""
 
+_COPY_BELOW = 2048
+"""``open_record`` copies a smaller message out of its plaintext (cheaper than a view for
+msgpack, about 0.4 us a message) and hands out a view of a larger one (no copy)."""
+
 DEFAULT_REKEY_RECORDS = 1 << 16
 DEFAULT_REKEY_BYTES = 1 << 28
 
@@ -213,11 +217,13 @@ class Sealer(_Direction):
 class Opener(_Direction):
     """Decrypts incoming DATA records, in order, exactly once each."""
 
-    def open_record(self, record: bytes | memoryview) -> memoryview:
+    def open_record(self, record: bytes | memoryview) -> bytes | memoryview:
         """The message inside one whole DATA record whose version and type are checked already.
 
         ``split_record``, ``open``, ``advance`` and ``unpad`` in one function,
         for the hot path of every message received: same checks, same errors.
+        A message of ``_COPY_BELOW`` bytes or more is a view of the plaintext,
+        not a copy; a smaller one is a copy.
         """
         view = record if record.__class__ is memoryview else memoryview(record)
         if LENGTH.unpack_from(view, 2)[0] != len(view) - HEADER_SIZE:
@@ -241,6 +247,8 @@ class Opener(_Direction):
         marker = padded.rfind(b"\x80")  # ``unpad``, written out
         if size % BUCKET or marker < 0 or padded.count(0, marker + 1) != size - marker - 1:
             raise DecryptError()
+        if marker < _COPY_BELOW:  # msgpack reads bytes faster than a view: copy a small message
+            return padded[:marker]
         return memoryview(padded)[:marker]
 
     def open(self, head: bytes | memoryview, body: bytes | memoryview) -> memoryview:
