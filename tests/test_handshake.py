@@ -775,3 +775,26 @@ def test_a_wrong_room_is_named_in_at_most_16_characters() -> None:
     with pytest.raises(RefusedError) as caught:
         host.receive_data(joiner.data_to_send())
     assert "'1234567890abcdef'" in str(caught.value)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(st.lists(st.integers(min_value=1, max_value=400), max_size=12), st.data())
+def test_messages_cut_anywhere_arrive_whole_and_in_order(
+    cuts: list[int], data: st.DataObject
+) -> None:
+    """Whole frames, frames cut in two and several frames at once: each chat arrives once."""
+    joiner, host = opened()
+    texts = [data.draw(st.text(max_size=300)) for _ in range(5)]
+    for i, text in enumerate(texts):
+        joiner.send(m.Chat(i, text))
+    stream = joiner.data_to_send()
+    events: list[Event] = []
+    at = 0
+    for cut in [*cuts, len(stream)]:
+        events += host.receive_data(stream[at : at + cut])
+        at += cut
+    events += host.receive_data(stream[at:])
+    assert [e.message for e in events if isinstance(e, MessageReceived)] == [
+        m.Chat(i, text) for i, text in enumerate(texts)
+    ]
+    assert host.pending_bytes == 0

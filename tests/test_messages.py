@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass, fields
 from typing import Any
 
 import msgpack
@@ -67,6 +67,26 @@ def test_samples_cover_every_known_type() -> None:
 @pytest.mark.parametrize("message", SAMPLES, ids=lambda s: s.TYPE)
 def test_round_trip(message: m.Message) -> None:
     assert m.decode(m.encode(message)) == message
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda s: s.TYPE)
+def test_wire_form_is_the_whole_map_packed(message: m.Message) -> None:
+    values = {f.name: getattr(message, f.name) for f in fields(message)}
+    assert m.encode(message) == pack({"v": 1, "t": message.TYPE, **values})
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda s: s.TYPE)
+def test_decoded_messages_are_whole_and_frozen(message: m.Message) -> None:
+    decoded = m.decode(m.encode(message))
+    assert type(decoded) is type(message)
+    assert repr(decoded) == repr(message)
+    name = fields(message)[0].name
+    with pytest.raises(FrozenInstanceError):
+        setattr(decoded, name, getattr(message, name))
+    built = type(message)(*(getattr(message, f.name) for f in fields(message)))
+    assert built == message
+    with pytest.raises(FrozenInstanceError):
+        setattr(built, name, None)
 
 
 def test_wire_form_is_a_versioned_map() -> None:
@@ -298,10 +318,10 @@ def test_ill_typed_room_messages_are_refused(body: dict[str, Any]) -> None:
 
 CODECS_ON_FIRST_USE = """
 from confide.protocol import messages as m
-assert not m._CODECS, sorted(m._CODECS)
+assert not m._FROM_BODY and not m._TO_BYTES, sorted(m._FROM_BODY)
 assert m.decode(m.encode(m.Chat(1, "hi"))) == m.Chat(1, "hi")
 assert m.decode(m.encode(m.Nick("bob"))) == m.Nick("bob")
-assert sorted(m._CODECS) == ["chat", "nick"], sorted(m._CODECS)
+assert sorted(m._FROM_BODY) == ["chat", "nick"], sorted(m._FROM_BODY)
 """
 
 

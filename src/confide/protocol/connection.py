@@ -87,6 +87,10 @@ from confide.protocol.records import (
 )
 from confide.protocol.sas import sas_words
 
+_new = object.__new__
+_put_message = vars(MessageReceived)["message"].__set__
+"""Fill the slot of a new frozen ``MessageReceived`` as its ``__init__`` does (hot path)."""
+
 START, WAIT_REPLY, WAIT_CONFIRM = "start", "wait-reply", "wait-confirm"
 WAIT_HELLO, WAIT_SHARE = "wait-hello", "wait-share"
 WAIT_RESUMED, WAIT_PROOF = "wait-resumed", "wait-proof"
@@ -313,10 +317,18 @@ class Connection:
         if self.state == FAILED:
             raise self._error or ProtocolError("connection already failed")
         events: list[Event] = []
+        decoder, receive_record = self._decoder, self._receive_record
         try:
-            self._decoder.add(data)
-            while (record := self._decoder.next_record()) is not None:
-                self._receive_record(record, events)
+            used = 0
+            if not decoder.pending:  # whole frames are cut from ``data`` as ``receive_frames`` does
+                view, size = memoryview(data), len(data)
+                while used < size and (end := decoder.frame_end(view, used)):
+                    receive_record(view[used + FRAME_PREFIX.size : end], events)
+                    used = end
+            if used < len(data):  # the start of a frame: the decoder keeps it
+                decoder.add(data[used:] if used else data)
+                while (record := decoder.next_record()) is not None:
+                    receive_record(record, events)
         except ConfideError as exc:
             self._fail(exc)
             if not events:
@@ -343,7 +355,8 @@ class Connection:
         used = 0
         try:
             frame_end, receive_record = self._decoder.frame_end, self._receive_record
-            while end := frame_end(data, used):
+            size = len(data)
+            while used < size and (end := frame_end(data, used)):
                 receive_record(data[used + FRAME_PREFIX.size : end], events)
                 used = end
         except ConfideError as exc:
@@ -393,7 +406,13 @@ class Connection:
 
     def send(self, message: Message) -> None:
         """Encrypt one application message and queue it."""
-        self._queue(self.seal(encode(message)))
+        encoded = encode(message)  # LocalError if it would not fit a record, as ``seal`` checks
+        sealer = self._sealer
+        if sealer is None:
+            raise ProtocolError("cannot send before the handshake completes")
+        frame = sealer.seal_frame(encoded)  # ``seal`` and ``_queue``, written out: the hot path
+        self._out.append(frame)
+        self._out_bytes += len(frame)
 
     def seal(self, encoded: bytes) -> bytes:
         """One framed DATA record of already-encoded message bytes."""
@@ -421,7 +440,9 @@ class Connection:
             message = decode(opener.open_record(record))  # the hot path
             if message.__class__ is Broken:
                 self._on_broken(message)
-            events.append(MessageReceived(message))
+            event = _new(MessageReceived)  # ``MessageReceived(message)`` at half the cost
+            _put_message(event, message)
+            events.append(event)
             return
         rtype, head, body = split_record(record)
         if rtype == DATA:

@@ -126,10 +126,14 @@ class FrameDecoder:
         checks it, as soon as the prefix is there. The decoder must hold nothing
         then (see ``take_pending``).
         """
-        if len(data) - at < PREFIX.size:
+        size = len(data)
+        if size - at < PREFIX.size:
             return 0
-        end = at + PREFIX.size + self._length(data, at)
-        return end if end <= len(data) else 0
+        (length,) = PREFIX.unpack_from(data, at)  # ``_length``, written out
+        if length == 0 or length > self.max_record:
+            raise ProtocolError(f"frame length {length} out of range")
+        end: int = at + PREFIX.size + length
+        return end if end <= size else 0
 
     def take_pending(self) -> bytes:
         """Hand out the bytes buffered toward an incomplete record, and forget them."""

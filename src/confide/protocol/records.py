@@ -34,6 +34,8 @@ HANDSHAKE = 0x01
 ALERT = 0x02
 DATA = 0x17
 HEADER = struct.Struct(">BBH")
+HEADER_SIZE = HEADER.size
+_PREFIX_SIZE = FRAME_PREFIX.size
 LENGTH = struct.Struct(">H")
 """The header's length field, at offset 2."""
 FRAME_HEAD = struct.Struct(">IBBH")
@@ -48,6 +50,10 @@ MAX_MESSAGE = MAX_PADDED - 1
 _PADDING = tuple(b"\x80" + bytes(zeros) for zeros in range(BUCKET))
 """What ``pad`` appends, by the number of zeros: the marker and the zeros, made once."""
 """The largest message (encoded bytes) one record carries: 65,279."""
+
+_COPY_BELOW = 2048
+"""``open_record`` copies a smaller message out of its plaintext (cheaper than a view for
+msgpack, about 0.4 us a message) and hands out a view of a larger one (no copy)."""
 
 DEFAULT_REKEY_RECORDS = 1 << 16
 DEFAULT_REKEY_BYTES = 1 << 28
@@ -113,7 +119,7 @@ def unpad(padded: bytes) -> memoryview:
 class _Direction:
     """The key and counters of one direction."""
 
-    __slots__ = ("_aead", "_key", "_policy", "bytes_in_epoch", "epoch", "records_in_epoch", "seq")
+    __slots__ = ("_aead", "_bytes_left", "_key", "_policy", "_records_left", "epoch", "seq")
 
     def __init__(self, key: bytes, policy: RekeyPolicy) -> None:
         self._key = key
@@ -121,8 +127,18 @@ class _Direction:
         self._policy = policy
         self.seq = 0
         self.epoch = 0
-        self.records_in_epoch = 0
-        self.bytes_in_epoch = 0
+        self._records_left = policy.records  # count down to the ratchet: one compare per record
+        self._bytes_left = policy.bytes
+
+    @property
+    def records_in_epoch(self) -> int:
+        """Records sealed or opened with the current key."""
+        return self._policy.records - self._records_left
+
+    @property
+    def bytes_in_epoch(self) -> int:
+        """Padded message bytes sealed or opened with the current key."""
+        return self._policy.bytes - self._bytes_left
 
     def advance(self, size: int) -> None:
         """Count one record of ``size`` bytes; ratchet the key when the policy says so.
@@ -130,22 +146,21 @@ class _Direction:
         (``seal_frame`` and ``open_record`` count the same way, written out.)
         """
         self.seq += 1
-        records = self.records_in_epoch + 1
-        sizes = self.bytes_in_epoch + size
-        policy = self._policy
-        if records >= policy.records or sizes >= policy.bytes:
+        records_left = self._records_left - 1
+        bytes_left = self._bytes_left - size
+        if records_left <= 0 or bytes_left <= 0:
             self._ratchet()
         else:
-            self.records_in_epoch = records
-            self.bytes_in_epoch = sizes
+            self._records_left = records_left
+            self._bytes_left = bytes_left
 
     def _ratchet(self) -> None:
         """Move to the next key and start a new epoch; the old key is dropped."""
         self._key = ratchet(self._key)
         self._aead = ChaCha20Poly1305(self._key)
         self.epoch += 1
-        self.records_in_epoch = 0
-        self.bytes_in_epoch = 0
+        self._records_left = self._policy.records
+        self._bytes_left = self._policy.bytes
 
     @property
     def aead(self) -> ChaCha20Poly1305:
@@ -170,20 +185,21 @@ class Sealer(_Direction):
         if size > MAX_MESSAGE:
             raise ValueError(f"message of {size} bytes exceeds {MAX_MESSAGE}")
         padded = message + _PADDING[BUCKET - 1 - size % BUCKET]
-        body_size = len(padded) + TAG_SIZE
-        frame_head = FRAME_HEAD.pack(HEADER.size + body_size, VERSION, DATA, body_size)
+        padded_size = size - size % BUCKET + BUCKET
+        body_size = padded_size + TAG_SIZE
+        frame_head = FRAME_HEAD.pack(HEADER_SIZE + body_size, VERSION, DATA, body_size)
         seq = self.seq
         if seq > LAST_SEQ:
             raise ProtocolError("record counter exhausted")
-        body = self._aead.encrypt(NONCE.pack(seq), padded, frame_head[FRAME_PREFIX.size :])
+        body = self._aead.encrypt(NONCE.pack(seq), padded, frame_head[_PREFIX_SIZE:])
         self.seq = seq + 1  # ``advance``, written out
-        records = self.records_in_epoch + 1
-        sizes = self.bytes_in_epoch + len(padded)
-        if records >= self._policy.records or sizes >= self._policy.bytes:
+        records_left = self._records_left - 1
+        bytes_left = self._bytes_left - padded_size
+        if records_left <= 0 or bytes_left <= 0:
             self._ratchet()
         else:
-            self.records_in_epoch = records
-            self.bytes_in_epoch = sizes
+            self._records_left = records_left
+            self._bytes_left = bytes_left
         return frame_head + body
 
     def seal_parts(self, message: bytes) -> tuple[bytes, bytes]:
@@ -201,37 +217,38 @@ class Sealer(_Direction):
 class Opener(_Direction):
     """Decrypts incoming DATA records, in order, exactly once each."""
 
-    def open_record(self, record: bytes | memoryview) -> memoryview:
+    def open_record(self, record: bytes | memoryview) -> bytes | memoryview:
         """The message inside one whole DATA record whose version and type are checked already.
 
         ``split_record``, ``open``, ``advance`` and ``unpad`` in one function,
         for the hot path of every message received: same checks, same errors.
+        A message of ``_COPY_BELOW`` bytes or more is a view of the plaintext,
+        not a copy; a smaller one is a copy.
         """
-        view = memoryview(record)
-        if LENGTH.unpack_from(view, 2)[0] != len(view) - HEADER.size:
+        view = record if record.__class__ is memoryview else memoryview(record)
+        if LENGTH.unpack_from(view, 2)[0] != len(view) - HEADER_SIZE:
             raise ProtocolError("record length does not match its frame")
         seq = self.seq
         if seq > LAST_SEQ:
             raise ProtocolError("record counter exhausted")
         try:
-            padded = self._aead.decrypt(NONCE.pack(seq), view[HEADER.size :], view[: HEADER.size])
+            padded = self._aead.decrypt(NONCE.pack(seq), view[HEADER_SIZE:], view[:HEADER_SIZE])
         except InvalidTag:
             raise DecryptError() from None
+        size = len(padded)
         self.seq = seq + 1  # ``advance``, written out
-        records = self.records_in_epoch + 1
-        sizes = self.bytes_in_epoch + len(padded)
-        if records >= self._policy.records or sizes >= self._policy.bytes:
+        records_left = self._records_left - 1
+        bytes_left = self._bytes_left - size
+        if records_left <= 0 or bytes_left <= 0:
             self._ratchet()
         else:
-            self.records_in_epoch = records
-            self.bytes_in_epoch = sizes
+            self._records_left = records_left
+            self._bytes_left = bytes_left
         marker = padded.rfind(b"\x80")  # ``unpad``, written out
-        if (
-            len(padded) % BUCKET
-            or marker < 0
-            or padded.count(0, marker + 1) != len(padded) - marker - 1
-        ):
+        if size % BUCKET or marker < 0 or padded.count(0, marker + 1) != size - marker - 1:
             raise DecryptError()
+        if marker < _COPY_BELOW:  # msgpack reads bytes faster than a view: copy a small message
+            return padded[:marker]
         return memoryview(padded)[:marker]
 
     def open(self, head: bytes | memoryview, body: bytes | memoryview) -> memoryview:
