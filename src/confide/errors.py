@@ -121,6 +121,10 @@ class RefusedError(RemoteError):
     """The peer refused us before the handshake finished (room full, unknown room)."""
 
 
+class NotPostQuantumError(RefusedError):
+    """``--require-pq`` and the peer cannot run the post-quantum step (below version 4; exit 4)."""
+
+
 class SessionGoneError(RefusedError):
     """The host refused a resume with ``no-session``: the session is over (exit 4)."""
 

@@ -226,6 +226,7 @@ class Connection:
         resume: bytes = b"",
         resumes: Resumes | None = None,
         identity: Ed25519PrivateKey | None = None,
+        require_pq: bool = False,
     ) -> None:
         """Prepare a side: ``role`` is ``"joiner"`` or ``"host"``; ``rand`` gives randomness.
 
@@ -235,7 +236,9 @@ class Connection:
         ``resume`` resumes the session of that secret; a host with
         ``resumes`` takes resumes of the sessions it names. ``identity`` is
         the key a version-3 session proves (``None``: a throwaway key drawn
-        from ``rand``); ``peer_identity`` then holds the peer's.
+        from ``rand``); ``peer_identity`` then holds the peer's. With
+        ``require_pq`` a session below version 4 fails with
+        ``NotPostQuantumError`` (issue 16: not built yet).
         """
         if role not in (hs.JOINER, hs.HOST):
             raise ValueError(f"unknown role {role!r}")
@@ -250,6 +253,7 @@ class Connection:
         self._resume = resume
         self._resumes = resumes
         self._identity = identity
+        self._require_pq = require_pq
         self.peer_identity = b""
         self._ticket = b""
         self._own_share: rs.Ephemeral | None = None

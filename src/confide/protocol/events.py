@@ -20,12 +20,15 @@ class HandshakeComplete(Event):
     then ``sas`` is empty, as the session and its SAS are the ones resumed.
     ``identity`` is the peer's raw Ed25519 public key, proved by its
     ``Identity`` message (version 3; ``b""`` below version 3 and after a resume).
+    ``post_quantum`` says the keys also rest on ML-KEM-768 (version 4, and the
+    resumes of a version-4 session).
     """
 
     sas: tuple[str, ...]
     version: int
     resumed: bytes = b""
     identity: bytes = b""
+    post_quantum: bool = False
 
 
 @dataclass(frozen=True, slots=True)
