@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import struct
@@ -41,6 +42,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from bench import cpus
 from bench.core import Config, Figure, Target, percentile
 from bench.fanout import FROM_HUB, LENGTH, TO_HUB, member_key
+from bench.oneshot import process_cpu
 from bench.peers import LOOPBACK, SETUP_TIMEOUT, LineProcess, nonce
 from bench.relay import confide_command
 from confide.net import tcp
@@ -112,6 +114,8 @@ class HostProcess:
         self.proc = proc
         self.port = port
         self._secret = secret
+        self.last: list[str] = []
+        """The last line the host wrote on stderr (for the error if it exits mid-run)."""
 
     @classmethod
     async def start(cls, members: int) -> HostProcess:
@@ -150,7 +154,7 @@ class HostProcess:
 
     def cpu(self) -> float:
         """CPU seconds the host has used (user plus system)."""
-        return _cpu_seconds(self.proc.pid)
+        return _cpu_seconds(self.proc, "confide host", self.last)
 
     def say(self, text: str) -> None:
         """Type one line into the host."""
@@ -165,10 +169,10 @@ class HostProcess:
             tally.saw(rest)
 
     async def drain_stderr(self) -> None:
-        """Read (and drop) the host's status lines, so its stderr never fills."""
+        """Read the host's status lines, so its stderr never fills; keep the last one."""
         assert self.proc.stderr is not None
-        while await self.proc.stderr.read(65536):
-            pass
+        while line := await self.proc.stderr.readline():
+            self.last[:] = [line.decode(errors="replace").strip()]
 
     async def stop(self) -> None:
         """End the room (end of input leaves), killing the host if it lingers."""
@@ -183,9 +187,15 @@ class HostProcess:
         self._secret.unlink(missing_ok=True)
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _cpu_seconds(proc: asyncio.subprocess.Process, name: str, last: list[str]) -> float:
+    """``proc``'s CPU seconds so far; a clear error (its exit code, its last line) if it ended."""
+    try:
+        return process_cpu(proc.pid)
+    except OSError:
+        said = f": {last[-1]}" if last else ""
+        raise RuntimeError(
+            f"the {name} (pid {proc.pid}) exited during the run (code {proc.returncode}){said}"
+        ) from None
 
 
 class Member:
@@ -355,7 +365,8 @@ async def _peak(cfg: Config, bare: bool) -> tuple[float, float]:
         cpus.far(hub.pid)
         assert hub.stdout is not None
         port = int(json.loads(await hub.stdout.readline())["port"])
-        pid, stop = hub.pid, LineProcess(hub).stop
+        cpu_now: Callable[[], float] = functools.partial(_cpu_seconds, hub, "bare fan-out hub", [])
+        stop = LineProcess(hub).stop
         members = await _members(BareMember.join, size - 1, port, tally)
     else:
         host = await HostProcess.start(size)
@@ -363,17 +374,17 @@ async def _peak(cfg: Config, bare: bool) -> tuple[float, float]:
             asyncio.create_task(host.read_lines(Tally())),
             asyncio.create_task(host.drain_stderr()),
         ]
-        pid, stop = host.proc.pid, host.stop
+        cpu_now, stop = host.cpu, host.stop
         members = await _members(Member.join, size - 1, host.port, tally)
     try:
         per_round = len(members) * BATCH * (len(members) - 1)
-        cpu0, start = _cpu_seconds(pid), time.monotonic()
+        cpu0, start = cpu_now(), time.monotonic()
         for k in range(cfg.room_rounds):
             for j in range(BATCH):
                 for member in members:
                     member.say(_line(member.index, k * BATCH + j))
             await tally.until(per_round * (k + 1), DRAIN_TIMEOUT)
-        wall, cpu = time.monotonic() - start, _cpu_seconds(pid) - cpu0
+        wall, cpu = time.monotonic() - start, cpu_now() - cpu0
     finally:
         for member in members:
             await member.close()
