@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -205,7 +207,7 @@ def test_a_failed_rename_leaves_the_old_file_whole_and_no_temp_file(
     monkeypatch.undo()
     assert str(caught.value) == f"cannot write contacts file {path}: No space left on device"
     assert path.read_bytes() == before
-    assert os.listdir(path.parent) == ["contacts.json"]
+    assert sorted(os.listdir(path.parent)) == ["contacts.json", "contacts.json.lock"]
     assert [c.key for c in Contacts.load(path).entries()] == [BOB]
 
 
@@ -315,3 +317,42 @@ def test_disabled_recognises_every_key_as_new_and_writes_nothing(
     assert book.forget_nick("bob") == 0
     assert book.entries() == []
     assert list(tmp_path.iterdir()) == []
+
+
+VERIFY_MANY = """
+import sys
+from pathlib import Path
+from confide.app.contacts import Contacts
+book = Contacts.load(Path(sys.argv[1]))
+tag = int(sys.argv[2])
+sys.stdout.write("ready\\n")
+sys.stdout.flush()
+sys.stdin.readline()
+for i in range(40):
+    book.verify(bytes([tag, i]) + bytes(30), f"n{tag}-{i}", 1.0)
+"""
+
+
+def test_two_confides_changing_contacts_at_once_lose_nothing(path: Path) -> None:
+    # two chats open at once: each reads, changes and writes the file; without a
+    # lock, one's write can drop a change the other made in between
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", VERIFY_MANY, str(path), str(tag)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for tag in (1, 2)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+    for proc in procs:  # both start as close together as two writes allow
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    for proc in procs:
+        proc.communicate(timeout=60)  # also closes the pipes
+        assert proc.returncode == 0
+    assert len(Contacts.load(path).entries()) == 80

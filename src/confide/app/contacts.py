@@ -5,10 +5,13 @@ yet if it does not exist) into a table keyed by the raw Ed25519 public key.
 ``recognise(key, nick, now)`` says what a peer's key is to us, by the rules
 below, and records it as seen; ``verify`` (``/verify ok``) marks a key
 verified under a nick; ``forget``/``forget_nick`` drop keys. Each change
-reads the file again first (another confide, a second chat open at the same
-time, may have changed it: its change is kept, not written over) and is
-written at once, atomically. The clock is the caller's (``now``, Unix
-seconds), so the rules are unit-testable without waiting.
+holds an exclusive lock on ``contacts.json.lock`` beside the file (``flock``;
+where the platform has none, no lock), reads the file again (another
+confide, a second chat open at the same time, may have changed it: its
+change is kept, not written over) and writes it at once, atomically, before
+it lets go: two confides changing contacts at once take turns. The clock
+is the caller's (``now``, Unix seconds), so the rules are unit-testable
+without waiting.
 
 Recognition rules:
 
@@ -40,9 +43,15 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeGuard
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; changes are still atomic, only not serialised
+    fcntl = None  # type: ignore[assignment]
 
 from confide.errors import ContactsError
 from confide.protocol import nicks
@@ -128,22 +137,21 @@ class Contacts:
         shown = fingerprint(key)
         if self.path is None:
             return Recognition(NEW, key, shown)
-        self._reload()
-        seen = self._by_key.get(key)
-        if seen is not None and seen.verified:
-            kind = KNOWN if nicks.same_nick(seen.nick, nick) else RENAMED
-            found = Recognition(kind, key, shown, "" if kind == KNOWN else seen.nick)
-        elif self._verified_under(nick, other_than=key):
-            found = Recognition(CHANGED, key, shown, nick)
-        else:
-            found = Recognition(NEW, key, shown)
-        if seen is None:
-            self._by_key[key] = Contact(key, nick, now, now, verified=False)
-        else:
-            self._by_key[key] = replace(
-                seen, last_seen=now, nick=seen.nick if seen.verified else nick
-            )
-        self._save()
+        with self._changing():
+            seen = self._by_key.get(key)
+            if seen is not None and seen.verified:
+                kind = KNOWN if nicks.same_nick(seen.nick, nick) else RENAMED
+                found = Recognition(kind, key, shown, "" if kind == KNOWN else seen.nick)
+            elif self._verified_under(nick, other_than=key):
+                found = Recognition(CHANGED, key, shown, nick)
+            else:
+                found = Recognition(NEW, key, shown)
+            if seen is None:
+                self._by_key[key] = Contact(key, nick, now, now, verified=False)
+            else:
+                self._by_key[key] = replace(
+                    seen, last_seen=now, nick=seen.nick if seen.verified else nick
+                )
         return found
 
     def verify(self, key: bytes, nick: str, now: float) -> None:
@@ -154,34 +162,28 @@ class Contacts:
         """
         if self.path is None:
             return
-        self._reload()
-        for other in self._verified_under(nick, other_than=key):
-            self._by_key[other.key] = replace(other, verified=False)
-        seen = self._by_key.get(key)
-        first = now if seen is None else seen.first_seen
-        self._by_key[key] = Contact(key, nick, first, now, verified=True)
-        self._save()
+        with self._changing():
+            for other in self._verified_under(nick, other_than=key):
+                self._by_key[other.key] = replace(other, verified=False)
+            seen = self._by_key.get(key)
+            first = now if seen is None else seen.first_seen
+            self._by_key[key] = Contact(key, nick, first, now, verified=True)
 
     def forget(self, key: bytes) -> bool:
         """``/verify forget``: drop ``key``; whether it was there."""
         if self.path is None:
             return False
-        self._reload()
-        if self._by_key.pop(key, None) is None:
-            return False
-        self._save()
-        return True
+        with self._changing():
+            return self._by_key.pop(key, None) is not None
 
     def forget_nick(self, nick: str) -> int:
         """``confide contacts forget NICK``: drop every key under ``nick``; how many."""
         if self.path is None:
             return 0
-        self._reload()
-        gone = [c.key for c in self._by_key.values() if nicks.same_nick(c.nick, nick)]
-        for key in gone:
-            del self._by_key[key]
-        if gone:
-            self._save()
+        with self._changing():
+            gone = [c.key for c in self._by_key.values() if nicks.same_nick(c.nick, nick)]
+            for key in gone:
+                del self._by_key[key]
         return len(gone)
 
     def is_verified(self, key: bytes) -> bool:
@@ -202,14 +204,41 @@ class Contacts:
             if c.verified and c.key != other_than and nicks.same_nick(c.nick, nick)
         ]
 
-    def _reload(self) -> None:
-        """Read the file again before a change: another confide may have changed it since."""
-        if self.path is not None:
-            self._by_key = {c.key: c for c in Contacts.load(self.path).entries()}
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Lock the file, read it again, let the caller change the table, then write it.
 
-    def _save(self) -> None:
-        if self.path is not None:
-            write_atomically(self.path, render(self.entries()))
+        Another confide may have changed the file since we read it; the lock
+        keeps a change of theirs and one of ours from being made at once (the
+        last writer would drop the other's). If the caller raises, nothing is
+        written. Only a table that changed is written.
+        """
+        assert self.path is not None
+        with _locked(self.path):
+            self._by_key = {c.key: c for c in Contacts.load(self.path).entries()}
+            before = dict(self._by_key)
+            yield
+            if self._by_key != before:
+                write_atomically(self.path, render(self.entries()))
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path``'s ``.lock`` file (made 0600) while inside."""
+    if fcntl is None:
+        yield
+        return
+    lock = path.with_name(path.name + ".lock")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ContactsError(f"cannot lock contacts file {path}: {_why(exc)}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def render(contacts: list[Contact]) -> bytes:
