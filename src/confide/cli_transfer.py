@@ -34,7 +34,7 @@ exit codes:
   2    usage error (bad arguments, no code given, a path that does not exist)
   3    wrong code or password
   4    could not connect, or the connection was lost (and did not come back
-       within --resume-window)
+       within --resume-window); --require-pq refused an older peer
   130  interrupted (Ctrl-C; a .part file is kept for --resume)
 """
 

@@ -135,6 +135,7 @@ async def send_files(opts: SendOptions, ui: TransferUI) -> int:
         return await ends.send(opts.paths)
 
     opts.host.max_members = 2
+    opts.host.pq_refusal_ends = True  # one receiver: --require-pq refusing it ends the send
     return await host_session(opts.host, serve)
 
 
