@@ -258,6 +258,7 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
             downloads=opts.downloads,
             peer_key=meeting.peer_key,
             identities=meeting.me,
+            post_quantum=meeting.post_quantum,
         )
         return await run_ui(spec)
 
@@ -439,7 +440,8 @@ class Hosting:
     def _member(self, joined: Established) -> NewMember:
         from confide.app.room_session import NewMember
 
-        return NewMember(self.link(joined), joined.done.sas, proved_key(joined.done))
+        done = joined.done
+        return NewMember(self.link(joined), done.sas, proved_key(done), done.post_quantum)
 
     def link(self, joined: Established) -> Link:
         """A confirmed member's link: resumable (and in the book) if the session can resume."""
@@ -475,7 +477,8 @@ async def _chat(
             window=opts.resume_window,
             limits=OutboxLimits(messages=opts.max_waiting),
         )
-    return await use(link, Meeting(joined.done.sas, proved_key(joined.done), me))
+    done = joined.done
+    return await use(link, Meeting(done.sas, proved_key(done), me, done.post_quantum))
 
 
 def _import_all(modules: tuple[str, ...]) -> None:
