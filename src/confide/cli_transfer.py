@@ -149,8 +149,13 @@ class ConsoleUI:
 
     def on_event(self, event: AppEvent) -> None:
         """A transfer event: the progress view shows it; the peer's identity, status lines."""
-        from confide.app.events import PeerIdentity
+        from confide.app.events import NotPostQuantum, PeerIdentity
 
+        if isinstance(event, NotPostQuantum):
+            from confide.ui.pq_text import NOT_PQ
+
+            self.line(f"{event.nick} runs an older confide: this transfer is {NOT_PQ}")
+            return
         if isinstance(event, PeerIdentity):  # no /verify here: only what is known is told
             from confide.ui import identity_text
 
