@@ -163,6 +163,35 @@ def test_a_tampered_record_reaches_the_sender_as_broken_though_it_still_sends() 
     run(scenario())
 
 
+def test_a_broken_that_comes_while_the_sender_drains_is_not_missed() -> None:
+    """As above, with the sender reading through its ``Receiver`` too: its ``receive``
+    drains its full socket first, and the ``Broken`` that arrives meanwhile must end
+    that wait, not be left unread behind a new one."""
+
+    async def scenario() -> None:
+        host, joiner = await taken_over()
+        host.send(m.Nick("host"))
+        await host.drain()
+        assert await joiner.receive() == m.Nick("host")
+        assert joiner._receiver is not None
+        bad = bytearray(joiner.conn.seal(m.encode(m.Chat(2, "altered"))))
+        bad[-1] ^= 1
+        joiner.writer.write(bytes(bad))
+        data = secrets.token_bytes(m.FILE_CHUNK)
+        for i in range(200):  # 12.6 MiB after it: more than the sockets hold
+            joiner.send(m.FileChunk(7, "joiner", i * len(data), data))
+        joiner._write_queued()
+        with pytest.raises(DecryptError):
+            await host.receive()
+        closing = asyncio.create_task(host.close())
+        with pytest.raises(ProtocolError, match="could not open what we sent"):
+            await asyncio.wait_for(joiner.receive(), 20)
+        await joiner.close()
+        await asyncio.wait_for(closing, 10)
+
+    run(scenario())
+
+
 def test_reading_stops_while_messages_wait_and_goes_on_once_taken() -> None:
     async def scenario() -> None:
         host, joiner = await taken_over()

@@ -167,6 +167,7 @@ class Channel:
             raise ClosedError("connection closed by the peer")
         if receiver.writes_above_mark():
             await self.drain()
+            return  # what came meanwhile (a Broken, the end) is checked again first
         await receiver.wait()
 
     def has_received(self) -> bool:
