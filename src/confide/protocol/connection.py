@@ -12,6 +12,8 @@ States, and what moves between them (one table, ``TRANSITIONS``)::
     joiner: start --start()--> wait-reply --reply--> wait-confirm --confirm--> confirmed
     host:   wait-hello --hello--> wait-share --share--> confirmed
     confirmed: version 1 or 2: open; version 3: wait-identity --identity--> open
+    confirmed, version 4: joiner: wait-kem-ct --kem-ciphertext--> wait-identity
+                          host:   wait-kem-key --kem-key--> wait-identity
     resuming joiner: start --start()--> wait-resumed --resumed--> open
     resuming host:   wait-hello --resume--> wait-proof --proof--> open
     any state --error--> failed
@@ -31,6 +33,20 @@ fails the connection (the peer gets ``Broken``). A session with
 ``identity=None`` proves a throwaway key drawn from ``rand(32)``. The
 incoming DATA record of ``wait-identity`` takes the slow path of
 ``_receive_record``: the hot path's opener is installed only once open.
+
+Version 4 (``protocol/pq.py``, docs/PROTOCOL.md §14) adds an ML-KEM-768
+exchange in the flights CPace already has, sealed under CPace's traffic keys
+(the *stage* keys): the joiner's ``KemKey`` follows its share, the host's
+``KemCiphertext`` its confirm. Both sides then switch to the hybrid keys
+(from the ISK and the ML-KEM secret), drop the stage keys, and run the
+identity step under the hybrid keys, signing ``pq.transcript``. The stage
+opener, like the identity opener, is held back (``_held_opener``) while the
+hot path's is unset. A host's identity record that does not open under the
+hybrid keys means the two sides derived different keys: ``AuthenticationError``
+(``pq.FAILED``) and ALERT ``auth-failed``, never a ``Broken``. With
+``require_pq`` a side that negotiates a version below 4 (or a resume without
+the ML-KEM exchange) fails with ``NotPostQuantumError`` and sends ALERT
+``not-post-quantum``.
 
 A host may be given ``guesses`` (``Guesses``; ``app.guesses.Attempt`` is the
 real one): then the nameplate and secret are read when the hello arrives, one
@@ -55,23 +71,34 @@ from typing import Protocol
 import msgpack
 from cpace import CPace, CPaceError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
 
 from confide.errors import (
     AuthenticationError,
     ConfideError,
+    DecryptError,
     LocalError,
+    NotPostQuantumError,
     ProtocolError,
     RefusedError,
     SessionGoneError,
 )
 from confide.protocol import handshake as hs
 from confide.protocol import identity as ident
-from confide.protocol import keyschedule
+from confide.protocol import keyschedule, pq
 from confide.protocol import resume as rs
 from confide.protocol.events import Event, HandshakeComplete, MessageReceived
 from confide.protocol.framing import MAX_RECORD, FrameDecoder, encode_frame
 from confide.protocol.framing import PREFIX as FRAME_PREFIX
-from confide.protocol.messages import Broken, Identity, Message, decode, encode
+from confide.protocol.messages import (
+    Broken,
+    Identity,
+    KemCiphertext,
+    KemKey,
+    Message,
+    decode,
+    encode,
+)
 from confide.protocol.records import (
     ALERT,
     DATA,
@@ -95,6 +122,7 @@ START, WAIT_REPLY, WAIT_CONFIRM = "start", "wait-reply", "wait-confirm"
 WAIT_HELLO, WAIT_SHARE = "wait-hello", "wait-share"
 WAIT_RESUMED, WAIT_PROOF = "wait-resumed", "wait-proof"
 CONFIRMED, WAIT_IDENTITY = "confirmed", "wait-identity"
+WAIT_KEM_KEY, WAIT_KEM_CT = "wait-kem-key", "wait-kem-ct"
 OPEN, FAILED = "open", "failed"
 
 TRANSITIONS: dict[tuple[str, str, str], str] = {
@@ -109,10 +137,17 @@ TRANSITIONS: dict[tuple[str, str, str], str] = {
     # version 3: the peer's Identity, the first DATA record after confirmation
     (hs.JOINER, WAIT_IDENTITY, "identity"): OPEN,
     (hs.HOST, WAIT_IDENTITY, "identity"): OPEN,
+    # version 4: the KEM step, the first DATA record each way under the stage keys
+    (hs.HOST, WAIT_KEM_KEY, KemKey.TYPE): WAIT_IDENTITY,
+    (hs.JOINER, WAIT_KEM_CT, KemCiphertext.TYPE): WAIT_IDENTITY,
 }
 """Where each record moves a connection; ``CONFIRMED`` resolves by version (docstring)."""
 SCHEMAS = {**hs.SCHEMAS, **rs.SCHEMAS}
 """Every HANDSHAKE record either handshake sends."""
+_PEER_OPENS_OUR_BROKEN = (OPEN, WAIT_IDENTITY, WAIT_KEM_KEY)
+"""The keyed states whose sealer the peer opens with: ``_fail`` answers with ``Broken``
+there. (A joiner in ``wait-kem-ct`` seals under stage keys its host has dropped
+already: it answers with a plaintext ALERT instead.)"""
 
 # ALERT reasons, sent in the clear before keys exist.
 ALERT_AUTH = "auth-failed"
@@ -124,6 +159,7 @@ ALERT_PROTOCOL = "protocol-error"
 ALERT_BUSY = "busy"
 ALERT_NO_GUESSES = "no-guesses"
 ALERT_NO_SESSION = "no-session"
+ALERT_NOT_PQ = "not-post-quantum"
 _ALERT_TEXT = {
     ALERT_PROTOCOL: "the peer could not make sense of our handshake",
     ALERT_AUTH: "wrong code or password",
@@ -135,6 +171,8 @@ _ALERT_TEXT = {
     ALERT_NO_GUESSES: "the host takes no more guesses at this code or password "
     "(too many failed joins); ask the host for a new one",
     ALERT_NO_SESSION: "the host has no such session (it ended, or this ticket was already used)",
+    ALERT_NOT_PQ: "the peer requires post-quantum key exchange (--require-pq), "
+    "and this connection did not offer it",
 }
 
 
@@ -227,6 +265,7 @@ class Connection:
         resumes: Resumes | None = None,
         identity: Ed25519PrivateKey | None = None,
         require_pq: bool = False,
+        resume_pq: bool = False,
     ) -> None:
         """Prepare a side: ``role`` is ``"joiner"`` or ``"host"``; ``rand`` gives randomness.
 
@@ -238,7 +277,9 @@ class Connection:
         the key a version-3 session proves (``None``: a throwaway key drawn
         from ``rand``); ``peer_identity`` then holds the peer's. With
         ``require_pq`` a session below version 4 fails with
-        ``NotPostQuantumError`` (issue 16: not built yet).
+        ``NotPostQuantumError``. ``resume_pq``: the session ``resume`` names
+        is post-quantum (version 4), so its resume runs an ML-KEM exchange
+        too and requires the host's half of it.
         """
         if role not in (hs.JOINER, hs.HOST):
             raise ValueError(f"unknown role {role!r}")
@@ -254,13 +295,19 @@ class Connection:
         self._resumes = resumes
         self._identity = identity
         self._require_pq = require_pq
+        self._resume_pq = resume_pq
+        self.post_quantum = False
+        """Whether the session's keys also rest on ML-KEM-768 (version 4, or its resume)."""
+        self._kem_private: MLKEM768PrivateKey | None = None  # the joiner's, for one exchange
+        self._kem_key = b""  # the joiner's ek, for pq.transcript
+        self._isk = b""  # CPace's ISK, between confirmation and the KEM step (version 4)
         self.peer_identity = b""
         self._ticket = b""
         self._own_share: rs.Ephemeral | None = None
         self._resume_keys: rs.ResumeKeys | None = None
         self._th = b""
         self._transcript: list[bytes] = []  # the CPace records' bodies, for identity.transcript
-        self._identity_opener: Opener | None = None  # the opener, held back in wait-identity
+        self._held_opener: Opener | None = None  # held back in wait-kem-* and wait-identity
         self._decoder = FrameDecoder(hs.MAX_HANDSHAKE_RECORD)
         self._out: list[bytes] = []
         self._out_bytes = 0
@@ -382,13 +429,14 @@ class Connection:
     def _fail(self, exc: ConfideError) -> None:
         """Enter the failed state with ``exc`` (an ALERT first, if the handshake broke).
 
-        Once keys exist (open, or waiting for the peer's identity), a record
+        Once keys exist (open, waiting for the peer's identity, or a host
+        waiting for the joiner's ML-KEM key), a record
         or message of the peer's that fails is answered with a sealed
         ``Broken`` (unless the peer's own ``Broken`` is the failure): the
         peer's session then ends at once, instead of taking the close that
         follows for a network cut and waiting to resume.
         """
-        keyed = self.state in (OPEN, WAIT_IDENTITY) and self._sealer is not None
+        keyed = self.state in _PEER_OPENS_OUR_BROKEN and self._sealer is not None
         if isinstance(exc, ProtocolError) and not keyed and not self._out:
             self._queue(alert_frame(ALERT_PROTOCOL))
         if keyed and not self._peer_broke:
@@ -454,6 +502,9 @@ class Connection:
                 if self.state == WAIT_IDENTITY:
                     self._receive_identity(head, body, events)
                     return
+                if self.state in (WAIT_KEM_KEY, WAIT_KEM_CT):
+                    self._receive_kem(head, body)
+                    return
                 raise ProtocolError("encrypted record before the handshake completed")
             message = decode(self._opener.open(head, body))
             if message.__class__ is Broken:
@@ -488,6 +539,8 @@ class Connection:
         if reason == ALERT_ROOM_FULL and type(members) is int and 2 <= members <= 1000:
             text = f"{text} ({members} members)"
         if reason == ALERT_AUTH:
+            if self.state == WAIT_IDENTITY and self.version >= pq.KEM_VERSION:
+                text = pq.FAILED  # our hybrid keys did not open at the peer
             raise AuthenticationError(text)
         if reason == ALERT_NO_SESSION:
             raise SessionGoneError(text)
@@ -503,7 +556,10 @@ class Connection:
         handler = getattr(self, "_on_" + msg.kind)
         handler(msg.fields, events)
         if next_state == CONFIRMED:
-            next_state = WAIT_IDENTITY if self._identity_opener is not None else OPEN
+            if self.version >= pq.KEM_VERSION:
+                next_state = WAIT_KEM_KEY if self.role == hs.HOST else WAIT_KEM_CT
+            else:
+                next_state = WAIT_IDENTITY if self._held_opener is not None else OPEN
         self.state = next_state
 
     def _send_handshake(self, kind: str, **fields: object) -> None:
@@ -519,6 +575,16 @@ class Connection:
             self._queue(alert_frame(ALERT_VERSION))
             raise ProtocolError(_ALERT_TEXT[ALERT_VERSION])
         self.version = version
+        if self._require_pq and version < pq.KEM_VERSION:
+            self._refuse_classical(f"protocol version {version}")
+
+    def _refuse_classical(self, what: str) -> None:
+        """``require_pq`` and a session without the ML-KEM step: ALERT, then fail."""
+        self._queue(alert_frame(ALERT_NOT_PQ))
+        raise NotPostQuantumError(
+            f"the peer's confide does not do post-quantum key exchange ({what}); "
+            "--require-pq refuses it"
+        )
 
     def _ads(self) -> tuple[bytes, bytes]:
         """(own ad, peer ad)."""
@@ -577,11 +643,19 @@ class Connection:
         self._cpace = hs.start_cpace(self.role, self._secret, sid, own_ad, self._rand)
         cpace = self._derive(fields["share"])  # type: ignore[arg-type]
         self._send_handshake("share", share=cpace.public_share, tag=cpace.tag())
+        if self.version >= pq.KEM_VERSION:  # the ML-KEM key, in the same flight
+            self._open_stage(cpace.isk)
+            self._kem_private = pq.decapsulation_key(self._rand)
+            self._kem_key = pq.encapsulation_key(self._kem_private)
+            self.send(KemKey(self._kem_key))
 
     def _on_confirm(self, fields: dict[str, object], events: list[Event]) -> None:
         assert self._cpace is not None
         if not self._cpace.verify(fields["tag"]):  # type: ignore[arg-type]
             raise AuthenticationError("wrong code or password (the host's proof did not match)")
+        if self.version >= pq.KEM_VERSION:  # keyed since the reply: the host's ct comes next
+            self._cpace = None
+            return
         self._open(self._cpace, events)
 
     # -- resume (protocol/resume.py) -------------------------------------
@@ -590,8 +664,14 @@ class Connection:
         self._ticket = rs.ticket_id(self._resume)
         self._nonce = self._rand(hs.NONCE_SIZE)
         self._own_share = rs.ephemeral(self._rand)
+        kem: dict[str, bytes] = {}
+        if self._resume_pq:  # a fresh ML-KEM exchange, as the session's first handshake had
+            self._kem_private = pq.decapsulation_key(self._rand)
+            self._kem_key = kem["kem"] = pq.encapsulation_key(self._kem_private)
+        elif self._require_pq:
+            raise NotPostQuantumError("the session to resume is not post-quantum (--require-pq)")
         self._send_handshake(
-            "resume", ticket=self._ticket, nonce=self._nonce, share=self._own_share.share
+            "resume", ticket=self._ticket, nonce=self._nonce, share=self._own_share.share, **kem
         )
         self.state = WAIT_RESUMED
 
@@ -601,13 +681,27 @@ class Connection:
         if self._resumes is None or secret is None:
             self._queue(alert_frame(ALERT_NO_SESSION))
             raise RefusedError("a resume named no session of ours")
+        ek = fields.get("kem")  # the resume of a version-4 session carries an ML-KEM key
+        if ek is None and self._require_pq:
+            self._refuse_classical("a resume without the ML-KEM exchange")
+        if ek is not None and not isinstance(ek, bytes):
+            raise ProtocolError("handshake resume has a bad 'kem'")
         self._nonce = self._rand(hs.NONCE_SIZE)
         own = rs.ephemeral(self._rand)
-        th = rs.transcript_hash(ticket, nonce_joiner, share_joiner, self._nonce, own.share)
-        keys = rs.derive(secret, rs.shared_secret(own, share_joiner), th)
+        dh = rs.shared_secret(own, share_joiner)
+        kem: dict[str, bytes] = {}
+        if ek is None:
+            th = rs.transcript_hash(ticket, nonce_joiner, share_joiner, self._nonce, own.share)
+        else:
+            ss, kem["kem"] = pq.encapsulate(ek)
+            fields5 = (ticket, nonce_joiner, share_joiner, self._nonce, own.share)
+            th = pq.resume_transcript(fields5, ek, kem["kem"])
+            dh += ss  # ikm = R || dh || ss
+            self.post_quantum = True
+        keys = rs.derive(secret, dh, th)
         self._ticket, self._th, self._resume_keys = ticket, th, keys
         tag = rs.confirm_tag(keys.confirm_host, th)
-        self._send_handshake("resumed", nonce=self._nonce, share=own.share, tag=tag)
+        self._send_handshake("resumed", nonce=self._nonce, share=own.share, tag=tag, **kem)
         self._resumes.offer(ticket, keys.resume)
 
     def _on_proof(self, fields: dict[str, object], events: list[Event]) -> None:
@@ -625,8 +719,18 @@ class Connection:
         nonce_host, share_host, tag = _bin(fields, "nonce", "share", "tag")
         own = self._own_share
         assert own is not None
-        th = rs.transcript_hash(self._ticket, self._nonce, own.share, nonce_host, share_host)
-        keys = rs.derive(self._resume, rs.shared_secret(own, share_host), th)
+        dh = rs.shared_secret(own, share_host)
+        if self._kem_private is None:
+            th = rs.transcript_hash(self._ticket, self._nonce, own.share, nonce_host, share_host)
+        else:
+            ct = fields.get("kem")
+            if not isinstance(ct, bytes):
+                raise ProtocolError("the host's resume lacks the post-quantum exchange")
+            dh += pq.decapsulate(self._kem_private, ct)  # ikm = R || dh || ss
+            fields5 = (self._ticket, self._nonce, own.share, nonce_host, share_host)
+            th = pq.resume_transcript(fields5, self._kem_key, ct)
+            self.post_quantum = True
+        keys = rs.derive(self._resume, dh, th)
         if not rs.tag_matches(keys.confirm_host, th, tag):
             raise AuthenticationError("the host's resume proof did not match")
         self._send_handshake("proof", tag=rs.confirm_tag(keys.confirm_joiner, th))
@@ -647,8 +751,13 @@ class Connection:
         self._resume = b""
         self._own_share = None
         self._resume_keys = None
+        self._kem_private, self._kem_key = None, b""
         self._decoder.max_record = MAX_RECORD
-        events.append(HandshakeComplete((), self.version, resumed=self._ticket))
+        events.append(
+            HandshakeComplete(
+                (), self.version, resumed=self._ticket, post_quantum=self.post_quantum
+            )
+        )
 
     # -- both ----------------------------------------------------------
 
@@ -662,19 +771,12 @@ class Connection:
         return self._cpace
 
     def _open(self, cpace: CPace, events: list[Event]) -> None:
-        keys = keyschedule.derive(cpace.isk, self._sid)
-        if self.role == hs.JOINER:
-            send_key, recv_key = keys.joiner_to_host, keys.host_to_joiner
-        else:
-            send_key, recv_key = keys.host_to_joiner, keys.joiner_to_host
-        self._sealer = Sealer(send_key, self._rekey)
-        opener = Opener(recv_key, self._rekey)
-        self.sas = sas_words(keys.sas)
-        self.resume_key = keys.resume
-        self.file_key = keys.file
+        """CPace confirmed: take the session's keys (version 4: the stage keys first)."""
         self._cpace = None
-        self._secret = b""
-        self._decoder.max_record = MAX_RECORD
+        if self.version >= pq.KEM_VERSION:  # the host: the joiner's ML-KEM key comes next
+            self._open_stage(cpace.isk)
+            return
+        opener = self._install(keyschedule.derive(cpace.isk, self._sid))
         if self.version < ident.IDENTITY_VERSION:
             self._transcript.clear()
             self._opener = opener
@@ -684,9 +786,68 @@ class Connection:
         # the joiner proves only once the host's proof checked (SIGMA-I: a
         # host that is not who it claims never learns the joiner's key).
         # HandshakeComplete waits for the peer's proof.
-        self._identity_opener = opener
+        self._held_opener = opener
         self._th = ident.transcript(*self._transcript)
         self._transcript.clear()
+        if self.role == hs.HOST:
+            self._prove()
+
+    def _install(self, keys: keyschedule.SessionKeys) -> Opener:
+        """Seal with ``keys`` from now on and take their SAS and secrets; their opener."""
+        if self.role == hs.JOINER:
+            send_key, recv_key = keys.joiner_to_host, keys.host_to_joiner
+        else:
+            send_key, recv_key = keys.host_to_joiner, keys.joiner_to_host
+        self._sealer = Sealer(send_key, self._rekey)
+        self.sas = sas_words(keys.sas)
+        self.resume_key = keys.resume
+        self.file_key = keys.file
+        self._secret = b""
+        self._decoder.max_record = MAX_RECORD
+        return Opener(recv_key, self._rekey)
+
+    # -- version 4: the ML-KEM step (protocol/pq.py) ----------------------
+
+    def _open_stage(self, isk: bytes) -> None:
+        """Seal and open the KEM messages under CPace's traffic keys (``pq.stage_keys``)."""
+        joiner_to_host, host_to_joiner = pq.stage_keys(isk, self._sid)
+        if self.role == hs.JOINER:
+            send_key, recv_key = joiner_to_host, host_to_joiner
+        else:
+            send_key, recv_key = host_to_joiner, joiner_to_host
+        self._sealer = Sealer(send_key, self._rekey)
+        self._held_opener = Opener(recv_key, self._rekey)
+        self._isk = isk
+        self._secret = b""
+
+    def _receive_kem(self, head: memoryview, body: memoryview) -> None:
+        """``wait-kem-*``: the peer's KEM message, its first DATA record (under the stage keys)."""
+        opener = self._held_opener
+        assert opener is not None
+        message = decode(opener.open(head, body))
+        if message.__class__ is Broken:
+            self._on_broken(message)
+        if self.role == hs.HOST:
+            if message.__class__ is not KemKey:
+                raise ProtocolError("the peer sent a message before its ML-KEM key")
+            assert isinstance(message, KemKey)
+            ek = message.key
+            ss, ct = pq.encapsulate(ek)
+            self.send(KemCiphertext(ct))  # the last record under the stage keys
+        else:
+            if message.__class__ is not KemCiphertext:
+                raise ProtocolError("the peer sent a message before its ML-KEM ciphertext")
+            assert isinstance(message, KemCiphertext)
+            assert self._kem_private is not None
+            ek, ct = self._kem_key, message.ct
+            ss = pq.decapsulate(self._kem_private, ct)
+        self._th = pq.transcript(self._transcript, ek, ct)
+        self._transcript.clear()
+        keys = pq.derive(self._isk, ss, self._th)
+        self._isk, self._kem_private, self._kem_key = b"", None, b""
+        self._held_opener = self._install(keys)  # the stage keys are dropped here
+        self.post_quantum = True
+        self.state = TRANSITIONS[(self.role, self.state, message.TYPE)]
         if self.role == hs.HOST:
             self._prove()
 
@@ -695,23 +856,42 @@ class Connection:
         own = self._identity
         if own is None:
             own = Ed25519PrivateKey.from_private_bytes(self._rand(ident.KEY_SIZE))
-        self.send(ident.prove(own, self.role, self._th))
+        self.send(ident.prove(own, self.role, self._th, self._signature_label()))
+
+    def _signature_label(self) -> bytes:
+        """What the identity step signs under: version 3's label, or version 4's."""
+        return pq.SIGNATURE_LABEL if self.version >= pq.KEM_VERSION else ident.SIGNATURE_LABEL
 
     def _receive_identity(self, head: memoryview, body: memoryview, events: list[Event]) -> None:
         """``wait-identity``: the peer's first DATA record, which must prove its identity."""
-        opener = self._identity_opener
+        opener = self._held_opener
         assert opener is not None
-        message = decode(opener.open(head, body))
+        try:
+            plain = opener.open(head, body)
+        except DecryptError:
+            if self.version < pq.KEM_VERSION:
+                raise
+            self._sealer = None  # our keys are not the peer's: no Broken, an ALERT
+            self._queue(alert_frame(ALERT_AUTH))
+            raise AuthenticationError(pq.FAILED) from None
+        message = decode(plain)
         if message.__class__ is Broken:
             self._on_broken(message)
         if message.__class__ is not Identity:
             raise ProtocolError("the peer sent a message before proving its identity")
         peer_role = hs.HOST if self.role == hs.JOINER else hs.JOINER
         assert isinstance(message, Identity)
-        self.peer_identity = ident.check(message, peer_role, self._th)
+        self.peer_identity = ident.check(message, peer_role, self._th, self._signature_label())
         if self.role == hs.JOINER:
             self._prove()
         self._th = b""
-        self._opener, self._identity_opener = opener, None
+        self._opener, self._held_opener = opener, None
         self.state = TRANSITIONS[(self.role, WAIT_IDENTITY, Identity.TYPE)]
-        events.append(HandshakeComplete(self.sas, self.version, identity=self.peer_identity))
+        events.append(
+            HandshakeComplete(
+                self.sas,
+                self.version,
+                identity=self.peer_identity,
+                post_quantum=self.post_quantum,
+            )
+        )
