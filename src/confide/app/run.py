@@ -288,7 +288,12 @@ async def join_session(opts: JoinOptions, use: LinkUser) -> int:
                 relay, rendezvous_name(secret), timeout=MEET_WAIT
             )
             return await tcp.resume_over(
-                reader, writer, secret, timeout=attempt, require_pq=opts.require_pq
+                reader,
+                writer,
+                secret,
+                timeout=attempt,
+                require_pq=opts.require_pq,
+                resume_pq=joined.done.post_quantum,
             )
 
         return await _chat(joined, opts, use, via_relay, me)
@@ -305,7 +310,7 @@ async def join_session(opts: JoinOptions, use: LinkUser) -> int:
             require_pq=opts.require_pq,
         )
         address, port = _peer_address(found)
-        redial = _tcp_redial(address, port, attempt, opts.require_pq)
+        redial = _tcp_redial(address, port, attempt, opts.require_pq, found.done.post_quantum)
         return await _chat(found, opts, use, redial, me)
     opts.status(f"connecting to {opts.address}:{opts.port}")
     joined = await tcp.connect(
@@ -317,7 +322,9 @@ async def join_session(opts: JoinOptions, use: LinkUser) -> int:
         identity=private,
         require_pq=opts.require_pq,
     )
-    redial = _tcp_redial(opts.address, opts.port, attempt, opts.require_pq)
+    redial = _tcp_redial(
+        opts.address, opts.port, attempt, opts.require_pq, joined.done.post_quantum
+    )
     return await _chat(joined, opts, use, redial, me)
 
 
@@ -325,9 +332,20 @@ Resume = Callable[[bytes], Awaitable[Established]]
 """One attempt at resuming a session, given its resume secret."""
 
 
-def _tcp_redial(address: str, port: int, timeout: float, require_pq: bool) -> Resume:
+def _tcp_redial(
+    address: str, port: int, timeout: float, require_pq: bool, post_quantum: bool
+) -> Resume:
+    """One resume over TCP; a post-quantum session's resume mixes in ML-KEM too."""
+
     async def redial(secret: bytes) -> Established:
-        return await tcp.resume(address, port, secret, timeout=timeout, require_pq=require_pq)
+        return await tcp.resume(
+            address,
+            port,
+            secret,
+            timeout=timeout,
+            require_pq=require_pq,
+            resume_pq=post_quantum,
+        )
 
     return redial
 

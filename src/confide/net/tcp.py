@@ -101,8 +101,12 @@ async def resume(
     timeout: float = CONNECT_TIMEOUT,
     rand: RandomBytes = secrets.token_bytes,
     require_pq: bool = False,
+    resume_pq: bool = False,
 ) -> Established:
     """Connect to a host again and resume the session of ``secret`` (its resume secret).
+
+    ``resume_pq``: the session was post-quantum (version 4), so the resume mixes
+    in a fresh ML-KEM exchange too (and the host must answer it).
 
     The result's ``channel.conn.resume_key`` is the next secret; ``done.resumed``
     the ticket used. A host that no longer has the session refuses it
@@ -110,7 +114,13 @@ async def resume(
     """
     reader, writer = await _dial(address, port, timeout)
     return await resume_over(
-        reader, writer, secret, timeout=timeout, rand=rand, require_pq=require_pq
+        reader,
+        writer,
+        secret,
+        timeout=timeout,
+        rand=rand,
+        require_pq=require_pq,
+        resume_pq=resume_pq,
     )
 
 
@@ -201,9 +211,13 @@ async def resume_over(
     timeout: float = CONNECT_TIMEOUT,
     rand: RandomBytes = secrets.token_bytes,
     require_pq: bool = False,
+    resume_pq: bool = False,
 ) -> Established:
-    """Run the joiner's resume handshake over any connected stream pair (TCP, relay)."""
-    conn = Connection(JOINER, b"", rand, resume=secret, require_pq=require_pq)
+    """Run the joiner's resume handshake over any connected stream pair (TCP, relay).
+
+    ``resume_pq``: the session is post-quantum, and so is its resume (``resume``).
+    """
+    conn = Connection(JOINER, b"", rand, resume=secret, require_pq=require_pq, resume_pq=resume_pq)
     channel = Channel(conn, reader, writer)
     try:
         done = await channel.handshake(timeout)
