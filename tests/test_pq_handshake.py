@@ -7,7 +7,7 @@ ride sealed under the CPace (stage) keys: a tampered, malformed, missing or
 wrong one fails the session with one ``ConfideError``, and the peer is told
 (a sealed ``Broken``, or an ALERT where the peer can no longer open ours).
 Records are crafted under the stage keys with ``pq.stage_keys`` and the ISK
-the joiner holds between its share and the host's ciphertext.
+the joiner's ``KemStep`` holds between its share and the host's ciphertext.
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ def to_the_share() -> tuple[Connection, Connection, bytes, bytes]:
 
 def stage_sealer(joiner: Connection, role: str) -> Sealer:
     """A fresh sealer of ``role``'s stage key (record 0), from the ISK the joiner holds."""
-    joiner_to_host, host_to_joiner = pq.stage_keys(joiner._isk, joiner._sid)
+    assert joiner._kem is not None
+    joiner_to_host, host_to_joiner = pq.stage_keys(joiner._kem.isk, joiner._sid)
     return Sealer(joiner_to_host if role == hs.JOINER else host_to_joiner, joiner._rekey)
 
 
@@ -163,7 +164,8 @@ def test_the_kem_step_costs_no_round_trip() -> None:
 
 def test_the_kem_messages_have_their_sizes_and_travel_sealed() -> None:
     joiner, host, share, kem_key = to_the_share()
-    ek = joiner._kem_key
+    assert joiner._kem is not None
+    ek = joiner._kem.ek
     assert len(ek) == pq.EK_SIZE
     assert ek not in share + kem_key  # sealed under the CPace keys
     host.receive_data(share + kem_key)
@@ -179,9 +181,7 @@ def test_the_stage_secrets_are_gone_once_the_hybrid_keys_exist() -> None:
     joiner, host = pair()
     run(joiner, host)
     for side in (joiner, host):
-        assert side._isk == b""
-        assert side._kem_private is None
-        assert side._kem_key == b""
+        assert side._kem is None  # the ISK and the ML-KEM private key with it
         assert side._held_opener is None
 
 
@@ -194,7 +194,8 @@ def test_the_joiner_draws_the_ml_kem_seed_after_its_cpace_scalar() -> None:
     joiner.start()
     host.receive_data(joiner.data_to_send())
     joiner.receive_data(host.data_to_send())
-    assert joiner._kem_key == pq.encapsulation_key(pq.decapsulation_key(lambda n: seed))
+    assert joiner._kem is not None
+    assert joiner._kem.ek == pq.encapsulation_key(pq.decapsulation_key(lambda n: seed))
     host.receive_data(joiner.data_to_send())
     joiner.receive_data(host.data_to_send())
     assert not stream

@@ -68,10 +68,8 @@ from __future__ import annotations
 import contextlib
 from typing import Protocol
 
-import msgpack
 from cpace import CPace, CPaceError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
 
 from confide.errors import (
     AuthenticationError,
@@ -81,12 +79,27 @@ from confide.errors import (
     NotPostQuantumError,
     ProtocolError,
     RefusedError,
-    SessionGoneError,
 )
 from confide.protocol import handshake as hs
 from confide.protocol import identity as ident
 from confide.protocol import keyschedule, pq
 from confide.protocol import resume as rs
+from confide.protocol.alerts import (
+    ALERT_AUTH,
+    ALERT_BUSY,
+    ALERT_NO_GUESSES,
+    ALERT_NO_SESSION,
+    ALERT_NOT_PQ,
+    ALERT_PROTOCOL,
+    ALERT_ROOM_FULL,
+    ALERT_TEXT,
+    ALERT_TIMEOUT,
+    ALERT_UNKNOWN_ROOM,
+    ALERT_VERSION,
+    alert_error,
+    alert_frame,
+    printable,
+)
 from confide.protocol.events import Event, HandshakeComplete, MessageReceived
 from confide.protocol.framing import MAX_RECORD, FrameDecoder, encode_frame
 from confide.protocol.framing import PREFIX as FRAME_PREFIX
@@ -112,7 +125,26 @@ from confide.protocol.records import (
     plain_record,
     split_record,
 )
+from confide.protocol.resume import opens_with_resume
 from confide.protocol.sas import sas_words
+
+__all__ = [  # the alerts' names are re-exported: the layers above take them from here
+    "ALERT_AUTH",
+    "ALERT_BUSY",
+    "ALERT_NOT_PQ",
+    "ALERT_NO_GUESSES",
+    "ALERT_NO_SESSION",
+    "ALERT_PROTOCOL",
+    "ALERT_ROOM_FULL",
+    "ALERT_TIMEOUT",
+    "ALERT_UNKNOWN_ROOM",
+    "ALERT_VERSION",
+    "Connection",
+    "Guesses",
+    "Resumes",
+    "alert_frame",
+    "opens_with_resume",
+]
 
 _new = object.__new__
 _put_message = vars(MessageReceived)["message"].__set__
@@ -149,32 +181,6 @@ _PEER_OPENS_OUR_BROKEN = (OPEN, WAIT_IDENTITY, WAIT_KEM_KEY)
 there. (A joiner in ``wait-kem-ct`` seals under stage keys its host has dropped
 already: it answers with a plaintext ALERT instead.)"""
 
-# ALERT reasons, sent in the clear before keys exist.
-ALERT_AUTH = "auth-failed"
-ALERT_ROOM_FULL = "room-full"
-ALERT_UNKNOWN_ROOM = "unknown-room"
-ALERT_VERSION = "no-common-version"
-ALERT_TIMEOUT = "timeout"
-ALERT_PROTOCOL = "protocol-error"
-ALERT_BUSY = "busy"
-ALERT_NO_GUESSES = "no-guesses"
-ALERT_NO_SESSION = "no-session"
-ALERT_NOT_PQ = "not-post-quantum"
-_ALERT_TEXT = {
-    ALERT_PROTOCOL: "the peer could not make sense of our handshake",
-    ALERT_AUTH: "wrong code or password",
-    ALERT_ROOM_FULL: "room full",
-    ALERT_UNKNOWN_ROOM: "no such room here (check the code's number)",
-    ALERT_VERSION: "the peer speaks no protocol version we know",
-    ALERT_TIMEOUT: "the peer gave up waiting for the handshake",
-    ALERT_BUSY: "the host is busy with other join attempts; try again in a few seconds",
-    ALERT_NO_GUESSES: "the host takes no more guesses at this code or password "
-    "(too many failed joins); ask the host for a new one",
-    ALERT_NO_SESSION: "the host has no such session (it ended, or this ticket was already used)",
-    ALERT_NOT_PQ: "the peer requires post-quantum key exchange (--require-pq), "
-    "and this connection did not offer it",
-}
-
 
 class Guesses(Protocol):
     """A host's guess budget, asked at the two moments a guess matters."""
@@ -203,42 +209,6 @@ class Resumes(Protocol):
     def offer(self, ticket: bytes, new_secret: bytes) -> None:
         """The host answered ``ticket``: ``new_secret`` is now valid as a pending ticket."""
         ...
-
-
-def opens_with_resume(data: bytes) -> bool | None:
-    """Whether a connection's first bytes start a resume (``None``: too few bytes to tell).
-
-    A host reads this far before it decides how to serve a connection (a
-    full room still takes a resume). Anything that is not a well-formed
-    ``resume`` record is ``False``: the ordinary handshake then reports it.
-    """
-    decoder = FrameDecoder(hs.MAX_HANDSHAKE_RECORD)
-    try:
-        decoder.add(data)
-        record = decoder.next_record()
-        if record is None:
-            return None
-        rtype, _, body = split_record(record)
-        return rtype == HANDSHAKE and hs.decode_handshake(body, SCHEMAS).kind == "resume"
-    except ConfideError:
-        return False
-
-
-def _printable(text: str, limit: int = 200) -> str:
-    """``text`` without control characters, at most ``limit`` characters (a peer's words)."""
-    return "".join(c for c in text if c.isprintable())[:limit]
-
-
-def alert_frame(reason: str, *, members: int | None = None) -> bytes:
-    """A framed ALERT record; the I/O layer sends it to refuse a connection.
-
-    ``members``: with ``room-full``, the room's limit (the joiner names it).
-    """
-    fields: dict[str, object] = {"reason": reason}
-    if members is not None:
-        fields["members"] = members
-    body: bytes = msgpack.packb(fields, use_bin_type=True)
-    return encode_frame(plain_record(ALERT, body))
 
 
 def _bin(fields: dict[str, object], *names: str) -> list[bytes]:
@@ -298,9 +268,7 @@ class Connection:
         self._resume_pq = resume_pq
         self.post_quantum = False
         """Whether the session's keys also rest on ML-KEM-768 (version 4, or its resume)."""
-        self._kem_private: MLKEM768PrivateKey | None = None  # the joiner's, for one exchange
-        self._kem_key = b""  # the joiner's ek, for pq.transcript
-        self._isk = b""  # CPace's ISK, between confirmation and the KEM step (version 4)
+        self._kem: pq.KemStep | None = None  # version 4, until the hybrid keys exist
         self.peer_identity = b""
         self._ticket = b""
         self._own_share: rs.Ephemeral | None = None
@@ -441,7 +409,7 @@ class Connection:
             self._queue(alert_frame(ALERT_PROTOCOL))
         if keyed and not self._peer_broke:
             with contextlib.suppress(ConfideError):
-                self._queue(self.seal(encode(Broken(_printable(str(exc))))))
+                self._queue(self.seal(encode(Broken(printable(str(exc))))))
                 self.sent_broken = True
         self.state = FAILED
         self._error = exc
@@ -520,31 +488,16 @@ class Connection:
         assert isinstance(message, Broken)
         self._peer_broke = True
         raise ProtocolError(
-            f"the peer could not open what we sent ({_printable(message.reason)}): "
+            f"the peer could not open what we sent ({printable(message.reason)}): "
             "tampered with on the way, or a broken peer"
         )
 
     def _receive_alert(self, body: bytes | memoryview) -> None:
         if self.state == OPEN:
             raise ProtocolError("plaintext alert after the handshake")
-        try:
-            decoded = msgpack.unpackb(body, raw=False)
-        except Exception:
-            decoded = None
-        reason = decoded.get("reason") if isinstance(decoded, dict) else None
-        if not isinstance(reason, str):
-            reason = ""
-        text = _ALERT_TEXT.get(reason, "the peer refused the connection")
-        members = decoded.get("members") if isinstance(decoded, dict) else None
-        if reason == ALERT_ROOM_FULL and type(members) is int and 2 <= members <= 1000:
-            text = f"{text} ({members} members)"
-        if reason == ALERT_AUTH:
-            if self.state == WAIT_IDENTITY and self.version >= pq.KEM_VERSION:
-                text = pq.FAILED  # our hybrid keys did not open at the peer
-            raise AuthenticationError(text)
-        if reason == ALERT_NO_SESSION:
-            raise SessionGoneError(text)
-        raise RefusedError(text)
+        # a version-4 peer that could not open our first hybrid record says auth-failed
+        mismatch = self.state == WAIT_IDENTITY and self.version >= pq.KEM_VERSION
+        raise alert_error(body, auth_text=pq.FAILED if mismatch else "")
 
     def _receive_handshake(self, body: bytes | memoryview, events: list[Event]) -> None:
         msg = hs.decode_handshake(body, SCHEMAS)
@@ -573,7 +526,7 @@ class Connection:
         version = hs.choose_version(self._versions, self._peer_versions)
         if version is None:
             self._queue(alert_frame(ALERT_VERSION))
-            raise ProtocolError(_ALERT_TEXT[ALERT_VERSION])
+            raise ProtocolError(ALERT_TEXT[ALERT_VERSION])
         self.version = version
         if self._require_pq and version < pq.KEM_VERSION:
             self._refuse_classical(f"protocol version {version}")
@@ -644,10 +597,8 @@ class Connection:
         cpace = self._derive(fields["share"])  # type: ignore[arg-type]
         self._send_handshake("share", share=cpace.public_share, tag=cpace.tag())
         if self.version >= pq.KEM_VERSION:  # the ML-KEM key, in the same flight
-            self._open_stage(cpace.isk)
-            self._kem_private = pq.decapsulation_key(self._rand)
-            self._kem_key = pq.encapsulation_key(self._kem_private)
-            self.send(KemKey(self._kem_key))
+            kem = self._open_stage(cpace.isk)
+            self.send(KemKey(kem.offer(self._rand)))
 
     def _on_confirm(self, fields: dict[str, object], events: list[Event]) -> None:
         assert self._cpace is not None
@@ -666,8 +617,8 @@ class Connection:
         self._own_share = rs.ephemeral(self._rand)
         kem: dict[str, bytes] = {}
         if self._resume_pq:  # a fresh ML-KEM exchange, as the session's first handshake had
-            self._kem_private = pq.decapsulation_key(self._rand)
-            self._kem_key = kem["kem"] = pq.encapsulation_key(self._kem_private)
+            self._kem = pq.KemStep(self.role)
+            kem["kem"] = self._kem.offer(self._rand)
         elif self._require_pq:
             raise NotPostQuantumError("the session to resume is not post-quantum (--require-pq)")
         self._send_handshake(
@@ -720,15 +671,15 @@ class Connection:
         own = self._own_share
         assert own is not None
         dh = rs.shared_secret(own, share_host)
-        if self._kem_private is None:
+        if self._kem is None:
             th = rs.transcript_hash(self._ticket, self._nonce, own.share, nonce_host, share_host)
         else:
             ct = fields.get("kem")
             if not isinstance(ct, bytes):
                 raise ProtocolError("the host's resume lacks the post-quantum exchange")
-            dh += pq.decapsulate(self._kem_private, ct)  # ikm = R || dh || ss
+            dh += self._kem.open(ct)  # ikm = R || dh || ss
             fields5 = (self._ticket, self._nonce, own.share, nonce_host, share_host)
-            th = pq.resume_transcript(fields5, self._kem_key, ct)
+            th = pq.resume_transcript(fields5, self._kem.ek, ct)
             self.post_quantum = True
         keys = rs.derive(self._resume, dh, th)
         if not rs.tag_matches(keys.confirm_host, th, tag):
@@ -751,7 +702,7 @@ class Connection:
         self._resume = b""
         self._own_share = None
         self._resume_keys = None
-        self._kem_private, self._kem_key = None, b""
+        self._kem = None
         self._decoder.max_record = MAX_RECORD
         events.append(
             HandshakeComplete(
@@ -808,7 +759,7 @@ class Connection:
 
     # -- version 4: the ML-KEM step (protocol/pq.py) ----------------------
 
-    def _open_stage(self, isk: bytes) -> None:
+    def _open_stage(self, isk: bytes) -> pq.KemStep:
         """Seal and open the KEM messages under CPace's traffic keys (``pq.stage_keys``)."""
         joiner_to_host, host_to_joiner = pq.stage_keys(isk, self._sid)
         if self.role == hs.JOINER:
@@ -817,34 +768,23 @@ class Connection:
             send_key, recv_key = host_to_joiner, joiner_to_host
         self._sealer = Sealer(send_key, self._rekey)
         self._held_opener = Opener(recv_key, self._rekey)
-        self._isk = isk
+        self._kem = pq.KemStep(self.role, isk)
         self._secret = b""
+        return self._kem
 
     def _receive_kem(self, head: memoryview, body: memoryview) -> None:
         """``wait-kem-*``: the peer's KEM message, its first DATA record (under the stage keys)."""
-        opener = self._held_opener
+        opener, kem = self._held_opener, self._kem
         assert opener is not None
+        assert kem is not None
         message = decode(opener.open(head, body))
         if message.__class__ is Broken:
             self._on_broken(message)
-        if self.role == hs.HOST:
-            if message.__class__ is not KemKey:
-                raise ProtocolError("the peer sent a message before its ML-KEM key")
-            assert isinstance(message, KemKey)
-            ek = message.key
-            ss, ct = pq.encapsulate(ek)
-            self.send(KemCiphertext(ct))  # the last record under the stage keys
-        else:
-            if message.__class__ is not KemCiphertext:
-                raise ProtocolError("the peer sent a message before its ML-KEM ciphertext")
-            assert isinstance(message, KemCiphertext)
-            assert self._kem_private is not None
-            ek, ct = self._kem_key, message.ct
-            ss = pq.decapsulate(self._kem_private, ct)
-        self._th = pq.transcript(self._transcript, ek, ct)
+        answer, self._th, keys = kem.complete(message, self._transcript)
+        if answer is not None:
+            self.send(answer)  # the host's ciphertext: the last record under the stage keys
         self._transcript.clear()
-        keys = pq.derive(self._isk, ss, self._th)
-        self._isk, self._kem_private, self._kem_key = b"", None, b""
+        self._kem = None
         self._held_opener = self._install(keys)  # the stage keys are dropped here
         self.post_quantum = True
         self.state = TRANSITIONS[(self.role, self.state, message.TYPE)]

@@ -39,7 +39,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
 from confide.errors import ProtocolError
 from confide.protocol import keyschedule as ks
-from confide.protocol.handshake import RandomBytes, lv
+from confide.protocol.handshake import HOST, RandomBytes, lv
+from confide.protocol.messages import KemCiphertext, KemKey, Message
 
 KEM_VERSION = 4
 """The lowest protocol version whose sessions run the ML-KEM step."""
@@ -132,3 +133,62 @@ def resume_transcript(fields: Sequence[bytes], ek: bytes, ct: bytes) -> bytes:
     follow them, under ``"confide/4 resume"``.
     """
     return hashlib.sha256(RESUME_TRANSCRIPT_LABEL + lv(*fields, ek, ct)).digest()
+
+
+class KemStep:
+    """One side's ML-KEM exchange in one handshake, from CPace's ISK to the hybrid keys.
+
+    A joiner ``offer``s a fresh key (its first handshake, or a resume); a
+    host takes it in ``complete`` and answers with its ciphertext; the
+    joiner then ``complete``s with that ciphertext. ``complete`` checks the
+    peer's message and forgets the ISK and the private key.
+    """
+
+    __slots__ = ("ek", "isk", "private", "role")
+
+    def __init__(self, role: str, isk: bytes = b"") -> None:
+        """``role`` is ``"joiner"`` or ``"host"``; ``isk`` is CPace's (empty in a resume)."""
+        self.role = role
+        self.isk = isk
+        self.private: MLKEM768PrivateKey | None = None
+        self.ek = b""
+
+    def offer(self, rand: RandomBytes) -> bytes:
+        """Joiner: a fresh key pair from ``rand``; its encapsulation key ``ek`` to send."""
+        self.private = decapsulation_key(rand)
+        self.ek = encapsulation_key(self.private)
+        return self.ek
+
+    def open(self, ct: bytes) -> bytes:
+        """Joiner: ``ss`` of the host's ``ct`` (``ProtocolError`` for a wrong length)."""
+        assert self.private is not None
+        ss = decapsulate(self.private, ct)
+        self.private = None
+        return ss
+
+    def complete(
+        self, message: Message, records: Sequence[bytes]
+    ) -> tuple[KemCiphertext | None, bytes, ks.SessionKeys]:
+        """The peer's KEM message: (our answer, the host's ciphertext or None; th4; the keys).
+
+        ``records`` are the four CPace record bodies. ``ProtocolError`` if
+        ``message`` is not the KEM message this side waits for, or is malformed.
+        """
+        answer = None
+        if self.role == HOST:
+            if message.__class__ is not KemKey:
+                raise ProtocolError("the peer sent a message before its ML-KEM key")
+            assert isinstance(message, KemKey)
+            ek = message.key
+            ss, ct = encapsulate(ek)
+            answer = KemCiphertext(ct)
+        else:
+            if message.__class__ is not KemCiphertext:
+                raise ProtocolError("the peer sent a message before its ML-KEM ciphertext")
+            assert isinstance(message, KemCiphertext)
+            ek, ct = self.ek, message.ct
+            ss = self.open(ct)
+        th4 = transcript(records, ek, ct)
+        keys = derive(self.isk, ss, th4)
+        self.isk, self.ek = b"", b""
+        return answer, th4, keys
