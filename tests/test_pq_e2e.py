@@ -98,6 +98,18 @@ def test_require_pq_refuses_an_older_host_with_one_line_and_exit_4(confide: Laun
     assert not confide.tracebacks()
 
 
+def test_require_pq_in_the_config_file_refuses_an_older_host_too(
+    confide: Launcher, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("require_pq = true\n")
+    host = confide.host("--name", "alice", command=OLDER)
+    bob = confide.join(host, "--name", "bob", env={"CONFIDE_CONFIG": str(config)})
+    assert bob.wait() == EXIT_CONNECT
+    assert bob.err_lines[-1] == f"confide: {REFUSED}"
+    assert not confide.tracebacks()
+
+
 def test_a_host_with_require_pq_refuses_an_older_joiner_and_waits_for_the_next(
     confide: Launcher,
 ) -> None:
