@@ -29,6 +29,14 @@ unreadable key file ends it there, in one line, before anything connects).
 The key goes to every handshake the host or the joiner runs, by whichever
 path; the key the peer proved goes to the session with the contacts
 (``SessionSpec.peer_key``, ``NewMember.key``, ``Meeting``).
+
+Post-quantum keys (protocol version 4): ``require_pq`` (``--require-pq``)
+goes to every handshake in the same way; whether a session is post-quantum
+goes to its session (``post_quantum`` of ``SessionSpec``, ``NewMember`` and
+``Meeting``, which say ``not post-quantum`` otherwise), and a joiner's
+redials pass it on as ``resume_pq``, so the resume of a post-quantum session
+mixes in a fresh ML-KEM exchange too. ``confide send`` serves one receiver,
+so a refused one ends it (``pq_refusal_ends``: exit 4).
 """
 
 from __future__ import annotations
