@@ -41,9 +41,10 @@ exchange in the flights CPace already has, sealed under CPace's traffic keys
 (from the ISK and the ML-KEM secret), drop the stage keys, and run the
 identity step under the hybrid keys, signing ``pq.transcript``. The stage
 opener, like the identity opener, is held back (``_held_opener``) while the
-hot path's is unset. A host's identity record that does not open under the
-hybrid keys means the two sides derived different keys: ``AuthenticationError``
-(``pq.FAILED``) and ALERT ``auth-failed``, never a ``Broken``. With
+hot path's is unset. A host's identity record that does not open at the
+joiner under the hybrid keys means the two sides derived different keys:
+``AuthenticationError`` (``pq.FAILED``) and ALERT ``auth-failed``, never a
+``Broken``; the host then reports the same. With
 ``require_pq`` a side that negotiates a version below 4 (or a resume without
 the ML-KEM exchange) fails with ``NotPostQuantumError`` and sends ALERT
 ``not-post-quantum``.
@@ -809,7 +810,10 @@ class Connection:
         try:
             plain = opener.open(head, body)
         except DecryptError:
-            if self.version < pq.KEM_VERSION:
+            # the host's Identity is the first record under the hybrid keys: not opening it
+            # means our ss is not the host's (implicit rejection). The host's view of the
+            # joiner's Identity is an ordinary record: the joiner checked the keys first.
+            if self.version < pq.KEM_VERSION or self.role == hs.HOST:
                 raise
             self._sealer = None  # our keys are not the peer's: no Broken, an ALERT
             self._queue(alert_frame(ALERT_AUTH))
