@@ -409,3 +409,15 @@ def test_the_honest_flight_passes_the_same_path() -> None:
     assert done.post_quantum
     host.receive_data(joiner.data_to_send())
     assert joiner.state == host.state == OPEN
+
+
+def test_a_tampered_joiner_identity_is_a_failed_record_at_the_host_not_a_key_mismatch() -> None:
+    """The joiner checked the hybrid keys before it sealed its Identity: at the host a
+    record that does not open is tampering (DecryptError, a sealed Broken back)."""
+    joiner, host, flight = to_the_ciphertext()
+    joiner.receive_data(b"".join(flight))
+    (identity,) = records(joiner.data_to_send())
+    with pytest.raises(ProtocolError, match="failed authentication"):
+        host.receive_data(flip(encode_frame(identity), 50))
+    with pytest.raises(ProtocolError, match="could not open what we sent"):
+        joiner.receive_data(host.data_to_send())

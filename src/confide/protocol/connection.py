@@ -34,19 +34,15 @@ fails the connection (the peer gets ``Broken``). A session with
 incoming DATA record of ``wait-identity`` takes the slow path of
 ``_receive_record``: the hot path's opener is installed only once open.
 
-Version 4 (``protocol/pq.py``, docs/PROTOCOL.md §14) adds an ML-KEM-768
-exchange in the flights CPace already has, sealed under CPace's traffic keys
-(the *stage* keys): the joiner's ``KemKey`` follows its share, the host's
-``KemCiphertext`` its confirm. Both sides then switch to the hybrid keys
-(from the ISK and the ML-KEM secret), drop the stage keys, and run the
-identity step under the hybrid keys, signing ``pq.transcript``. The stage
-opener, like the identity opener, is held back (``_held_opener``) while the
-hot path's is unset. A host's identity record that does not open under the
-hybrid keys means the two sides derived different keys: ``AuthenticationError``
-(``pq.FAILED``) and ALERT ``auth-failed``, never a ``Broken``. With
-``require_pq`` a side that negotiates a version below 4 (or a resume without
-the ML-KEM exchange) fails with ``NotPostQuantumError`` and sends ALERT
-``not-post-quantum``.
+Version 4 (``pq.py``, docs/PROTOCOL.md §14) runs ML-KEM-768 in the same
+flights, sealed under CPace's traffic keys (``pq.KemStep`` holds that
+stage): the joiner's ``KemKey`` rides behind its share, the host's
+``KemCiphertext`` behind its confirm; then both switch to the hybrid keys
+and run the identity step under them. The held-back opener of these steps
+is ``_held_opener``. A host ``Identity`` that does not open at the joiner is
+a key mismatch (``pq.FAILED``: ``AuthenticationError``, ALERT
+``auth-failed``). ``require_pq`` turns a version below 4, or a resume
+without ML-KEM, into ``NotPostQuantumError`` (ALERT ``not-post-quantum``).
 
 A host may be given ``guesses`` (``Guesses``; ``app.guesses.Attempt`` is the
 real one): then the nameplate and secret are read when the hello arrives, one
@@ -55,7 +51,8 @@ guess is spent just before the host sends its share (refused with ALERT
 ``guesses.answers()`` still holds when the joiner's share arrives.
 
 A joiner given ``resume=R`` resumes a session (version 2 or later) instead of running
-CPace (``protocol/resume.py``). A host given ``resumes`` (``Resumes``;
+CPace: the steps are ``resuming.ResumeSteps``, mixed in here, and their pure
+part is ``resume.py``. A host given ``resumes`` (``Resumes``;
 ``net.resumes.ResumeBook`` is the real one) also takes a ``resume`` in
 place of a hello: no guess is spent; an unknown ticket gets ALERT
 ``no-session``, a wrong proof ALERT ``auth-failed``. After a resume,
@@ -126,6 +123,7 @@ from confide.protocol.records import (
     split_record,
 )
 from confide.protocol.resume import opens_with_resume
+from confide.protocol.resuming import WAIT_PROOF, WAIT_RESUMED, Resumes, ResumeSteps
 from confide.protocol.sas import sas_words
 
 __all__ = [  # the alerts' names are re-exported: the layers above take them from here
@@ -152,7 +150,6 @@ _put_message = vars(MessageReceived)["message"].__set__
 
 START, WAIT_REPLY, WAIT_CONFIRM = "start", "wait-reply", "wait-confirm"
 WAIT_HELLO, WAIT_SHARE = "wait-hello", "wait-share"
-WAIT_RESUMED, WAIT_PROOF = "wait-resumed", "wait-proof"
 CONFIRMED, WAIT_IDENTITY = "confirmed", "wait-identity"
 WAIT_KEM_KEY, WAIT_KEM_CT = "wait-kem-key", "wait-kem-ct"
 OPEN, FAILED = "open", "failed"
@@ -199,26 +196,7 @@ class Guesses(Protocol):
         ...
 
 
-class Resumes(Protocol):
-    """A host's resumable sessions, by ticket (``net.resumes.ResumeBook``)."""
-
-    def lookup(self, ticket: bytes) -> bytes | None:
-        """The resume secret ``ticket`` names, or ``None`` if it names none now."""
-        ...
-
-    def offer(self, ticket: bytes, new_secret: bytes) -> None:
-        """The host answered ``ticket``: ``new_secret`` is now valid as a pending ticket."""
-        ...
-
-
-def _bin(fields: dict[str, object], *names: str) -> list[bytes]:
-    """Byte-string fields of a record ``decode_handshake`` already checked."""
-    values = [fields[name] for name in names]
-    assert all(isinstance(v, bytes) for v in values)
-    return values  # type: ignore[return-value]
-
-
-class Connection:
+class Connection(ResumeSteps):
     """One side of one secure channel, from first byte to close."""
 
     def __init__(
@@ -609,107 +587,6 @@ class Connection:
             return
         self._open(self._cpace, events)
 
-    # -- resume (protocol/resume.py) -------------------------------------
-
-    def _start_resume(self) -> None:
-        self._ticket = rs.ticket_id(self._resume)
-        self._nonce = self._rand(hs.NONCE_SIZE)
-        self._own_share = rs.ephemeral(self._rand)
-        kem: dict[str, bytes] = {}
-        if self._resume_pq:  # a fresh ML-KEM exchange, as the session's first handshake had
-            self._kem = pq.KemStep(self.role)
-            kem["kem"] = self._kem.offer(self._rand)
-        elif self._require_pq:
-            raise NotPostQuantumError("the session to resume is not post-quantum (--require-pq)")
-        self._send_handshake(
-            "resume", ticket=self._ticket, nonce=self._nonce, share=self._own_share.share, **kem
-        )
-        self.state = WAIT_RESUMED
-
-    def _on_resume(self, fields: dict[str, object], events: list[Event]) -> None:
-        ticket, nonce_joiner, share_joiner = _bin(fields, "ticket", "nonce", "share")
-        secret = self._resumes.lookup(ticket) if self._resumes is not None else None
-        if self._resumes is None or secret is None:
-            self._queue(alert_frame(ALERT_NO_SESSION))
-            raise RefusedError("a resume named no session of ours")
-        ek = fields.get("kem")  # the resume of a version-4 session carries an ML-KEM key
-        if ek is None and self._require_pq:
-            self._refuse_classical("a resume without the ML-KEM exchange")
-        if ek is not None and not isinstance(ek, bytes):
-            raise ProtocolError("handshake resume has a bad 'kem'")
-        self._nonce = self._rand(hs.NONCE_SIZE)
-        own = rs.ephemeral(self._rand)
-        dh = rs.shared_secret(own, share_joiner)
-        kem: dict[str, bytes] = {}
-        if ek is None:
-            th = rs.transcript_hash(ticket, nonce_joiner, share_joiner, self._nonce, own.share)
-        else:
-            ss, kem["kem"] = pq.encapsulate(ek)
-            fields5 = (ticket, nonce_joiner, share_joiner, self._nonce, own.share)
-            th = pq.resume_transcript(fields5, ek, kem["kem"])
-            dh += ss  # ikm = R || dh || ss
-            self.post_quantum = True
-        keys = rs.derive(secret, dh, th)
-        self._ticket, self._th, self._resume_keys = ticket, th, keys
-        tag = rs.confirm_tag(keys.confirm_host, th)
-        self._send_handshake("resumed", nonce=self._nonce, share=own.share, tag=tag, **kem)
-        self._resumes.offer(ticket, keys.resume)
-
-    def _on_proof(self, fields: dict[str, object], events: list[Event]) -> None:
-        (tag,) = _bin(fields, "tag")
-        assert self._resume_keys is not None
-        if not rs.tag_matches(self._resume_keys.confirm_joiner, self._th, tag):
-            self._resume_keys = None
-            self._queue(alert_frame(ALERT_AUTH))
-            raise AuthenticationError(
-                "a resume's proof did not match (a stolen or replayed ticket?)"
-            )
-        self._open_resumed(events)
-
-    def _on_resumed(self, fields: dict[str, object], events: list[Event]) -> None:
-        nonce_host, share_host, tag = _bin(fields, "nonce", "share", "tag")
-        own = self._own_share
-        assert own is not None
-        dh = rs.shared_secret(own, share_host)
-        if self._kem is None:
-            th = rs.transcript_hash(self._ticket, self._nonce, own.share, nonce_host, share_host)
-        else:
-            ct = fields.get("kem")
-            if not isinstance(ct, bytes):
-                raise ProtocolError("the host's resume lacks the post-quantum exchange")
-            dh += self._kem.open(ct)  # ikm = R || dh || ss
-            fields5 = (self._ticket, self._nonce, own.share, nonce_host, share_host)
-            th = pq.resume_transcript(fields5, self._kem.ek, ct)
-            self.post_quantum = True
-        keys = rs.derive(self._resume, dh, th)
-        if not rs.tag_matches(keys.confirm_host, th, tag):
-            raise AuthenticationError("the host's resume proof did not match")
-        self._send_handshake("proof", tag=rs.confirm_tag(keys.confirm_joiner, th))
-        self._th, self._resume_keys = th, keys
-        self._open_resumed(events)
-
-    def _open_resumed(self, events: list[Event]) -> None:
-        keys = self._resume_keys
-        assert keys is not None
-        if self.role == hs.JOINER:
-            send_key, recv_key = keys.joiner_to_host, keys.host_to_joiner
-        else:
-            send_key, recv_key = keys.host_to_joiner, keys.joiner_to_host
-        self._sealer = Sealer(send_key, self._rekey)
-        self._opener = Opener(recv_key, self._rekey)
-        self.version = rs.RESUME_VERSION
-        self.resume_key = keys.resume
-        self._resume = b""
-        self._own_share = None
-        self._resume_keys = None
-        self._kem = None
-        self._decoder.max_record = MAX_RECORD
-        events.append(
-            HandshakeComplete(
-                (), self.version, resumed=self._ticket, post_quantum=self.post_quantum
-            )
-        )
-
     # -- both ----------------------------------------------------------
 
     def _derive(self, peer_share: bytes) -> CPace:
@@ -809,7 +686,10 @@ class Connection:
         try:
             plain = opener.open(head, body)
         except DecryptError:
-            if self.version < pq.KEM_VERSION:
+            # the host's Identity is the first record under the hybrid keys: not opening it
+            # means our ss is not the host's (implicit rejection). The host's view of the
+            # joiner's Identity is an ordinary record: the joiner checked the keys first.
+            if self.version < pq.KEM_VERSION or self.role == hs.HOST:
                 raise
             self._sealer = None  # our keys are not the peer's: no Broken, an ALERT
             self._queue(alert_frame(ALERT_AUTH))
