@@ -79,7 +79,8 @@ async def join(host: Host, port: int, secret: Secret) -> tuple[Established, Esta
     )
     joined.channel.send(m.Nick("bench"))
     await joined.channel.drain()
-    hosted = await asyncio.wait_for(tcp.wait_for_joiner(host), SETUP_TIMEOUT)
+    async with asyncio.timeout(SETUP_TIMEOUT):  # no task of its own, unlike wait_for
+        hosted = await tcp.wait_for_joiner(host)
     return joined, hosted
 
 

@@ -12,7 +12,9 @@ handshake must be one the peer really sealed.
 Everything is deterministic: the handshakes use ``fixed_rand`` streams, so the
 seed transcripts (``transcript()``) are exactly what a fresh connection
 expects, and mutating them reaches every state of both handshake roles and
-the open channel.
+the open channel. (ML-KEM encapsulation draws its randomness inside OpenSSL:
+it is memoized per encapsulation key, so a fresh host answers the seed's
+ML-KEM key with the seed's ciphertext.)
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from functools import cache, lru_cache
 from confide.app.room_policy import RoomPolicy
 from confide.app.secret import Secret
 from confide.errors import ConfideError, ProtocolError
-from confide.protocol import codes, messages, resume
+from confide.protocol import codes, messages, pq, resume
 from confide.protocol import handshake as hs
 from confide.protocol.connection import (
     ALERT_AUTH,
@@ -62,6 +64,8 @@ def _memoize_curve_math() -> None:
     cpace._scalar_mult_vfy = scalar_mult  # what CPace.derive calls
     hs._calculate_generator = generator  # type: ignore[attr-defined]
     hs._scalar_mult_vfy = scalar_mult  # type: ignore[attr-defined]
+    # one real encapsulation per key: a fresh host answers a seed's key as the seed's host did
+    pq.encapsulate = lru_cache(maxsize=256)(pq.encapsulate)  # type: ignore[assignment]
 
 
 _memoize_curve_math()
@@ -207,7 +211,8 @@ class Transcript:
     reply: bytes
     share: bytes
     confirm: bytes
-    """The host's confirm, and (version 3) its ``Identity`` record, written at once."""
+    """The host's confirm, then (version 4) its ``KemCiphertext`` and ``Identity`` records,
+    written at once. (``share`` is the joiner's share and its ``KemKey`` record.)"""
     to_host: tuple[bytes, ...]
     """Framed DATA records the joiner sealed, in order, one per ``SAMPLES`` entry."""
     to_joiner: tuple[bytes, ...]
@@ -221,7 +226,7 @@ def open_pair() -> tuple[Connection, Connection]:
     host.receive_data(joiner.data_to_send())
     joiner.receive_data(host.data_to_send())
     host.receive_data(joiner.data_to_send())
-    joiner.receive_data(host.data_to_send())  # the confirm and the host's Identity
+    joiner.receive_data(host.data_to_send())  # the confirm, the ML-KEM ciphertext, the Identity
     host.receive_data(joiner.data_to_send())  # the joiner's Identity
     if not (joiner.is_open and host.is_open):
         raise RuntimeError("the seed handshake did not complete")
@@ -310,16 +315,23 @@ def _resume_host() -> Connection:
     return Connection(hs.HOST, b"", fixed_rand(b"resume host"), resumes=_OneSession())
 
 
-def _resume_joiner() -> Connection:
-    conn = Connection(hs.JOINER, b"", fixed_rand(b"resume joiner"), resume=RESUME_SECRET)
+def _resume_joiner(*, post_quantum: bool = True) -> Connection:
+    """A joiner resuming ``RESUME_SECRET``: by default a version-4 session's resume (ML-KEM)."""
+    conn = Connection(
+        hs.JOINER,
+        b"",
+        fixed_rand(b"resume joiner"),
+        resume=RESUME_SECRET,
+        resume_pq=post_quantum,
+    )
     conn.start()
     return conn
 
 
 @cache
-def resume_transcript() -> Transcript:
+def resume_transcript(*, post_quantum: bool = True) -> Transcript:
     """A resume a fresh ``_resume_host``/``_resume_joiner`` pair runs, and records after it."""
-    joiner, host = _resume_joiner(), _resume_host()
+    joiner, host = _resume_joiner(post_quantum=post_quantum), _resume_host()
     hello = joiner.data_to_send()
     host.receive_data(hello)
     resumed = host.data_to_send()
@@ -543,12 +555,12 @@ def _joiner_seeds() -> Iterator[bytes]:
 
 
 def _resume_host_seeds() -> Iterator[bytes]:
-    t = resume_transcript()
-    for how in (b"\x00", b"\x05"):
-        yield how + t.hello
-        yield how + t.hello + t.share
-        yield how + t.hello + t.share + b"".join(t.to_host)
-        yield how + transcript().hello + t.share
+    for t in (resume_transcript(), resume_transcript(post_quantum=False)):
+        for how in (b"\x00", b"\x05"):
+            yield how + t.hello
+            yield how + t.hello + t.share
+            yield how + t.hello + t.share + b"".join(t.to_host)
+            yield how + transcript().hello + t.share
 
 
 def _resume_joiner_seeds() -> Iterator[bytes]:
@@ -598,11 +610,11 @@ TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
         Target("framing", fuzz_framing, _framing_seeds, 4096, "FrameDecoder, stream cut"),
-        Target("host", fuzz_host, _host_seeds, 2048, "a host's handshake and channel"),
-        Target("joiner", fuzz_joiner, _joiner_seeds, 2048, "a joiner's handshake and channel"),
-        Target("resume", fuzz_resume_host, _resume_host_seeds, 2048, "a host's resume"),
+        Target("host", fuzz_host, _host_seeds, 4096, "a host's handshake and channel"),
+        Target("joiner", fuzz_joiner, _joiner_seeds, 4096, "a joiner's handshake and channel"),
+        Target("resume", fuzz_resume_host, _resume_host_seeds, 4096, "a host's resume"),
         Target(
-            "resume-joiner", fuzz_resume_joiner, _resume_joiner_seeds, 2048, "a joiner's resume"
+            "resume-joiner", fuzz_resume_joiner, _resume_joiner_seeds, 4096, "a joiner's resume"
         ),
         Target("message", fuzz_message, _message_seeds, 2048, "messages.decode, sealed"),
         Target("record", fuzz_record, _record_seeds, 2048, "raw records to an open host"),

@@ -60,6 +60,10 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+OLDER = [sys.executable, str(Path(__file__).with_name("older_confide.py"))]
+"""The ``command`` of an older confide: protocol versions 1 to 3 (``older_confide.py``)."""
+
+
 def confide_command() -> list[str]:
     """The argv prefix that runs ``confide``: the installed script, else ``python -m``."""
     script = Path(sys.executable).with_name("confide")
@@ -121,17 +125,19 @@ class Proc:
         env: Mapping[str, str] | None = None,
         label: str = "",
         stdout_lines: int | None = None,
+        command: list[str] | None = None,
     ) -> None:
         """Start ``confide ARGS``; ``env`` adds to a copy of the environment (minus secrets).
 
         With ``stdout_lines=N`` stdout is closed after N lines, as ``| head -n N`` would.
+        ``command`` runs instead of ``confide`` (``OLDER``: an older confide).
         """
         self.args = list(args)
         self.label = label or " ".join(self.args[:1])
         full_env = {k: v for k, v in os.environ.items() if k not in _ENV_DROP}
         full_env.update(env or {})
         self.popen = subprocess.Popen(
-            [*confide_command(), *self.args],
+            [*(command or confide_command()), *self.args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -314,14 +320,15 @@ class Launcher:
         env: Mapping[str, str] | None = None,
         label: str = "",
         stdout_lines: int | None = None,
+        command: list[str] | None = None,
     ) -> Proc:
-        """Start ``confide ARGS`` and track it (``stdout_lines``: see ``Proc``)."""
+        """Start ``confide ARGS`` and track it (``stdout_lines``, ``command``: see ``Proc``)."""
         full_env = {"XDG_CONFIG_HOME": self.config_home, **(env or {})}
         if "XDG_DATA_HOME" not in full_env:
             self.data_homes.append(tempfile.mkdtemp(prefix="confide-test-data-"))
             full_env["XDG_DATA_HOME"] = self.data_homes[-1]
         label = label or (args[0] if args else "confide")
-        proc = Proc(args, env=full_env, label=label, stdout_lines=stdout_lines)
+        proc = Proc(args, env=full_env, label=label, stdout_lines=stdout_lines, command=command)
         self.procs.append(proc)
         return proc
 
@@ -331,13 +338,16 @@ class Launcher:
         env: Mapping[str, str] | None = None,
         with_code: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
+        command: list[str] | None = None,
     ) -> Hosted:
         """Start a loopback host in line mode and wait for its address (and code).
 
         ``args`` come after ``host --bind 127.0.0.1 --port 0 --plain``; pass
         ``with_code=False`` for a password room, which prints no code.
         """
-        proc = self.run("host", "--bind", "127.0.0.1", "--port", "0", "--plain", *args, env=env)
+        proc = self.run(
+            "host", "--bind", "127.0.0.1", "--port", "0", "--plain", *args, env=env, command=command
+        )
         port = int(proc.expect_err(r"^listening on 127\.0\.0\.1:(\d+)$", timeout).group(1))
         code = proc.expect_err(r"^code: (\S+)$", timeout).group(1) if with_code else None
         return Hosted(proc, port, code)
@@ -349,6 +359,7 @@ class Launcher:
         code: str | None = None,
         env: Mapping[str, str] | None = None,
         stdout_lines: int | None = None,
+        command: list[str] | None = None,
     ) -> Proc:
         """Start a line-mode joiner for ``hosted`` (or an ``--at`` address).
 
@@ -369,6 +380,7 @@ class Launcher:
             env=full_env,
             label="join",
             stdout_lines=stdout_lines,
+            command=command,
         )
 
     def stop_all(self) -> None:

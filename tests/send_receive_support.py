@@ -72,9 +72,18 @@ def start_send(confide: Launcher, *args: str, relay: str | None = None) -> Sendi
 
 
 def start_receive(
-    confide: Launcher, at: str, code: str, folder: Path, *args: str, relay: bool = False
+    confide: Launcher,
+    at: str,
+    code: str,
+    folder: Path,
+    *args: str,
+    relay: bool = False,
+    command: list[str] | None = None,
 ) -> Proc:
-    """``confide receive`` into ``folder`` from ``at`` (a relay's address if ``relay``)."""
+    """``confide receive`` into ``folder`` from ``at`` (a relay's address if ``relay``).
+
+    ``command``: another confide to run (``proc.OLDER``).
+    """
     where = ("--relay", at) if relay else ("--at", at, "--no-relay")
     return confide.run(
         "receive",
@@ -84,6 +93,7 @@ def start_receive(
         *args,
         env={"CONFIDE_CODE": code},
         label="receive",
+        command=command,
     )
 
 

@@ -33,6 +33,8 @@ NAME_WIDTH = 32
 EXPECTED: dict[str, list[str]] = {
     "handshake": [
         "confide connect->confirmed",
+        "KEM step added cost",
+        "KEM step bytes on the wire",
         "confide resume->confirmed",
         "bare X25519 exchange",
         "confide in memory (no sockets)",
@@ -101,6 +103,9 @@ OPTIONAL_PEER = "magic-wormhole"
 """The files scenario's optional peer: measured when installed, else a row saying so."""
 ZERO_IS_A_VALUE = ("load: msgs lost",)
 """Figures whose ideal is 0 (a count of what went wrong): 0 is a measurement there."""
+DIFFERENCES = ("KEM step added cost",)
+"""Figures that are one time minus another, taken back to back: on a busy machine a
+single sample may come out below 0, and that is still a measurement."""
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +156,9 @@ def test_figures_are_sane(report: tuple[dict[str, Any], str, int]) -> None:
             continue  # only an optional peer (the test above fails on any other)
         values = [fig["median"], fig["min"], fig["max"], *fig["samples"]]
         assert all(isinstance(v, float | int) and math.isfinite(v) for v in values), key
-        if fig["name"].startswith(ZERO_IS_A_VALUE):
+        if fig["name"].startswith(DIFFERENCES):
+            pass  # any finite value (checked above)
+        elif fig["name"].startswith(ZERO_IS_A_VALUE):
             assert all(v >= 0 for v in values), (key, values)
         else:
             assert all(v > 0 for v in values), (key, values)

@@ -24,7 +24,7 @@ from confide.errors import ClosedError, DecryptError, ProtocolError
 from confide.net.channel import Channel
 from confide.net.receiver import BACKLOG, LARGE
 from confide.protocol import messages as m
-from confide.protocol.connection import Connection
+from confide.protocol.connection import ALERT_TIMEOUT, Connection, alert_frame
 from confide.protocol.events import MessageReceived
 from confide.protocol.handshake import HOST, JOINER
 
@@ -44,6 +44,72 @@ async def taken_over() -> tuple[Channel, Channel]:
     assert await host.receive() == m.Nick("joiner")
     assert host._receiver is not None, "an open channel on a socket reads through a Receiver"
     return host, joiner
+
+
+def test_a_handshake_on_a_socket_hands_both_ends_straight_to_a_receiver() -> None:
+    """The handshake runs in the transport's callbacks (``net/handshake_io.py``) and
+    hands over as it ends: both ends read through a ``Receiver`` before any message."""
+
+    async def scenario() -> None:
+        host, joiner = await channel_pair()
+        assert host._receiver is not None
+        assert joiner._receiver is not None
+        assert host.writer.transport.get_protocol() is host._receiver
+        joiner.send(m.Nick("joiner"))
+        host.send(m.Nick("host"))
+        assert await host.receive() == m.Nick("joiner")
+        assert await joiner.receive() == m.Nick("host")
+        await close(host, joiner)
+
+    run(scenario())
+
+
+async def _host_after_hello(then_close: bool) -> tuple[asyncio.StreamReader, str]:
+    """A host channel's handshake whose joiner sent its hello, then fell silent (or closed).
+
+    Returns the joiner's reader and why the host's handshake failed; the host's close
+    must not wait for a stream nobody reads any more (the front gave it back)."""
+    secret = secrets.token_bytes(16)
+    accepted: asyncio.Future[Channel] = asyncio.get_running_loop().create_future()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set_result(Channel(Connection(HOST, secret, secrets.token_bytes), reader, writer))
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+    joiner = Connection(JOINER, secret, secrets.token_bytes)
+    joiner.start()
+    writer.write(joiner.data_to_send())
+    if then_close:
+        writer.write_eof()
+    host = await accepted
+    server.close()
+    with pytest.raises(ClosedError) as failed:
+        await host.handshake(0.5)
+    assert host._receiver is None
+    closing = asyncio.get_running_loop().time()
+    await host.close()
+    assert asyncio.get_running_loop().time() - closing < 1.0, "close does not wait for nothing"
+    writer.close()
+    return reader, str(failed.value)
+
+
+def test_a_joiner_silent_after_its_hello_times_the_handshake_out_with_an_alert() -> None:
+    async def scenario() -> None:
+        reader, why = await _host_after_hello(then_close=False)
+        assert why == "handshake timed out after 0.5 s"
+        got = await asyncio.wait_for(reader.read(), 5)  # the reply, then ALERT timeout
+        assert got.endswith(alert_frame(ALERT_TIMEOUT))
+
+    run(scenario())
+
+
+def test_a_joiner_that_closes_after_its_hello_ends_the_handshake_at_once() -> None:
+    async def scenario() -> None:
+        _reader, why = await _host_after_hello(then_close=True)
+        assert why == "connection closed by the peer"
+
+    run(scenario())
 
 
 def chunks(total: int) -> list[m.FileChunk]:
@@ -77,7 +143,7 @@ def test_messages_of_every_size_arrive_whole_and_in_order() -> None:
             await joiner.drain()
         await taking
         assert got == sent
-        host.send(m.Chat(1, "all there"))  # and the other way, still on the stream path
+        host.send(m.Chat(1, "all there"))  # and the other way (the joiner reads through one too)
         await host.drain()
         assert await joiner.receive() == m.Chat(1, "all there")
         await close(host, joiner)
@@ -157,6 +223,35 @@ def test_a_tampered_record_reaches_the_sender_as_broken_though_it_still_sends() 
         closing = asyncio.create_task(host.close())
         with pytest.raises(ProtocolError, match="could not open what we sent"):
             await joiner.receive()
+        await joiner.close()
+        await asyncio.wait_for(closing, 10)
+
+    run(scenario())
+
+
+def test_a_broken_that_comes_while_the_sender_drains_is_not_missed() -> None:
+    """As above, with the sender reading through its ``Receiver`` too: its ``receive``
+    drains its full socket first, and the ``Broken`` that arrives meanwhile must end
+    that wait, not be left unread behind a new one."""
+
+    async def scenario() -> None:
+        host, joiner = await taken_over()
+        host.send(m.Nick("host"))
+        await host.drain()
+        assert await joiner.receive() == m.Nick("host")
+        assert joiner._receiver is not None
+        bad = bytearray(joiner.conn.seal(m.encode(m.Chat(2, "altered"))))
+        bad[-1] ^= 1
+        joiner.writer.write(bytes(bad))
+        data = secrets.token_bytes(m.FILE_CHUNK)
+        for i in range(200):  # 12.6 MiB after it: more than the sockets hold
+            joiner.send(m.FileChunk(7, "joiner", i * len(data), data))
+        joiner._write_queued()
+        with pytest.raises(DecryptError):
+            await host.receive()
+        closing = asyncio.create_task(host.close())
+        with pytest.raises(ProtocolError, match="could not open what we sent"):
+            await asyncio.wait_for(joiner.receive(), 20)
         await joiner.close()
         await asyncio.wait_for(closing, 10)
 

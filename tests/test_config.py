@@ -47,7 +47,8 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         tmp_path / "c.toml",
         'nick = "alice"\nbell = false\ntheme = "mono"\ntyping = true\nport = 7300\n'
         "notify = true\nnotify_text = true\n"
-        'relay = "relay.example:7200"\nlog_dir = "~/logs"\ndownloads = "~/in"\nfuture_key = 1\n',
+        'relay = "relay.example:7200"\nlog_dir = "~/logs"\ndownloads = "~/in"\nfuture_key = 1\n'
+        "require_pq = true\n",
     )
     cfg = config.load(path)
     assert cfg.values() == {
@@ -61,6 +62,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         "relay": "relay.example:7200",
         "log_dir": "~/logs",
         "downloads": "~/in",
+        "require_pq": True,
     }
     assert config.downloads_dir(cfg) == Path("~/in").expanduser()
     assert config.downloads_dir(config.Config()) is None  # the platform's folder
@@ -82,6 +84,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         ("log_dir = ''", "log_dir must not be empty"),
         ("downloads = ' '", "downloads must not be empty"),
         ("downloads = 1", "downloads must be a string"),
+        ("require_pq = 1", "require_pq must be a boolean"),
         ("relay = 'host:notaport'", "relay: bad port"),
         ("nick = ", "is not valid TOML"),
     ],

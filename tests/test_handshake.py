@@ -40,7 +40,14 @@ from confide.protocol.connection import (
 )
 from confide.protocol.events import Event, HandshakeComplete, MessageReceived
 from confide.protocol.framing import FrameDecoder, encode_frame
-from confide.protocol.records import ALERT, HANDSHAKE, MAX_MESSAGE, RekeyPolicy, plain_record
+from confide.protocol.records import (
+    ALERT,
+    DATA,
+    HANDSHAKE,
+    MAX_MESSAGE,
+    RekeyPolicy,
+    plain_record,
+)
 
 CODE = codes.parse("7-absurd-ocean-violin")
 Tamper = Callable[[bytes], bytes]
@@ -91,8 +98,11 @@ def pump(
 
 
 def handshake_maps(data: bytes) -> list[dict[str, object]]:
+    """The HANDSHAKE records of a flight, decoded (a sealed KEM record after them is left out)."""
     out = []
     for record in FrameDecoder().feed(data):
+        if record[1] == DATA:  # version 4: the joiner's KemKey rides behind its share
+            continue
         assert record[1] == HANDSHAKE
         out.append(msgpack.unpackb(record[4:], raw=False))
     return out
@@ -116,9 +126,11 @@ def opened() -> tuple[Connection, Connection]:
 def test_good_code_completes_on_both_sides_with_equal_sas() -> None:
     joiner, host = sides()
     jev, hev = pump(joiner, host)
-    # the highest both speak (3), after each side proved its identity key to the other
-    assert jev == [HandshakeComplete(joiner.sas, 3, identity=joiner.peer_identity)]
-    assert hev == [HandshakeComplete(host.sas, 3, identity=host.peer_identity)]
+    # the highest both speak (4: post-quantum), after each side proved its identity key
+    assert jev == [
+        HandshakeComplete(joiner.sas, 4, identity=joiner.peer_identity, post_quantum=True)
+    ]
+    assert hev == [HandshakeComplete(host.sas, 4, identity=host.peer_identity, post_quantum=True)]
     assert len(joiner.peer_identity) == len(host.peer_identity) == 32
     assert joiner.peer_identity != host.peer_identity
     assert joiner.sas == host.sas
@@ -151,7 +163,7 @@ def test_sas_differs_even_when_only_the_nonces_differ() -> None:
     results = []
     for nonce in (b"\x01" * 32, b"\x02" * 32):
         stream = {
-            "j": [nonce, b"\x11" * 32, b"\x33" * 32],  # nonce, scalar, identity key
+            "j": [nonce, b"\x11" * 32, b"\x55" * 64, b"\x33" * 32],  # nonce, scalar, ML-KEM, key
             "h": [b"\x03" * 32, b"\x22" * 32, b"\x44" * 32],
         }
 
@@ -186,9 +198,9 @@ def test_data_right_behind_the_confirm_is_delivered() -> None:
     joiner.receive_data(host.data_to_send())
     host.receive_data(joiner.data_to_send())
     host.send(m.Nick("host"))
-    events = joiner.receive_data(host.data_to_send())  # confirm, Identity and Nick at once
+    events = joiner.receive_data(host.data_to_send())  # confirm, KEM, Identity, Nick at once
     assert events == [
-        HandshakeComplete(joiner.sas, 3, identity=joiner.peer_identity),
+        HandshakeComplete(joiner.sas, 4, identity=joiner.peer_identity, post_quantum=True),
         MessageReceived(m.Nick("host")),
     ]
 
@@ -491,7 +503,7 @@ def test_rewriting_the_nonce_breaks_confirmation() -> None:
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
         b"SSH-2.0-OpenSSH_9.6\r\n",
         b"\x00\x00\x00\x00",
-        b"\x00\x00\x04\x01",  # 1025 bytes: over the handshake limit
+        b"\x00\x00\x06\x01",  # 1537 bytes: over the handshake limit
         encode_frame(b"\x01"),
         encode_frame(b"\x01\x01\x00\x00"),
         encode_frame(b"\x01\x01\x00\x03abc"),
@@ -567,7 +579,7 @@ def test_a_forged_confirm_tag_is_refused() -> None:
     host.receive_data(joiner.data_to_send())
     joiner.receive_data(host.data_to_send())
     host.receive_data(joiner.data_to_send())
-    confirm_record, _identity = FrameDecoder().feed(host.data_to_send())
+    confirm_record, _kem_ciphertext, _identity = FrameDecoder().feed(host.data_to_send())
     (confirm,) = handshake_maps(encode_frame(bytes(confirm_record)))
     confirm["tag"] = bytes(64)
     with pytest.raises(AuthenticationError):
@@ -688,8 +700,11 @@ def test_lv_prefixes_a_leb128_length(size: int, prefix: bytes) -> None:
     assert hs.lv(b"ab", part) == b"\x02ab" + prefix + part
 
 
-def test_handshake_record_limit_is_exactly_1024_bytes() -> None:
-    """A hello padded (with an ignored extra field) to 1,024 bytes is answered; 1,025 is not."""
+def test_handshake_record_limit_is_exactly_1536_bytes() -> None:
+    """A hello padded (with an ignored extra field) to 1,536 bytes is answered; 1,537 is not.
+
+    (1,024 until version 4, whose resume record carries a 1,184-byte ML-KEM key.)
+    """
     joiner, _ = sides()
     joiner.start()
     (hello,) = handshake_maps(joiner.data_to_send())
@@ -706,9 +721,9 @@ def test_handshake_record_limit_is_exactly_1024_bytes() -> None:
     assert host.receive_data(padded_to(hs.MAX_HANDSHAKE_RECORD)) == []
     assert handshake_maps(host.data_to_send())[0]["t"] == "reply"
     _, host = sides()
-    with pytest.raises(ProtocolError, match="frame length 1025 out of range"):
-        host.receive_data(padded_to(1025))
-    assert hs.MAX_HANDSHAKE_RECORD == 1024
+    with pytest.raises(ProtocolError, match="frame length 1537 out of range"):
+        host.receive_data(padded_to(1537))
+    assert hs.MAX_HANDSHAKE_RECORD == 1536
 
 
 def test_a_decoded_handshake_message_is_immutable() -> None:
@@ -735,11 +750,11 @@ def test_nothing_is_known_before_the_handshake() -> None:
         assert not side.failed
     joiner.start()
     host.receive_data(joiner.data_to_send())
-    assert host.version == 3  # negotiated on the hello
+    assert host.version == 4  # negotiated on the hello
     assert (host.sas, host.resume_key, host.file_key) == ((), b"", b"")
     pump(joiner, host)
     for side in (joiner, host):
-        assert side.version == 3
+        assert side.version == 4
         assert len(side.sas) == 5
         assert len(side.resume_key) == len(side.file_key) == 32
 

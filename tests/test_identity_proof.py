@@ -20,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from confide.errors import ProtocolError
-from confide.protocol import codes
+from confide.protocol import codes, pq
 from confide.protocol import handshake as hs
 from confide.protocol import identity as ident
 from confide.protocol import messages as m
@@ -32,6 +32,13 @@ from confide.protocol.records import DATA
 CODE = codes.parse("7-absurd-ocean-violin")
 Prove = Callable[[Ed25519PrivateKey, str, bytes], m.Message]
 REAL_PROVE = ident.prove
+LABEL = pq.SIGNATURE_LABEL
+"""What the sessions here sign under: they run the newest version, 4."""
+
+
+def session_proof(private: Ed25519PrivateKey, role: str, th: bytes) -> m.Message:
+    """The real proof a side of these sessions sends."""
+    return REAL_PROVE(private, role, th, LABEL)
 
 
 def key(n: int) -> Ed25519PrivateKey:
@@ -93,8 +100,9 @@ def run(
 def lie(monkeypatch: pytest.MonkeyPatch, liar: str, proof: Prove) -> None:
     """Make the ``liar`` side send ``proof(key, role, th)`` instead of its real proof."""
 
-    def prove(private: Ed25519PrivateKey, role: str, th: bytes) -> m.Message:
-        return proof(private, role, th) if role == liar else REAL_PROVE(private, role, th)
+    def prove(private: Ed25519PrivateKey, role: str, th: bytes, label: bytes) -> m.Message:
+        assert label == LABEL
+        return proof(private, role, th) if role == liar else REAL_PROVE(private, role, th, label)
 
     monkeypatch.setattr(ident, "prove", prove)
 
@@ -135,8 +143,8 @@ def refused(liar: str, match: str) -> None:
 def test_both_sides_learn_the_key_the_other_proved() -> None:
     joiner, host = pair(key(1), key(2))
     jev, hev = run(joiner, host)
-    assert jev == [HandshakeComplete(joiner.sas, 3, identity=raw(key(2)))]
-    assert hev == [HandshakeComplete(host.sas, 3, identity=raw(key(1)))]
+    assert jev == [HandshakeComplete(joiner.sas, 4, identity=raw(key(2)), post_quantum=True)]
+    assert hev == [HandshakeComplete(host.sas, 4, identity=raw(key(1)), post_quantum=True)]
     assert (joiner.peer_identity, host.peer_identity) == (raw(key(2)), raw(key(1)))
     joiner.send(m.Chat(1, "hi"))
     assert host.receive_data(joiner.data_to_send()) == [MessageReceived(m.Chat(1, "hi"))]
@@ -162,25 +170,24 @@ def test_complete_only_once_the_peers_identity_arrived() -> None:
     assert not host.is_open
     assert host.sas  # the keys exist: the host's confirm and Identity are queued
     jev = joiner.receive_data(host.data_to_send())
-    assert jev == [HandshakeComplete(joiner.sas, 3, identity=raw(key(2)))]
+    assert jev == [HandshakeComplete(joiner.sas, 4, identity=raw(key(2)), post_quantum=True)]
     assert host.receive_data(joiner.data_to_send()) == [
-        HandshakeComplete(host.sas, 3, identity=raw(key(1)))
+        HandshakeComplete(host.sas, 4, identity=raw(key(1)), post_quantum=True)
     ]
     assert host.state == joiner.state == OPEN
 
 
 def test_without_a_key_a_side_proves_a_throwaway_one_drawn_from_rand() -> None:
     seed = bytes(range(32))
-    stream = [b"\x01" * 32, b"\x02" * 32, seed]  # nonce, CPace scalar, identity key
+    stream = [b"\x01" * 32, b"\x02" * 32, b"\x03" * 64, seed]  # nonce, scalar, ML-KEM, key
     joiner = Connection(
         hs.JOINER, CODE.secret, lambda n: stream.pop(0), room=CODE.nameplate, identity=None
     )
     host = Connection(hs.HOST, CODE.secret, secrets.token_bytes, room=CODE.nameplate)
     _, hev = run(joiner, host)
     assert not stream
-    assert hev == [
-        HandshakeComplete(host.sas, 3, identity=raw(Ed25519PrivateKey.from_private_bytes(seed)))
-    ]
+    throwaway = raw(Ed25519PrivateKey.from_private_bytes(seed))
+    assert hev == [HandshakeComplete(host.sas, 4, identity=throwaway, post_quantum=True)]
 
 
 # -- proofs that must fail ------------------------------------------------------------
@@ -193,7 +200,7 @@ def test_a_proof_from_another_session_is_refused(
     recorded: list[m.Message] = []
 
     def record(private: Ed25519PrivateKey, role: str, th: bytes) -> m.Message:
-        proof = REAL_PROVE(private, role, th)
+        proof = session_proof(private, role, th)
         if role == liar:
             recorded.append(proof)
         return proof
@@ -211,7 +218,7 @@ def test_a_proof_from_another_session_is_refused(
 @pytest.mark.parametrize("liar", [hs.JOINER, hs.HOST])
 def test_a_proof_for_the_other_role_is_refused(monkeypatch: pytest.MonkeyPatch, liar: str) -> None:
     other = hs.HOST if liar == hs.JOINER else hs.JOINER
-    lie(monkeypatch, liar, lambda private, role, th: REAL_PROVE(private, other, th))
+    lie(monkeypatch, liar, lambda private, role, th: session_proof(private, other, th))
     refused(liar, "did not verify")
 
 
@@ -220,7 +227,7 @@ def test_a_proof_by_another_key_than_the_one_sent_is_refused(
     monkeypatch: pytest.MonkeyPatch, liar: str
 ) -> None:
     def swapped(private: Ed25519PrivateKey, role: str, th: bytes) -> m.Message:
-        signed_by_another = REAL_PROVE(key(9), role, th)
+        signed_by_another = session_proof(key(9), role, th)
         return m.Identity(raw(private), signed_by_another.sig)
 
     lie(monkeypatch, liar, swapped)
@@ -230,10 +237,11 @@ def test_a_proof_by_another_key_than_the_one_sent_is_refused(
 @pytest.mark.parametrize("liar", [hs.JOINER, hs.HOST])
 def test_the_honest_proof_passes_the_same_path(monkeypatch: pytest.MonkeyPatch, liar: str) -> None:
     """The control for the refusals above: the same steps with the real proof open."""
-    lie(monkeypatch, liar, REAL_PROVE)
+    lie(monkeypatch, liar, session_proof)
     _, honest, proof_bytes = handshake_to_the_lie(liar)
+    proved = raw(key(1 if liar == hs.JOINER else 2))
     assert honest.receive_data(proof_bytes) == [
-        HandshakeComplete(honest.sas, 3, identity=raw(key(1 if liar == hs.JOINER else 2)))
+        HandshakeComplete(honest.sas, 4, identity=proved, post_quantum=True)
     ]
 
 
@@ -344,7 +352,7 @@ class Book:
 
 
 def test_a_version_3_session_resumes_without_a_new_identity_step() -> None:
-    joiner, host = pair(key(1), key(2))
+    joiner, host = pair(key(1), key(2), joiner_versions=(1, 2, 3))
     run(joiner, host)
     assert joiner.version == 3
     assert joiner.resume_key == host.resume_key

@@ -102,7 +102,9 @@ def test_a_connection_pair_writes_the_recorded_records(given_keys: bool) -> None
         def rand(n: int, chunks: Iterator[bytes] = chunks) -> bytes:
             return next(chunks)
 
-        sides[role] = Connection(role, secret, rand, room=room, identity=key)
+        sides[role] = Connection(
+            role, secret, rand, room=room, identity=key, versions=tuple(SOURCE["versions"])
+        )
     joiner, host = sides[hs.JOINER], sides[hs.HOST]
     joiner.start()
     host.receive_data(joiner.data_to_send())

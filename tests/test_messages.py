@@ -47,6 +47,8 @@ SAMPLES: list[m.Message] = [
     m.FileCancel(1, "bob", "declined"),
     m.Identity(bytes(range(32)), bytes(64)),
     m.MemberKey("bob", bytes(range(32))),
+    m.KemKey(bytes(range(256)) * 4 + bytes(160)),
+    m.KemCiphertext(bytes(1088)),
 ]
 QUICK = settings(max_examples=300, deadline=None, database=None)
 

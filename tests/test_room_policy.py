@@ -15,6 +15,7 @@ import unicodedata
 from confide.app.guesses import MAX_GUESSES
 from confide.app.room_policy import (
     MAX_PENDING,
+    NOT_PQ_REFUSED,
     PASSWORD_ROOM_CLOSED,
     RETIRED_LINE,
     RoomPolicy,
@@ -22,7 +23,7 @@ from confide.app.room_policy import (
 )
 from confide.app.room_types import DEFAULT_MEMBERS
 from confide.app.secret import Secret
-from confide.errors import AuthenticationError, ClosedError, ProtocolError
+from confide.errors import AuthenticationError, ClosedError, NotPostQuantumError, ProtocolError
 from confide.net.admission import TOO_MANY, Failed, Line, Refusal
 from confide.protocol import codes
 from confide.protocol.connection import ALERT_BUSY, ALERT_NO_GUESSES, ALERT_ROOM_FULL
@@ -148,6 +149,16 @@ def test_a_failure_before_any_guess_is_a_repeating_line_that_counts_nothing() ->
                 "a join attempt failed: bad frame of … bytes from …",
             ),
         )
+    )
+    assert policy.guesses.spent == 0
+
+
+def test_a_joiner_refused_by_require_pq_is_a_repeating_refusal_line_that_counts_nothing() -> None:
+    policy = code_room()
+    said = "the peer's confide does not do post-quantum key exchange (protocol version 3)"
+    failed = policy.arrival().failed(PEER, NotPostQuantumError(said))
+    assert failed == Failed(
+        (Line(f"refused a joiner from {PEER}: {said}", NOT_PQ_REFUSED),),
     )
     assert policy.guesses.spent == 0
 

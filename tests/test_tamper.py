@@ -115,8 +115,10 @@ def test_password_does_not_cross_the_wire(confide: Launcher, recording_proxy: Pr
 
 
 # -- tampering with DATA records --------------------------------------------
-# joiner -> host DATA records: #0 is the joiner's identity proof (protocol version 3),
-# #1 its nick, #2 its first line, #3 its second; host -> joiner likewise.
+# joiner -> host DATA records (protocol version 4): #0 is the joiner's ML-KEM key, #1 its
+# identity proof, #2 its nick, #3 its first line, #4 its second; host -> joiner likewise
+# (#0 the ML-KEM ciphertext).
+FIRST_LINE = 3
 
 
 @pytest.mark.parametrize(
@@ -133,7 +135,7 @@ def test_password_does_not_cross_the_wire(confide: Launcher, recording_proxy: Pr
 def test_flipped_bit_in_data_record_is_caught(
     confide: Launcher, recording_proxy: ProxyFactory, offset: int
 ) -> None:
-    tamper = Tamper("c2s", "flip", index=2, record_type=DATA, offset=offset)
+    tamper = Tamper("c2s", "flip", index=FIRST_LINE, record_type=DATA, offset=offset)
     host, proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     joiner.say(SECRET_TEXT)
@@ -147,7 +149,9 @@ def test_flipped_bit_in_data_record_is_caught(
 def test_flipped_bit_from_host_is_caught_by_joiner(
     confide: Launcher, recording_proxy: ProxyFactory
 ) -> None:
-    tamper = Tamper("s2c", "flip", index=2, record_type=DATA, offset=PREFIX.size + 40, bit=3)
+    tamper = Tamper(
+        "s2c", "flip", index=FIRST_LINE, record_type=DATA, offset=PREFIX.size + 40, bit=3
+    )
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     host.proc.say(SECRET_REPLY)
@@ -162,7 +166,7 @@ def test_with_resume_on_both_ends_stop_at_once_and_the_other_end_is_told(
 ) -> None:
     """The end that sees the bad record tells its peer (a sealed ``Broken``): the
     peer does not take the close for a cut and wait out the resume window."""
-    tamper = Tamper(direction, "flip", index=2, record_type=DATA, offset=PREFIX.size + 40)
+    tamper = Tamper(direction, "flip", index=FIRST_LINE, record_type=DATA, offset=PREFIX.size + 40)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper, resume=True)
     connected(host.proc, joiner)
     noticing, told = (host.proc, joiner) if direction == "c2s" else (joiner, host.proc)
@@ -178,7 +182,7 @@ def test_with_resume_on_both_ends_stop_at_once_and_the_other_end_is_told(
 def test_replayed_record_is_caught_and_not_shown_twice(
     confide: Launcher, recording_proxy: ProxyFactory
 ) -> None:
-    tamper = Tamper("c2s", "replay", index=2, record_type=DATA)
+    tamper = Tamper("c2s", "replay", index=FIRST_LINE, record_type=DATA)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     joiner.say(SECRET_TEXT)
@@ -193,7 +197,7 @@ def test_replayed_record_is_caught_and_not_shown_twice(
 def test_swapped_records_are_caught_and_neither_shown(
     confide: Launcher, recording_proxy: ProxyFactory
 ) -> None:
-    tamper = Tamper("c2s", "swap", index=2, record_type=DATA)
+    tamper = Tamper("c2s", "swap", index=FIRST_LINE, record_type=DATA)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     joiner.write(b"first in line\nsecond in line\n")
@@ -205,7 +209,7 @@ def test_swapped_records_are_caught_and_neither_shown(
 def test_stream_cut_mid_record_is_an_error_not_a_goodbye(
     confide: Launcher, recording_proxy: ProxyFactory
 ) -> None:
-    tamper = Tamper("c2s", "truncate", index=2, record_type=DATA)
+    tamper = Tamper("c2s", "truncate", index=FIRST_LINE, record_type=DATA)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     joiner.say(SECRET_TEXT)
@@ -218,7 +222,7 @@ def test_stream_cut_mid_record_is_an_error_not_a_goodbye(
 def test_goodbye_cut_off_is_an_error_not_a_goodbye(
     confide: Launcher, recording_proxy: ProxyFactory
 ) -> None:
-    tamper = Tamper("c2s", "cut", index=3, record_type=DATA)
+    tamper = Tamper("c2s", "cut", index=FIRST_LINE + 1, record_type=DATA)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     joiner.say("one honest line")
@@ -266,10 +270,11 @@ def test_flipped_bit_in_handshake_fails_cleanly_and_host_goes_on(
     assert "quixotic" not in host.proc.err
 
 
-def test_flipped_first_record_is_a_failed_join_and_host_goes_on(  # the identity proof
-    confide: Launcher, recording_proxy: ProxyFactory
+@pytest.mark.parametrize("index", [0, 1])  # the ML-KEM key, the identity proof
+def test_flipped_first_record_is_a_failed_join_and_host_goes_on(
+    confide: Launcher, recording_proxy: ProxyFactory, index: int
 ) -> None:
-    tamper = Tamper("c2s", "flip", index=0, record_type=DATA, offset=PREFIX.size + 30)
+    tamper = Tamper("c2s", "flip", index=index, record_type=DATA, offset=PREFIX.size + 30)
     host, proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     host.proc.expect_err(r"^a join attempt from .* failed: .*failed authentication")
     assert joiner.wait() == 4, joiner
@@ -282,8 +287,28 @@ def test_flipped_first_record_is_a_failed_join_and_host_goes_on(  # the identity
     assert host.proc.wait() == 0
 
 
+def test_flipped_ml_kem_ciphertext_is_a_failed_join_and_host_goes_on(
+    confide: Launcher, recording_proxy: ProxyFactory
+) -> None:
+    """The host's first DATA record (version 4: its ML-KEM ciphertext) does not open at the
+    joiner, which answers with a plaintext ALERT: the host's key is no longer the one it used."""
+    tamper = Tamper("s2c", "flip", index=0, record_type=DATA, offset=PREFIX.size + 30)
+    host, proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
+    assert joiner.wait() == 4, joiner
+    assert joiner.err_lines[-1].startswith("confide: "), joiner
+    assert "failed authentication" in joiner.err_lines[-1], joiner
+    assert "SAS:" not in joiner.err
+    host.proc.expect_err(r"^a join attempt from .* failed: the peer could not make sense")
+    assert proxy.fired.is_set()
+    real = confide.join(host, "--name", "bob")
+    connected(host.proc, real)
+    real.say("bye")
+    assert real.wait() == 0
+    assert host.proc.wait() == 0
+
+
 def test_stream_from_host_cut_mid_record(confide: Launcher, recording_proxy: ProxyFactory) -> None:
-    tamper = Tamper("s2c", "truncate", index=2, record_type=DATA, keep=10)
+    tamper = Tamper("s2c", "truncate", index=FIRST_LINE, record_type=DATA, keep=10)
     host, _proxy, joiner = _through_proxy(confide, recording_proxy, tamper)
     connected(host.proc, joiner)
     host.proc.say(SECRET_REPLY)

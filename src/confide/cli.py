@@ -60,7 +60,7 @@ exit codes:
   2    usage error (bad arguments, no code given, unreadable secret file)
   3    wrong code or password
   4    could not connect, or the connection was lost (and did not come back
-       within --resume-window)
+       within --resume-window); --require-pq refused an older peer
   130  interrupted (Ctrl-C)
 """
 
@@ -288,7 +288,7 @@ def _ui_flags(p: argparse.ArgumentParser) -> None:
 
 
 def session_flags(p: argparse.ArgumentParser) -> None:
-    """``--resume-window``, ``--max-waiting`` and ``--handshake-timeout``."""
+    """``--resume-window``, ``--max-waiting``, ``--handshake-timeout`` and ``--require-pq``."""
     p.add_argument(
         "--resume-window",
         type=window_seconds,
@@ -311,6 +311,13 @@ def session_flags(p: argparse.ArgumentParser) -> None:
         default=10.0,
         metavar="SECONDS",
         help="give up on a silent peer after this long (default: 10)",
+    )
+    p.add_argument(
+        "--require-pq",
+        action="store_true",
+        help="refuse a peer whose confide can't do the post-quantum key exchange "
+        "(an older version): a joiner or receiver exits 4, a host refuses that joiner "
+        "and waits on (send exits 4); also require_pq = true in the config",
     )
 
 
@@ -399,6 +406,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     cfg = config.load()
     args.name = args.name or cfg.nick  # flags win over the config file
     nick = _nick(args)
+    args.require_pq = args.require_pq or cfg.require_pq  # the flag can only turn it on
     if args.command in ("host", "send") and args.port is None:
         args.port = cfg.port
     if args.command in ("send", "receive"):
@@ -466,6 +474,7 @@ def host_options(args: argparse.Namespace, nick: str) -> HostOptions:
     opts.relay = cli_relay.from_args(args)
     opts.describe_error = describe
     opts.identity = identity_choice(args)
+    opts.require_pq = args.require_pq
     if args.tunnel is not None:
         from confide.net.tunnel import parse_target
 
@@ -501,6 +510,7 @@ def join_options(args: argparse.Namespace, nick: str) -> JoinOptions:
     join_opts.resume_window = args.resume_window
     join_opts.max_waiting = args.max_waiting
     join_opts.identity = identity_choice(args)
+    join_opts.require_pq = args.require_pq
     return join_opts
 
 

@@ -34,7 +34,7 @@ exit codes:
   2    usage error (bad arguments, no code given, a path that does not exist)
   3    wrong code or password
   4    could not connect, or the connection was lost (and did not come back
-       within --resume-window)
+       within --resume-window); --require-pq refused an older peer
   130  interrupted (Ctrl-C; a .part file is kept for --resume)
 """
 
@@ -149,8 +149,13 @@ class ConsoleUI:
 
     def on_event(self, event: AppEvent) -> None:
         """A transfer event: the progress view shows it; the peer's identity, status lines."""
-        from confide.app.events import PeerIdentity
+        from confide.app.events import NotPostQuantum, PeerIdentity
 
+        if isinstance(event, NotPostQuantum):
+            from confide.ui.pq_text import NOT_PQ
+
+            self.line(f"{event.nick} runs an older confide: this transfer is {NOT_PQ}")
+            return
         if isinstance(event, PeerIdentity):  # no /verify here: only what is known is told
             from confide.ui import identity_text
 

@@ -20,6 +20,7 @@ Every key is optional::
     downloads = "~/Downloads"  # where received files go: files accepted in a chat, and
                             # confide receive (--dir wins); default: the platform's
                             # downloads folder in a chat, the current folder for receive
+    require_pq = false      # refuse peers without the post-quantum key exchange (--require-pq)
 
 A value of the wrong type, or a file that is not TOML, is a usage error
 (exit 2) naming the file; an unknown key is reported by ``--print-config``
@@ -56,6 +57,7 @@ class Config:
     relay: str | None = None
     log_dir: str | None = None
     downloads: str | None = None
+    require_pq: bool = False
     path: Path | None = None  # the file these came from (None: defaults only)
     ignored: tuple[str, ...] = field(default=())  # unknown keys in the file
 
@@ -75,6 +77,7 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "relay": str,
     "log_dir": str,
     "downloads": str,
+    "require_pq": bool,
 }
 
 

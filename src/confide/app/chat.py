@@ -24,6 +24,8 @@ once, when the host's nick is known, and handed on as a ``PeerIdentity``
 just before ``Connected``. In a room the host passes on each other
 member's key (``MemberKey``): each is recognised too (``via_host``), and
 ``who`` shows every key's fingerprint and whether we verified it before.
+A host below protocol version 4 (no ML-KEM step: ``post_quantum`` False)
+is announced after a ``NotPostQuantum``, and ``who`` says so.
 ``/verify ok`` stores the host's key as a verified contact, ``/verify
 forget`` removes it. A resumed link changes none of this.
 
@@ -52,6 +54,7 @@ from confide.app.events import (
     Disconnected,
     MemberLeft,
     MemberRenamed,
+    NotPostQuantum,
     PeerIdentity,
     PeerNick,
     TransferOffered,
@@ -95,6 +98,8 @@ class SessionSpec:
     """The identity key the host proved (``b""``: none, an older confide; None: not known)."""
     identities: Identities | None = None
     """Our key and the contacts that recognise the peer's (None: no identities)."""
+    post_quantum: bool = True
+    """Whether the session's keys rest on ML-KEM too (False: a host below version 4)."""
 
     def observed_by(self, observer: EventSink) -> SessionSpec:
         """The same spec with one more observer."""
@@ -113,6 +118,7 @@ class SessionSpec:
             downloads=self.downloads,
             peer_key=self.peer_key,
             identities=self.identities,
+            post_quantum=self.post_quantum,
         )
 
 
@@ -138,6 +144,7 @@ class ChatSession(FileCommands):
         downloads: Path | None = None,
         peer_key: bytes | None = None,
         identities: Identities | None = None,
+        post_quantum: bool = True,
     ) -> None:
         """Prepare a session; nothing is sent until ``run``.
 
@@ -145,9 +152,11 @@ class ChatSession(FileCommands):
         transcript); ``clock`` (monotonic seconds) times pings, ``now`` stamps lines;
         accepted files go to ``downloads`` (None: the platform's downloads folder).
         ``peer_key`` is the key the host proved and ``identities`` recognise it
-        (either None: no identities).
+        (either None: no identities). ``post_quantum`` False: the host is older
+        (below version 4), said once with a ``NotPostQuantum`` before ``Connected``.
         """
         self.link = link
+        self._post_quantum = post_quantum
         self.core = ChatCore(nick, sas, clock=clock, now=now, typing_enabled=typing_enabled)
         self._on_event = on_event
         self._observers = tuple(observers)
@@ -187,6 +196,7 @@ class ChatSession(FileCommands):
                 self.sas if nick == host else (),
                 self._verified if nick == host else None,
                 *self._identity_view(nick),
+                self._post_quantum if nick == host else None,
             )
             for nick in names
         ]
@@ -293,8 +303,11 @@ class ChatSession(FileCommands):
     def _follow_keys(self, event: AppEvent) -> None:
         """Keep the keys we know under the nicks shown; recognise the host's as it connects."""
         match event:
-            case Connected(peer=peer) if self._me is not None:
-                self._emit(PeerIdentity(peer, self._me.recognise(self._peer_key, peer)))
+            case Connected(peer=peer):
+                if self._me is not None:
+                    self._emit(PeerIdentity(peer, self._me.recognise(self._peer_key, peer)))
+                if not self._post_quantum:
+                    self._emit(NotPostQuantum(peer))
             case PeerNick(old=old, new=new) | MemberRenamed(old=old, new=new):
                 if old in self._keys:
                     self._keys[new] = self._keys.pop(old)

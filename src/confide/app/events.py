@@ -42,6 +42,19 @@ class PeerIdentity(AppEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class NotPostQuantum(AppEvent):
+    """Our session with ``nick`` rests on classical keys only: its confide is older.
+
+    It ran a protocol below version 4, without the ML-KEM step
+    (docs/PROTOCOL.md). Emitted once per peer we share a session with, just
+    before it is announced (``Connected`` or ``MemberJoined``), as
+    ``PeerIdentity`` is; a post-quantum peer gets none.
+    """
+
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
 class MessageIn(AppEvent):
     """A chat line (or ``/me`` action when ``action``) from the peer."""
 

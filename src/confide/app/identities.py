@@ -165,6 +165,8 @@ class Meeting:
     peer_key: bytes
     """The key the peer proved (``b""``: an older confide, below version 3, proves none)."""
     me: Identities
+    post_quantum: bool = True
+    """Whether the session's keys rest on ML-KEM too (False: a peer below version 4)."""
 
 
 def proved_key(done: HandshakeComplete) -> bytes:

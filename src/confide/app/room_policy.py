@@ -17,6 +17,8 @@ answer. The rules:
   it: a new code is made (on the fixed ``nameplate`` if one is set, as a
   relay's room is; else on a new random one) and the host shows it. The last
   guess of a password room closes the room for good.
+- A joiner refused by ``--require-pq`` (an older confide, before any guess
+  was spent) is a line that may repeat too, saying so.
 - A confirmed joiner becomes a member when its first message arrives, if
   there is still a place (``max_members`` counts the host, so a room of
   ``max_members`` holds one fewer joiner); ``member_left`` frees the place
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from confide.app.guesses import CLOSED, MAX_GUESSES, RETIRED, Attempt, Failure, GuessBudget
 from confide.app.room_limits import DEFAULT_MEMBERS
 from confide.app.secret import Secret
-from confide.errors import AuthenticationError, ConfideError
+from confide.errors import AuthenticationError, ConfideError, NotPostQuantumError
 from confide.net.admission import TOO_MANY, Failed, Line, Refusal
 from confide.protocol import codes
 from confide.protocol.connection import ALERT_BUSY, ALERT_NO_GUESSES, ALERT_ROOM_FULL
@@ -45,6 +47,8 @@ PASSWORD_ROOM_CLOSED = (
     f"{MAX_GUESSES} wrong passwords: this room is closed; host again with a new password"
 )
 RETIRED_LINE = f"{MAX_GUESSES} failed joins: that code is retired"
+NOT_PQ_REFUSED = "refused a joiner: not post-quantum (--require-pq)"
+"""The throttling key of the line for a joiner ``--require-pq`` refused."""
 _VARYING = re.compile(r"'[^']*'|\d+")
 
 
@@ -119,6 +123,8 @@ class RoomPolicy:
         """What a failed join means; ``failure`` is its counted guess (None if it spent none)."""
         if failure is None:
             said = self.describe(error)
+            if isinstance(error, NotPostQuantumError):  # --require-pq, before any guess
+                return Failed((Line(f"refused a joiner from {peer}: {said}", NOT_PQ_REFUSED),))
             return Failed((Line(f"a join attempt from {peer} failed: {said}", _repeats(said)),))
         if isinstance(error, AuthenticationError):
             line = f"a join failed: wrong code or password ({failure.count}/{MAX_GUESSES})"

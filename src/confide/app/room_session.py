@@ -45,6 +45,9 @@ members (``MemberKey``). Just before a member is announced (``Connected``
 or ``MemberJoined``) the contacts recognise its key under its nick, once,
 as a ``PeerIdentity``; ``/verify ok`` stores the key as a verified contact
 and ``/verify forget`` removes it. ``who`` shows each key's fingerprint.
+A member whose session with us is not post-quantum (an older confide,
+``NewMember.post_quantum``) is announced after a ``NotPostQuantum``, and
+``who`` says so (``MemberView.post_quantum``).
 
 Status lines from the accept loop (failed joins, new codes, refusals) go
 to the UI as ``Notice`` events while the session runs: ``StatusRoute``
@@ -72,6 +75,7 @@ from confide.app.events import (
     MemberJoined,
     MemberLeft,
     Notice,
+    NotPostQuantum,
     PeerAway,
     PeerBack,
     PeerLeft,
@@ -117,6 +121,8 @@ class NewMember:
     sas: tuple[str, ...]
     key: bytes | None = None
     """The identity key it proved (``b""``: an older confide proves none; None: not known)."""
+    post_quantum: bool = True
+    """Whether our session with it rests on ML-KEM too (False: below version 4)."""
 
 
 class MemberRules(Protocol):
@@ -210,6 +216,7 @@ class RoomSession(FileCommands):
         self._closing: dict[asyncio.Task[None], Link] = {}
         self._lagging: set[int] = set()
         self._verified: dict[int, bool] = {}
+        self._classical: set[int] = set()  # members whose session is not post-quantum
         self.keys = HostKeys(self.hub, identities)
         self._bye = "bye"
         self._next_id = HOST_ID
@@ -279,6 +286,7 @@ class RoomSession(FileCommands):
                 info.sas,
                 None if info.is_host else self._verified.get(info.member_id),
                 *self.keys.view(info.member_id),
+                None if info.is_host else info.member_id not in self._classical,
             )
             for info in self.hub.who()
         ]
@@ -411,6 +419,8 @@ class RoomSession(FileCommands):
             self._rules.member_left()
             self._close_later(member.link, flush=False)
             return
+        if not member.post_quantum:
+            self._classical.add(mid)
         self._links[mid] = member.link
         self._readers[mid] = asyncio.create_task(self._read(mid, member.link))
 
@@ -575,6 +585,8 @@ class RoomSession(FileCommands):
         for event in events:
             if isinstance(event, MemberJoined):
                 shown += self.keys.recognised(event.nick)
+                if self.hub.member_id(event.nick) in self._classical:
+                    shown.append(NotPostQuantum(event.nick))
             match event:
                 case MemberJoined(nick=nick, sas=sas) if not self._connected:
                     self._connected = True

@@ -29,6 +29,14 @@ unreadable key file ends it there, in one line, before anything connects).
 The key goes to every handshake the host or the joiner runs, by whichever
 path; the key the peer proved goes to the session with the contacts
 (``SessionSpec.peer_key``, ``NewMember.key``, ``Meeting``).
+
+Post-quantum keys (protocol version 4): ``require_pq`` (``--require-pq``)
+goes to every handshake in the same way; whether a session is post-quantum
+goes to its session (``post_quantum`` of ``SessionSpec``, ``NewMember`` and
+``Meeting``, which say ``not post-quantum`` otherwise), and a joiner's
+redials pass it on as ``resume_pq``, so the resume of a post-quantum session
+mixes in a fresh ML-KEM exchange too. ``confide send`` serves one receiver,
+so a refused one ends it (``pq_refusal_ends``: exit 4).
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ from typing import TYPE_CHECKING
 from confide.app.identities import Identities, IdentityChoice, Meeting, proved_key
 from confide.app.room_limits import DEFAULT_MEMBERS, WAITING_MESSAGES
 from confide.app.secret import Secret
-from confide.errors import ClosedError, RoomClosedError
+from confide.errors import ClosedError, NotPostQuantumError, RoomClosedError
 from confide.net import DEFAULT_PORT, tcp
 from confide.net.host import DEFAULT_HANDSHAKE_TIMEOUT, Established, Host
 from confide.net.resumes import ResumeBook
@@ -106,6 +114,8 @@ class HostOptions:
     downloads: Path | None = None  # where files accepted in the chat go (None: platformdirs')
     identity: IdentityChoice = field(default_factory=IdentityChoice)  # the key we prove
     ui_modules: tuple[str, ...] = ()  # what the UI imports when it opens: loaded while we wait
+    require_pq: bool = False  # refuse joiners below protocol version 4 (--require-pq)
+    pq_refusal_ends: bool = False  # ...and end (exit 4) at the first one refused (send)
 
 
 @dataclass
@@ -125,6 +135,7 @@ class JoinOptions:
     max_waiting: int = WAITING_MESSAGES  # messages that may wait for the host's ack
     downloads: Path | None = None  # where files accepted in the chat go (None: platformdirs')
     identity: IdentityChoice = field(default_factory=IdentityChoice)  # the key we prove
+    require_pq: bool = False  # refuse a host below protocol version 4 (--require-pq): exit 4
 
 
 def show_code(status: Status) -> Callable[[Code], None]:
@@ -164,6 +175,8 @@ async def host_session(opts: HostOptions, serve: Serve, preload: tuple[str, ...]
     except RoomClosedError as exc:
         opts.status(str(exc))
         return exc.exit_code
+    except NotPostQuantumError as exc:  # pq_refusal_ends: the refusal's line is out already
+        return exc.exit_code
 
 
 async def _host(opts: HostOptions, serve: Serve, preload: tuple[str, ...]) -> int:
@@ -188,6 +201,8 @@ async def _host(opts: HostOptions, serve: Serve, preload: tuple[str, ...]) -> in
         handshake_timeout=opts.handshake_timeout,
         resumes=book,
         identity=private,
+        require_pq=opts.require_pq,
+        pq_refusal_ends=opts.pq_refusal_ends,
     )
     room = Hosting(opts, policy, status, book, me=me)
     if opts.relay is not None:
@@ -251,6 +266,7 @@ async def join_chat(opts: JoinOptions, run_ui: UiRunner) -> int:
             downloads=opts.downloads,
             peer_key=meeting.peer_key,
             identities=meeting.me,
+            post_quantum=meeting.post_quantum,
         )
         return await run_ui(spec)
 
@@ -272,13 +288,21 @@ async def join_session(opts: JoinOptions, use: LinkUser) -> int:
             timeout=opts.timeout,
             status=opts.status,
             identity=private,
+            require_pq=opts.require_pq,
         )
 
         async def via_relay(secret: bytes) -> Established:
             reader, writer = await relay_client.meet(
                 relay, rendezvous_name(secret), timeout=MEET_WAIT
             )
-            return await tcp.resume_over(reader, writer, secret, timeout=attempt)
+            return await tcp.resume_over(
+                reader,
+                writer,
+                secret,
+                timeout=attempt,
+                require_pq=opts.require_pq,
+                resume_pq=joined.done.post_quantum,
+            )
 
         return await _chat(joined, opts, use, via_relay, me)
     if not opts.address:  # no --at: find the host on the LAN by the nameplate
@@ -291,23 +315,45 @@ async def join_session(opts: JoinOptions, use: LinkUser) -> int:
             discover_timeout=opts.discover_timeout,
             timeout=opts.timeout,
             identity=private,
+            require_pq=opts.require_pq,
         )
         address, port = _peer_address(found)
-        return await _chat(found, opts, use, _tcp_redial(address, port, attempt), me)
+        redial = _tcp_redial(address, port, attempt, opts.require_pq, found.done.post_quantum)
+        return await _chat(found, opts, use, redial, me)
     opts.status(f"connecting to {opts.address}:{opts.port}")
     joined = await tcp.connect(
-        opts.address, opts.port, opts.secret, opts.room, timeout=opts.timeout, identity=private
+        opts.address,
+        opts.port,
+        opts.secret,
+        opts.room,
+        timeout=opts.timeout,
+        identity=private,
+        require_pq=opts.require_pq,
     )
-    return await _chat(joined, opts, use, _tcp_redial(opts.address, opts.port, attempt), me)
+    redial = _tcp_redial(
+        opts.address, opts.port, attempt, opts.require_pq, joined.done.post_quantum
+    )
+    return await _chat(joined, opts, use, redial, me)
 
 
 Resume = Callable[[bytes], Awaitable[Established]]
 """One attempt at resuming a session, given its resume secret."""
 
 
-def _tcp_redial(address: str, port: int, timeout: float) -> Resume:
+def _tcp_redial(
+    address: str, port: int, timeout: float, require_pq: bool, post_quantum: bool
+) -> Resume:
+    """One resume over TCP; a post-quantum session's resume mixes in ML-KEM too."""
+
     async def redial(secret: bytes) -> Established:
-        return await tcp.resume(address, port, secret, timeout=timeout)
+        return await tcp.resume(
+            address,
+            port,
+            secret,
+            timeout=timeout,
+            require_pq=require_pq,
+            resume_pq=post_quantum,
+        )
 
     return redial
 
@@ -420,7 +466,8 @@ class Hosting:
     def _member(self, joined: Established) -> NewMember:
         from confide.app.room_session import NewMember
 
-        return NewMember(self.link(joined), joined.done.sas, proved_key(joined.done))
+        done = joined.done
+        return NewMember(self.link(joined), done.sas, proved_key(done), done.post_quantum)
 
     def link(self, joined: Established) -> Link:
         """A confirmed member's link: resumable (and in the book) if the session can resume."""
@@ -456,7 +503,8 @@ async def _chat(
             window=opts.resume_window,
             limits=OutboxLimits(messages=opts.max_waiting),
         )
-    return await use(link, Meeting(joined.done.sas, proved_key(joined.done), me))
+    done = joined.done
+    return await use(link, Meeting(done.sas, proved_key(done), me, done.post_quantum))
 
 
 def _import_all(modules: tuple[str, ...]) -> None:

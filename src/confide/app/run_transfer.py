@@ -48,6 +48,7 @@ from typing import Protocol
 from confide.app.events import (
     AppEvent,
     Notice,
+    NotPostQuantum,
     PeerIdentity,
     TransferDone,
     TransferFailed,
@@ -130,11 +131,14 @@ async def send_files(opts: SendOptions, ui: TransferUI) -> int:
     async def serve(hosting: Hosting, first: Established, arrivals: Arrivals) -> int:
         del arrivals  # one receiver: the room (two members) refuses the rest
         ends = _Ends(hosting.link(first), opts.host.nick, ui, Path.cwd(), receiving=False)
+        if not first.done.post_quantum:
+            ui.on_event(NotPostQuantum("the receiver"))
         if hosting.me is not None:
             ends.identify(proved_key(first.done), hosting.me)
         return await ends.send(opts.paths)
 
     opts.host.max_members = 2
+    opts.host.pq_refusal_ends = True  # one receiver: --require-pq refusing it ends the send
     return await host_session(opts.host, serve)
 
 
@@ -143,6 +147,8 @@ async def receive_files(opts: ReceiveOptions, ui: TransferUI) -> int:
 
     async def use(link: Link, meeting: Meeting) -> int:
         ends = _Ends(link, opts.join.nick, ui, opts.folder, receiving=True)
+        if not meeting.post_quantum:
+            ui.on_event(NotPostQuantum("the sender"))
         ends.identify(meeting.peer_key, meeting.me)
         return await ends.receive(opts.folder, resume=opts.resume)
 

@@ -38,6 +38,8 @@ class MemberView:
     ``fingerprint`` is the member's identity key as people compare it (``""``:
     none known), ``known`` whether the viewer verified that key before, in
     this chat or an earlier one (None: no key known).
+    ``post_quantum`` whether the viewer's session with that member rests on
+    ML-KEM too (protocol version 4), where the viewer has one (else None).
     """
 
     nick: str
@@ -47,6 +49,7 @@ class MemberView:
     verified: bool | None = None
     fingerprint: str = ""
     known: bool | None = None
+    post_quantum: bool | None = None
 
 
 class Session(Protocol):

@@ -13,7 +13,12 @@ are above the high-water mark: a peer that sends without ever reading first
 fills the kernel's buffers, and then TCP flow control stalls its sending.
 Our memory stays bounded by one read's worth of replies past the mark.
 
-The handshake reads through the ``StreamReader``. Once the channel is open,
+On a plain socket the handshake runs in the transport's callbacks
+(``handshake_io.HandshakeFront``): each flight is answered in the turn of
+the event loop it arrives in, and the channel goes straight on to a
+``Receiver`` when it opens. Elsewhere (a relayed or tunnelled stream, or
+bytes already in the reader) the handshake reads through the
+``StreamReader``, one flight per wake-up of the task. Once the channel is open,
 a channel on a plain socket hands its transport to a ``Receiver``
 (``receiver.py``): the socket reads straight into one reusable buffer and
 records are opened from there, without the reader's two copies of every
@@ -31,6 +36,7 @@ from collections.abc import Coroutine
 from typing import TypeVar
 
 from confide.errors import ClosedError, ConfideError, ProtocolError
+from confide.net.handshake_io import HandshakeFront, front_for
 from confide.net.receiver import Receiver
 from confide.protocol.connection import ALERT_TIMEOUT, Connection, alert_frame
 from confide.protocol.events import HandshakeComplete, MessageReceived
@@ -97,6 +103,15 @@ class Channel:
         if self.conn.role == "joiner":
             self.conn.start()
             await self._flush()
+        front = self._front()
+        if front is not None:
+            front.attach()
+            try:
+                if first:
+                    front.feed(first)
+                return await front.done
+            finally:
+                front.detach()  # a timeout: the reader reads on
         done: HandshakeComplete | None = None
         while True:
             data, first = first or await self._read_unless_failed(), b""
@@ -111,6 +126,16 @@ class Channel:
                     done = event
             if done is not None:
                 return done
+
+    def _front(self) -> HandshakeFront | None:
+        """A ``HandshakeFront`` for this channel's handshake, where one can read it."""
+        if not self._may_take_over:
+            return None
+        return front_for(self.conn, self._inbox, self.reader, self.writer, self._opened)
+
+    def _opened(self, receiver: Receiver) -> None:
+        """The front handed the transport to ``receiver`` as the handshake ended."""
+        self._receiver = receiver
 
     async def receive(self) -> Message:
         """The next message; ``ClosedError`` at EOF, ``ProtocolError`` on bad bytes.
@@ -167,6 +192,7 @@ class Channel:
             raise ClosedError("connection closed by the peer")
         if receiver.writes_above_mark():
             await self.drain()
+            return  # what came meanwhile (a Broken, the end) is checked again first
         await receiver.wait()
 
     def has_received(self) -> bool:
@@ -180,8 +206,11 @@ class Channel:
         proof sends its nick at once, so silence or a close here means the
         join did not really happen.
         """
+        if self._inbox:  # it came with the handshake's last record
+            return self._inbox[0]
         try:
-            message = await asyncio.wait_for(self.receive(), timeout)
+            async with asyncio.timeout(timeout):  # no task of its own, unlike wait_for
+                message = await self.receive()
         except TimeoutError:
             raise ClosedError(f"no first message within {timeout:g} s") from None
         self._inbox.appendleft(message)

@@ -254,6 +254,7 @@ async def join_discovered(
     timeout: float = tcp.CONNECT_TIMEOUT,
     rand: RandomBytes = secrets.token_bytes,
     identity: Ed25519PrivateKey | None = None,
+    require_pq: bool = False,
 ) -> Established:
     """Find the host of ``room`` on the LAN and complete the handshake with it."""
     what = f"nameplate {room}" if room else "a password room"
@@ -276,6 +277,7 @@ async def join_discovered(
                     timeout=timeout,
                     rand=rand,
                     identity=identity,
+                    require_pq=require_pq,
                 )
             except AuthenticationError as exc:
                 failure = exc  # the wrong host (a shared nameplate) or a wrong code

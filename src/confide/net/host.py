@@ -28,6 +28,12 @@ hands the channel to the session. A failed resume is one throttled status
 line and changes nothing. Anything else goes on as a join (with its first
 bytes already read), so a full room refuses it only once its hello came.
 
+With ``require_pq`` (``--require-pq``) every host ``Connection`` refuses a
+joiner below protocol version 4 (``NotPostQuantumError``): that is a failed
+join like any other (a status line, and the host waits on), unless
+``pq_refusal_ends`` (``confide send``, which serves one receiver): then
+``next_joiner`` raises it.
+
 The chat starts only when the joiner's first encrypted message (its nick)
 arrives: the joiner checks our proof last, so a joiner that rejects it (a
 tampered confirmation) simply closes, and that is a failed join, not the
@@ -44,7 +50,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from confide.errors import ClosedError, ConfideError, RoomClosedError
+from confide.errors import ClosedError, ConfideError, NotPostQuantumError, RoomClosedError
 from confide.net.admission import TOO_MANY, Arrival, Failed, Line, RoomRules
 from confide.net.channel import Channel, describe
 from confide.net.resumes import ResumeBook
@@ -103,7 +109,12 @@ class Host:
     """The sessions that may come back (None: resumes are answered ``no-session``)."""
     identity: Ed25519PrivateKey | None = None
     """The key the host proves to every joiner in a version 3 session (None: a throwaway one)."""
-    established: asyncio.Queue[Established | RoomClosedError] = field(default_factory=asyncio.Queue)
+    require_pq: bool = False
+    """Refuse joiners below protocol version 4 (``--require-pq``): a failed join, a line."""
+    pq_refusal_ends: bool = False
+    """With ``require_pq``: such a refusal ends the host instead (``next_joiner`` raises
+    the ``NotPostQuantumError``), for ``confide send``, which waits for one receiver."""
+    established: asyncio.Queue[Established | ConfideError] = field(default_factory=asyncio.Queue)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _pending: int = 0
     _running: int = 0
@@ -116,9 +127,12 @@ class Host:
         self._lines = Throttle(REPEATS_SHOWN, REPEAT_WINDOW, self.clock)
 
     async def next_joiner(self) -> Established:
-        """The first joiner to complete the handshake; ``RoomClosedError`` if none can now."""
+        """The first joiner to complete the handshake; ``RoomClosedError`` if none can now.
+
+        (Or the ``NotPostQuantumError`` of a refused joiner, with ``pq_refusal_ends``.)
+        """
         joined = await self.established.get()
-        if isinstance(joined, RoomClosedError):
+        if isinstance(joined, ConfideError):
             self.established.put_nowait(joined)  # every later caller gets it too
             raise joined
         return joined
@@ -142,7 +156,14 @@ class Host:
                 self._show(refusal.line)
             return
         arrival = self.policy.arrival()
-        conn = Connection(HOST, b"", self.rand, guesses=arrival, identity=self.identity)
+        conn = Connection(
+            HOST,
+            b"",
+            self.rand,
+            guesses=arrival,
+            identity=self.identity,
+            require_pq=self.require_pq,
+        )
         self._pending += 1
         try:
             await self._serve(Channel(conn, reader, writer), arrival, first, early)
@@ -170,7 +191,9 @@ class Host:
             first, early = await self._read_first(reader, writer, first)
             if early is not None or not opens_with_resume(first):
                 return first, early, False
-            conn = Connection(HOST, b"", self.rand, resumes=self.resumes)
+            conn = Connection(
+                HOST, b"", self.rand, resumes=self.resumes, require_pq=self.require_pq
+            )
             await self._resume(Channel(conn, reader, writer), first)
             return first, None, True
         finally:
@@ -240,6 +263,8 @@ class Host:
         except ConfideError as exc:
             await channel.close()
             self._failed(arrival.failed(channel.peer, exc))
+            if isinstance(exc, NotPostQuantumError) and self.pq_refusal_ends:
+                self.established.put_nowait(exc)
             return
         refused = self.policy.admit()
         if refused is not None:  # another joiner was admitted first

@@ -300,13 +300,21 @@ async def connect(
     rand: RandomBytes = secrets.token_bytes,
     local_addr: Address | None = None,
     identity: Ed25519PrivateKey | None = None,
+    require_pq: bool = False,
 ) -> Established:
     """Reach the host of nameplate ``room`` through ``relay`` and complete the handshake."""
     if status is not None:
         status(f"connecting to room {room} through the relay at {describe_address(relay)}")
     reader, writer = await join(relay, room, timeout=timeout, local_addr=local_addr)
     return await handshake_joiner(
-        reader, writer, secret, room, timeout=timeout, rand=rand, identity=identity
+        reader,
+        writer,
+        secret,
+        room,
+        timeout=timeout,
+        rand=rand,
+        identity=identity,
+        require_pq=require_pq,
     )
 
 

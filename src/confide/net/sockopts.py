@@ -20,7 +20,6 @@ Non-TCP streams (a Unix socket, a pipe) are left alone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import socket
 from typing import Any
@@ -50,14 +49,24 @@ def _options() -> tuple[tuple[int, int, int], ...]:
     return tuple(options)
 
 
+_TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
+
+
 def configure(sock: Any) -> None:
-    """Set keepalive and the user timeout on ``sock`` if it is a TCP socket; never raises."""
+    """Set keepalive and the user timeout on ``sock`` if it is a TCP socket; never raises.
+
+    Run for every connection's handshake, so it does the least: a plain
+    ``try`` per option rather than a ``contextlib.suppress`` object each.
+    """
     family = getattr(sock, "family", None)
-    if family not in (socket.AF_INET, socket.AF_INET6) or sock.type != socket.SOCK_STREAM:
+    if family not in _TCP_FAMILIES or sock.type != socket.SOCK_STREAM:
         return
+    setsockopt = sock.setsockopt
     for level, option, value in _options():
-        with contextlib.suppress(OSError):
-            sock.setsockopt(level, option, value)
+        try:
+            setsockopt(level, option, value)
+        except OSError:
+            continue  # a backstop only: a platform that refuses one still works
 
 
 def configure_stream(writer: asyncio.StreamWriter) -> None:

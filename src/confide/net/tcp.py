@@ -74,11 +74,22 @@ async def connect(
     timeout: float = CONNECT_TIMEOUT,
     rand: RandomBytes = secrets.token_bytes,
     identity: Ed25519PrivateKey | None = None,
+    require_pq: bool = False,
 ) -> Established:
-    """Connect to a host and complete the handshake as the joiner (proving ``identity``)."""
+    """Connect to a host and complete the handshake as the joiner (proving ``identity``).
+
+    ``require_pq``: a host below protocol version 4 fails it with ``NotPostQuantumError``.
+    """
     reader, writer = await _dial(address, port, timeout)
     return await handshake_joiner(
-        reader, writer, secret, room, timeout=timeout, rand=rand, identity=identity
+        reader,
+        writer,
+        secret,
+        room,
+        timeout=timeout,
+        rand=rand,
+        identity=identity,
+        require_pq=require_pq,
     )
 
 
@@ -89,15 +100,28 @@ async def resume(
     *,
     timeout: float = CONNECT_TIMEOUT,
     rand: RandomBytes = secrets.token_bytes,
+    require_pq: bool = False,
+    resume_pq: bool = False,
 ) -> Established:
     """Connect to a host again and resume the session of ``secret`` (its resume secret).
+
+    ``resume_pq``: the session was post-quantum (version 4), so the resume mixes
+    in a fresh ML-KEM exchange too (and the host must answer it).
 
     The result's ``channel.conn.resume_key`` is the next secret; ``done.resumed``
     the ticket used. A host that no longer has the session refuses it
     (``RefusedError``: ``no-session``).
     """
     reader, writer = await _dial(address, port, timeout)
-    return await resume_over(reader, writer, secret, timeout=timeout, rand=rand)
+    return await resume_over(
+        reader,
+        writer,
+        secret,
+        timeout=timeout,
+        rand=rand,
+        require_pq=require_pq,
+        resume_pq=resume_pq,
+    )
 
 
 async def _dial(
@@ -162,12 +186,14 @@ async def handshake_joiner(
     timeout: float = CONNECT_TIMEOUT,
     rand: RandomBytes = secrets.token_bytes,
     identity: Ed25519PrivateKey | None = None,
+    require_pq: bool = False,
 ) -> Established:
     """Run the joiner's handshake over any connected stream pair.
 
-    ``identity`` is the key we prove in a version 3 session (None: a throwaway one).
+    ``identity`` is the key we prove in a version 3 session (None: a throwaway one);
+    ``require_pq`` refuses a host below version 4 (``NotPostQuantumError``).
     """
-    conn = Connection(JOINER, secret, rand, room=room, identity=identity)
+    conn = Connection(JOINER, secret, rand, room=room, identity=identity, require_pq=require_pq)
     channel = Channel(conn, reader, writer)
     try:
         done = await channel.handshake(timeout)
@@ -184,9 +210,15 @@ async def resume_over(
     *,
     timeout: float = CONNECT_TIMEOUT,
     rand: RandomBytes = secrets.token_bytes,
+    require_pq: bool = False,
+    resume_pq: bool = False,
 ) -> Established:
-    """Run the joiner's resume handshake over any connected stream pair (TCP, relay)."""
-    channel = Channel(Connection(JOINER, b"", rand, resume=secret), reader, writer)
+    """Run the joiner's resume handshake over any connected stream pair (TCP, relay).
+
+    ``resume_pq``: the session is post-quantum, and so is its resume (``resume``).
+    """
+    conn = Connection(JOINER, b"", rand, resume=secret, require_pq=require_pq, resume_pq=resume_pq)
+    channel = Channel(conn, reader, writer)
     try:
         done = await channel.handshake(timeout)
     except ConfideError:

@@ -12,6 +12,8 @@ States, and what moves between them (one table, ``TRANSITIONS``)::
     joiner: start --start()--> wait-reply --reply--> wait-confirm --confirm--> confirmed
     host:   wait-hello --hello--> wait-share --share--> confirmed
     confirmed: version 1 or 2: open; version 3: wait-identity --identity--> open
+    confirmed, version 4: joiner: wait-kem-ct --kem-ciphertext--> wait-identity
+                          host:   wait-kem-key --kem-key--> wait-identity
     resuming joiner: start --start()--> wait-resumed --resumed--> open
     resuming host:   wait-hello --resume--> wait-proof --proof--> open
     any state --error--> failed
@@ -32,6 +34,16 @@ fails the connection (the peer gets ``Broken``). A session with
 incoming DATA record of ``wait-identity`` takes the slow path of
 ``_receive_record``: the hot path's opener is installed only once open.
 
+Version 4 (``pq.py``, docs/PROTOCOL.md §14) runs ML-KEM-768 in the same
+flights, sealed under CPace's traffic keys (``pq.KemStep`` holds that
+stage): the joiner's ``KemKey`` rides behind its share, the host's
+``KemCiphertext`` behind its confirm; then both switch to the hybrid keys
+and run the identity step under them. The held-back opener of these steps
+is ``_held_opener``. A host ``Identity`` that does not open at the joiner is
+a key mismatch (``pq.FAILED``: ``AuthenticationError``, ALERT
+``auth-failed``). ``require_pq`` turns a version below 4, or a resume
+without ML-KEM, into ``NotPostQuantumError`` (ALERT ``not-post-quantum``).
+
 A host may be given ``guesses`` (``Guesses``; ``app.guesses.Attempt`` is the
 real one): then the nameplate and secret are read when the hello arrives, one
 guess is spent just before the host sends its share (refused with ALERT
@@ -39,7 +51,8 @@ guess is spent just before the host sends its share (refused with ALERT
 ``guesses.answers()`` still holds when the joiner's share arrives.
 
 A joiner given ``resume=R`` resumes a session (version 2 or later) instead of running
-CPace (``protocol/resume.py``). A host given ``resumes`` (``Resumes``;
+CPace: the steps are ``resuming.ResumeSteps``, mixed in here, and their pure
+part is ``resume.py``. A host given ``resumes`` (``Resumes``;
 ``net.resumes.ResumeBook`` is the real one) also takes a ``resume`` in
 place of a hello: no guess is spent; an unknown ticket gets ALERT
 ``no-session``, a wrong proof ALERT ``auth-failed``. After a resume,
@@ -52,26 +65,50 @@ from __future__ import annotations
 import contextlib
 from typing import Protocol
 
-import msgpack
 from cpace import CPace, CPaceError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from confide.errors import (
     AuthenticationError,
     ConfideError,
+    DecryptError,
     LocalError,
+    NotPostQuantumError,
     ProtocolError,
     RefusedError,
-    SessionGoneError,
 )
 from confide.protocol import handshake as hs
 from confide.protocol import identity as ident
-from confide.protocol import keyschedule
+from confide.protocol import keyschedule, pq
 from confide.protocol import resume as rs
+from confide.protocol.alerts import (
+    ALERT_AUTH,
+    ALERT_BUSY,
+    ALERT_NO_GUESSES,
+    ALERT_NO_SESSION,
+    ALERT_NOT_PQ,
+    ALERT_PROTOCOL,
+    ALERT_ROOM_FULL,
+    ALERT_TEXT,
+    ALERT_TIMEOUT,
+    ALERT_UNKNOWN_ROOM,
+    ALERT_VERSION,
+    alert_error,
+    alert_frame,
+    printable,
+)
 from confide.protocol.events import Event, HandshakeComplete, MessageReceived
 from confide.protocol.framing import MAX_RECORD, FrameDecoder, encode_frame
 from confide.protocol.framing import PREFIX as FRAME_PREFIX
-from confide.protocol.messages import Broken, Identity, Message, decode, encode
+from confide.protocol.messages import (
+    Broken,
+    Identity,
+    KemCiphertext,
+    KemKey,
+    Message,
+    decode,
+    encode,
+)
 from confide.protocol.records import (
     ALERT,
     DATA,
@@ -85,7 +122,27 @@ from confide.protocol.records import (
     plain_record,
     split_record,
 )
+from confide.protocol.resume import opens_with_resume
+from confide.protocol.resuming import WAIT_PROOF, WAIT_RESUMED, Resumes, ResumeSteps
 from confide.protocol.sas import sas_words
+
+__all__ = [  # the alerts' names are re-exported: the layers above take them from here
+    "ALERT_AUTH",
+    "ALERT_BUSY",
+    "ALERT_NOT_PQ",
+    "ALERT_NO_GUESSES",
+    "ALERT_NO_SESSION",
+    "ALERT_PROTOCOL",
+    "ALERT_ROOM_FULL",
+    "ALERT_TIMEOUT",
+    "ALERT_UNKNOWN_ROOM",
+    "ALERT_VERSION",
+    "Connection",
+    "Guesses",
+    "Resumes",
+    "alert_frame",
+    "opens_with_resume",
+]
 
 _new = object.__new__
 _put_message = vars(MessageReceived)["message"].__set__
@@ -93,8 +150,8 @@ _put_message = vars(MessageReceived)["message"].__set__
 
 START, WAIT_REPLY, WAIT_CONFIRM = "start", "wait-reply", "wait-confirm"
 WAIT_HELLO, WAIT_SHARE = "wait-hello", "wait-share"
-WAIT_RESUMED, WAIT_PROOF = "wait-resumed", "wait-proof"
 CONFIRMED, WAIT_IDENTITY = "confirmed", "wait-identity"
+WAIT_KEM_KEY, WAIT_KEM_CT = "wait-kem-key", "wait-kem-ct"
 OPEN, FAILED = "open", "failed"
 
 TRANSITIONS: dict[tuple[str, str, str], str] = {
@@ -109,33 +166,17 @@ TRANSITIONS: dict[tuple[str, str, str], str] = {
     # version 3: the peer's Identity, the first DATA record after confirmation
     (hs.JOINER, WAIT_IDENTITY, "identity"): OPEN,
     (hs.HOST, WAIT_IDENTITY, "identity"): OPEN,
+    # version 4: the KEM step, the first DATA record each way under the stage keys
+    (hs.HOST, WAIT_KEM_KEY, KemKey.TYPE): WAIT_IDENTITY,
+    (hs.JOINER, WAIT_KEM_CT, KemCiphertext.TYPE): WAIT_IDENTITY,
 }
 """Where each record moves a connection; ``CONFIRMED`` resolves by version (docstring)."""
 SCHEMAS = {**hs.SCHEMAS, **rs.SCHEMAS}
 """Every HANDSHAKE record either handshake sends."""
-
-# ALERT reasons, sent in the clear before keys exist.
-ALERT_AUTH = "auth-failed"
-ALERT_ROOM_FULL = "room-full"
-ALERT_UNKNOWN_ROOM = "unknown-room"
-ALERT_VERSION = "no-common-version"
-ALERT_TIMEOUT = "timeout"
-ALERT_PROTOCOL = "protocol-error"
-ALERT_BUSY = "busy"
-ALERT_NO_GUESSES = "no-guesses"
-ALERT_NO_SESSION = "no-session"
-_ALERT_TEXT = {
-    ALERT_PROTOCOL: "the peer could not make sense of our handshake",
-    ALERT_AUTH: "wrong code or password",
-    ALERT_ROOM_FULL: "room full",
-    ALERT_UNKNOWN_ROOM: "no such room here (check the code's number)",
-    ALERT_VERSION: "the peer speaks no protocol version we know",
-    ALERT_TIMEOUT: "the peer gave up waiting for the handshake",
-    ALERT_BUSY: "the host is busy with other join attempts; try again in a few seconds",
-    ALERT_NO_GUESSES: "the host takes no more guesses at this code or password "
-    "(too many failed joins); ask the host for a new one",
-    ALERT_NO_SESSION: "the host has no such session (it ended, or this ticket was already used)",
-}
+_PEER_OPENS_OUR_BROKEN = (OPEN, WAIT_IDENTITY, WAIT_KEM_KEY)
+"""The keyed states whose sealer the peer opens with: ``_fail`` answers with ``Broken``
+there. (A joiner in ``wait-kem-ct`` seals under stage keys its host has dropped
+already: it answers with a plaintext ALERT instead.)"""
 
 
 class Guesses(Protocol):
@@ -155,62 +196,7 @@ class Guesses(Protocol):
         ...
 
 
-class Resumes(Protocol):
-    """A host's resumable sessions, by ticket (``net.resumes.ResumeBook``)."""
-
-    def lookup(self, ticket: bytes) -> bytes | None:
-        """The resume secret ``ticket`` names, or ``None`` if it names none now."""
-        ...
-
-    def offer(self, ticket: bytes, new_secret: bytes) -> None:
-        """The host answered ``ticket``: ``new_secret`` is now valid as a pending ticket."""
-        ...
-
-
-def opens_with_resume(data: bytes) -> bool | None:
-    """Whether a connection's first bytes start a resume (``None``: too few bytes to tell).
-
-    A host reads this far before it decides how to serve a connection (a
-    full room still takes a resume). Anything that is not a well-formed
-    ``resume`` record is ``False``: the ordinary handshake then reports it.
-    """
-    decoder = FrameDecoder(hs.MAX_HANDSHAKE_RECORD)
-    try:
-        decoder.add(data)
-        record = decoder.next_record()
-        if record is None:
-            return None
-        rtype, _, body = split_record(record)
-        return rtype == HANDSHAKE and hs.decode_handshake(body, SCHEMAS).kind == "resume"
-    except ConfideError:
-        return False
-
-
-def _printable(text: str, limit: int = 200) -> str:
-    """``text`` without control characters, at most ``limit`` characters (a peer's words)."""
-    return "".join(c for c in text if c.isprintable())[:limit]
-
-
-def alert_frame(reason: str, *, members: int | None = None) -> bytes:
-    """A framed ALERT record; the I/O layer sends it to refuse a connection.
-
-    ``members``: with ``room-full``, the room's limit (the joiner names it).
-    """
-    fields: dict[str, object] = {"reason": reason}
-    if members is not None:
-        fields["members"] = members
-    body: bytes = msgpack.packb(fields, use_bin_type=True)
-    return encode_frame(plain_record(ALERT, body))
-
-
-def _bin(fields: dict[str, object], *names: str) -> list[bytes]:
-    """Byte-string fields of a record ``decode_handshake`` already checked."""
-    values = [fields[name] for name in names]
-    assert all(isinstance(v, bytes) for v in values)
-    return values  # type: ignore[return-value]
-
-
-class Connection:
+class Connection(ResumeSteps):
     """One side of one secure channel, from first byte to close."""
 
     def __init__(
@@ -227,6 +213,7 @@ class Connection:
         resumes: Resumes | None = None,
         identity: Ed25519PrivateKey | None = None,
         require_pq: bool = False,
+        resume_pq: bool = False,
     ) -> None:
         """Prepare a side: ``role`` is ``"joiner"`` or ``"host"``; ``rand`` gives randomness.
 
@@ -238,7 +225,9 @@ class Connection:
         the key a version-3 session proves (``None``: a throwaway key drawn
         from ``rand``); ``peer_identity`` then holds the peer's. With
         ``require_pq`` a session below version 4 fails with
-        ``NotPostQuantumError`` (issue 16: not built yet).
+        ``NotPostQuantumError``. ``resume_pq``: the session ``resume`` names
+        is post-quantum (version 4), so its resume runs an ML-KEM exchange
+        too and requires the host's half of it.
         """
         if role not in (hs.JOINER, hs.HOST):
             raise ValueError(f"unknown role {role!r}")
@@ -254,13 +243,17 @@ class Connection:
         self._resumes = resumes
         self._identity = identity
         self._require_pq = require_pq
+        self._resume_pq = resume_pq
+        self.post_quantum = False
+        """Whether the session's keys also rest on ML-KEM-768 (version 4, or its resume)."""
+        self._kem: pq.KemStep | None = None  # version 4, until the hybrid keys exist
         self.peer_identity = b""
         self._ticket = b""
         self._own_share: rs.Ephemeral | None = None
         self._resume_keys: rs.ResumeKeys | None = None
         self._th = b""
         self._transcript: list[bytes] = []  # the CPace records' bodies, for identity.transcript
-        self._identity_opener: Opener | None = None  # the opener, held back in wait-identity
+        self._held_opener: Opener | None = None  # held back in wait-kem-* and wait-identity
         self._decoder = FrameDecoder(hs.MAX_HANDSHAKE_RECORD)
         self._out: list[bytes] = []
         self._out_bytes = 0
@@ -382,18 +375,19 @@ class Connection:
     def _fail(self, exc: ConfideError) -> None:
         """Enter the failed state with ``exc`` (an ALERT first, if the handshake broke).
 
-        Once keys exist (open, or waiting for the peer's identity), a record
+        Once keys exist (open, waiting for the peer's identity, or a host
+        waiting for the joiner's ML-KEM key), a record
         or message of the peer's that fails is answered with a sealed
         ``Broken`` (unless the peer's own ``Broken`` is the failure): the
         peer's session then ends at once, instead of taking the close that
         follows for a network cut and waiting to resume.
         """
-        keyed = self.state in (OPEN, WAIT_IDENTITY) and self._sealer is not None
+        keyed = self.state in _PEER_OPENS_OUR_BROKEN and self._sealer is not None
         if isinstance(exc, ProtocolError) and not keyed and not self._out:
             self._queue(alert_frame(ALERT_PROTOCOL))
         if keyed and not self._peer_broke:
             with contextlib.suppress(ConfideError):
-                self._queue(self.seal(encode(Broken(_printable(str(exc))))))
+                self._queue(self.seal(encode(Broken(printable(str(exc))))))
                 self.sent_broken = True
         self.state = FAILED
         self._error = exc
@@ -454,6 +448,9 @@ class Connection:
                 if self.state == WAIT_IDENTITY:
                     self._receive_identity(head, body, events)
                     return
+                if self.state in (WAIT_KEM_KEY, WAIT_KEM_CT):
+                    self._receive_kem(head, body)
+                    return
                 raise ProtocolError("encrypted record before the handshake completed")
             message = decode(self._opener.open(head, body))
             if message.__class__ is Broken:
@@ -469,29 +466,16 @@ class Connection:
         assert isinstance(message, Broken)
         self._peer_broke = True
         raise ProtocolError(
-            f"the peer could not open what we sent ({_printable(message.reason)}): "
+            f"the peer could not open what we sent ({printable(message.reason)}): "
             "tampered with on the way, or a broken peer"
         )
 
     def _receive_alert(self, body: bytes | memoryview) -> None:
         if self.state == OPEN:
             raise ProtocolError("plaintext alert after the handshake")
-        try:
-            decoded = msgpack.unpackb(body, raw=False)
-        except Exception:
-            decoded = None
-        reason = decoded.get("reason") if isinstance(decoded, dict) else None
-        if not isinstance(reason, str):
-            reason = ""
-        text = _ALERT_TEXT.get(reason, "the peer refused the connection")
-        members = decoded.get("members") if isinstance(decoded, dict) else None
-        if reason == ALERT_ROOM_FULL and type(members) is int and 2 <= members <= 1000:
-            text = f"{text} ({members} members)"
-        if reason == ALERT_AUTH:
-            raise AuthenticationError(text)
-        if reason == ALERT_NO_SESSION:
-            raise SessionGoneError(text)
-        raise RefusedError(text)
+        # a version-4 peer that could not open our first hybrid record says auth-failed
+        mismatch = self.state == WAIT_IDENTITY and self.version >= pq.KEM_VERSION
+        raise alert_error(body, auth_text=pq.FAILED if mismatch else "")
 
     def _receive_handshake(self, body: bytes | memoryview, events: list[Event]) -> None:
         msg = hs.decode_handshake(body, SCHEMAS)
@@ -503,7 +487,10 @@ class Connection:
         handler = getattr(self, "_on_" + msg.kind)
         handler(msg.fields, events)
         if next_state == CONFIRMED:
-            next_state = WAIT_IDENTITY if self._identity_opener is not None else OPEN
+            if self.version >= pq.KEM_VERSION:
+                next_state = WAIT_KEM_KEY if self.role == hs.HOST else WAIT_KEM_CT
+            else:
+                next_state = WAIT_IDENTITY if self._held_opener is not None else OPEN
         self.state = next_state
 
     def _send_handshake(self, kind: str, **fields: object) -> None:
@@ -517,8 +504,18 @@ class Connection:
         version = hs.choose_version(self._versions, self._peer_versions)
         if version is None:
             self._queue(alert_frame(ALERT_VERSION))
-            raise ProtocolError(_ALERT_TEXT[ALERT_VERSION])
+            raise ProtocolError(ALERT_TEXT[ALERT_VERSION])
         self.version = version
+        if self._require_pq and version < pq.KEM_VERSION:
+            self._refuse_classical(f"protocol version {version}")
+
+    def _refuse_classical(self, what: str) -> None:
+        """``require_pq`` and a session without the ML-KEM step: ALERT, then fail."""
+        self._queue(alert_frame(ALERT_NOT_PQ))
+        raise NotPostQuantumError(
+            f"the peer's confide does not do post-quantum key exchange ({what}); "
+            "--require-pq refuses it"
+        )
 
     def _ads(self) -> tuple[bytes, bytes]:
         """(own ad, peer ad)."""
@@ -577,78 +574,18 @@ class Connection:
         self._cpace = hs.start_cpace(self.role, self._secret, sid, own_ad, self._rand)
         cpace = self._derive(fields["share"])  # type: ignore[arg-type]
         self._send_handshake("share", share=cpace.public_share, tag=cpace.tag())
+        if self.version >= pq.KEM_VERSION:  # the ML-KEM key, in the same flight
+            kem = self._open_stage(cpace.isk)
+            self.send(KemKey(kem.offer(self._rand)))
 
     def _on_confirm(self, fields: dict[str, object], events: list[Event]) -> None:
         assert self._cpace is not None
         if not self._cpace.verify(fields["tag"]):  # type: ignore[arg-type]
             raise AuthenticationError("wrong code or password (the host's proof did not match)")
+        if self.version >= pq.KEM_VERSION:  # keyed since the reply: the host's ct comes next
+            self._cpace = None
+            return
         self._open(self._cpace, events)
-
-    # -- resume (protocol/resume.py) -------------------------------------
-
-    def _start_resume(self) -> None:
-        self._ticket = rs.ticket_id(self._resume)
-        self._nonce = self._rand(hs.NONCE_SIZE)
-        self._own_share = rs.ephemeral(self._rand)
-        self._send_handshake(
-            "resume", ticket=self._ticket, nonce=self._nonce, share=self._own_share.share
-        )
-        self.state = WAIT_RESUMED
-
-    def _on_resume(self, fields: dict[str, object], events: list[Event]) -> None:
-        ticket, nonce_joiner, share_joiner = _bin(fields, "ticket", "nonce", "share")
-        secret = self._resumes.lookup(ticket) if self._resumes is not None else None
-        if self._resumes is None or secret is None:
-            self._queue(alert_frame(ALERT_NO_SESSION))
-            raise RefusedError("a resume named no session of ours")
-        self._nonce = self._rand(hs.NONCE_SIZE)
-        own = rs.ephemeral(self._rand)
-        th = rs.transcript_hash(ticket, nonce_joiner, share_joiner, self._nonce, own.share)
-        keys = rs.derive(secret, rs.shared_secret(own, share_joiner), th)
-        self._ticket, self._th, self._resume_keys = ticket, th, keys
-        tag = rs.confirm_tag(keys.confirm_host, th)
-        self._send_handshake("resumed", nonce=self._nonce, share=own.share, tag=tag)
-        self._resumes.offer(ticket, keys.resume)
-
-    def _on_proof(self, fields: dict[str, object], events: list[Event]) -> None:
-        (tag,) = _bin(fields, "tag")
-        assert self._resume_keys is not None
-        if not rs.tag_matches(self._resume_keys.confirm_joiner, self._th, tag):
-            self._resume_keys = None
-            self._queue(alert_frame(ALERT_AUTH))
-            raise AuthenticationError(
-                "a resume's proof did not match (a stolen or replayed ticket?)"
-            )
-        self._open_resumed(events)
-
-    def _on_resumed(self, fields: dict[str, object], events: list[Event]) -> None:
-        nonce_host, share_host, tag = _bin(fields, "nonce", "share", "tag")
-        own = self._own_share
-        assert own is not None
-        th = rs.transcript_hash(self._ticket, self._nonce, own.share, nonce_host, share_host)
-        keys = rs.derive(self._resume, rs.shared_secret(own, share_host), th)
-        if not rs.tag_matches(keys.confirm_host, th, tag):
-            raise AuthenticationError("the host's resume proof did not match")
-        self._send_handshake("proof", tag=rs.confirm_tag(keys.confirm_joiner, th))
-        self._th, self._resume_keys = th, keys
-        self._open_resumed(events)
-
-    def _open_resumed(self, events: list[Event]) -> None:
-        keys = self._resume_keys
-        assert keys is not None
-        if self.role == hs.JOINER:
-            send_key, recv_key = keys.joiner_to_host, keys.host_to_joiner
-        else:
-            send_key, recv_key = keys.host_to_joiner, keys.joiner_to_host
-        self._sealer = Sealer(send_key, self._rekey)
-        self._opener = Opener(recv_key, self._rekey)
-        self.version = rs.RESUME_VERSION
-        self.resume_key = keys.resume
-        self._resume = b""
-        self._own_share = None
-        self._resume_keys = None
-        self._decoder.max_record = MAX_RECORD
-        events.append(HandshakeComplete((), self.version, resumed=self._ticket))
 
     # -- both ----------------------------------------------------------
 
@@ -662,19 +599,12 @@ class Connection:
         return self._cpace
 
     def _open(self, cpace: CPace, events: list[Event]) -> None:
-        keys = keyschedule.derive(cpace.isk, self._sid)
-        if self.role == hs.JOINER:
-            send_key, recv_key = keys.joiner_to_host, keys.host_to_joiner
-        else:
-            send_key, recv_key = keys.host_to_joiner, keys.joiner_to_host
-        self._sealer = Sealer(send_key, self._rekey)
-        opener = Opener(recv_key, self._rekey)
-        self.sas = sas_words(keys.sas)
-        self.resume_key = keys.resume
-        self.file_key = keys.file
+        """CPace confirmed: take the session's keys (version 4: the stage keys first)."""
         self._cpace = None
-        self._secret = b""
-        self._decoder.max_record = MAX_RECORD
+        if self.version >= pq.KEM_VERSION:  # the host: the joiner's ML-KEM key comes next
+            self._open_stage(cpace.isk)
+            return
+        opener = self._install(keyschedule.derive(cpace.isk, self._sid))
         if self.version < ident.IDENTITY_VERSION:
             self._transcript.clear()
             self._opener = opener
@@ -684,9 +614,57 @@ class Connection:
         # the joiner proves only once the host's proof checked (SIGMA-I: a
         # host that is not who it claims never learns the joiner's key).
         # HandshakeComplete waits for the peer's proof.
-        self._identity_opener = opener
+        self._held_opener = opener
         self._th = ident.transcript(*self._transcript)
         self._transcript.clear()
+        if self.role == hs.HOST:
+            self._prove()
+
+    def _install(self, keys: keyschedule.SessionKeys) -> Opener:
+        """Seal with ``keys`` from now on and take their SAS and secrets; their opener."""
+        if self.role == hs.JOINER:
+            send_key, recv_key = keys.joiner_to_host, keys.host_to_joiner
+        else:
+            send_key, recv_key = keys.host_to_joiner, keys.joiner_to_host
+        self._sealer = Sealer(send_key, self._rekey)
+        self.sas = sas_words(keys.sas)
+        self.resume_key = keys.resume
+        self.file_key = keys.file
+        self._secret = b""
+        self._decoder.max_record = MAX_RECORD
+        return Opener(recv_key, self._rekey)
+
+    # -- version 4: the ML-KEM step (protocol/pq.py) ----------------------
+
+    def _open_stage(self, isk: bytes) -> pq.KemStep:
+        """Seal and open the KEM messages under CPace's traffic keys (``pq.stage_keys``)."""
+        joiner_to_host, host_to_joiner = pq.stage_keys(isk, self._sid)
+        if self.role == hs.JOINER:
+            send_key, recv_key = joiner_to_host, host_to_joiner
+        else:
+            send_key, recv_key = host_to_joiner, joiner_to_host
+        self._sealer = Sealer(send_key, self._rekey)
+        self._held_opener = Opener(recv_key, self._rekey)
+        self._kem = pq.KemStep(self.role, isk)
+        self._secret = b""
+        return self._kem
+
+    def _receive_kem(self, head: memoryview, body: memoryview) -> None:
+        """``wait-kem-*``: the peer's KEM message, its first DATA record (under the stage keys)."""
+        opener, kem = self._held_opener, self._kem
+        assert opener is not None
+        assert kem is not None
+        message = decode(opener.open(head, body))
+        if message.__class__ is Broken:
+            self._on_broken(message)
+        answer, self._th, keys = kem.complete(message, self._transcript)
+        if answer is not None:
+            self.send(answer)  # the host's ciphertext: the last record under the stage keys
+        self._transcript.clear()
+        self._kem = None
+        self._held_opener = self._install(keys)  # the stage keys are dropped here
+        self.post_quantum = True
+        self.state = TRANSITIONS[(self.role, self.state, message.TYPE)]
         if self.role == hs.HOST:
             self._prove()
 
@@ -695,23 +673,45 @@ class Connection:
         own = self._identity
         if own is None:
             own = Ed25519PrivateKey.from_private_bytes(self._rand(ident.KEY_SIZE))
-        self.send(ident.prove(own, self.role, self._th))
+        self.send(ident.prove(own, self.role, self._th, self._signature_label()))
+
+    def _signature_label(self) -> bytes:
+        """What the identity step signs under: version 3's label, or version 4's."""
+        return pq.SIGNATURE_LABEL if self.version >= pq.KEM_VERSION else ident.SIGNATURE_LABEL
 
     def _receive_identity(self, head: memoryview, body: memoryview, events: list[Event]) -> None:
         """``wait-identity``: the peer's first DATA record, which must prove its identity."""
-        opener = self._identity_opener
+        opener = self._held_opener
         assert opener is not None
-        message = decode(opener.open(head, body))
+        try:
+            plain = opener.open(head, body)
+        except DecryptError:
+            # the host's Identity is the first record under the hybrid keys: not opening it
+            # means our ss is not the host's (implicit rejection). The host's view of the
+            # joiner's Identity is an ordinary record: the joiner checked the keys first.
+            if self.version < pq.KEM_VERSION or self.role == hs.HOST:
+                raise
+            self._sealer = None  # our keys are not the peer's: no Broken, an ALERT
+            self._queue(alert_frame(ALERT_AUTH))
+            raise AuthenticationError(pq.FAILED) from None
+        message = decode(plain)
         if message.__class__ is Broken:
             self._on_broken(message)
         if message.__class__ is not Identity:
             raise ProtocolError("the peer sent a message before proving its identity")
         peer_role = hs.HOST if self.role == hs.JOINER else hs.JOINER
         assert isinstance(message, Identity)
-        self.peer_identity = ident.check(message, peer_role, self._th)
+        self.peer_identity = ident.check(message, peer_role, self._th, self._signature_label())
         if self.role == hs.JOINER:
             self._prove()
         self._th = b""
-        self._opener, self._identity_opener = opener, None
+        self._opener, self._held_opener = opener, None
         self.state = TRANSITIONS[(self.role, WAIT_IDENTITY, Identity.TYPE)]
-        events.append(HandshakeComplete(self.sas, self.version, identity=self.peer_identity))
+        events.append(
+            HandshakeComplete(
+                self.sas,
+                self.version,
+                identity=self.peer_identity,
+                post_quantum=self.post_quantum,
+            )
+        )

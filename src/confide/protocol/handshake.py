@@ -3,13 +3,14 @@
 The joiner is CPace's initiator (A), the host its responder (B). Four
 HANDSHAKE records, each a msgpack map::
 
-    1. joiner -> host   {"t": "hello",   "versions": [1, 2, 3], "nonce": 32B, "room": "7"}
-    2. host -> joiner   {"t": "reply",   "versions": [1, 2, 3], "nonce": 32B, "share": Yb}
+    1. joiner -> host   {"t": "hello",   "versions": [1, 2, 3, 4], "nonce": 32B, "room": "7"}
+    2. host -> joiner   {"t": "reply",   "versions": [1, 2, 3, 4], "nonce": 32B, "share": Yb}
     3. joiner -> host   {"t": "share",   "share": Ya, "tag": Ta}
     4. host -> joiner   {"t": "confirm", "tag": Tb}
 
 From version 3 each side then proves its identity key in its first DATA
 record (``protocol/identity.py``), signing a hash of these four record bodies.
+Version 4 first runs an ML-KEM-768 exchange in flights 3 and 4 (``protocol/pq.py``).
 
 CPace inputs:
 
@@ -39,16 +40,20 @@ from confide.errors import ProtocolError
 RandomBytes = Callable[[int], bytes]
 """A source of random bytes; production passes ``os.urandom``, tests a fixed stream."""
 
-SUPPORTED_VERSIONS = (1, 2, 3)
+SUPPORTED_VERSIONS = (1, 2, 3, 4)
 """1: the first protocol; 2: the same, plus what a session needs to resume (acks,
 sequence numbers and the resume handshake); 3: version 2, plus the identity step
-after confirmation (``protocol/identity.py``). A session runs the highest both speak."""
+after confirmation (``protocol/identity.py``); 4: version 3, plus the ML-KEM-768
+step that makes the keys post-quantum (``protocol/pq.py``). A session runs the
+highest both speak."""
 CHANNEL_ID_PROTOCOL = b"confide/1"
 CHANNEL_ID_PURPOSE = b"chat"
 NONCE_SIZE = 32
 SHARE_SIZE = 32
 TAG_SIZE = 64
-MAX_HANDSHAKE_RECORD = 1024
+MAX_HANDSHAKE_RECORD = 1536
+"""The largest record before the keys are final: a version-4 ``resume`` (with its
+1184-byte ML-KEM key) or KEM DATA record is about 1,300 bytes."""
 
 JOINER = "joiner"
 HOST = "host"

@@ -13,7 +13,9 @@ session's transcript hash (``transcript``): SHA-256 over
 The signature thus binds the key to this session and this direction: a proof
 copied from another session, or reflected back to its sender, does not
 verify. The record is encrypted, so the network and the relay never see the
-key. ``connection.py`` sends and checks it; this module is the pure part.
+key. A version-4 session signs ``pq.transcript`` (the CPace records and the
+ML-KEM messages) under ``b"confide/4 identity"`` instead (``label``).
+``connection.py`` sends and checks it; this module is the pure part.
 """
 
 from __future__ import annotations
@@ -42,11 +44,14 @@ def transcript(hello: bytes, reply: bytes, share: bytes, confirm: bytes) -> byte
     return hashlib.sha256(TRANSCRIPT_LABEL + lv(hello, reply, share, confirm)).digest()
 
 
-def signed_bytes(role: str, transcript_hash: bytes) -> bytes:
-    """What the ``role`` side signs in the session of ``transcript_hash``."""
+def signed_bytes(role: str, transcript_hash: bytes, label: bytes = SIGNATURE_LABEL) -> bytes:
+    """What the ``role`` side signs in the session of ``transcript_hash``.
+
+    ``label``: ``SIGNATURE_LABEL`` in version 3, ``pq.SIGNATURE_LABEL`` in version 4.
+    """
     if role not in (JOINER, HOST):
         raise ValueError(f"unknown role {role!r}")
-    return SIGNATURE_LABEL + lv(role.encode()) + transcript_hash
+    return label + lv(role.encode()) + transcript_hash
 
 
 def public_bytes(private: Ed25519PrivateKey) -> bytes:
@@ -56,13 +61,17 @@ def public_bytes(private: Ed25519PrivateKey) -> bytes:
     return private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def prove(private: Ed25519PrivateKey, role: str, transcript_hash: bytes) -> Identity:
+def prove(
+    private: Ed25519PrivateKey, role: str, transcript_hash: bytes, label: bytes = SIGNATURE_LABEL
+) -> Identity:
     """Our ``Identity`` message for the session of ``transcript_hash``, as ``role``."""
     key = private.public_key().public_bytes_raw()
-    return Identity(key, private.sign(signed_bytes(role, transcript_hash)))
+    return Identity(key, private.sign(signed_bytes(role, transcript_hash, label)))
 
 
-def check(message: Identity, role: str, transcript_hash: bytes) -> bytes:
+def check(
+    message: Identity, role: str, transcript_hash: bytes, label: bytes = SIGNATURE_LABEL
+) -> bytes:
     """The peer's key if ``message`` proves it for this session and the peer's ``role``.
 
     ``ProtocolError`` if a length is wrong or the signature does not verify.
@@ -73,7 +82,9 @@ def check(message: Identity, role: str, transcript_hash: bytes) -> bytes:
     if len(sig) != SIG_SIZE:
         raise ProtocolError(f"the peer's identity proof has {len(sig)} bytes, not {SIG_SIZE}")
     try:
-        Ed25519PublicKey.from_public_bytes(key).verify(sig, signed_bytes(role, transcript_hash))
+        Ed25519PublicKey.from_public_bytes(key).verify(
+            sig, signed_bytes(role, transcript_hash, label)
+        )
     except (InvalidSignature, ValueError):
         raise ProtocolError("the peer's identity proof did not verify") from None
     return key

@@ -154,6 +154,30 @@ class Identity(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class KemKey(Message):
+    """Joiner → host: a fresh ML-KEM-768 encapsulation key (protocol version 4; §14).
+
+    Sealed under the CPace keys in the flight of the joiner's ``share``;
+    ``key`` is 1184 bytes (``protocol/pq.py``). Taken by the record layer.
+    """
+
+    TYPE: ClassVar[str] = "kem-key"
+    key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KemCiphertext(Message):
+    """Host → joiner: the ML-KEM-768 ciphertext for the joiner's ``KemKey`` (version 4).
+
+    Sealed under the CPace keys in the flight of the host's ``confirm``;
+    ``ct`` is 1088 bytes (``protocol/pq.py``). Taken by the record layer.
+    """
+
+    TYPE: ClassVar[str] = "kem-ciphertext"
+    ct: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class MemberKey(Message):
     """Host → members: the identity key ``nick`` proved to the host (``b""``: it has none).
 
@@ -354,7 +378,7 @@ KNOWN: dict[str, type[Message]] = {
         *(Chat, Action, Private, Nick, Typing, Receipt, Ping, Pong, Ack, Bye, Broken),
         *(Welcome, Said, Joined, Left, Renamed, Typist, AllHave, Notice, Closed),
         *(FileOffer, FileAccept, FileChunk, FileAck, FileDone, FileCancel),
-        *(Identity, MemberKey),
+        *(Identity, MemberKey, KemKey, KemCiphertext),
     )
 }
 

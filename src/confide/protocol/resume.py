@@ -24,6 +24,9 @@ both ends meet on a relay that lost its state; like ``tid`` it is a one-way
 function of ``R``, so it reveals nothing about the code and can't be linked
 to the nameplate. The state machine that sends and checks these records is
 ``protocol/connection.py``; the ticket book of a host is ``net/resumes.py``.
+``opens_with_resume`` tells a host whether a connection's first record is a
+``resume``. The resume of a version-4 session adds a fresh ML-KEM exchange
+(``kem`` fields; ``pq.resume_transcript``, docs/PROTOCOL.md §14.6).
 """
 
 from __future__ import annotations
@@ -36,8 +39,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
-from confide.errors import ProtocolError
-from confide.protocol.handshake import NONCE_SIZE, SHARE_SIZE, RandomBytes, lv
+from confide.errors import ConfideError, ProtocolError
+from confide.protocol.framing import FrameDecoder
+from confide.protocol.handshake import (
+    MAX_HANDSHAKE_RECORD,
+    NONCE_SIZE,
+    SHARE_SIZE,
+    RandomBytes,
+    decode_handshake,
+    lv,
+)
 from confide.protocol.keyschedule import (
     KEY_SIZE,
     LABEL_HOST_TO_JOINER,
@@ -46,6 +57,7 @@ from confide.protocol.keyschedule import (
     LABEL_RESUME,
     hkdf,
 )
+from confide.protocol.records import HANDSHAKE, split_record
 
 RESUME_VERSION = 2
 """The version a resume's ``HandshakeComplete`` reports: the resume handshake is
@@ -156,3 +168,22 @@ def confirm_tag(key: bytes, th: bytes) -> bytes:
 def tag_matches(key: bytes, th: bytes, tag: bytes) -> bool:
     """Whether ``tag`` is the right confirmation tag, compared in constant time."""
     return hmac.compare_digest(confirm_tag(key, th), tag)
+
+
+def opens_with_resume(data: bytes) -> bool | None:
+    """Whether a connection's first bytes start a resume (``None``: too few bytes to tell).
+
+    A host reads this far before it decides how to serve a connection (a
+    full room still takes a resume). Anything that is not a well-formed
+    ``resume`` record is ``False``: the ordinary handshake then reports it.
+    """
+    decoder = FrameDecoder(MAX_HANDSHAKE_RECORD)
+    try:
+        decoder.add(data)
+        record = decoder.next_record()
+        if record is None:
+            return None
+        rtype, _, body = split_record(record)
+        return rtype == HANDSHAKE and decode_handshake(body, SCHEMAS).kind == "resume"
+    except ConfideError:
+        return False

@@ -33,7 +33,8 @@ comes between the ``connected to`` and ``SAS:`` lines (or after a member's
 ``joined`` line): ``✔ bob (known): nothing to compare`` for a verified
 contact, ``new contact: compare the SAS, then /verify ok``, and for a
 changed key a block of ``warning:`` lines. ``/whoami`` shows our
-fingerprint.
+fingerprint. A peer that is not post-quantum (an older confide, ``ui.pq_text``)
+is said in the ``connected to`` line, or in a line after a member's ``joined``.
 
 Files: ``/send [NICK] PATH``, ``/accept [NAME]``, ``/decline``, ``/cancel``
 (``ui.transfer_text``). Offers, starts, the end and failures are status
@@ -68,6 +69,7 @@ from confide.app.events import (
     Disconnected,
     MemberJoined,
     MessageIn,
+    NotPostQuantum,
     PeerAway,
     PeerBack,
     PeerIdentity,
@@ -82,7 +84,7 @@ from confide.app.session_api import Session
 from confide.errors import EXIT_INTERRUPTED, EXIT_OK, ConfideError, LocalError, UsageError
 from confide.text import sanitize
 from confide.ui import commands as cmd
-from confide.ui import identity_text, room_text, transfer_text
+from confide.ui import identity_text, pq_text, room_text, transfer_text
 from confide.ui.texts import disconnect_reason
 
 MAX_LINE = 1 << 20
@@ -119,6 +121,7 @@ class LineUI:
         """Draw transfer progress bars (stderr is a terminal)."""
         self._bar = False  # a progress bar is on stderr's last line, without a newline
         self._identities: dict[str, PeerIdentity] = {}  # told once the peer is announced
+        self._classical: set[str] = set()  # peers not post-quantum, told as they are announced
 
     def status(self, text: str) -> None:
         """One status line on stderr (made inert: reasons may quote the peer)."""
@@ -142,6 +145,9 @@ class LineUI:
         """Render one app event."""
         self._render(event)
         if isinstance(event, MemberJoined):
+            if event.nick in self._classical:
+                self._classical.discard(event.nick)
+                self.status(pq_text.member_line(event.nick))
             self._told(event.nick, named=True)
 
     def _told(self, nick: str, *, named: bool = False) -> None:
@@ -169,6 +175,9 @@ class LineUI:
             else:  # comes just before the peer is announced: told after it
                 self._identities[event.nick] = event
             return
+        if isinstance(event, NotPostQuantum):  # just before the peer is announced
+            self._classical.add(event.nick)
+            return
         if isinstance(event, TransferProgress):
             self.progress(event)
             return
@@ -185,7 +194,9 @@ class LineUI:
             return
         match event:
             case Connected(peer=peer, sas=sas):
-                self.status(f"connected to {sanitize(peer)} (end-to-end encrypted)")
+                classical = peer in self._classical
+                self._classical.discard(peer)
+                self.status(pq_text.connected_line(sanitize(peer), post_quantum=not classical))
                 self._told(peer)  # before the SAS: the SAS line stays the last one
                 self.status("SAS: " + " ".join(sas))
                 self.connected.set()

@@ -34,6 +34,7 @@ from confide.app.session_api import MemberView, Session
 from confide.errors import ConfideError, LocalError, UsageError
 from confide.ui import commands as cmd
 from confide.ui.identity_text import view_identity, whoami_lines
+from confide.ui.pq_text import NOT_PQ
 from confide.ui.texts import disconnect_reason
 
 PLAIN_LEAVING = frozenset({"", "left", "bye"})
@@ -142,6 +143,8 @@ def _state(view: MemberView) -> str:
     else:
         check = "verified" if view.verified else f"not compared yet (/verify {view.nick})"
         state = f": SAS {' '.join(view.sas)}, {check}"
+    if view.post_quantum is False:
+        state = f"{state} · {NOT_PQ}"
     return f"{state} · {key}" if key else state
 
 
@@ -151,6 +154,8 @@ def who_lines(session: Session) -> list[str]:
     others = [v for v in views if not v.is_you]
     if len(views) <= 2 and len(others) == 1:
         check = cmd.sas_check(bool(others[0].verified))
+        if others[0].post_quantum is False:
+            check = f"{check}; {NOT_PQ}"
         lines = [f"you: {session.nick} · peer: {others[0].nick} ({check})"]
         key = view_identity(others[0].fingerprint, others[0].known)
         return [*lines, f"{others[0].nick}'s {key}"] if key else lines

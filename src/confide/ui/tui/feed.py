@@ -34,6 +34,7 @@ from confide.app.events import (
     MemberJoined,
     MembersChanged,
     MessageIn,
+    NotPostQuantum,
     PeerBack,
     PeerIdentity,
     PeerLeft,
@@ -41,7 +42,7 @@ from confide.app.events import (
     PrivateIn,
 )
 from confide.text import sanitize
-from confide.ui import identity_text
+from confide.ui import identity_text, pq_text
 from confide.ui.texts import disconnect_reason
 from confide.ui.tui.log import ChatLog
 from confide.ui.tui.render import Entry, Kind, mentions
@@ -125,8 +126,13 @@ class LogFeed:
                 self.identity(event)
             case PeerIdentity(nick=nick):  # just before the peer is announced: told after it
                 self._identities[nick] = event
+            case NotPostQuantum(nick=nick):  # just before the peer is announced
+                self._chat.classical.add(nick)
             case Connected(peer=peer, sas=sas):
-                self.system(f"connected to {peer}: end-to-end encrypted")
+                classical = f", {pq_text.NOT_PQ} (an older confide)"
+                if peer not in self._chat.classical:
+                    classical = ""
+                self.system(f"connected to {peer}: end-to-end encrypted{classical}")
                 known = self._identities.pop(peer, None)
                 if known is not None and known.recognition.kind == KNOWN:
                     self.system(identity_text.known_line(peer))
@@ -175,6 +181,8 @@ class LogFeed:
     def after(self, event: AppEvent) -> None:
         """After a member's ``joined`` line: what the contacts say of its key."""
         if isinstance(event, MemberJoined):
+            if event.nick in self._chat.classical:
+                self.system(pq_text.member_line(event.nick))
             waiting = self._identities.pop(event.nick, None)
             if waiting is not None:
                 self.identity(waiting, named=True)

@@ -36,6 +36,7 @@ class ChatState:
     exit_code: int = EXIT_OK  # what the process exits with (an error sets it)
     away: bool = False  # our peer's connection is being resumed: our lines wait (``…``)
     badges: dict[str, str] = field(default_factory=dict)  # nick -> the bar's word on its key
+    classical: set[str] = field(default_factory=set)  # peers whose session is not post-quantum
 
 
 def screen_gone(app: App[int]) -> bool:

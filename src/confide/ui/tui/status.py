@@ -2,7 +2,8 @@
 
 ``StatusLine`` follows the session's events: who we talk to, the phase
 (connecting, connected, left, closed, disconnected), the padlock while the
-channel is end-to-end encrypted, the SAS (or "verified" after ``/verify
+channel is end-to-end encrypted (and ``not post-quantum`` after it for a peer
+whose confide is older: ``ui.pq_text``), the SAS (or "verified" after ``/verify
 ok``, ``✔ bob (known)`` for a verified contact, ``KEY CHANGED`` in red for a
 verified nick with another key: ``ui.identity_text``) and the latency. In a
 room of more than two the bar shows the member count instead of the peer
@@ -24,6 +25,7 @@ from confide.app.events import (
     Disconnected,
     Latency,
     MessageIn,
+    NotPostQuantum,
     PeerAway,
     PeerBack,
     PeerIdentity,
@@ -58,15 +60,28 @@ class StatusLine:
         match event:
             case PeerIdentity(nick=nick, via_host=False):
                 self._chat.badges[nick] = badge(event)
+            case NotPostQuantum(nick=nick):
+                self._chat.classical.add(nick)
             case Connected(peer=peer, sas=sas):
                 self._chat.phase = "connected"
                 identity = self._chat.badges.get(peer, "")
-                self.bar.show(peer=peer, state="connected", secure=True, sas=sas, identity=identity)
+                classical = peer in self._chat.classical
+                self.bar.show(
+                    peer=peer,
+                    state="connected",
+                    secure=True,
+                    sas=sas,
+                    identity=identity,
+                    classical=classical,
+                )
             case MessageIn():
                 self._show_typing(None)
             case PeerNick(old=old, new=new):
                 if old in self._chat.badges:  # a rename keeps what we know of the key
                     self._chat.badges[new] = self._chat.badges.pop(old)
+                if old in self._chat.classical:
+                    self._chat.classical.discard(old)
+                    self._chat.classical.add(new)
                 self.bar.show(peer=new)
             case PeerTyping(nick=nick, on=on):
                 self._show_typing(nick if on else None)
@@ -107,6 +122,7 @@ class StatusLine:
             sas=peer.sas or session.sas,
             verified=self._chat.verified,
             identity=self._chat.badges.get(peer.nick, ""),
+            classical=peer.post_quantum is False,
         )
 
     def _peer_away(self, nick: str, *, away: bool) -> None:

@@ -21,6 +21,7 @@ from textual.widgets import Static, TextArea
 
 from confide.app.contacts import CHANGED, KNOWN
 from confide.text import sanitize
+from confide.ui.pq_text import NOT_PQ
 from confide.ui.tui.complete import Completer
 from confide.ui.tui.history import History
 
@@ -46,6 +47,7 @@ class Status:
     latency_ms: float | None = None
     members: int = 0  # how many are in the room; more than two replaces the peer's nick
     host: bool = False  # we host: in a room of more than two we have a SAS per member
+    classical: bool = False  # the session with the peer is not post-quantum (an older confide)
 
 
 def pasted_text(text: str) -> str:
@@ -56,9 +58,10 @@ def pasted_text(text: str) -> str:
 class StatusBar(Widget):
     """One line: room, who, state, the shield, the SAS (or verified, known) and the latency.
 
-    A verified contact shows ``✔ bob (known)`` instead of the SAS; a verified
-    nick with another key ``KEY CHANGED`` in the alarm style (red), until
-    ``/verify ok``.
+    A peer whose session with us is not post-quantum adds ``not post-quantum``
+    after the shield, in the alarm style (``ui.pq_text``). A verified contact
+    shows ``✔ bob (known)`` instead of the SAS; a verified nick with another
+    key ``KEY CHANGED`` in the alarm style (red), until ``/verify ok``.
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -101,6 +104,7 @@ class StatusBar(Widget):
         else:
             sas = ("", "")
         latency = f"{s.latency_ms:.0f} ms" if s.latency_ms is not None else ""
+        classical = s.classical and s.secure and not (crowd and s.host)  # the host: /who
         # Dropped first: the name, then the room, then the latency (its width varies, so
         # it must go before the state, which always stays beside who and the padlock).
         # The SAS is security information: it goes last, and then becomes a pointer.
@@ -110,6 +114,7 @@ class StatusBar(Widget):
             (who, "", 1),
             (s.state, "status--dim", 3),
             (f"{SHIELD} e2e" if s.secure else "", "status--secure", 2),
+            (NOT_PQ if classical else "", "status--alarm", 2),
             (*sas, 0),
             (latency, "status--dim", 4),
         ]
