@@ -65,7 +65,7 @@ def _memoize_curve_math() -> None:
     hs._calculate_generator = generator  # type: ignore[attr-defined]
     hs._scalar_mult_vfy = scalar_mult  # type: ignore[attr-defined]
     # one real encapsulation per key: a fresh host answers a seed's key as the seed's host did
-    pq.encapsulate = lru_cache(maxsize=256)(pq.encapsulate)  # type: ignore[assignment]
+    pq.encapsulate = lru_cache(maxsize=256)(pq.encapsulate)
 
 
 _memoize_curve_math()

@@ -228,6 +228,7 @@ def test_a_proof_by_another_key_than_the_one_sent_is_refused(
 ) -> None:
     def swapped(private: Ed25519PrivateKey, role: str, th: bytes) -> m.Message:
         signed_by_another = session_proof(key(9), role, th)
+        assert isinstance(signed_by_another, m.Identity)
         return m.Identity(raw(private), signed_by_another.sig)
 
     lie(monkeypatch, liar, swapped)

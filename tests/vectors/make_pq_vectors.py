@@ -103,11 +103,11 @@ def pinned_encapsulation(ss: bytes, ct: bytes) -> Iterator[None]:
         real(ek)  # the same checks of the key
         return ss, ct
 
-    pq.encapsulate = pinned  # type: ignore[assignment]
+    pq.encapsulate = pinned
     try:
         yield
     finally:
-        pq.encapsulate = real  # type: ignore[assignment]
+        pq.encapsulate = real
 
 
 def run_pinned(
