@@ -30,9 +30,9 @@ new one``, then ``code: …``). Without a
 window, as before, the room ends with its control connection. Leaving on
 purpose sends ``LEAVE``, so the relay ends the room at once.
 
-The relay wraps what it forwards in ``DATA`` frames. ``RelayProtocol``
-unwraps them into a ``RelayReader``, so a ``Channel`` reads plain end-to-end
-bytes; a ``CLOSE`` from the relay ends that reader with a ``RelayError``
+The relay wraps what it forwards in ``DATA`` frames; one connection to it,
+its frames apart and the end-to-end bytes in a reader, is ``relay_stream``'s:
+a ``CLOSE`` from the relay ends that reader with a ``RelayError``
 carrying the relay's reason, which the UI says in words
 ("the relay at HOST:PORT shut down", ``confide.ui.texts``; exit 4).
 """
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING
@@ -51,13 +50,21 @@ from confide.errors import (
     ConfideError,
     ProtocolError,
     RefusedError,
-    RelayClosedError,
     RelayRefusedError,
     RelayTooOldError,
 )
-from confide.net import sockopts
 from confide.net.host import Established, Host
-from confide.net.tcp import CONNECT_TIMEOUT, connect_failure, handshake_joiner
+from confide.net.relay_stream import (
+    Address,
+    RelayProtocol,
+    RelayReader,
+    close_quietly,
+    describe_address,
+    expect,
+    expect_type,
+)
+from confide.net.relay_stream import connect as connect_stream
+from confide.net.tcp import CONNECT_TIMEOUT, handshake_joiner
 from confide.protocol.handshake import RandomBytes
 from confide.wire import routing
 from confide.wire.routing import Reason
@@ -67,7 +74,6 @@ if TYPE_CHECKING:
 
 MAX_ACCEPTING = 16
 """Joiners the host connects through the relay at once; more wait for the relay's timeout."""
-READ_LIMIT = 256 * 1024
 RETRY_FIRST = 0.1
 """Seconds before the first retry of a JOIN refused as ``already-waiting`` (then doubling)."""
 RETRY_MAX = 1.0
@@ -78,184 +84,10 @@ RECONNECT_FIRST = 0.1
 RECONNECT_MAX = 2.0
 FOR_GOOD = frozenset({Reason.EXPIRED})
 """Why a relay may end a room that its host does not try to get back."""
-_ENDED = -1
 
 Status = Callable[[str], None]
 Describe = Callable[[BaseException], str]
 """Says an error in words for a status line (the UI's ``confide.ui.texts.describe``)."""
-Address = tuple[str, int]
-
-
-def describe_address(relay: Address) -> str:
-    """``HOST:PORT`` (IPv6 in brackets)."""
-    host, port = relay
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Ending:
-    """Why the relay ended a connection: its ``CLOSE`` (``reason``), or ``text`` for other ends."""
-
-    where: str
-    nameplate: str = ""
-    reason: Reason | None = None
-    retry_after: int = 0
-    text: str = ""
-    """A plain line when the relay broke its protocol instead of sending ``CLOSE``."""
-
-    def closed(self) -> ClosedError:
-        """The error for a forwarding connection the relay ended."""
-        if self.text:
-            return ClosedError(self.text)
-        return RelayClosedError(self.reason, self.retry_after, self.where, self.nameplate)
-
-    def refused(self) -> RefusedError:
-        """The error for a connection the relay would not connect."""
-        if self.text:
-            return RefusedError(self.text)
-        return RelayRefusedError(self.reason, self.retry_after, self.where, self.nameplate)
-
-
-class RelayReader(asyncio.StreamReader):
-    """A stream reader whose end can carry the relay's reason."""
-
-    def __init__(self) -> None:
-        """An empty reader; ``ending`` is set when the relay ends the connection."""
-        super().__init__(limit=READ_LIMIT)
-        self.ending: Ending | None = None
-
-    async def read(self, n: int = -1) -> bytes:
-        """Like ``StreamReader.read``, but the relay's ``CLOSE`` raises ``ClosedError``."""
-        data = await super().read(n)
-        if not data and self.ending is not None:
-            raise self.ending.closed()
-        return data
-
-
-class RelayProtocol(asyncio.StreamReaderProtocol):
-    """Unwraps the relay's frames: DATA into the reader, the rest into ``frames``."""
-
-    def __init__(self, reader: RelayReader, where: str, nameplate: str = "") -> None:
-        """Feed ``reader``; ``where`` and ``nameplate`` make the error lines."""
-        super().__init__(reader)
-        self.reader = reader
-        self.where = where
-        self.nameplate = nameplate
-        self.frames: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
-        self.spliced = False
-        self.reason: Reason | None = None
-        """The reason of the relay's ``CLOSE``, once it said one."""
-        self._deframer = routing.Deframer()
-        self._transport: asyncio.BaseTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Remember the transport (to close it on a ``CLOSE``)."""
-        self._transport = transport
-        super().connection_made(transport)
-
-    def data_received(self, data: bytes) -> None:
-        """Split what the relay sent into end-to-end bytes and routing frames."""
-        if self.reader.ending is not None:
-            return
-        try:
-            frames = self._deframer.feed(data)
-        except routing.FrameError:
-            self._end(
-                Ending(self.where, text=f"{self.where} does not speak the confide relay protocol")
-            )
-            return
-        for ftype, body in frames:
-            if ftype == routing.DATA and self.spliced:
-                self.reader.feed_data(body)
-            elif ftype == routing.CLOSE:
-                reason, retry_after = routing.parse_close(body)
-                self.reason = reason
-                self._end(Ending(self.where, self.nameplate, reason, retry_after))
-                return
-            elif ftype == routing.DATA:
-                self._end(Ending(self.where, text=f"{self.where} sent data before connecting us"))
-                return
-            else:
-                self.spliced = self.spliced or ftype == routing.SPLICED
-                self.frames.put_nowait((ftype, body))
-
-    def _end(self, ending: Ending) -> None:
-        self.reader.ending = ending
-        self.reader.feed_eof()
-        self.frames.put_nowait((_ENDED, b""))
-        if self._transport is not None:
-            self._transport.close()
-
-    def eof_received(self) -> bool:
-        """The relay closed its side."""
-        self._gone()
-        super().eof_received()
-        self.frames.put_nowait((_ENDED, b""))
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """The socket is gone."""
-        if self._gone():
-            exc = None  # the reader ends with the relay named, not the socket's error
-        super().connection_lost(exc)
-        self.frames.put_nowait((_ENDED, b""))
-
-    def _gone(self) -> bool:
-        """A forwarding connection ended with no ``CLOSE``: the relay itself went away.
-
-        (It always says ``CLOSE`` first when it ends a pair; a killed or crashed
-        relay cannot.) The reader's end then names the relay.
-        """
-        if not self.spliced or self.reader.ending is not None:
-            return False
-        self.reader.ending = Ending(self.where, text=f"{self.where} went away")
-        return True
-
-
-async def _connect(
-    relay: Address, timeout: float, nameplate: str = "", local_addr: Address | None = None
-) -> tuple[RelayReader, asyncio.StreamWriter, RelayProtocol]:
-    loop = asyncio.get_running_loop()
-    where = f"the relay at {describe_address(relay)}"
-    reader = RelayReader()
-    protocol = RelayProtocol(reader, where, nameplate)
-    try:
-        transport, _ = await asyncio.wait_for(
-            loop.create_connection(lambda: protocol, relay[0], relay[1], local_addr=local_addr),
-            timeout,
-        )
-    except (TimeoutError, OSError) as exc:
-        raise connect_failure(where, exc, timeout, server="relay") from None
-    sockopts.configure(transport.get_extra_info("socket"))  # a relay that vanishes is noticed
-    return reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol
-
-
-async def _expect(protocol: RelayProtocol, timeout: float | None) -> tuple[int, bytes]:
-    """The relay's next routing frame; ``RefusedError`` if it closed us instead."""
-    try:
-        ftype, body = await asyncio.wait_for(protocol.frames.get(), timeout)
-    except TimeoutError:
-        raise ClosedError(f"{protocol.where} did not answer within {timeout:g} s") from None
-    if ftype == _ENDED:
-        ending = protocol.reader.ending
-        if ending is None:
-            raise RefusedError(f"{protocol.where} closed the connection")
-        raise ending.refused()
-    return ftype, body
-
-
-async def _expect_type(protocol: RelayProtocol, timeout: float, wanted: int) -> bytes:
-    """The body of the relay's next frame, which must be of type ``wanted``."""
-    ftype, body = await _expect(protocol, timeout)
-    if ftype != wanted:
-        raise ProtocolError(f"{protocol.where} answered with an unexpected frame {ftype:#04x}")
-    return body
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(Exception):
-        writer.close()
-        await asyncio.wait_for(writer.wait_closed(), 2)
 
 
 async def join(
@@ -273,16 +105,16 @@ async def join(
     deadline = loop.time() + timeout
     delay = RETRY_FIRST
     while True:
-        reader, writer, protocol = await _connect(relay, timeout, nameplate, local_addr)
+        reader, writer, protocol = await connect_stream(relay, timeout, nameplate, local_addr)
         try:
             writer.write(routing.join_request(nameplate))
-            await _expect_type(protocol, max(0.1, deadline - loop.time()), routing.SPLICED)
+            await expect_type(protocol, max(0.1, deadline - loop.time()), routing.SPLICED)
         except RefusedError:
-            await _close(writer)
+            await close_quietly(writer)
             if protocol.reason not in RETRIED or loop.time() + delay > deadline:
                 raise
         except BaseException:
-            await _close(writer)
+            await close_quietly(writer)
             raise
         else:
             return reader, writer
@@ -320,17 +152,17 @@ async def meet(
     ``RelayRefusedError`` with ``meet-timeout``). A relay that does not know
     ``MEET`` raises ``RelayTooOldError``.
     """
-    reader, writer, protocol = await _connect(relay, min(timeout, CONNECT_TIMEOUT))
+    reader, writer, protocol = await connect_stream(relay, min(timeout, CONNECT_TIMEOUT))
     try:
         writer.write(routing.meet_request(name))
-        await _expect_type(protocol, timeout, routing.SPLICED)
+        await expect_type(protocol, timeout, routing.SPLICED)
     except RelayRefusedError as exc:
-        await _close(writer)
+        await close_quietly(writer)
         if exc.reason is Reason.BAD_FRAME:
             raise RelayTooOldError(exc.reason, 0, exc.where) from None
         raise
     except BaseException:
-        await _close(writer)
+        await close_quietly(writer)
         raise
     return reader, writer
 
@@ -346,15 +178,15 @@ async def _control(
     relay: Address, timeout: float, request: bytes
 ) -> tuple[RelayProtocol, asyncio.StreamWriter, routing.Opened]:
     """A control connection to ``relay`` and its ``OPENED`` answer to ``request``."""
-    _, writer, protocol = await _connect(relay, timeout)
+    _, writer, protocol = await connect_stream(relay, timeout)
     try:
         writer.write(request)
-        opened = routing.parse_opened(await _expect_type(protocol, timeout, routing.OPENED))
+        opened = routing.parse_opened(await expect_type(protocol, timeout, routing.OPENED))
     except routing.FrameError:
-        await _close(writer)
+        await close_quietly(writer)
         raise ProtocolError(f"{protocol.where} sent a bad OPENED frame") from None
     except BaseException:
-        await _close(writer)
+        await close_quietly(writer)
         raise
     return protocol, writer, opened
 
@@ -534,7 +366,7 @@ class RelayRoom:
     async def _serve_control(self, host: Host) -> None:
         """Read the control connection until it ends (which raises why)."""
         while True:
-            ftype, body = await _expect(self._protocol, None)
+            ftype, body = await expect(self._protocol, None)
             if ftype == routing.INCOMING:
                 try:
                     joiner = routing.parse_incoming(body)
@@ -547,15 +379,15 @@ class RelayRoom:
 
     async def _accept(self, host: Host, joiner: int) -> None:
         try:
-            reader, writer, protocol = await _connect(self.relay, self.timeout)
+            reader, writer, protocol = await connect_stream(self.relay, self.timeout)
         except ConfideError as exc:
             self.status(f"could not connect a joiner: {self.describe(exc)}")
             return
         try:
             writer.write(routing.accept_request(self.opened.token, joiner))
-            await _expect_type(protocol, self.timeout, routing.SPLICED)
+            await expect_type(protocol, self.timeout, routing.SPLICED)
         except ConfideError as exc:
-            await _close(writer)
+            await close_quietly(writer)
             self.status(f"a join through the relay did not happen: {self.describe(exc)}")
             return
         host.spawn(reader, writer)
@@ -583,7 +415,7 @@ class RelayRoom:
                 await task
         if not self._writer.is_closing():  # the room ends now, not after its grace
             self._writer.write(routing.frame(routing.LEAVE))
-        await _close(self._writer)
+        await close_quietly(self._writer)
 
 
 @contextlib.asynccontextmanager
