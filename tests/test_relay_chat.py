@@ -47,7 +47,8 @@ def test_chat_through_relay_carries_no_readable_content(
     wire = proxy.captured("c2s") + proxy.captured("s2c")
     assert len(proxy.links) == 3, "control, joiner and data connections all went via the proxy"
     assert len(wire) > 1000
-    assert f"\x02\x00\x00{chr(1 + len(nameplate))}\x01{nameplate}".encode() in wire  # the JOIN
+    join = f"\x02\x00\x00{chr(1 + len(nameplate))}\x02{nameplate}"  # version 2: follows REDIRECT
+    assert join.encode() in wire  # the JOIN
     hidden = [ALICE_TEXT, BOB_TEXT, ALICE, BOB, "-".join(words), *(w for w in words if len(w) > 3)]
     for text in hidden:
         for form in (text, text.upper(), text.capitalize()):

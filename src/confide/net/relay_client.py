@@ -1,5 +1,11 @@
 """Reach a host through a ``confide relay``: the client side of its routing protocol.
 
+A relay is one address or several, the nodes of one relay sharing a
+directory (``relay_dial``): each request goes to the first node that
+connects, as routing version 2 where it may be redirected (``JOIN``,
+``MEET``, ``REATTACH``), and follows at most one ``REDIRECT`` to the node
+that holds its room or rendezvous.
+
 Joiner: ``join`` connects to the relay, sends ``JOIN`` with the code's
 nameplate and waits for ``SPLICED``; ``connect`` then runs the normal
 end-to-end handshake (``tcp.handshake_joiner``) over that stream. The relay
@@ -15,15 +21,19 @@ as ``RelayTooOldError`` ("can't resume sessions").
 
 Host: ``RelayRoom.open`` makes the room's control connection (declaring the
 room's size when it holds more than two, so the relay widens its join
-limits) and learns the nameplate the relay allocated; the host's code takes that nameplate. For
-each ``INCOMING`` on the control connection the room opens a fresh
-connection, sends ``ACCEPT`` and, once spliced, hands the stream to the
-normal ``Host.handle``. ``hosting`` wraps all of that for ``app.run``.
+limits) and learns the nameplate the relay allocated; the host's code
+takes that nameplate. For each ``INCOMING`` on the control connection the
+room opens a fresh connection to the node that holds the room, sends
+``ACCEPT`` and, once spliced, hands the stream to the normal
+``Host.handle``. ``hosting`` wraps all of that for ``app.run``.
 
 With a ``resume_window``, a room whose control connection is lost
-re-attaches: ``REATTACH`` with the room's token, retried with a backoff of
-0.1 s doubling to 2 s within the window (status ``lost the relay;
-reconnecting…``, then ``back on the relay``). If the relay no longer knows
+re-attaches: ``REATTACH`` with the room's token (to the room's node first,
+then the relay's other addresses), retried with a backoff of 0.1 s
+doubling to 2 s within the window (status ``lost the relay;
+reconnecting…``, then ``back on the relay``); a node whose directory is
+unreachable (``directory-unavailable``) is tried again the same way. If
+the relay no longer knows
 the room (it restarted, or its grace ran out) the host opens a new room and
 shows its new code (``the relay lost this room (it restarted?); it opened a
 new one``, then ``code: …``). Without a
@@ -41,19 +51,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING
 
 from confide.errors import (
     ClosedError,
     ConfideError,
     ProtocolError,
-    RefusedError,
     RelayRefusedError,
     RelayTooOldError,
 )
 from confide.net.host import Established, Host
+from confide.net.relay_dial import Dialed, Relays, describe_relays, dial, prefer, relays_of
 from confide.net.relay_stream import (
     Address,
     RelayProtocol,
@@ -91,7 +102,7 @@ Describe = Callable[[BaseException], str]
 
 
 async def join(
-    relay: Address,
+    relay: Address | Sequence[Address],
     nameplate: str,
     *,
     timeout: float = CONNECT_TIMEOUT,
@@ -99,31 +110,37 @@ async def join(
 ) -> tuple[RelayReader, asyncio.StreamWriter]:
     """A stream to the host of ``nameplate`` through ``relay`` (exit 4 if refused).
 
-    ``local_addr`` is the address to connect from (the system picks one if None).
+    ``relay`` is one address or several (``relay_dial``: tried in turn, one
+    ``REDIRECT`` followed). ``local_addr`` is the address to connect from
+    (the system picks one if None).
     """
+    relays = relays_of(relay)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = RETRY_FIRST
     while True:
-        reader, writer, protocol = await connect_stream(relay, timeout, nameplate, local_addr)
         try:
-            writer.write(routing.join_request(nameplate))
-            await expect_type(protocol, max(0.1, deadline - loop.time()), routing.SPLICED)
-        except RefusedError:
-            await close_quietly(writer)
-            if protocol.reason not in RETRIED or loop.time() + delay > deadline:
+            dialed = await dial(
+                relays,
+                routing.join_request(nameplate, routing.REDIRECT_VERSION),
+                older=routing.join_request(nameplate),
+                timeout=timeout,
+                wait=max(0.1, deadline - loop.time()),
+                nameplate=nameplate,
+                local_addr=local_addr,
+            )
+        except RelayRefusedError as exc:
+            if exc.reason not in RETRIED or loop.time() + delay > deadline:
                 raise
-        except BaseException:
-            await close_quietly(writer)
-            raise
         else:
-            return reader, writer
+            await _answer(dialed, routing.SPLICED)
+            return dialed.reader, dialed.writer
         await asyncio.sleep(delay)
         delay = min(RETRY_MAX, delay * 2)
 
 
 async def connect(
-    relay: Address,
+    relay: Address | Sequence[Address],
     secret: bytes,
     room: str,
     *,
@@ -134,79 +151,102 @@ async def connect(
     identity: Ed25519PrivateKey | None = None,
 ) -> Established:
     """Reach the host of nameplate ``room`` through ``relay`` and complete the handshake."""
+    relays = relays_of(relay)
     if status is not None:
-        status(f"connecting to room {room} through the relay at {describe_address(relay)}")
-    reader, writer = await join(relay, room, timeout=timeout, local_addr=local_addr)
+        status(f"connecting to room {room} through the relay at {describe_relays(relays)}")
+    reader, writer = await join(relays, room, timeout=timeout, local_addr=local_addr)
     return await handshake_joiner(
         reader, writer, secret, room, timeout=timeout, rand=rand, identity=identity
     )
 
 
 async def meet(
-    relay: Address, name: bytes, *, timeout: float
+    relay: Address | Sequence[Address], name: bytes, *, timeout: float
 ) -> tuple[RelayReader, asyncio.StreamWriter]:
     """A stream spliced, through ``relay``, with the other end that meets under ``name``.
 
     ``name`` is a 16-byte rendezvous name; ``timeout`` bounds the whole wait
     for the other end (the relay also gives up after its ``--meet-timeout``:
-    ``RelayRefusedError`` with ``meet-timeout``). A relay that does not know
-    ``MEET`` raises ``RelayTooOldError``.
+    ``RelayRefusedError`` with ``meet-timeout``). ``relay`` is one address
+    or several; a node of a cluster where the other end waits elsewhere
+    redirects us there. A relay that does not know ``MEET`` raises
+    ``RelayTooOldError``.
     """
-    reader, writer, protocol = await connect_stream(relay, min(timeout, CONNECT_TIMEOUT))
     try:
-        writer.write(routing.meet_request(name))
-        await expect_type(protocol, timeout, routing.SPLICED)
+        dialed = await dial(
+            relays_of(relay),
+            routing.meet_request(name, routing.REDIRECT_VERSION),
+            older=routing.meet_request(name),
+            timeout=min(timeout, CONNECT_TIMEOUT),
+            wait=timeout,
+        )
     except RelayRefusedError as exc:
-        await close_quietly(writer)
         if exc.reason is Reason.BAD_FRAME:
             raise RelayTooOldError(exc.reason, 0, exc.where) from None
         raise
-    except BaseException:
-        await close_quietly(writer)
-        raise
-    return reader, writer
+    await _answer(dialed, routing.SPLICED)
+    return dialed.reader, dialed.writer
 
 
-async def _open(
-    relay: Address, timeout: float, members: int
-) -> tuple[RelayProtocol, asyncio.StreamWriter, routing.Opened]:
-    """A control connection to ``relay`` and its answer to ``OPEN`` for ``members``."""
-    return await _control(relay, timeout, routing.open_request(members))
+async def _answer(dialed: Dialed, wanted: int) -> bytes:
+    """The body of the answer ``dialed`` got, which must be a ``wanted`` frame."""
+    if dialed.ftype != wanted:
+        await close_quietly(dialed.writer)
+        where = dialed.protocol.where
+        raise ProtocolError(f"{where} answered with an unexpected frame {dialed.ftype:#04x}")
+    return dialed.body
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Control:
+    """A room's control connection: the node it reached, its protocol and writer, ``OPENED``."""
+
+    node: Address
+    protocol: RelayProtocol
+    writer: asyncio.StreamWriter
+    opened: routing.Opened
 
 
 async def _control(
-    relay: Address, timeout: float, request: bytes
-) -> tuple[RelayProtocol, asyncio.StreamWriter, routing.Opened]:
-    """A control connection to ``relay`` and its ``OPENED`` answer to ``request``."""
-    _, writer, protocol = await connect_stream(relay, timeout)
+    relays: Relays, timeout: float, request: bytes, older: bytes | None, *, follow: bool
+) -> tuple[Control, bool]:
+    """A control connection to the first of ``relays`` that connects, and its ``OPENED``.
+
+    Also whether that node answered ``older`` (``relay_dial.dial``) instead of ``request``.
+    """
+    dialed = await dial(relays, request, timeout=timeout, wait=timeout, follow=follow, older=older)
     try:
-        writer.write(request)
-        opened = routing.parse_opened(await expect_type(protocol, timeout, routing.OPENED))
+        opened = routing.parse_opened(await _answer(dialed, routing.OPENED))
     except routing.FrameError:
-        await close_quietly(writer)
-        raise ProtocolError(f"{protocol.where} sent a bad OPENED frame") from None
-    except BaseException:
-        await close_quietly(writer)
-        raise
-    return protocol, writer, opened
+        await close_quietly(dialed.writer)
+        raise ProtocolError(f"{dialed.protocol.where} sent a bad OPENED frame") from None
+    return Control(dialed.node, dialed.protocol, dialed.writer, opened), dialed.older
 
 
-async def _open_room(
-    relay: Address, status: Status, timeout: float, members: int
-) -> tuple[RelayProtocol, asyncio.StreamWriter, routing.Opened]:
-    """``_open``, again without the room size if the relay is too old to know it."""
-    try:
-        protocol, writer, opened = await _open(relay, timeout, members)
-    except RelayRefusedError as exc:
-        if members == routing.PAIR or exc.reason is not Reason.BAD_FRAME:
-            raise
-        protocol, writer, opened = await _open(relay, timeout, routing.PAIR)
+async def _reattach(relays: Relays, timeout: float, token: bytes) -> Control:
+    """The control connection of the room with ``token`` again, from whichever node holds it."""
+    request = routing.reattach_request(token, routing.REDIRECT_VERSION)
+    control, _ = await _control(
+        relays, timeout, request, routing.reattach_request(token), follow=True
+    )
+    return control
+
+
+async def _open_room(relays: Relays, status: Status, timeout: float, members: int) -> Control:
+    """A room for ``members`` on the first of ``relays`` that connects.
+
+    A node too old to know room sizes gets the ``OPEN`` without it (and a status line).
+    """
+    older = routing.open_request() if members != routing.PAIR else None
+    request = routing.open_request(members)
+    control, too_old = await _control(relays, timeout, request, older, follow=False)
+    if too_old:
         status(
-            f"the relay at {describe_address(relay)} does not know room sizes: "
+            f"the relay at {describe_address(control.node)} does not know room sizes: "
             "it limits joins as for two"
         )
-    protocol.nameplate = opened.nameplate
-    return protocol, writer, opened
+    control.protocol.nameplate = control.opened.nameplate
+    return control
 
 
 class RelayRoom:
@@ -214,10 +254,8 @@ class RelayRoom:
 
     def __init__(
         self,
-        relay: Address,
-        protocol: RelayProtocol,
-        writer: asyncio.StreamWriter,
-        opened: routing.Opened,
+        relays: Relays,
+        control: Control,
         *,
         status: Status,
         timeout: float,
@@ -226,16 +264,19 @@ class RelayRoom:
         resume_window: float = 0.0,
     ) -> None:
         """Use ``RelayRoom.open``."""
-        self.relay = relay
-        self.opened = opened
+        self.relays = relays
+        """The relay's addresses, as given (one node, or several of a cluster)."""
+        self.relay = control.node
+        """The node that holds the room: joiners are accepted there."""
+        self.opened = control.opened
         self.status = status
         self.describe = describe
         self.timeout = timeout
         self.members = members
         self.resume_window = resume_window
         """Seconds to get a lost control connection back (0: the room ends with it)."""
-        self._protocol = protocol
-        self._writer = writer
+        self._protocol = control.protocol
+        self._writer = control.writer
         self._tasks: set[asyncio.Task[None]] = set()
         self._control: asyncio.Task[None] | None = None
         self._leaving = False
@@ -243,7 +284,7 @@ class RelayRoom:
     @classmethod
     async def open(
         cls,
-        relay: Address,
+        relay: Address | Sequence[Address],
         status: Status,
         *,
         timeout: float = CONNECT_TIMEOUT,
@@ -256,16 +297,16 @@ class RelayRoom:
         A room for more than two declares its size, so the relay widens its
         join limits; a relay too old to know the declaration refuses it as
         ``bad-frame``, and the room is then opened without it (with a
-        status line: that relay keeps its limits for two). ``describe``
-        words the errors of joins that fail later, for ``status``.
-        ``resume_window`` is how long a lost control connection is retried.
+        status line: that relay keeps its limits for two). ``relay`` is one
+        address or several: the room is on the first that connects.
+        ``describe`` words the errors of joins that fail later, for
+        ``status``. ``resume_window`` is how long a lost control connection
+        is retried.
         """
-        protocol, writer, opened = await _open_room(relay, status, timeout, members)
+        relays = relays_of(relay)
         return cls(
-            relay,
-            protocol,
-            writer,
-            opened,
+            relays,
+            await _open_room(relays, status, timeout, members),
             status=status,
             timeout=timeout,
             describe=describe,
@@ -280,7 +321,7 @@ class RelayRoom:
 
     @property
     def address(self) -> str:
-        """The relay as ``HOST:PORT``."""
+        """The node that holds the room, as ``HOST:PORT``."""
         return describe_address(self.relay)
 
     def start(self, host: Host) -> None:
@@ -322,9 +363,8 @@ class RelayRoom:
         delay, last = RECONNECT_FIRST, lost
         while True:
             timeout = max(0.1, min(self.timeout, deadline - loop.time()))
-            request = routing.reattach_request(self.opened.token)
-            try:
-                self._adopt(*await _control(self.relay, timeout, request))
+            try:  # our node first; a node that is gone moves on to the others
+                self._adopt(await _reattach(self._nodes(), timeout, self.opened.token))
             except RelayRefusedError as exc:
                 last = exc
                 if exc.reason in (Reason.UNKNOWN_ROOM, Reason.BAD_FRAME):  # gone, or a relay
@@ -346,7 +386,7 @@ class RelayRoom:
 
     async def _reopen(self, host: Host, timeout: float) -> None:
         """Open a new room on the relay and show its code (the old nameplate is gone)."""
-        self._adopt(*await _open_room(self.relay, self.status, timeout, self.members))
+        self._adopt(await _open_room(self._nodes(), self.status, timeout, self.members))
         host.policy.use_nameplate(self.nameplate)
         code = host.policy.code
         if code is None:
@@ -355,13 +395,16 @@ class RelayRoom:
         self.status("the relay lost this room (it restarted?); it opened a new one")
         host.on_code(code)  # shows the new code
 
-    def _adopt(
-        self, protocol: RelayProtocol, writer: asyncio.StreamWriter, opened: routing.Opened
-    ) -> None:
-        """Make ``writer`` our control connection (its ``OPENED`` is ``opened``)."""
+    def _nodes(self) -> Relays:
+        """The relay's addresses to get the room back from: the room's node first."""
+        return prefer(self.relays, self.relay)
+
+    def _adopt(self, control: Control) -> None:
+        """Make ``control`` our control connection (on whichever node it reached)."""
         self._writer.close()
-        protocol.nameplate = opened.nameplate
-        self._protocol, self._writer, self.opened = protocol, writer, opened
+        control.protocol.nameplate = control.opened.nameplate
+        self.relay, self.opened = control.node, control.opened
+        self._protocol, self._writer = control.protocol, control.writer
 
     async def _serve_control(self, host: Host) -> None:
         """Read the control connection until it ends (which raises why)."""
@@ -421,7 +464,7 @@ class RelayRoom:
 @contextlib.asynccontextmanager
 async def hosting(
     host: Host,
-    relay: Address,
+    relay: Address | Sequence[Address],
     status: Status,
     *,
     timeout: float = CONNECT_TIMEOUT,
@@ -433,10 +476,11 @@ async def hosting(
 
     ``members`` is the room's limit, the host included (the relay sizes its
     join limits by it). ``resume_window`` is how long a lost control
-    connection is tried again (0: the room ends with it). Everything is
-    closed after.
+    connection is tried again (0: the room ends with it). ``relay`` is one
+    address or several (the room is on the first that connects). Everything
+    is closed after.
     """
-    status(f"connecting to the relay at {describe_address(relay)}")
+    status(f"connecting to the relay at {describe_relays(relays_of(relay))}")
     room = await RelayRoom.open(
         relay,
         status,

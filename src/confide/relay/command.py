@@ -86,8 +86,9 @@ def add_client_options(parser: argparse.ArgumentParser, *, joiner: bool) -> None
     """``--relay``, ``--no-relay`` (and for a joiner ``--room``) on ``host`` or ``join``."""
     parser.add_argument(
         "--relay",
-        metavar="HOST:PORT",
-        help="go through a confide relay (default: $CONFIDE_RELAY, or relay in the config file)",
+        metavar="HOST:PORT[,...]",
+        help="go through a confide relay; several nodes of one relay, comma-separated, are "
+        "tried in turn (default: $CONFIDE_RELAY, or relay in the config file)",
     )
     parser.add_argument(
         "--no-relay",
