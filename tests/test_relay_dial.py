@@ -331,3 +331,11 @@ def test_a_host_getting_its_room_back_retries_a_node_without_its_directory() -> 
     assert all(r.version == routing.REDIRECT_VERSION for r in asked[1:])
     assert asked[1].token == TOKEN
     assert "lost the relay; reconnecting…" in lines
+
+
+def test_a_malformed_relay_list_on_the_command_line_exits_2(confide: Launcher) -> None:
+    host = confide.run("host", "--plain", "--relay", "127.0.0.1:7200,,127.0.0.1:7201")
+    assert host.wait() == 2
+    assert host.err_lines[-1] == (
+        "confide: bad relay list '127.0.0.1:7200,,127.0.0.1:7201': an empty address"
+    )
