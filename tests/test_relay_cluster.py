@@ -147,16 +147,18 @@ def test_nameplates_stay_unique_across_three_nodes_under_1000_concurrent_opens(
         _, writer, room = await _open(node)
         return room.nameplate, node.at, writer
 
-    async def body() -> list[tuple[str, str, asyncio.StreamWriter]]:
-        return await asyncio.gather(*(open_one(nodes[i % 3]) for i in range(1000)))
+    async def body() -> list[tuple[str, str]]:
+        opened = await asyncio.gather(*(open_one(nodes[i % 3]) for i in range(1000)))
+        for _, _, writer in opened:  # every room stays open until all 1,000 are
+            writer.close()
+        return [(nameplate, at) for nameplate, at, _ in opened]
 
     opened = asyncio.run(body())
-    nameplates = [nameplate for nameplate, _, _ in opened]
-    assert len(set(nameplates)) == 1000
-    assert {at for _, at, _ in opened} == {node.at for node in nodes}
+    assert len({nameplate for nameplate, _ in opened}) == 1000
+    assert {at for _, at in opened} == {node.at for node in nodes}
     held = redis_server.client()
-    for nameplate, at, _ in opened:
-        assert held.get(f"confide:np:{nameplate}") == at
+    for nameplate, at in opened:
+        assert held.get(f"confide:np:{nameplate}") in (at, None)  # None: already released
 
 
 def test_the_unknown_room_budget_of_an_address_is_one_across_the_nodes(
@@ -221,7 +223,7 @@ def test_a_redis_outage_keeps_running_splices_refuses_new_rooms_and_heals(
         assert await read_frame(h_reader) == (routing.DATA, b"still here")
         refused = await _answer(a, routing.open_request())
         assert refused == _close(Reason.DIRECTORY_UNAVAILABLE, 2)
-        await asyncio.to_thread(a.proc.expect_err, r" directory node=\S+ state=down$")
+        await asyncio.to_thread(a.proc.expect_err, r" directory node=\S+ state=down why=\S+$")
         a.proc.popen.send_signal(signal.SIGUSR1)
         await asyncio.to_thread(
             a.proc.expect_err, r" status node=\S+ rooms=1 connections=3 redis=down$"

@@ -46,7 +46,7 @@ from confide.wire import routing
 from confide.wire.routing import Reason
 
 if TYPE_CHECKING:
-    from confide.relay.directory import Directory
+    from confide.relay.directory import Directory, DirectoryUnavailable
     from confide.relay.log import Value
     from confide.relay.server import Conn, Relay
 
@@ -171,10 +171,10 @@ class Cluster:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _down(self) -> None:
+    def _down(self, why: DirectoryUnavailable) -> None:
         if self.healthy:
             self.healthy = False
-            self.relay.log.event("directory", state="down")
+            self.relay.log.event("directory", state="down", why=why.cause)
 
     def _up(self) -> None:
         if not self.healthy:
@@ -200,8 +200,8 @@ class Cluster:
                 await self._meet(c, req)
             else:
                 await self._reattach(c, req)
-        except DirectoryUnavailable:
-            self._down()
+        except DirectoryUnavailable as exc:
+            self._down(exc)
             if self.relay.unpark(c):
                 self.relay.refuse(c, Reason.DIRECTORY_UNAVAILABLE, RETRY_AFTER, **_what(req))
             return
@@ -295,7 +295,7 @@ class Cluster:
         try:
             routing.check_address(owner)
         except ValueError:
-            raise DirectoryUnavailable("the directory names no node address") from None
+            raise DirectoryUnavailable("bad-node-address") from None
         if req.follows_redirect:
             self.relay.redirect(c, owner, **fields)
         else:
@@ -320,8 +320,8 @@ class Cluster:
 
         try:
             await self.directory.release(keys)
-        except DirectoryUnavailable:
-            self._down()  # the keys expire by themselves
+        except DirectoryUnavailable as exc:
+            self._down(exc)  # the keys expire by themselves
 
     async def _beat(self) -> None:
         from confide.relay.directory import DirectoryUnavailable, room_keys
@@ -332,8 +332,8 @@ class Cluster:
             keys = [key for room in rooms for key in room_keys(room.nameplate, room.token)]
             try:
                 lost = await self.directory.refresh(self.node, keys)
-            except DirectoryUnavailable:
-                self._down()
+            except DirectoryUnavailable as exc:
+                self._down(exc)
             else:
                 if not said:  # the first beat that worked says so, for the operator
                     self.relay.log.event("directory", state="ok")

@@ -4,9 +4,11 @@ Several ``confide relay --redis URL`` nodes share one Redis (or Valkey).
 This module is the only one that talks to it, through the ``redis``
 package's asyncio client; ``cluster`` decides what to ask and when.
 
-Every call runs under ``asyncio.timeout(timeout)`` and any failure (Redis
-down, slow, restarted, or a reply that makes no sense) raises
-``DirectoryUnavailable``; the client reconnects by itself on the next call.
+At most ``POOL_SIZE`` calls run at once; a burst of requests waits its
+turn (at most half the hello timeout). Every call then runs under
+``asyncio.timeout(timeout)`` and any failure (Redis down, slow, restarted,
+or a reply that makes no sense) raises ``DirectoryUnavailable``; the
+client reconnects by itself on the next call.
 Each request of a client costs one round trip: every decision is one Lua
 script, run atomically by Redis, so no check-then-set race exists between
 nodes. Scripts go by ``EVALSHA`` and are loaded again when Redis lost
@@ -38,8 +40,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -52,7 +55,7 @@ from confide.relay.limits import Limits, RoomBudgets
 
 PREFIX = "confide:"
 POOL_SIZE = 16
-"""Connections one node keeps to Redis at most (requests wait for a free one)."""
+"""Redis calls one node has running at most (the rest wait their turn, bounded)."""
 HASH_BYTES = 16
 BATCH = 500
 """Keys one ``refresh`` or ``release`` script call handles at most."""
@@ -183,6 +186,11 @@ return 0
 class DirectoryUnavailable(ConfideError):
     """Redis did not answer in time, or failed: the node refuses what needs it."""
 
+    def __init__(self, cause: str) -> None:
+        """``cause``: one word for the log (``timeout``, ``ConnectionError``...)."""
+        super().__init__(f"relay directory unavailable ({cause})")
+        self.cause = cause
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -244,6 +252,9 @@ class Directory:
         self.me = me
         self.limits = limits
         self.timeout = timeout
+        self.queue_timeout = max(timeout, limits.hello_timeout / 2)
+        """Seconds a request may wait for a free connection (a burst of them queues)."""
+        self._slots = asyncio.Semaphore(POOL_SIZE)
         self.ttl_ms = max(1, round(ttl * 1000))
         self._route = self.redis.register_script(ROUTE)
         self._meet = self.redis.register_script(MEET)
@@ -251,18 +262,26 @@ class Directory:
         self._refresh = self.redis.register_script(REFRESH)
         self._release = self.redis.register_script(RELEASE)
 
-    async def _bounded(self, call: Awaitable[_T]) -> _T:
+    async def _bounded(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """``call()`` on one of the node's connections: a bounded wait for it, a bounded call."""
+        try:
+            async with asyncio.timeout(self.queue_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise DirectoryUnavailable("busy") from None
         try:
             async with asyncio.timeout(self.timeout):
-                return await call
-        except (RedisError, OSError, TimeoutError) as exc:
-            raise DirectoryUnavailable(
-                f"relay directory unavailable: {type(exc).__name__}"
-            ) from None
+                return await call()
+        except TimeoutError:
+            raise DirectoryUnavailable("timeout") from None
+        except (RedisError, OSError) as exc:
+            raise DirectoryUnavailable(type(exc).__name__) from None
+        finally:
+            self._slots.release()
 
     async def ping(self) -> None:
         """Check that Redis answers."""
-        await self._bounded(self.redis.ping())
+        await self._bounded(self.redis.ping)
 
     async def reserve(self, candidates: Sequence[str], token: bytes) -> str | None:
         """The first of ``candidates`` no node holds, now this node's with ``token``.
@@ -272,7 +291,7 @@ class Directory:
         if not candidates:
             return None
         keys = [token_key(token), *(nameplate_key(n) for n in candidates)]
-        got = await self._bounded(self._reserve(keys=keys, args=[self.me, self.ttl_ms]))
+        got = await self._bounded(lambda: self._reserve(keys=keys, args=[self.me, self.ttl_ms]))
         index = got if isinstance(got, int) else 0
         return candidates[index - 1] if 0 < index <= len(candidates) else None
 
@@ -311,7 +330,7 @@ class Directory:
         if budgets is not None:
             args += [budgets.address_burst, budgets.address_rate / 60]
             args += [budgets.room_burst, budgets.room_rate / 60]
-        return self._verdict(await self._bounded(self._route(keys=keys, args=args)))
+        return self._verdict(await self._bounded(lambda: self._route(keys=keys, args=args)))
 
     async def route_reattach(self, source: str, token: bytes, local: bool) -> Verdict:
         """Decide a REATTACH with ``token`` from ``source`` (``local``: this node has the room)."""
@@ -319,7 +338,7 @@ class Directory:
         keys = [f"{PREFIX}b:miss:{source}", token_key(token), "-", "-"]
         args: list[str | int | float] = [self.me, 1 if local else 0, "-"]
         args += [lim.unknown_room_burst, lim.unknown_room_rate / 60]
-        return self._verdict(await self._bounded(self._route(keys=keys, args=args)))
+        return self._verdict(await self._bounded(lambda: self._route(keys=keys, args=args)))
 
     async def route_meet(self, source: str, name: bytes, local: bool, taken: bool) -> Verdict:
         """Decide a MEET under ``name`` from ``source``; a first end here claims the name.
@@ -332,7 +351,7 @@ class Directory:
         ttl = max(1, round(lim.meet_timeout * 1000))
         args: list[str | int | float] = [self.me, 1 if local else 0, 1 if taken else 0, ttl]
         args += [lim.join_burst, lim.join_rate / 60]
-        return self._verdict(await self._bounded(self._meet(keys=keys, args=args)))
+        return self._verdict(await self._bounded(lambda: self._meet(keys=keys, args=args)))
 
     async def refresh(self, node: str, keys: Sequence[str]) -> int:
         """Keep this node's ``keys`` (and its own ``node:`` key) alive for another TTL.
@@ -341,11 +360,11 @@ class Directory:
         how many another node holds meanwhile (those stay the other's).
         """
         lost = 0
-        alive = self.redis.set(node_key(node), self.me, px=self.ttl_ms)
-        await self._bounded(alive)
+        await self._bounded(lambda: self.redis.set(node_key(node), self.me, px=self.ttl_ms))
         for start in range(0, len(keys), BATCH):
             batch = list(keys[start : start + BATCH])
-            got = await self._bounded(self._refresh(keys=batch, args=[self.me, self.ttl_ms]))
+            refresh = partial(self._refresh, keys=batch, args=[self.me, self.ttl_ms])
+            got = await self._bounded(refresh)
             lost += got if isinstance(got, int) else 0
         return lost
 
@@ -353,7 +372,7 @@ class Directory:
         """Delete ``keys`` that are still this node's (a room or a rendezvous that ended)."""
         for start in range(0, len(keys), BATCH):
             batch = list(keys[start : start + BATCH])
-            await self._bounded(self._release(keys=batch, args=[self.me]))
+            await self._bounded(partial(self._release, keys=batch, args=[self.me]))
 
     async def close(self) -> None:
         """Close the connections to Redis."""
@@ -366,7 +385,7 @@ class Directory:
     @staticmethod
     def _verdict(reply: object) -> Verdict:
         if not isinstance(reply, list) or len(reply) != 2 or not isinstance(reply[0], int):
-            raise DirectoryUnavailable("relay directory unavailable: an unexpected reply")
+            raise DirectoryUnavailable("unexpected-reply")
         kind, value = reply
         if kind == ELSEWHERE:
             return Verdict(ELSEWHERE, owner=str(value))
@@ -374,4 +393,4 @@ class Directory:
             return Verdict(RATE_LIMITED, wait=value)
         if kind in (GO, UNKNOWN, NOT_SPENT, TAKEN):
             return Verdict(kind)
-        raise DirectoryUnavailable("relay directory unavailable: an unexpected reply")
+        raise DirectoryUnavailable("unexpected-reply")

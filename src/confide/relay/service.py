@@ -46,15 +46,15 @@ async def serve(
     relay.server = server
     if cluster is not None:  # before the first client: every request goes through it
         await _join_cluster(relay, cluster, bind, server.sockets[0].getsockname()[1])
-    await server.start_serving()
-    for sock in server.sockets:
-        name = sock.getsockname()
-        host = f"[{name[0]}]" if ":" in name[0] else name[0]
-        print(f"relay listening on {host}:{name[1]}", file=sys.stderr, flush=True)
     handlers = {signal.SIGTERM: relay.shutdown, signal.SIGINT: relay.shutdown}
     if hasattr(signal, "SIGUSR1"):
         handlers[signal.SIGUSR1] = relay.status
     signals = [s for s, act in handlers.items() if _on_signal(loop, s, act)]
+    await server.start_serving()
+    for sock in server.sockets:  # the signals are ours by the time anyone reads this
+        name = sock.getsockname()
+        host = f"[{name[0]}]" if ":" in name[0] else name[0]
+        print(f"relay listening on {host}:{name[1]}", file=sys.stderr, flush=True)
     try:
         await relay.run()
     finally:
