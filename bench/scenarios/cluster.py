@@ -42,7 +42,7 @@ from pathlib import Path
 
 from bench import rawclient, relay
 from bench.core import Config, Figure, Target
-from bench.peers import LOOPBACK, SETUP_TIMEOUT
+from bench.peers import LOOPBACK
 from confide.net.tcp import parse_address
 from confide.wire import routing
 
@@ -159,48 +159,47 @@ def _started(started: relay.RelayProcess | str) -> relay.RelayProcess:
 # -- a pair meeting, redirected or not -----------------------------------------------
 
 
-async def _connect(port: int, host: str = LOOPBACK) -> rawclient.Stream:
-    return await asyncio.wait_for(asyncio.open_connection(host, port), SETUP_TIMEOUT)
-
-
-async def meet(host_port: int, joiner_port: int) -> float:
+def meet(host_port: int, joiner_port: int) -> float:
     """Seconds from a host's ``OPEN`` on ``host_port`` until its joiner (who asks
-    ``joiner_port``, and is redirected if that is another node) and it are ``SPLICED``."""
-    streams: list[rawclient.Stream] = []
+    ``joiner_port``, and is redirected if that is another node) and it are ``SPLICED``.
 
-    async def connect(port: int, host: str = LOOPBACK) -> rawclient.Stream:
-        streams.append(await _connect(port, host))
-        return streams[-1]
+    Blocking sockets, as ``bench.rawclient.meet``: the figure is the relay's, not an
+    event loop's.
+    """
+    held: list[socket.socket] = []
+
+    def connect(port: int) -> socket.socket:
+        held.append(rawclient._connect(port))
+        return held[-1]
 
     try:
         start = time.perf_counter()
-        control = await connect(host_port)
-        control[1].write(routing.open_request())
-        opened = routing.parse_opened(await rawclient.expect(control[0], routing.OPENED))
+        control = connect(host_port)
+        control.sendall(routing.open_request())
+        opened = routing.parse_opened(rawclient._expect(control, routing.OPENED))
         join = routing.join_request(opened.nameplate, routing.REDIRECT_VERSION)
-        joiner = await connect(joiner_port)
-        joiner[1].write(join)
+        joiner = connect(joiner_port)
+        joiner.sendall(join)
         if joiner_port != host_port:  # another node: it answers REDIRECT at once
-            to = routing.parse_redirect(await rawclient.expect(joiner[0], routing.REDIRECT))
-            node, port = parse_address(to)
-            joiner = await connect(port, node)
-            joiner[1].write(join)
-        joiner_id = routing.parse_incoming(await rawclient.expect(control[0], routing.INCOMING))
-        accepted = await connect(host_port)
-        accepted[1].write(routing.accept_request(opened.token, joiner_id))
-        await rawclient.expect(accepted[0], routing.SPLICED)
-        await rawclient.expect(joiner[0], routing.SPLICED)
+            to = routing.parse_redirect(rawclient._expect(joiner, routing.REDIRECT))
+            joiner = connect(parse_address(to)[1])  # every node is on loopback
+            joiner.sendall(join)
+        joiner_id = routing.parse_incoming(rawclient._expect(control, routing.INCOMING))
+        accepted = connect(host_port)
+        accepted.sendall(routing.accept_request(opened.token, joiner_id))
+        rawclient._expect(accepted, routing.SPLICED)
+        rawclient._expect(joiner, routing.SPLICED)
         elapsed = time.perf_counter() - start
-        control[1].write(routing.frame(routing.LEAVE))
-        await control[1].drain()
+        control.sendall(routing.frame(routing.LEAVE))
         return elapsed
     finally:
-        for _, writer in streams:
-            writer.transport.abort()
+        rawclient.close_all(held)
 
 
-async def _median_meet(host_port: int, joiner_port: int, count: int) -> float:
-    times = sorted([await meet(host_port, joiner_port) for _ in range(count)])
+def median_meet(host_port: int, joiner_port: int, count: int) -> float:
+    """The median of ``count`` meets in ms, after one unmeasured one."""
+    meet(host_port, joiner_port)
+    times = sorted(meet(host_port, joiner_port) for _ in range(count))
     return times[len(times) // 2] * 1000
 
 
@@ -367,9 +366,9 @@ async def run(cfg: Config) -> list[Figure]:
     meets, rooms, pairs, seconds = _meets(cfg), _rooms(cfg), cfg.active_pairs, cfg.active_seconds
     kinds: list[list[tuple[str, Callable[[], Awaitable[float]]]]] = [
         [
-            ("redirected", lambda: _median_meet(a, b, meets)),
-            ("same_node", lambda: _median_meet(a, a, meets)),
-            ("single_meet", lambda: _median_meet(single[0], single[0], meets)),
+            ("redirected", lambda: asyncio.to_thread(median_meet, a, b, meets)),
+            ("same_node", lambda: asyncio.to_thread(median_meet, a, a, meets)),
+            ("single_meet", lambda: asyncio.to_thread(median_meet, single[0], single[0], meets)),
         ],
         [
             ("rooms", lambda: asyncio.to_thread(rooms_per_second, cluster, rooms)),
