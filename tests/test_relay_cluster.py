@@ -257,9 +257,12 @@ def test_sigusr1_logs_a_status_line_with_the_node_name(
         writer.close()
 
     asyncio.run(body())
+    held = redis_server.client()
+    assert held.keys("confide:np:*")  # the room is in its grace: its host may come back
     a.proc.popen.send_signal(signal.SIGTERM)
     assert a.proc.wait() == 0
     a.proc.expect_err(r" stopped node=alpha$")
+    assert held.keys("confide:np:*") == held.keys("confide:tok:*") == []  # a clean stop frees them
 
 
 def test_a_relay_without_redis_answers_version_2_like_version_1(confide: Launcher) -> None:

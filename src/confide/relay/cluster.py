@@ -205,6 +205,10 @@ class Cluster:
             if self.relay.unpark(c):
                 self.relay.refuse(c, Reason.DIRECTORY_UNAVAILABLE, RETRY_AFTER, **_what(req))
             return
+        except BaseException:  # a bug, or the node stopping: never leave the client parked
+            if self.relay.unpark(c):
+                self.relay.refuse(c, Reason.DIRECTORY_UNAVAILABLE, RETRY_AFTER, **_what(req))
+            raise
         self._up()
         self.relay.after_request(c)
 
