@@ -7,7 +7,13 @@ import io
 import pytest
 
 from confide.errors import UsageError
-from confide.relay.cluster import ClusterOptions, default_advertise, options_from, shown_url
+from confide.relay.cluster import (
+    ClusterOptions,
+    candidates,
+    default_advertise,
+    options_from,
+    shown_url,
+)
 from confide.relay.directory import hashed, meet_key, nameplate_key, room_keys, token_key
 from confide.relay.log import EventLog
 
@@ -115,3 +121,15 @@ def test_a_nodes_log_names_it_on_every_line() -> None:
         "1970-01-01T00:00:00Z opened node=relay-a room=816",
         "1970-01-01T00:00:00Z refused node=relay-a why=elsewhere ip=192.0.2.1",
     ]
+
+
+def test_an_open_in_a_cluster_tries_the_in_memory_allocators_nameplates() -> None:
+    tried = candidates(set())
+    assert len(tried) == len(set(tried)) >= 75  # 80 drawn; a repeat is dropped
+    assert all(int(n) <= 999 for n in tried[:10])  # 16 of 1 to 999 first, then of 1 to 9999...
+    assert max(int(n) for n in tried) <= 9_999_999
+    assert all(n.isdigit() and not n.startswith("0") for n in tried)
+    busy = {str(n) for n in range(1, 1000)}  # every 3-digit nameplate is taken here
+    others = candidates(busy)
+    assert not busy & set(others)
+    assert all(int(n) >= 1000 for n in others)
