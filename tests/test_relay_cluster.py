@@ -176,9 +176,8 @@ def test_the_unknown_room_budget_of_an_address_is_one_across_the_nodes(
 
     answers = asyncio.run(body())
     assert answers[:5] == [_close(Reason.UNKNOWN_ROOM)] * 5
-    ftype, close = answers[5]
-    assert ftype == routing.CLOSE
-    assert routing.parse_close(close)[0] is Reason.RATE_LIMITED
+    # what one relay in memory says: 1 / (10 per minute) = 6 s (the burst is 5)
+    assert answers[5] == _close(Reason.RATE_LIMITED, 6)
     assert answers[6] == _close(Reason.UNKNOWN_ROOM)  # another address has its own budget
 
 
@@ -258,9 +257,29 @@ def test_sigusr1_logs_a_status_line_with_the_node_name(
         writer.close()
 
     asyncio.run(body())
+    held = redis_server.client()
+    assert held.keys("confide:np:*")  # the room is in its grace: its host may come back
     a.proc.popen.send_signal(signal.SIGTERM)
     assert a.proc.wait() == 0
     a.proc.expect_err(r" stopped node=alpha$")
+    assert held.keys("confide:np:*") == held.keys("confide:tok:*") == []  # a clean stop frees them
+
+
+def test_a_relay_without_redis_answers_version_2_like_version_1(confide: Launcher) -> None:
+    relay = start_relay(confide)
+
+    async def body() -> None:
+        host_reader, host_writer, room = await _open(relay)
+        v2 = routing.join_request(room.nameplate, routing.REDIRECT_VERSION)
+        _, writer = await connect_from(relay.port)
+        writer.write(v2)
+        assert (await read_frame(host_reader))[0] == routing.INCOMING
+        unknown = routing.join_request("9999999", routing.REDIRECT_VERSION)
+        assert await _answer(relay, unknown) == _close(Reason.UNKNOWN_ROOM)
+        host_writer.close()
+        writer.close()
+
+    asyncio.run(body())
 
 
 def test_a_plain_relay_logs_a_status_line_too(confide: Launcher) -> None:

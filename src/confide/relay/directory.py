@@ -149,15 +149,16 @@ return {0, 0}
 """
 )
 
-RESERVE = """
--- KEYS: the token key, then nameplate candidates in order.  ARGV: me, ttl ms
-for i = 2, #KEYS do
-  if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then
+RESERVE = f"""
+-- KEYS: the token key.  ARGV: me, ttl ms, the nameplate candidates in order (one string,
+-- space-separated: one argument packs far faster than 80).  Returns the first it got, or ''.
+for nameplate in string.gmatch(ARGV[3], '%d+') do
+  if redis.call('SET', '{PREFIX}np:' .. nameplate, ARGV[1], 'NX', 'PX', ARGV[2]) then
     redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    return i - 1
+    return nameplate
   end
 end
-return 0
+return ''
 """
 
 REFRESH = """
@@ -290,10 +291,10 @@ class Directory:
         """
         if not candidates:
             return None
-        keys = [token_key(token), *(nameplate_key(n) for n in candidates)]
-        got = await self._bounded(lambda: self._reserve(keys=keys, args=[self.me, self.ttl_ms]))
-        index = got if isinstance(got, int) else 0
-        return candidates[index - 1] if 0 < index <= len(candidates) else None
+        keys = [token_key(token)]
+        args: list[str | int] = [self.me, self.ttl_ms, " ".join(candidates)]
+        got = await self._bounded(lambda: self._reserve(keys=keys, args=args))
+        return got if isinstance(got, str) and got in candidates else None
 
     async def route_join(
         self,
