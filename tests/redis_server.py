@@ -4,7 +4,8 @@
 --appendonly no`` in a temporary folder and waits (polling ``PING`` on a
 bare socket, bounded) until it answers. ``stop`` ends it with SIGTERM and
 ``start`` brings it back on the same port, empty, which is how a test
-plays a Redis outage and its end. ``client()`` gives a synchronous
+plays a Redis outage and its end; ``freeze`` and ``thaw`` (SIGSTOP,
+SIGCONT) play a Redis that hangs. ``client()`` gives a synchronous
 ``redis.Redis`` on it, for a test that looks at what the nodes stored.
 
 The ``redis_server`` fixture (in ``conftest.py``) starts one for a test
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -92,12 +94,23 @@ class RedisServer:
         popen, self.popen = self.popen, None
         if popen is None:
             return
+        popen.send_signal(signal.SIGCONT)  # a frozen server could not act on SIGTERM
         popen.terminate()
         try:
             popen.wait(timeout=5.0)
         except subprocess.TimeoutExpired:
             popen.kill()
             popen.wait()
+
+    def freeze(self) -> None:
+        """Stop the server in its tracks (SIGSTOP): connections stay open, nothing answers."""
+        assert self.popen is not None, "not running"
+        self.popen.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Let a frozen server go on (SIGCONT)."""
+        assert self.popen is not None, "not running"
+        self.popen.send_signal(signal.SIGCONT)
 
     def client(self) -> redis.Redis:
         """A synchronous client on the server (decoded strings), to look at what it holds."""

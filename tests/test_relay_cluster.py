@@ -243,6 +243,39 @@ def test_a_redis_outage_keeps_running_splices_refuses_new_rooms_and_heals(
     a.proc.expect_err(r" directory node=\S+ state=ok$")
 
 
+def test_a_node_never_waits_long_on_a_redis_that_hangs(
+    confide: Launcher, redis_server: RedisServer
+) -> None:
+    (a,) = _nodes(confide, redis_server, 1, "--redis-timeout", "0.3")
+
+    async def body() -> None:
+        host_reader, host_writer, room = await _open(a)
+        j_reader, j_writer = await connect_from(a.port)
+        j_writer.write(routing.join_request(room.nameplate))
+        _, joiner = await read_frame(host_reader)
+        h_reader, h_writer = await connect_from(a.port)
+        h_writer.write(routing.accept_request(room.token, routing.parse_incoming(joiner)))
+        assert await read_frame(h_reader) == (routing.SPLICED, b"")
+        assert await read_frame(j_reader) == (routing.SPLICED, b"")
+
+        redis_server.freeze()  # connected, silent
+        try:
+            opening = asyncio.ensure_future(_answer(a, routing.open_request()))
+            j_writer.write(b"while it hangs")  # the node's loop is free meanwhile
+            assert await read_frame(h_reader) == (routing.DATA, b"while it hangs")
+            host_writer.write(routing.frame(routing.PING))
+            assert await read_frame(host_reader) == (routing.PONG, b"")
+            assert await opening == _close(Reason.DIRECTORY_UNAVAILABLE, 2)
+        finally:
+            redis_server.thaw()
+        await asyncio.to_thread(a.proc.expect_err, r" directory node=\S+ state=down why=timeout$")
+        _, writer, _ = await _open(a)
+        for w in (host_writer, j_writer, h_writer, writer):
+            w.close()
+
+    asyncio.run(body())
+
+
 def test_sigusr1_logs_a_status_line_with_the_node_name(
     confide: Launcher, redis_server: RedisServer
 ) -> None:
