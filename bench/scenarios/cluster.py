@@ -52,7 +52,8 @@ NODE_FLAGS = ["--room-grace", "0"]
 CHUNK = bytes(64 * 1024)
 READ_SIZE = 256 * 1024
 MIB = 1 << 20
-WAVE = 100
+WAVE = 32
+"""OPENs one thread sends before it reads their answers (a node asks Redis 16 at a time)."""
 REDIS_START = 10.0
 """Seconds the bench waits for a new redis-server to answer ``PING``."""
 
