@@ -36,6 +36,7 @@ import contextlib
 import ipaddress
 import math
 import secrets
+import struct
 from collections.abc import Container, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,8 @@ RETRY_AFTER = 2
 NAME_SHOWN = 4
 DIGITS = range(3, 8)
 """The lengths of the nameplates an ``OPEN`` tries, shortest first (as in memory)."""
+_CEILINGS = [10**digits - 1 for digits in DIGITS for _ in range(16)]
+_DRAWS = struct.Struct(f">{len(_CEILINGS)}Q")
 MAX_NODE_NAME = 64
 URL_SCHEMES = ("redis://", "rediss://", "unix://")
 SETTLE = 2.0
@@ -357,14 +360,13 @@ def candidates(taken: Container[str]) -> list[str]:
     draws them one by one), less those in ``taken``; drawn from one block
     of random bytes, 8 per nameplate, so that 80 cost about one.
     """
-    block = secrets.token_bytes(8 * 16 * len(DIGITS))
-    found: list[str] = []
-    for i, digits in enumerate(d for d in DIGITS for _ in range(16)):
-        value = int.from_bytes(block[8 * i : 8 * i + 8], "big")
-        nameplate = str(1 + value % (10**digits - 1))
-        if nameplate not in taken and nameplate not in found:
-            found.append(nameplate)
-    return found
+    draws = _DRAWS.unpack(secrets.token_bytes(_DRAWS.size))
+    found: dict[str, None] = {}
+    for value, ceiling in zip(draws, _CEILINGS, strict=True):
+        nameplate = str(1 + value % ceiling)
+        if nameplate not in taken:
+            found[nameplate] = None
+    return list(found)
 
 
 def _what(req: routing.Request) -> dict[str, Value]:

@@ -4,8 +4,13 @@ Several ``confide relay --redis URL`` nodes share one Redis (or Valkey).
 This module is the only one that talks to it, through the ``redis``
 package's asyncio client; ``cluster`` decides what to ask and when.
 
-At most ``POOL_SIZE`` calls run at once; a burst of requests waits its
-turn (at most half the hello timeout). Every call then runs under
+The decisions of clients' requests (``reserve``, ``route_*``) are queued
+and sent together: a pipeline of every decision waiting, at most
+``MAX_BATCHES`` pipelines in flight, so a burst of requests costs a few
+round trips instead of one each. The scripts are loaded (``SCRIPT LOAD``)
+on the first batch and after any failure, then run by ``EVALSHA``. At most
+``POOL_SIZE`` calls run at once; a burst waits its turn (at most half the
+hello timeout). Every call then runs under
 ``asyncio.timeout(timeout)`` and any failure (Redis down, slow, restarted,
 or a reply that makes no sense) raises ``DirectoryUnavailable``; the
 client reconnects by itself on the next call.
@@ -48,7 +53,8 @@ from typing import TypeVar
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError
 
 from confide.errors import ConfideError
 from confide.relay.limits import Limits, RoomBudgets
@@ -73,6 +79,12 @@ TAKEN = 5
 """Two ends already met under this rendezvous name here."""
 
 _T = TypeVar("_T")
+Arg = str | int | float
+_Pending = tuple[AsyncScript, list[str], list[Arg], "asyncio.Future[object]"]
+"""A decision waiting to be sent: its script, keys, arguments, and where its reply goes."""
+MAX_BATCHES = 4
+"""Pipelines of decisions a node has in flight at once; what comes meanwhile waits for the next."""
+MAX_BATCH = 256
 
 _BUCKETS = """
 local function now_s()
@@ -257,6 +269,10 @@ class Directory:
         """Seconds a request may wait for a free connection (a burst of them queues)."""
         self._slots = asyncio.Semaphore(POOL_SIZE)
         self.ttl_ms = max(1, round(ttl * 1000))
+        self._queue: list[_Pending] = []
+        self._batches = 0
+        self._loaded = False
+        self._tasks: set[asyncio.Task[None]] = set()
         self._route = self.redis.register_script(ROUTE)
         self._meet = self.redis.register_script(MEET)
         self._reserve = self.redis.register_script(RESERVE)
@@ -280,6 +296,75 @@ class Directory:
         finally:
             self._slots.release()
 
+    async def _decide(self, script: AsyncScript, keys: list[str], args: list[Arg]) -> object:
+        """Run one decision script: queued, and sent with whatever else is queued, bounded."""
+        done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._queue.append((script, keys, args, done))
+        if self._batches < MAX_BATCHES:
+            self._batches += 1
+            task = asyncio.get_running_loop().create_task(self._send_batches())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        try:
+            async with asyncio.timeout(self.queue_timeout + self.timeout):
+                return await done
+        except TimeoutError:
+            raise DirectoryUnavailable("busy") from None
+
+    async def _send_batches(self) -> None:
+        """Send what is queued, one pipeline at a time, until nothing is; then end."""
+        try:
+            while self._queue:
+                batch = [p for p in self._queue[:MAX_BATCH] if not p[3].done()]
+                del self._queue[:MAX_BATCH]
+                if batch:
+                    await self._send(batch)
+        finally:
+            self._batches -= 1
+
+    async def _send(self, batch: list[_Pending]) -> None:
+        results: list[object] = []
+        failure: DirectoryUnavailable | None = None
+        try:
+            results = await self._bounded(partial(self._pipeline, batch))
+        except DirectoryUnavailable as exc:
+            failure = exc
+            self._loaded = False  # a Redis that comes back may have lost the scripts
+        for (_, _, _, done), result in zip(batch, results or [None] * len(batch), strict=True):
+            if done.done():
+                continue
+            if failure is not None:
+                done.set_exception(failure)
+            elif isinstance(result, Exception):
+                done.set_exception(DirectoryUnavailable(type(result).__name__))
+            else:
+                done.set_result(result)
+
+    async def _pipeline(self, batch: list[_Pending]) -> list[object]:
+        """Every decision of ``batch`` in one round trip (the scripts loaded first if need be)."""
+        if not self._loaded:
+            for script in (self._route, self._meet, self._reserve):
+                await self.redis.script_load(script.script)
+            self._loaded = True
+        results = await self._evalsha(batch)
+        lost = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+        if lost:  # Redis restarted between two batches: those never ran, so run them again
+            self._loaded = False
+            for script in (self._route, self._meet, self._reserve):
+                await self.redis.script_load(script.script)
+            self._loaded = True
+            again = await self._evalsha([batch[i] for i in lost])
+            for i, result in zip(lost, again, strict=True):
+                results[i] = result
+        return results
+
+    async def _evalsha(self, batch: list[_Pending]) -> list[object]:
+        pipe = self.redis.pipeline(transaction=False)
+        for script, keys, args, _ in batch:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        results: list[object] = await pipe.execute(raise_on_error=False)
+        return results
+
     async def ping(self) -> None:
         """Check that Redis answers."""
         await self._bounded(self.redis.ping)
@@ -292,8 +377,8 @@ class Directory:
         if not candidates:
             return None
         keys = [token_key(token)]
-        args: list[str | int] = [self.me, self.ttl_ms, " ".join(candidates)]
-        got = await self._bounded(lambda: self._reserve(keys=keys, args=args))
+        args: list[Arg] = [self.me, self.ttl_ms, " ".join(candidates)]
+        got = await self._decide(self._reserve, keys, args)
         return got if isinstance(got, str) and got in candidates else None
 
     async def route_join(
@@ -321,7 +406,7 @@ class Directory:
             f"{PREFIX}b:join:{hashed_token}:{source}",
             f"{PREFIX}b:room:{hashed_token}",
         ]
-        args: list[str | int | float] = [
+        args: list[Arg] = [
             self.me,
             0 if budgets is None else 1,
             1 if spend else 0,
@@ -331,15 +416,15 @@ class Directory:
         if budgets is not None:
             args += [budgets.address_burst, budgets.address_rate / 60]
             args += [budgets.room_burst, budgets.room_rate / 60]
-        return self._verdict(await self._bounded(lambda: self._route(keys=keys, args=args)))
+        return self._verdict(await self._decide(self._route, keys, args))
 
     async def route_reattach(self, source: str, token: bytes, local: bool) -> Verdict:
         """Decide a REATTACH with ``token`` from ``source`` (``local``: this node has the room)."""
         lim = self.limits
         keys = [f"{PREFIX}b:miss:{source}", token_key(token), "-", "-"]
-        args: list[str | int | float] = [self.me, 1 if local else 0, "-"]
+        args: list[Arg] = [self.me, 1 if local else 0, "-"]
         args += [lim.unknown_room_burst, lim.unknown_room_rate / 60]
-        return self._verdict(await self._bounded(lambda: self._route(keys=keys, args=args)))
+        return self._verdict(await self._decide(self._route, keys, args))
 
     async def route_meet(self, source: str, name: bytes, local: bool, taken: bool) -> Verdict:
         """Decide a MEET under ``name`` from ``source``; a first end here claims the name.
@@ -350,9 +435,9 @@ class Directory:
         lim = self.limits
         keys = [f"{PREFIX}b:meet:{source}", meet_key(name)]
         ttl = max(1, round(lim.meet_timeout * 1000))
-        args: list[str | int | float] = [self.me, 1 if local else 0, 1 if taken else 0, ttl]
+        args: list[Arg] = [self.me, 1 if local else 0, 1 if taken else 0, ttl]
         args += [lim.join_burst, lim.join_rate / 60]
-        return self._verdict(await self._bounded(lambda: self._meet(keys=keys, args=args)))
+        return self._verdict(await self._decide(self._meet, keys, args))
 
     async def refresh(self, node: str, keys: Sequence[str]) -> int:
         """Keep this node's ``keys`` (and its own ``node:`` key) alive for another TTL.
@@ -379,7 +464,7 @@ class Directory:
         """Close the connections to Redis."""
         try:
             async with asyncio.timeout(self.timeout):
-                await self.redis.aclose()
+                await self.redis.aclose(close_connection_pool=True)
         except (RedisError, OSError, TimeoutError):
             pass
 
