@@ -4,6 +4,8 @@
 when the test ends, and the test errors if any of them printed a Python
 traceback (confide must never show one). ``recording_proxy`` starts a
 ``RecordingProxy`` in front of a port and stops it afterwards.
+``redis_server`` starts a real ``redis-server`` (``redis_server.py``) and
+stops it afterwards.
 
 Every test gets an empty ``XDG_DATA_HOME`` of its own (``_own_data_home``),
 so no test reads or writes the identity key and contacts of the user who
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from proc import Launcher
 from recording_proxy import RecordingProxy, Tamper
+from redis_server import RedisServer
 
 
 @pytest.fixture
@@ -31,6 +34,16 @@ def confide() -> Iterator[Launcher]:
         launcher.stop_all()
     shown = launcher.tracebacks()
     assert not shown, "a confide process printed a traceback:\n" + "\n".join(shown)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A running ``redis-server`` on a free loopback port, no persistence; stopped at the end."""
+    server = RedisServer()
+    try:
+        yield server.start()
+    finally:
+        server.close()
 
 
 ProxyFactory = Callable[..., RecordingProxy]

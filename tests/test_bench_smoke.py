@@ -98,6 +98,15 @@ EXPECTED: dict[str, list[str]] = {
         "receiver peak RSS, direct",
         "receiver peak RSS, relay",
     ],
+    "cluster": [
+        "redirected meet",
+        "cluster meet, no redirect",
+        "single-node meet",
+        "rooms/s, 3 nodes",
+        "rooms/s, 1 node",
+        "forwarding, 3 nodes",
+        "forwarding, 1 node",
+    ],
 }
 OPTIONAL_PEER = "magic-wormhole"
 """The files scenario's optional peer: measured when installed, else a row saying so."""

@@ -52,7 +52,8 @@ def test_chat_through_relay_carries_no_readable_content(
     wire = proxy.captured("c2s") + proxy.captured("s2c")
     assert len(proxy.links) == 3, "control, joiner and data connections all went via the proxy"
     assert len(wire) > 1000
-    assert f"\x02\x00\x00{chr(1 + len(nameplate))}\x01{nameplate}".encode() in wire  # the JOIN
+    join = f"\x02\x00\x00{chr(1 + len(nameplate))}\x02{nameplate}"  # version 2: follows REDIRECT
+    assert join.encode() in wire  # the JOIN
     spoken = [w for w in words if len(w) > 3 and w not in CLEAR_FIELD_NAMES]
     hidden = [ALICE_TEXT, BOB_TEXT, ALICE, BOB, "-".join(words), *spoken]
     for text in hidden:

@@ -374,7 +374,7 @@ def test_meet_and_reattach_parse() -> None:
     assert got is not None
     assert routing.parse_request(*got) == routing.Request(routing.REATTACH, token=TOKEN)
     for ftype in (routing.MEET, routing.REATTACH):
-        for body in (b"\x01", b"\x01" + NAME[:15], b"\x01" + NAME + b"x", b"\x02" + NAME):
+        for body in (b"\x01", b"\x01" + NAME[:15], b"\x01" + NAME + b"x", b"\x03" + NAME):
             with pytest.raises(FrameError) as info:
                 routing.parse_request(ftype, body)
             assert info.value.reason is Reason.BAD_FRAME

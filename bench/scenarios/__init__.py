@@ -36,4 +36,5 @@ SCENARIOS: dict[str, Scenario] = {
     "first-message": _load("first_message"),
     "resume": _load("resume"),
     "files": _load("files"),
+    "cluster": _load("cluster"),
 }

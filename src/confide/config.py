@@ -14,7 +14,7 @@ Every key is optional::
     notify = false          # desktop notification on a mention when unfocused (--notify)
     notify_text = false     # ...with the message text in it
     port = 7100             # default --port for confide host
-    relay = "relay.example:7200"  # default relay, HOST:PORT
+    relay = "relay.example:7200"  # default relay, HOST:PORT (several nodes: "a:7200,b:7200")
     log_dir = "~/chat-logs" # keep a transcript (confide-YYYY-MM-DD.log, mode 0600) here;
                             # unset by default: confide keeps nothing (--log FILE wins)
     downloads = "~/Downloads"  # where received files go: files accepted in a chat, and
@@ -146,10 +146,10 @@ def _check_values(known: dict[str, Any], where: str) -> None:
     if "downloads" in known and not known["downloads"].strip():
         raise UsageError(f"{where}: downloads must not be empty (leave it out for the default)")
     if "relay" in known:
-        from confide.net.tcp import parse_address
+        from confide.cli_relay import parse_relays
 
         try:
-            parse_address(known["relay"])
+            parse_relays(known["relay"])
         except UsageError as exc:
             raise UsageError(f"{where}: relay: {exc}") from None
 

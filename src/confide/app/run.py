@@ -79,6 +79,8 @@ MEET_WAIT = 15.0
 RESUME_ATTEMPT_TIMEOUT = 3.0
 """Seconds one redial may take (connect and resume handshake) before the next one:
 a path that silently drops packets must not hold the joiner past the link's return."""
+Relays = tuple[tuple[str, int], ...]
+"""A relay's addresses (``HOST``, ``PORT``): one node, or several of a cluster, tried in order."""
 UiRunner = Callable[["SessionSource"], Awaitable[int]]
 Arrivals = Callable[[], Awaitable[Established]]
 Status = Callable[[str], None]
@@ -106,7 +108,7 @@ class HostOptions:
     tunnel: str | None = None  # [USER@]SSHHOST[:SSHPORT]: publish through ssh -R
     tunnel_port: int = 0  # the port on the SSH server (0: it picks)
     discovery: bool = True  # advertise on the LAN (zeroconf)
-    relay: tuple[str, int] | None = None  # a confide relay: it gives the nameplate
+    relay: Relays | None = None  # a confide relay (its nodes, in order): it gives the nameplate
     max_members: int = DEFAULT_MEMBERS  # the host included
     resume_window: float = 0.0  # seconds a member may be away and come back (0: no resume)
     max_waiting: int = WAITING_MESSAGES  # messages that may wait for one member's ack
@@ -130,7 +132,7 @@ class JoinOptions:
     timeout: float = tcp.CONNECT_TIMEOUT
     status: Status = field(default=stderr_status)
     discover_timeout: float = 5.0  # LAN search when address is "" (no --at)
-    relay: tuple[str, int] | None = None  # reach the host through this confide relay
+    relay: Relays | None = None  # reach the host through this confide relay (its nodes)
     resume_window: float = 0.0  # seconds to redial the host after a drop (0: no resume)
     max_waiting: int = WAITING_MESSAGES  # messages that may wait for the host's ack
     downloads: Path | None = None  # where files accepted in the chat go (None: platformdirs')
@@ -388,7 +390,7 @@ def _leg_redial(resume: Resume) -> Redial:
 
 
 async def _host_via_relay(
-    host: Host, relay: tuple[str, int], room: Hosting, serve: Serve, preload: tuple[str, ...]
+    host: Host, relay: Relays, room: Hosting, serve: Serve, preload: tuple[str, ...]
 ) -> int:
     from confide.net import relay_client
 
@@ -411,7 +413,7 @@ async def _host_via_relay(
         return await serve(room, await through_relay(), through_relay)
 
 
-def _meet_member(host: Host, relay: tuple[str, int]) -> Redial:
+def _meet_member(host: Host, relay: Relays) -> Redial:
     """The host's side of a member's resume through a relay: meet it under the rendezvous name.
 
     The met stream is served like any incoming one: ``Host.handle`` runs the

@@ -1,5 +1,11 @@
 """Reach a host through a ``confide relay``: the client side of its routing protocol.
 
+A relay is one address or several, the nodes of one relay sharing a
+directory (``relay_dial``): each request goes to the first node that
+connects, as routing version 2 where it may be redirected (``JOIN``,
+``MEET``, ``REATTACH``), and follows at most one ``REDIRECT`` to the node
+that holds its room or rendezvous.
+
 Joiner: ``join`` connects to the relay, sends ``JOIN`` with the code's
 nameplate and waits for ``SPLICED``; ``connect`` then runs the normal
 end-to-end handshake (``tcp.handshake_joiner``) over that stream. The relay
@@ -15,24 +21,28 @@ as ``RelayTooOldError`` ("can't resume sessions").
 
 Host: ``RelayRoom.open`` makes the room's control connection (declaring the
 room's size when it holds more than two, so the relay widens its join
-limits) and learns the nameplate the relay allocated; the host's code takes that nameplate. For
-each ``INCOMING`` on the control connection the room opens a fresh
-connection, sends ``ACCEPT`` and, once spliced, hands the stream to the
-normal ``Host.handle``. ``hosting`` wraps all of that for ``app.run``.
+limits) and learns the nameplate the relay allocated; the host's code
+takes that nameplate. For each ``INCOMING`` on the control connection the
+room opens a fresh connection to the node that holds the room, sends
+``ACCEPT`` and, once spliced, hands the stream to the normal
+``Host.handle``. ``hosting`` wraps all of that for ``app.run``.
 
 With a ``resume_window``, a room whose control connection is lost
-re-attaches: ``REATTACH`` with the room's token, retried with a backoff of
-0.1 s doubling to 2 s within the window (status ``lost the relay;
-reconnecting…``, then ``back on the relay``). If the relay no longer knows
+re-attaches: ``REATTACH`` with the room's token (to the room's node first,
+then the relay's other addresses), retried with a backoff of 0.1 s
+doubling to 2 s within the window (status ``lost the relay;
+reconnecting…``, then ``back on the relay``); a node whose directory is
+unreachable (``directory-unavailable``) is tried again the same way. If
+the relay no longer knows
 the room (it restarted, or its grace ran out) the host opens a new room and
 shows its new code (``the relay lost this room (it restarted?); it opened a
 new one``, then ``code: …``). Without a
 window, as before, the room ends with its control connection. Leaving on
 purpose sends ``LEAVE``, so the relay ends the room at once.
 
-The relay wraps what it forwards in ``DATA`` frames. ``RelayProtocol``
-unwraps them into a ``RelayReader``, so a ``Channel`` reads plain end-to-end
-bytes; a ``CLOSE`` from the relay ends that reader with a ``RelayError``
+The relay wraps what it forwards in ``DATA`` frames; one connection to it,
+its frames apart and the end-to-end bytes in a reader, is ``relay_stream``'s:
+a ``CLOSE`` from the relay ends that reader with a ``RelayError``
 carrying the relay's reason, which the UI says in words
 ("the relay at HOST:PORT shut down", ``confide.ui.texts``; exit 4).
 """
@@ -43,21 +53,29 @@ import asyncio
 import contextlib
 import dataclasses
 import secrets
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING
 
 from confide.errors import (
     ClosedError,
     ConfideError,
     ProtocolError,
-    RefusedError,
-    RelayClosedError,
     RelayRefusedError,
     RelayTooOldError,
 )
-from confide.net import sockopts
 from confide.net.host import Established, Host
-from confide.net.tcp import CONNECT_TIMEOUT, connect_failure, handshake_joiner
+from confide.net.relay_dial import Dialed, Relays, describe_relays, dial, prefer, relays_of
+from confide.net.relay_stream import (
+    Address,
+    RelayProtocol,
+    RelayReader,
+    close_quietly,
+    describe_address,
+    expect,
+    expect_type,
+)
+from confide.net.relay_stream import connect as connect_stream
+from confide.net.tcp import CONNECT_TIMEOUT, handshake_joiner
 from confide.protocol.handshake import RandomBytes
 from confide.wire import routing
 from confide.wire.routing import Reason
@@ -67,7 +85,6 @@ if TYPE_CHECKING:
 
 MAX_ACCEPTING = 16
 """Joiners the host connects through the relay at once; more wait for the relay's timeout."""
-READ_LIMIT = 256 * 1024
 RETRY_FIRST = 0.1
 """Seconds before the first retry of a JOIN refused as ``already-waiting`` (then doubling)."""
 RETRY_MAX = 1.0
@@ -78,188 +95,14 @@ RECONNECT_FIRST = 0.1
 RECONNECT_MAX = 2.0
 FOR_GOOD = frozenset({Reason.EXPIRED})
 """Why a relay may end a room that its host does not try to get back."""
-_ENDED = -1
 
 Status = Callable[[str], None]
 Describe = Callable[[BaseException], str]
 """Says an error in words for a status line (the UI's ``confide.ui.texts.describe``)."""
-Address = tuple[str, int]
-
-
-def describe_address(relay: Address) -> str:
-    """``HOST:PORT`` (IPv6 in brackets)."""
-    host, port = relay
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Ending:
-    """Why the relay ended a connection: its ``CLOSE`` (``reason``), or ``text`` for other ends."""
-
-    where: str
-    nameplate: str = ""
-    reason: Reason | None = None
-    retry_after: int = 0
-    text: str = ""
-    """A plain line when the relay broke its protocol instead of sending ``CLOSE``."""
-
-    def closed(self) -> ClosedError:
-        """The error for a forwarding connection the relay ended."""
-        if self.text:
-            return ClosedError(self.text)
-        return RelayClosedError(self.reason, self.retry_after, self.where, self.nameplate)
-
-    def refused(self) -> RefusedError:
-        """The error for a connection the relay would not connect."""
-        if self.text:
-            return RefusedError(self.text)
-        return RelayRefusedError(self.reason, self.retry_after, self.where, self.nameplate)
-
-
-class RelayReader(asyncio.StreamReader):
-    """A stream reader whose end can carry the relay's reason."""
-
-    def __init__(self) -> None:
-        """An empty reader; ``ending`` is set when the relay ends the connection."""
-        super().__init__(limit=READ_LIMIT)
-        self.ending: Ending | None = None
-
-    async def read(self, n: int = -1) -> bytes:
-        """Like ``StreamReader.read``, but the relay's ``CLOSE`` raises ``ClosedError``."""
-        data = await super().read(n)
-        if not data and self.ending is not None:
-            raise self.ending.closed()
-        return data
-
-
-class RelayProtocol(asyncio.StreamReaderProtocol):
-    """Unwraps the relay's frames: DATA into the reader, the rest into ``frames``."""
-
-    def __init__(self, reader: RelayReader, where: str, nameplate: str = "") -> None:
-        """Feed ``reader``; ``where`` and ``nameplate`` make the error lines."""
-        super().__init__(reader)
-        self.reader = reader
-        self.where = where
-        self.nameplate = nameplate
-        self.frames: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
-        self.spliced = False
-        self.reason: Reason | None = None
-        """The reason of the relay's ``CLOSE``, once it said one."""
-        self._deframer = routing.Deframer()
-        self._transport: asyncio.BaseTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Remember the transport (to close it on a ``CLOSE``)."""
-        self._transport = transport
-        super().connection_made(transport)
-
-    def data_received(self, data: bytes) -> None:
-        """Split what the relay sent into end-to-end bytes and routing frames."""
-        if self.reader.ending is not None:
-            return
-        try:
-            frames = self._deframer.feed(data)
-        except routing.FrameError:
-            self._end(
-                Ending(self.where, text=f"{self.where} does not speak the confide relay protocol")
-            )
-            return
-        for ftype, body in frames:
-            if ftype == routing.DATA and self.spliced:
-                self.reader.feed_data(body)
-            elif ftype == routing.CLOSE:
-                reason, retry_after = routing.parse_close(body)
-                self.reason = reason
-                self._end(Ending(self.where, self.nameplate, reason, retry_after))
-                return
-            elif ftype == routing.DATA:
-                self._end(Ending(self.where, text=f"{self.where} sent data before connecting us"))
-                return
-            else:
-                self.spliced = self.spliced or ftype == routing.SPLICED
-                self.frames.put_nowait((ftype, body))
-
-    def _end(self, ending: Ending) -> None:
-        self.reader.ending = ending
-        self.reader.feed_eof()
-        self.frames.put_nowait((_ENDED, b""))
-        if self._transport is not None:
-            self._transport.close()
-
-    def eof_received(self) -> bool:
-        """The relay closed its side."""
-        self._gone()
-        super().eof_received()
-        self.frames.put_nowait((_ENDED, b""))
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """The socket is gone."""
-        if self._gone():
-            exc = None  # the reader ends with the relay named, not the socket's error
-        super().connection_lost(exc)
-        self.frames.put_nowait((_ENDED, b""))
-
-    def _gone(self) -> bool:
-        """A forwarding connection ended with no ``CLOSE``: the relay itself went away.
-
-        (It always says ``CLOSE`` first when it ends a pair; a killed or crashed
-        relay cannot.) The reader's end then names the relay.
-        """
-        if not self.spliced or self.reader.ending is not None:
-            return False
-        self.reader.ending = Ending(self.where, text=f"{self.where} went away")
-        return True
-
-
-async def _connect(
-    relay: Address, timeout: float, nameplate: str = "", local_addr: Address | None = None
-) -> tuple[RelayReader, asyncio.StreamWriter, RelayProtocol]:
-    loop = asyncio.get_running_loop()
-    where = f"the relay at {describe_address(relay)}"
-    reader = RelayReader()
-    protocol = RelayProtocol(reader, where, nameplate)
-    try:
-        transport, _ = await asyncio.wait_for(
-            loop.create_connection(lambda: protocol, relay[0], relay[1], local_addr=local_addr),
-            timeout,
-        )
-    except (TimeoutError, OSError) as exc:
-        raise connect_failure(where, exc, timeout, server="relay") from None
-    sockopts.configure(transport.get_extra_info("socket"))  # a relay that vanishes is noticed
-    return reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol
-
-
-async def _expect(protocol: RelayProtocol, timeout: float | None) -> tuple[int, bytes]:
-    """The relay's next routing frame; ``RefusedError`` if it closed us instead."""
-    try:
-        ftype, body = await asyncio.wait_for(protocol.frames.get(), timeout)
-    except TimeoutError:
-        raise ClosedError(f"{protocol.where} did not answer within {timeout:g} s") from None
-    if ftype == _ENDED:
-        ending = protocol.reader.ending
-        if ending is None:
-            raise RefusedError(f"{protocol.where} closed the connection")
-        raise ending.refused()
-    return ftype, body
-
-
-async def _expect_type(protocol: RelayProtocol, timeout: float, wanted: int) -> bytes:
-    """The body of the relay's next frame, which must be of type ``wanted``."""
-    ftype, body = await _expect(protocol, timeout)
-    if ftype != wanted:
-        raise ProtocolError(f"{protocol.where} answered with an unexpected frame {ftype:#04x}")
-    return body
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(Exception):
-        writer.close()
-        await asyncio.wait_for(writer.wait_closed(), 2)
 
 
 async def join(
-    relay: Address,
+    relay: Address | Sequence[Address],
     nameplate: str,
     *,
     timeout: float = CONNECT_TIMEOUT,
@@ -267,31 +110,37 @@ async def join(
 ) -> tuple[RelayReader, asyncio.StreamWriter]:
     """A stream to the host of ``nameplate`` through ``relay`` (exit 4 if refused).
 
-    ``local_addr`` is the address to connect from (the system picks one if None).
+    ``relay`` is one address or several (``relay_dial``: tried in turn, one
+    ``REDIRECT`` followed). ``local_addr`` is the address to connect from
+    (the system picks one if None).
     """
+    relays = relays_of(relay)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = RETRY_FIRST
     while True:
-        reader, writer, protocol = await _connect(relay, timeout, nameplate, local_addr)
         try:
-            writer.write(routing.join_request(nameplate))
-            await _expect_type(protocol, max(0.1, deadline - loop.time()), routing.SPLICED)
-        except RefusedError:
-            await _close(writer)
-            if protocol.reason not in RETRIED or loop.time() + delay > deadline:
+            dialed = await dial(
+                relays,
+                routing.join_request(nameplate, routing.REDIRECT_VERSION),
+                older=routing.join_request(nameplate),
+                timeout=timeout,
+                wait=max(0.1, deadline - loop.time()),
+                nameplate=nameplate,
+                local_addr=local_addr,
+            )
+        except RelayRefusedError as exc:
+            if exc.reason not in RETRIED or loop.time() + delay > deadline:
                 raise
-        except BaseException:
-            await _close(writer)
-            raise
         else:
-            return reader, writer
+            await _answer(dialed, routing.SPLICED)
+            return dialed.reader, dialed.writer
         await asyncio.sleep(delay)
         delay = min(RETRY_MAX, delay * 2)
 
 
 async def connect(
-    relay: Address,
+    relay: Address | Sequence[Address],
     secret: bytes,
     room: str,
     *,
@@ -303,9 +152,10 @@ async def connect(
     require_pq: bool = False,
 ) -> Established:
     """Reach the host of nameplate ``room`` through ``relay`` and complete the handshake."""
+    relays = relays_of(relay)
     if status is not None:
-        status(f"connecting to room {room} through the relay at {describe_address(relay)}")
-    reader, writer = await join(relay, room, timeout=timeout, local_addr=local_addr)
+        status(f"connecting to room {room} through the relay at {describe_relays(relays)}")
+    reader, writer = await join(relays, room, timeout=timeout, local_addr=local_addr)
     return await handshake_joiner(
         reader,
         writer,
@@ -319,70 +169,92 @@ async def connect(
 
 
 async def meet(
-    relay: Address, name: bytes, *, timeout: float
+    relay: Address | Sequence[Address], name: bytes, *, timeout: float
 ) -> tuple[RelayReader, asyncio.StreamWriter]:
     """A stream spliced, through ``relay``, with the other end that meets under ``name``.
 
     ``name`` is a 16-byte rendezvous name; ``timeout`` bounds the whole wait
     for the other end (the relay also gives up after its ``--meet-timeout``:
-    ``RelayRefusedError`` with ``meet-timeout``). A relay that does not know
-    ``MEET`` raises ``RelayTooOldError``.
+    ``RelayRefusedError`` with ``meet-timeout``). ``relay`` is one address
+    or several; a node of a cluster where the other end waits elsewhere
+    redirects us there. A relay that does not know ``MEET`` raises
+    ``RelayTooOldError``.
     """
-    reader, writer, protocol = await _connect(relay, min(timeout, CONNECT_TIMEOUT))
     try:
-        writer.write(routing.meet_request(name))
-        await _expect_type(protocol, timeout, routing.SPLICED)
+        dialed = await dial(
+            relays_of(relay),
+            routing.meet_request(name, routing.REDIRECT_VERSION),
+            older=routing.meet_request(name),
+            timeout=min(timeout, CONNECT_TIMEOUT),
+            wait=timeout,
+        )
     except RelayRefusedError as exc:
-        await _close(writer)
         if exc.reason is Reason.BAD_FRAME:
             raise RelayTooOldError(exc.reason, 0, exc.where) from None
         raise
-    except BaseException:
-        await _close(writer)
-        raise
-    return reader, writer
+    await _answer(dialed, routing.SPLICED)
+    return dialed.reader, dialed.writer
 
 
-async def _open(
-    relay: Address, timeout: float, members: int
-) -> tuple[RelayProtocol, asyncio.StreamWriter, routing.Opened]:
-    """A control connection to ``relay`` and its answer to ``OPEN`` for ``members``."""
-    return await _control(relay, timeout, routing.open_request(members))
+async def _answer(dialed: Dialed, wanted: int) -> bytes:
+    """The body of the answer ``dialed`` got, which must be a ``wanted`` frame."""
+    if dialed.ftype != wanted:
+        await close_quietly(dialed.writer)
+        where = dialed.protocol.where
+        raise ProtocolError(f"{where} answered with an unexpected frame {dialed.ftype:#04x}")
+    return dialed.body
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Control:
+    """A room's control connection: the node it reached, its protocol and writer, ``OPENED``."""
+
+    node: Address
+    protocol: RelayProtocol
+    writer: asyncio.StreamWriter
+    opened: routing.Opened
 
 
 async def _control(
-    relay: Address, timeout: float, request: bytes
-) -> tuple[RelayProtocol, asyncio.StreamWriter, routing.Opened]:
-    """A control connection to ``relay`` and its ``OPENED`` answer to ``request``."""
-    _, writer, protocol = await _connect(relay, timeout)
+    relays: Relays, timeout: float, request: bytes, older: bytes | None, *, follow: bool
+) -> tuple[Control, bool]:
+    """A control connection to the first of ``relays`` that connects, and its ``OPENED``.
+
+    Also whether that node answered ``older`` (``relay_dial.dial``) instead of ``request``.
+    """
+    dialed = await dial(relays, request, timeout=timeout, wait=timeout, follow=follow, older=older)
     try:
-        writer.write(request)
-        opened = routing.parse_opened(await _expect_type(protocol, timeout, routing.OPENED))
+        opened = routing.parse_opened(await _answer(dialed, routing.OPENED))
     except routing.FrameError:
-        await _close(writer)
-        raise ProtocolError(f"{protocol.where} sent a bad OPENED frame") from None
-    except BaseException:
-        await _close(writer)
-        raise
-    return protocol, writer, opened
+        await close_quietly(dialed.writer)
+        raise ProtocolError(f"{dialed.protocol.where} sent a bad OPENED frame") from None
+    return Control(dialed.node, dialed.protocol, dialed.writer, opened), dialed.older
 
 
-async def _open_room(
-    relay: Address, status: Status, timeout: float, members: int
-) -> tuple[RelayProtocol, asyncio.StreamWriter, routing.Opened]:
-    """``_open``, again without the room size if the relay is too old to know it."""
-    try:
-        protocol, writer, opened = await _open(relay, timeout, members)
-    except RelayRefusedError as exc:
-        if members == routing.PAIR or exc.reason is not Reason.BAD_FRAME:
-            raise
-        protocol, writer, opened = await _open(relay, timeout, routing.PAIR)
+async def _reattach(relays: Relays, timeout: float, token: bytes) -> Control:
+    """The control connection of the room with ``token`` again, from whichever node holds it."""
+    request = routing.reattach_request(token, routing.REDIRECT_VERSION)
+    control, _ = await _control(
+        relays, timeout, request, routing.reattach_request(token), follow=True
+    )
+    return control
+
+
+async def _open_room(relays: Relays, status: Status, timeout: float, members: int) -> Control:
+    """A room for ``members`` on the first of ``relays`` that connects.
+
+    A node too old to know room sizes gets the ``OPEN`` without it (and a status line).
+    """
+    older = routing.open_request() if members != routing.PAIR else None
+    request = routing.open_request(members)
+    control, too_old = await _control(relays, timeout, request, older, follow=False)
+    if too_old:
         status(
-            f"the relay at {describe_address(relay)} does not know room sizes: "
+            f"the relay at {describe_address(control.node)} does not know room sizes: "
             "it limits joins as for two"
         )
-    protocol.nameplate = opened.nameplate
-    return protocol, writer, opened
+    control.protocol.nameplate = control.opened.nameplate
+    return control
 
 
 class RelayRoom:
@@ -390,10 +262,8 @@ class RelayRoom:
 
     def __init__(
         self,
-        relay: Address,
-        protocol: RelayProtocol,
-        writer: asyncio.StreamWriter,
-        opened: routing.Opened,
+        relays: Relays,
+        control: Control,
         *,
         status: Status,
         timeout: float,
@@ -402,16 +272,19 @@ class RelayRoom:
         resume_window: float = 0.0,
     ) -> None:
         """Use ``RelayRoom.open``."""
-        self.relay = relay
-        self.opened = opened
+        self.relays = relays
+        """The relay's addresses, as given (one node, or several of a cluster)."""
+        self.relay = control.node
+        """The node that holds the room: joiners are accepted there."""
+        self.opened = control.opened
         self.status = status
         self.describe = describe
         self.timeout = timeout
         self.members = members
         self.resume_window = resume_window
         """Seconds to get a lost control connection back (0: the room ends with it)."""
-        self._protocol = protocol
-        self._writer = writer
+        self._protocol = control.protocol
+        self._writer = control.writer
         self._tasks: set[asyncio.Task[None]] = set()
         self._control: asyncio.Task[None] | None = None
         self._leaving = False
@@ -419,7 +292,7 @@ class RelayRoom:
     @classmethod
     async def open(
         cls,
-        relay: Address,
+        relay: Address | Sequence[Address],
         status: Status,
         *,
         timeout: float = CONNECT_TIMEOUT,
@@ -432,16 +305,16 @@ class RelayRoom:
         A room for more than two declares its size, so the relay widens its
         join limits; a relay too old to know the declaration refuses it as
         ``bad-frame``, and the room is then opened without it (with a
-        status line: that relay keeps its limits for two). ``describe``
-        words the errors of joins that fail later, for ``status``.
-        ``resume_window`` is how long a lost control connection is retried.
+        status line: that relay keeps its limits for two). ``relay`` is one
+        address or several: the room is on the first that connects.
+        ``describe`` words the errors of joins that fail later, for
+        ``status``. ``resume_window`` is how long a lost control connection
+        is retried.
         """
-        protocol, writer, opened = await _open_room(relay, status, timeout, members)
+        relays = relays_of(relay)
         return cls(
-            relay,
-            protocol,
-            writer,
-            opened,
+            relays,
+            await _open_room(relays, status, timeout, members),
             status=status,
             timeout=timeout,
             describe=describe,
@@ -456,7 +329,7 @@ class RelayRoom:
 
     @property
     def address(self) -> str:
-        """The relay as ``HOST:PORT``."""
+        """The node that holds the room, as ``HOST:PORT``."""
         return describe_address(self.relay)
 
     def start(self, host: Host) -> None:
@@ -498,9 +371,8 @@ class RelayRoom:
         delay, last = RECONNECT_FIRST, lost
         while True:
             timeout = max(0.1, min(self.timeout, deadline - loop.time()))
-            request = routing.reattach_request(self.opened.token)
-            try:
-                self._adopt(*await _control(self.relay, timeout, request))
+            try:  # our node first; a node that is gone moves on to the others
+                self._adopt(await _reattach(self._nodes(), timeout, self.opened.token))
             except RelayRefusedError as exc:
                 last = exc
                 if exc.reason in (Reason.UNKNOWN_ROOM, Reason.BAD_FRAME):  # gone, or a relay
@@ -522,7 +394,7 @@ class RelayRoom:
 
     async def _reopen(self, host: Host, timeout: float) -> None:
         """Open a new room on the relay and show its code (the old nameplate is gone)."""
-        self._adopt(*await _open_room(self.relay, self.status, timeout, self.members))
+        self._adopt(await _open_room(self._nodes(), self.status, timeout, self.members))
         host.policy.use_nameplate(self.nameplate)
         code = host.policy.code
         if code is None:
@@ -531,18 +403,21 @@ class RelayRoom:
         self.status("the relay lost this room (it restarted?); it opened a new one")
         host.on_code(code)  # shows the new code
 
-    def _adopt(
-        self, protocol: RelayProtocol, writer: asyncio.StreamWriter, opened: routing.Opened
-    ) -> None:
-        """Make ``writer`` our control connection (its ``OPENED`` is ``opened``)."""
+    def _nodes(self) -> Relays:
+        """The relay's addresses to get the room back from: the room's node first."""
+        return prefer(self.relays, self.relay)
+
+    def _adopt(self, control: Control) -> None:
+        """Make ``control`` our control connection (on whichever node it reached)."""
         self._writer.close()
-        protocol.nameplate = opened.nameplate
-        self._protocol, self._writer, self.opened = protocol, writer, opened
+        control.protocol.nameplate = control.opened.nameplate
+        self.relay, self.opened = control.node, control.opened
+        self._protocol, self._writer = control.protocol, control.writer
 
     async def _serve_control(self, host: Host) -> None:
         """Read the control connection until it ends (which raises why)."""
         while True:
-            ftype, body = await _expect(self._protocol, None)
+            ftype, body = await expect(self._protocol, None)
             if ftype == routing.INCOMING:
                 try:
                     joiner = routing.parse_incoming(body)
@@ -555,15 +430,15 @@ class RelayRoom:
 
     async def _accept(self, host: Host, joiner: int) -> None:
         try:
-            reader, writer, protocol = await _connect(self.relay, self.timeout)
+            reader, writer, protocol = await connect_stream(self.relay, self.timeout)
         except ConfideError as exc:
             self.status(f"could not connect a joiner: {self.describe(exc)}")
             return
         try:
             writer.write(routing.accept_request(self.opened.token, joiner))
-            await _expect_type(protocol, self.timeout, routing.SPLICED)
+            await expect_type(protocol, self.timeout, routing.SPLICED)
         except ConfideError as exc:
-            await _close(writer)
+            await close_quietly(writer)
             self.status(f"a join through the relay did not happen: {self.describe(exc)}")
             return
         host.spawn(reader, writer)
@@ -591,13 +466,13 @@ class RelayRoom:
                 await task
         if not self._writer.is_closing():  # the room ends now, not after its grace
             self._writer.write(routing.frame(routing.LEAVE))
-        await _close(self._writer)
+        await close_quietly(self._writer)
 
 
 @contextlib.asynccontextmanager
 async def hosting(
     host: Host,
-    relay: Address,
+    relay: Address | Sequence[Address],
     status: Status,
     *,
     timeout: float = CONNECT_TIMEOUT,
@@ -609,10 +484,11 @@ async def hosting(
 
     ``members`` is the room's limit, the host included (the relay sizes its
     join limits by it). ``resume_window`` is how long a lost control
-    connection is tried again (0: the room ends with it). Everything is
-    closed after.
+    connection is tried again (0: the room ends with it). ``relay`` is one
+    address or several (the room is on the first that connects). Everything
+    is closed after.
     """
-    status(f"connecting to the relay at {describe_address(relay)}")
+    status(f"connecting to the relay at {describe_relays(relays_of(relay))}")
     room = await RelayRoom.open(
         relay,
         status,

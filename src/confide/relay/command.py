@@ -8,6 +8,7 @@ same one docs/RELAY.md explains.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from confide.cli_types import port_number
@@ -79,6 +80,40 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         default=DEFAULT_PORT,
         help=f"port to listen on; 0 picks a free one (default: {DEFAULT_PORT})",
     )
+    cluster = parser.add_argument_group(
+        "cluster", "several relay nodes sharing one Redis directory (docs/RELAY.md)"
+    )
+    cluster.add_argument(
+        "--redis",
+        metavar="URL",
+        help="be one node of a cluster whose directory is this Redis or Valkey, "
+        "redis://HOST:PORT/DB (default: $CONFIDE_RELAY_REDIS; put a password there, "
+        "not on the command line)",
+    )
+    cluster.add_argument(
+        "--advertise",
+        metavar="HOST:PORT",
+        help="the address clients reach this node at (default: the --bind address and "
+        "--port; required with a wildcard --bind)",
+    )
+    cluster.add_argument(
+        "--node", metavar="NAME", help="this node's name in logs and Redis (default: --advertise)"
+    )
+    cluster.add_argument(
+        "--directory-ttl",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="how long the rooms of a node that stopped answering stay in the directory "
+        "(default: 15)",
+    )
+    cluster.add_argument(
+        "--redis-timeout",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="the longest one Redis call may take before a request is refused (default: 0.5)",
+    )
     limits.add_arguments(parser)
 
 
@@ -86,8 +121,9 @@ def add_client_options(parser: argparse.ArgumentParser, *, joiner: bool) -> None
     """``--relay``, ``--no-relay`` (and for a joiner ``--room``) on ``host`` or ``join``."""
     parser.add_argument(
         "--relay",
-        metavar="HOST:PORT",
-        help="go through a confide relay (default: $CONFIDE_RELAY, or relay in the config file)",
+        metavar="HOST:PORT[,...]",
+        help="go through a confide relay; several nodes of one relay, comma-separated, are "
+        "tried in turn (default: $CONFIDE_RELAY, or relay in the config file)",
     )
     parser.add_argument(
         "--no-relay",
@@ -104,6 +140,16 @@ def add_client_options(parser: argparse.ArgumentParser, *, joiner: bool) -> None
 
 async def run(args: argparse.Namespace) -> int:
     """Start the relay the parsed flags describe; return its exit code."""
-    from confide.relay.server import serve
+    from confide.relay.cluster import options_from
+    from confide.relay.service import serve
 
-    return await serve(limits.from_args(args), args.bind, args.port)
+    cluster = options_from(
+        os.environ,
+        redis=args.redis,
+        advertise=args.advertise,
+        node=args.node,
+        directory_ttl=args.directory_ttl,
+        redis_timeout=args.redis_timeout,
+        bind=args.bind,
+    )
+    return await serve(limits.from_args(args), args.bind, args.port, cluster=cluster)

@@ -9,7 +9,11 @@ Events: ``opened`` (a room), ``join`` (a joiner named a room), ``joined``
 its control connection, and came back), ``meet`` and ``met`` (a MEET
 waits, and was spliced), ``closed`` (a pair, a room or a MEET), ``refused``
 (anything turned away, with ``why=``), plus ``listening``, ``stopping`` and
-``stopped``. Values are numbers, nameplates (digits), IP addresses, fixed
+``stopped``; a node of a cluster adds ``redirected`` (a client sent to
+the node that holds its room, ``to=HOST:PORT``), ``directory`` (Redis
+``state=ok`` or ``down``) and ``directory-conflict``, and ``status``
+answers SIGUSR1. A node of a cluster names itself on every line
+(``node=NAME``, right after the event). Values are numbers, nameplates (digits), IP addresses, fixed
 reason words and the first 4 bytes of a rendezvous name in hex (never the
 whole name); no routing frame is ever logged raw, and the relay never sees
 code words or text. Refusals are rate-limited so a flood cannot flood the log.
@@ -43,12 +47,16 @@ class EventLog:
         self.out = out or sys.stderr
         self._clock = clock
         self._refusals = Throttle(max_refusals, 1.0, clock)
+        self.node = ""
+        """The node's name, on every line once set (a node of a cluster)."""
 
     def event(self, name: str, **fields: Value) -> None:
         """Write one event line."""
         now = self._clock()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         parts = [stamp, name, *(f"{k}={_fmt(v)}" for k, v in fields.items())]
+        if self.node:
+            parts.insert(2, f"node={_fmt(self.node)}")
         with contextlib.suppress(OSError, ValueError):  # a closed log must not stop the relay
             print(" ".join(parts), file=self.out, flush=True)
 

@@ -44,6 +44,14 @@ names a rendezvous by its first 4 bytes in hex only.
 A host may declare its room's size in ``OPEN``; the room's join budgets
 (its own and each address's in it) are then sized by ``limits.room_budgets``.
 
+With ``--redis`` the relay is one node of several sharing a directory
+(``cluster``): ``OPEN``, ``JOIN``, ``MEET`` and ``REATTACH`` then go to
+``Cluster.route``, which parks the connection (it is not read) while one
+Redis script decides, and comes back to the same steps below
+(``open_room``, ``announce``, ``meet_here``, ``take_over``), or redirects
+the client. ``ACCEPT``, the control links and the splices never touch
+Redis, and without ``--redis`` nothing here awaits anything.
+
 Joins are limited fairly per source address (``limits`` says how): a JOIN
 is checked, in order, against its address's budget for rooms that do not
 exist (a JOIN of a missing room spends it), the rule of one waiting join
@@ -58,16 +66,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import signal
 import sys
 import time
-from typing import cast
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
 
-from confide.errors import ClosedError
 from confide.relay.limits import Budgets, JoinBucket, Limits, RoomBudgets, room_budgets, source_key
 from confide.relay.log import EventLog, Value
 from confide.wire import routing
 from confide.wire.routing import HEADER, Reason
+
+if TYPE_CHECKING:
+    from confide.relay.cluster import Cluster
 
 READ_SIZE = 256 * 1024
 HIGH_WATER = 256 * 1024
@@ -82,7 +92,7 @@ BACKLOG = 1024
 _RETAINS_VIEWS = sys.version_info >= (3, 12)
 """Whether a transport may keep a view of what it was given to write (3.12+)."""
 
-NEW, CONTROL, WAITING, SPLICED, CLOSING, MEETING = range(6)
+NEW, CONTROL, WAITING, SPLICED, CLOSING, MEETING, PARKED = range(7)
 NAME_SHOWN = 4
 """Bytes of a rendezvous name the log shows (as hex): enough to follow, too few to use."""
 _PONG = routing.frame(routing.PONG)
@@ -106,10 +116,12 @@ class Room:
         "waiting",
     )
 
-    def __init__(self, nameplate: str, control: Conn, budgets: RoomBudgets, now: float) -> None:
+    def __init__(
+        self, nameplate: str, control: Conn, budgets: RoomBudgets, now: float, token: bytes = b""
+    ) -> None:
         """A fresh room whose host talks on ``control``, with join budgets sized by ``budgets``."""
         self.nameplate = nameplate
-        self.token = secrets.token_bytes(routing.TOKEN_SIZE)
+        self.token = token or secrets.token_bytes(routing.TOKEN_SIZE)
         self.control: Conn | None = control
         """The host's control connection; None while it is away (the grace period)."""
         self.away = 0.0
@@ -230,6 +242,8 @@ class Relay:
         self.met: dict[bytes, Conn] = {}
         """Rendezvous names whose two ends are spliced (one of them)."""
         self.stopping = False
+        self.cluster: Cluster | None = None
+        """The shared directory of a relay node started with ``--redis``; None: all in memory."""
         self.server: asyncio.AbstractServer | None = None
         self.now = time.monotonic()
         self.head_room = HEADER + limits.max_frame
@@ -295,12 +309,34 @@ class Relay:
                 if got is None:
                     return
                 self._request(c, routing.parse_request(*got))
+        except routing.FrameError as exc:
+            self.hangup(c, exc.reason, Reason.HOST_GONE, exc.reason.label)
+            return
+        self.after_request(c)
+
+    def after_request(self, c: Conn) -> None:
+        """What follows a request in the same reads: PINGs on a control link, or too much."""
+        try:
             if c.state == CONTROL:
                 self._control_frames(c)
-            elif c.head is not None and len(c.head) > self.limits.max_frame:
+            elif c.state != PARKED and c.head is not None and len(c.head) > self.limits.max_frame:
                 self.hangup(c, Reason.BAD_FRAME, None, "data-before-splice")
         except routing.FrameError as exc:
             self.hangup(c, exc.reason, Reason.HOST_GONE, exc.reason.label)
+
+    def park(self, c: Conn) -> None:
+        """Stop reading ``c`` while the directory decides its request."""
+        assert c.transport is not None
+        c.state = PARKED
+        c.transport.pause_reading()
+
+    def unpark(self, c: Conn) -> bool:
+        """Read ``c`` again once its request is decided; False if it closed meanwhile."""
+        if c.state != PARKED or c.transport is None or c.transport.is_closing():
+            return False
+        c.state, c.last = NEW, time.monotonic()
+        c.transport.resume_reading()
+        return True
 
     def _control_frames(self, c: Conn) -> None:
         assert c.head is not None
@@ -314,7 +350,9 @@ class Relay:
             c.transport.write(_PONG)
 
     def _request(self, c: Conn, req: routing.Request) -> None:
-        if req.kind == routing.OPEN:
+        if self.cluster is not None and req.kind != routing.ACCEPT:
+            self.cluster.route(c, req)
+        elif req.kind == routing.OPEN:
             self._open(c, req.members)
         elif req.kind == routing.JOIN:
             self._join(c, req.nameplate)
@@ -331,7 +369,11 @@ class Relay:
         if nameplate is None:
             self.refuse(c, Reason.RELAY_FULL)
             return
-        room = Room(nameplate, c, room_budgets(self.limits, members), c.last)
+        self.open_room(c, nameplate, members)
+
+    def open_room(self, c: Conn, nameplate: str, members: int, token: bytes = b"") -> None:
+        """Make the room ``nameplate`` (free) with ``c`` as its control connection."""
+        room = Room(nameplate, c, room_budgets(self.limits, members), c.last, token)
         self.rooms[nameplate] = room
         self.by_token[room.token] = room
         self._take_control(c, room)
@@ -361,6 +403,11 @@ class Relay:
             self.miss_budgets.spend(source, now)
             self.refuse(c, Reason.UNKNOWN_ROOM, request="reattach")
             return
+        self.take_over(c, room)
+
+    def take_over(self, c: Conn, room: Room) -> None:
+        """Make ``c`` the control connection of ``room`` again (a ``REATTACH``)."""
+        now = c.last
         old, away = room.control, room.away
         if old is not None:  # the host saw its link die before we did: the new one wins
             old.room = None
@@ -381,6 +428,15 @@ class Relay:
             self.refuse(c, Reason.MEET_TAKEN, rendezvous=shown)
             return
         self.meet_budgets.spend(source, now)
+        self.meet_here(c, name)
+
+    def meet_here(self, c: Conn, name: bytes) -> None:
+        """``c`` comes to the rendezvous ``name`` (budget spent): wait, or pair with the first."""
+        shown = name[:NAME_SHOWN].hex()
+        if name in self.met:
+            self.refuse(c, Reason.MEET_TAKEN, rendezvous=shown)
+            return
+        now = c.last
         first = self.meets.pop(name, None)
         c.name = name
         if first is None:
@@ -395,12 +451,20 @@ class Relay:
 
     def _allocate(self) -> str | None:
         """A free nameplate, as short as the number of rooms allows."""
+        return next(self.nameplate_candidates(), None)
+
+    def nameplate_candidates(self) -> Iterator[str]:
+        """Random nameplates this relay has no room of, shortest first.
+
+        Of 16 tries of 3 digits, then 16 of 4, and so on up to 7, those
+        free here: the first is the room's (a cluster's directory takes the
+        first that no node holds, in this order).
+        """
         for digits in range(3, 8):
             for _ in range(16):
                 nameplate = str(1 + secrets.randbelow(10**digits - 1))
                 if nameplate not in self.rooms:
-                    return nameplate
-        return None
+                    yield nameplate
 
     def _join(self, c: Conn, nameplate: str) -> None:
         now = c.last
@@ -414,16 +478,9 @@ class Relay:
             self.miss_budgets.spend(source, now)
             self.refuse(c, Reason.UNKNOWN_ROOM, room=nameplate)
             return
-        if room.control is None:  # in its grace period: the host may be back any moment
-            self.refuse(c, Reason.HOST_AWAY, 1, room=nameplate)
-            return
-        if any(source_key(w.ip) == source for w in room.waiting.values()):
-            self.refuse(c, Reason.ALREADY_WAITING, room=nameplate)
-            return
-        control = room.control.transport
-        assert control is not None
-        if control.get_write_buffer_size() >= ROUTING_HIGH_WATER:  # the host reads nothing
-            self.refuse(c, Reason.NO_ANSWER, room=nameplate)
+        refusal = self.join_refusal(c, room)
+        if refusal is not None:
+            self.refuse(c, *refusal, room=nameplate)
             return
         key = (room.token, source)
         wait = self.join_budgets.wait(key, now) or room.bucket.wait(now)
@@ -433,13 +490,31 @@ class Relay:
         budgets = room.budgets
         self.join_budgets.spend(key, now, budgets.address_burst, budgets.address_rate)
         room.bucket.spend()
+        self.announce(c, room)
+
+    def join_refusal(self, c: Conn, room: Room) -> tuple[Reason, int] | None:
+        """Why this room turns the JOIN ``c`` away now (and the retry-after), if it does."""
+        if room.control is None:  # in its grace period: the host may be back any moment
+            return Reason.HOST_AWAY, 1
+        source = source_key(c.ip)
+        if any(source_key(w.ip) == source for w in room.waiting.values()):
+            return Reason.ALREADY_WAITING, 0
+        control = room.control.transport
+        if control is None or control.get_write_buffer_size() >= ROUTING_HIGH_WATER:
+            return Reason.NO_ANSWER, 0  # the host reads nothing
+        return None
+
+    def announce(self, c: Conn, room: Room) -> None:
+        """Tell ``room``'s host about the joiner ``c`` (its budgets spent), which then waits."""
+        assert room.control is not None
+        assert room.control.transport is not None
         room.next_id += 1
         room.joins += 1
         room.waiting[room.next_id] = c
         c.state, c.room, c.joiner, c.is_joiner = WAITING, room, room.next_id, True
         c.deadline = c.last + self.limits.hello_timeout
-        control.write(routing.incoming(room.next_id))
-        self.log.event("join", room=nameplate, joiner=room.next_id, ip=c.ip)
+        room.control.transport.write(routing.incoming(room.next_id))
+        self.log.event("join", room=room.nameplate, joiner=room.next_id, ip=c.ip)
 
     def _accept(self, c: Conn, token: bytes, joiner: int) -> None:
         room = self.by_token.get(token)
@@ -496,6 +571,15 @@ class Relay:
 
     # -- endings -----------------------------------------------------------
 
+    def redirect(self, c: Conn, address: str, **fields: Value) -> None:
+        """Send ``c`` to the node at ``address`` (``REDIRECT``), log one line, and close."""
+        if c.state == CLOSING:
+            return
+        self.log.event("redirected", to=address, ip=c.ip, **fields)
+        if c.transport is not None and not c.transport.is_closing():
+            c.transport.write(routing.redirect(address))
+        self._close(c, None)
+
     def refuse(self, c: Conn, reason: Reason, retry_after: int = 0, **fields: Value) -> None:
         """Turn a connection away with ``CLOSE(reason)`` and log one line."""
         if c.state == CLOSING:
@@ -523,9 +607,11 @@ class Relay:
         elif c.state == MEETING:
             if self.meets.get(c.name) is c:
                 del self.meets[c.name]
+                if self.cluster is not None:
+                    self.cluster.meet_ended(c.name)
             self.log.event("closed", rendezvous=c.name[:NAME_SHOWN].hex(), why=why)
             self._close(c, reason)
-        elif c.state == NEW:
+        elif c.state in (NEW, PARKED):
             if reason is not None:
                 self.log.refused(reason.label, ip=c.ip)
             self._close(c, reason)
@@ -544,6 +630,8 @@ class Relay:
         elif c.name:
             if self.met.get(c.name) in (c, peer):
                 del self.met[c.name]
+                if self.cluster is not None:
+                    self.cluster.meet_ended(c.name)
             shown = c.name[:NAME_SHOWN].hex()
             self.log.event("closed", rendezvous=shown, up=up, down=down, secs=secs, why=why)
         self._close(c, reason)
@@ -562,6 +650,8 @@ class Relay:
     def _end_room(self, room: Room, reason: Reason | None, others: Reason, why: str) -> None:
         if self.rooms.get(room.nameplate) is room:
             del self.rooms[room.nameplate]
+            if self.cluster is not None:
+                self.cluster.room_ended(room.nameplate, room.token)
         self.by_token.pop(room.token, None)
         for j in room.waiting.values():
             self._close(j, others)
@@ -617,6 +707,13 @@ class Relay:
         self.join_budgets.prune(now)
         self.meet_budgets.prune(now)
 
+    def status(self) -> None:
+        """Log one line: how many rooms and connections, and (a cluster node) Redis's health."""
+        fields: dict[str, Value] = {"rooms": len(self.rooms), "connections": len(self.conns)}
+        if self.cluster is not None:
+            fields["redis"] = "ok" if self.cluster.healthy else "down"
+        self.log.event("status", **fields)
+
     def shutdown(self) -> None:
         """Stop accepting and tell every end ``CLOSE(shutdown)``."""
         if self.stopping:
@@ -645,54 +742,3 @@ class Relay:
         for c in list(self.conns):
             if c.transport is not None:
                 c.transport.abort()
-
-
-async def serve(limits: Limits, bind: str, port: int, log: EventLog | None = None) -> int:
-    """Run a relay on ``bind:port`` until SIGTERM or SIGINT; return the exit code."""
-    loop = asyncio.get_running_loop()
-    log = log or EventLog()
-    relay = Relay(limits, log)
-    _raise_file_limit(limits.max_connections + 64)
-    try:
-        hosts = [h.strip() for h in bind.split(",") if h.strip()] or None
-        server = await loop.create_server(
-            relay.protocol, hosts, port, reuse_address=True, backlog=BACKLOG
-        )
-    except OSError as exc:
-        raise ClosedError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from None
-    relay.server = server
-    for sock in server.sockets:
-        name = sock.getsockname()
-        host = f"[{name[0]}]" if ":" in name[0] else name[0]
-        print(f"relay listening on {host}:{name[1]}", file=sys.stderr, flush=True)
-    signals = [s for s in (signal.SIGTERM, signal.SIGINT) if _on_signal(loop, s, relay)]
-    try:
-        await relay.run()
-    finally:
-        server.close()
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-    log.flush()
-    log.event("stopped")
-    return 0
-
-
-def _on_signal(loop: asyncio.AbstractEventLoop, sig: signal.Signals, relay: Relay) -> bool:
-    try:
-        loop.add_signal_handler(sig, relay.shutdown)
-    except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C raises instead
-        return False
-    return True
-
-
-def _raise_file_limit(wanted: int) -> None:
-    """Allow enough open files for ``wanted`` sockets, where the OS lets us."""
-    try:
-        import resource
-    except ImportError:
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

@@ -39,6 +39,8 @@ def close_text(reason: Reason | None, retry_after: int, where: str, nameplate: s
         "come back yet; try again in a moment",
         Reason.MEET_TIMEOUT: f"the other side did not come to {where} in time",
         Reason.MEET_TAKEN: f"{where} refused: two others already met under that name",
+        Reason.ELSEWHERE: f"{where} refused: another node of that relay holds {room}",
+        Reason.DIRECTORY_UNAVAILABLE: f"{where} refused: relay directory unavailable; try again",
     }
     if reason is None:
         return f"{where} closed the connection"

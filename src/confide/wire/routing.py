@@ -28,6 +28,15 @@ frame, whose body starts with the protocol version (1):
   at all. Two ends of a session meet this way again after a relay lost
   its rooms.
 
+Routing version 2 (``REDIRECT_VERSION``) exists for relays that run as
+several nodes sharing a directory: a ``JOIN``, ``MEET`` or ``REATTACH``
+whose first body byte is 2 says "this client follows a ``REDIRECT``". When
+such a request names a room, rendezvous or token held by another node, the
+relay answers ``REDIRECT`` with that node's ``HOST:PORT`` and closes; a
+version-1 request gets ``CLOSE(elsewhere)`` instead. ``OPEN`` and
+``ACCEPT`` stay version 1: a host opens its room on the node it reached,
+and accepts on that node too.
+
 On a control connection the host may send ``PING`` (the relay answers
 ``PONG``) and, when it leaves on purpose, ``LEAVE``: the room then ends at
 once instead of waiting out its grace period.
@@ -50,6 +59,10 @@ from enum import IntEnum
 DEFAULT_PORT = 7200
 """The port a relay listens on, and the one a client assumes, unless told otherwise."""
 VERSION = 1
+REDIRECT_VERSION = 2
+"""The version of a ``JOIN``/``MEET``/``REATTACH`` from a client that follows a ``REDIRECT``."""
+FOLLOWS_REDIRECT = frozenset({VERSION, REDIRECT_VERSION})
+"""The versions a ``JOIN``, ``MEET`` or ``REATTACH`` may carry."""
 HEADER = 4
 MAX_LENGTH = 0xFFFFFF
 TOKEN_SIZE = 16
@@ -62,6 +75,8 @@ PAIR = 2
 """The members of a room whose ``OPEN`` declares none: a host and one joiner."""
 MAX_DECLARED = 0xFF
 """The largest member limit an ``OPEN`` can declare (one byte)."""
+MAX_ADDRESS = 255
+"""The longest node address a ``REDIRECT`` carries."""
 
 # client -> relay
 OPEN = 0x01
@@ -81,7 +96,8 @@ SPLICED = 0x83
 DATA = 0x84
 CLOSE = 0x85
 PONG = 0x86
-RELAY_TYPES = frozenset({OPENED, INCOMING, SPLICED, DATA, CLOSE, PONG})
+REDIRECT = 0x87
+RELAY_TYPES = frozenset({OPENED, INCOMING, SPLICED, DATA, CLOSE, PONG, REDIRECT})
 
 _U32 = struct.Struct(">I")
 _OPENED = struct.Struct(f">{TOKEN_SIZE}sII")
@@ -115,6 +131,10 @@ class Reason(IntEnum):
     """Nobody else came to this ``MEET`` within the relay's ``--meet-timeout``."""
     MEET_TAKEN = 18
     """Two ends already met under this name: a third is refused."""
+    ELSEWHERE = 19
+    """A version-1 request for something another node of the cluster holds (it cannot follow)."""
+    DIRECTORY_UNAVAILABLE = 20
+    """The node's shared directory (Redis) is unreachable: try again shortly."""
 
     @property
     def label(self) -> str:
@@ -143,6 +163,13 @@ class Request:
     """An ``OPEN``'s declared member limit, the host included (``PAIR`` if none is)."""
     name: bytes = b""
     """A ``MEET``'s rendezvous name (a ``REATTACH``'s room token is in ``token``)."""
+    version: int = VERSION
+    """The routing version the request came with: ``REDIRECT_VERSION`` if the client follows."""
+
+    @property
+    def follows_redirect(self) -> bool:
+        """Whether the client takes a ``REDIRECT`` (else it gets ``CLOSE(elsewhere)``)."""
+        return self.version >= REDIRECT_VERSION
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +212,9 @@ def open_request(members: int = PAIR) -> bytes:
     return frame(OPEN, bytes((VERSION, members)))
 
 
-def join_request(nameplate: str) -> bytes:
-    """A joiner's ``JOIN`` for ``nameplate``."""
-    return frame(JOIN, bytes((VERSION,)) + check_nameplate(nameplate).encode("ascii"))
+def join_request(nameplate: str, version: int = VERSION) -> bytes:
+    """A joiner's ``JOIN`` for ``nameplate``; ``version`` 2 if it follows a ``REDIRECT``."""
+    return frame(JOIN, bytes((_follows(version),)) + check_nameplate(nameplate).encode("ascii"))
 
 
 def accept_request(token: bytes, joiner: int) -> bytes:
@@ -195,18 +222,27 @@ def accept_request(token: bytes, joiner: int) -> bytes:
     return frame(ACCEPT, _ACCEPT.pack(VERSION, token, joiner))
 
 
-def meet_request(name: bytes) -> bytes:
-    """A ``MEET`` under the 16-byte rendezvous ``name``."""
+def meet_request(name: bytes, version: int = VERSION) -> bytes:
+    """A ``MEET`` under the 16-byte rendezvous ``name``; ``version`` 2 if it follows redirects."""
     if len(name) != NAME_SIZE:
         raise ValueError(f"a rendezvous name is {NAME_SIZE} bytes")
-    return frame(MEET, _NAMED.pack(VERSION, name))
+    return frame(MEET, _NAMED.pack(_follows(version), name))
 
 
-def reattach_request(token: bytes) -> bytes:
-    """A host's ``REATTACH`` to the room with ``token`` (whose control connection was lost)."""
+def reattach_request(token: bytes, version: int = VERSION) -> bytes:
+    """A host's ``REATTACH`` to the room with ``token`` (whose control connection was lost).
+
+    ``version`` 2 if the host follows a ``REDIRECT``.
+    """
     if len(token) != TOKEN_SIZE:
         raise ValueError(f"a room token is {TOKEN_SIZE} bytes")
-    return frame(REATTACH, _NAMED.pack(VERSION, token))
+    return frame(REATTACH, _NAMED.pack(_follows(version), token))
+
+
+def _follows(version: int) -> int:
+    if version not in FOLLOWS_REDIRECT:
+        raise ValueError(f"routing version {version} is not 1 or 2")
+    return version
 
 
 def opened(answer: Opened) -> bytes:
@@ -227,6 +263,31 @@ def incoming(joiner: int) -> bytes:
 def close(reason: Reason, retry_after: int = 0) -> bytes:
     """The relay's ``CLOSE``; ``retry_after`` seconds matter for ``RATE_LIMITED``."""
     return frame(CLOSE, _CLOSE.pack(reason, min(retry_after, 0xFFFFFFFF)))
+
+
+def redirect(address: str) -> bytes:
+    """The relay's ``REDIRECT`` to the node at ``address`` (``HOST:PORT``, IPv6 in brackets)."""
+    return frame(REDIRECT, check_address(address).encode("ascii"))
+
+
+def check_address(text: str) -> str:
+    """``text`` if it is a node address ``HOST:PORT`` (IPv6 in brackets); ``ValueError`` if not.
+
+    The host is printable ASCII without spaces, ``:`` only inside brackets;
+    the port is 1 to 65535; the whole is 1 to 255 bytes.
+    """
+    if not 1 <= len(text) <= MAX_ADDRESS or not text.isascii() or not text.isprintable():
+        raise ValueError("a node address is 1 to 255 printable ASCII characters")
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 0xFFFF:
+        raise ValueError("a node address is HOST:PORT with a port of 1 to 65535")
+    bracketed = host.startswith("[") and host.endswith("]")
+    inner = host[1:-1] if bracketed else host
+    if not inner or " " in inner or "[" in inner or "]" in inner:
+        raise ValueError("a node address has a host name or an IP address")
+    if ":" in inner and not bracketed:
+        raise ValueError("an IPv6 node address is written in brackets: [ADDR]:PORT")
+    return text
 
 
 # -- parsing, relay side -----------------------------------------------------
@@ -268,8 +329,11 @@ def parse_request(ftype: int, body: bytes) -> Request:
         raise FrameError(
             Reason.BAD_FRAME, "the first frame must be OPEN, JOIN, ACCEPT, MEET or REATTACH"
         )
-    if not body or body[0] != VERSION:
+    if not body or body[0] not in FOLLOWS_REDIRECT:
         raise FrameError(Reason.BAD_FRAME, "unknown routing protocol version")
+    version = body[0]
+    if version != VERSION and ftype in (OPEN, ACCEPT):
+        raise FrameError(Reason.BAD_FRAME, "OPEN and ACCEPT are routing version 1")
     if ftype == OPEN:
         if len(body) == 1:
             return Request(OPEN)
@@ -281,12 +345,14 @@ def parse_request(ftype: int, body: bytes) -> Request:
             nameplate = check_nameplate(body[1:].decode("ascii"))
         except (UnicodeDecodeError, ValueError):
             raise FrameError(Reason.BAD_FRAME, "JOIN needs a nameplate of digits") from None
-        return Request(JOIN, nameplate=nameplate)
+        return Request(JOIN, nameplate=nameplate, version=version)
     if ftype in (MEET, REATTACH):
         if len(body) != _NAMED.size:
             raise FrameError(Reason.BAD_FRAME, "MEET and REATTACH carry 16 bytes")
         named: bytes = body[1:]
-        return Request(MEET, name=named) if ftype == MEET else Request(REATTACH, token=named)
+        if ftype == MEET:
+            return Request(MEET, name=named, version=version)
+        return Request(REATTACH, token=named, version=version)
     if len(body) != _ACCEPT.size:
         raise FrameError(Reason.BAD_FRAME, "ACCEPT has the wrong size")
     _, token, joiner = _ACCEPT.unpack(body)
@@ -375,6 +441,14 @@ def parse_incoming(body: bytes) -> int:
         raise FrameError(Reason.BAD_FRAME, "INCOMING has the wrong size")
     joiner: int = _U32.unpack(body)[0]
     return joiner
+
+
+def parse_redirect(body: bytes) -> str:
+    """The node address (``HOST:PORT``) in a ``REDIRECT`` body; ``FrameError`` if malformed."""
+    try:
+        return check_address(body.decode("ascii"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FrameError(Reason.BAD_FRAME, f"REDIRECT has a bad address: {exc}") from None
 
 
 def parse_close(body: bytes) -> tuple[Reason | None, int]:
