@@ -47,9 +47,10 @@ from confide.wire import routing
 from confide.wire.routing import Reason
 
 if TYPE_CHECKING:
+    from confide.relay.conn import Conn
     from confide.relay.directory import Directory, DirectoryUnavailable
     from confide.relay.log import Value
-    from confide.relay.server import Conn, Relay
+    from confide.relay.server import Relay
 
 ENV_REDIS = "CONFIDE_RELAY_REDIS"
 RETRY_AFTER = 2

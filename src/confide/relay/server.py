@@ -1,6 +1,6 @@
 """The relay server: pair hosts with joiners by nameplate and splice their bytes.
 
-Every connection is one ``Conn`` (an ``asyncio.BufferedProtocol`` with
+Every connection is one ``Conn`` (``conn``: an ``asyncio.BufferedProtocol`` with
 slots): no task, no stream objects, no buffer of its own while it is idle.
 All connections read into one shared buffer. A connection in its routing
 phase copies what it read into a small ``head`` (at most one frame's
@@ -69,9 +69,21 @@ import secrets
 import sys
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
-from confide.relay.limits import Budgets, JoinBucket, Limits, RoomBudgets, room_budgets, source_key
+from confide.relay.conn import (
+    CLOSING,
+    CONTROL,
+    MEETING,
+    NEW,
+    PARKED,
+    ROUTING_HIGH_WATER,
+    SPLICED,
+    WAITING,
+    Conn,
+    Room,
+)
+from confide.relay.limits import Budgets, Limits, room_budgets, source_key
 from confide.relay.log import EventLog, Value
 from confide.wire import routing
 from confide.wire.routing import HEADER, Reason
@@ -82,9 +94,6 @@ if TYPE_CHECKING:
 READ_SIZE = 256 * 1024
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
-ROUTING_HIGH_WATER = 8 * 1024
-"""Write buffer above which a connection that is not spliced is no longer read."""
-ROUTING_LOW_WATER = 2 * 1024
 CLOSE_GRACE = 5.0
 """Seconds a closing connection gets to take its last bytes before it is aborted."""
 SHUTDOWN_GRACE = 3.0
@@ -92,132 +101,10 @@ BACKLOG = 1024
 _RETAINS_VIEWS = sys.version_info >= (3, 12)
 """Whether a transport may keep a view of what it was given to write (3.12+)."""
 
-NEW, CONTROL, WAITING, SPLICED, CLOSING, MEETING, PARKED = range(7)
 NAME_SHOWN = 4
 """Bytes of a rendezvous name the log shows (as hex): enough to follow, too few to use."""
 _PONG = routing.frame(routing.PONG)
 _SPLICED = routing.frame(routing.SPLICED)
-
-
-class Room:
-    """One nameplate: its host's control connection and the joiners waiting."""
-
-    __slots__ = (
-        "away",
-        "bucket",
-        "budgets",
-        "control",
-        "created",
-        "joins",
-        "nameplate",
-        "next_id",
-        "pairs",
-        "token",
-        "waiting",
-    )
-
-    def __init__(
-        self, nameplate: str, control: Conn, budgets: RoomBudgets, now: float, token: bytes = b""
-    ) -> None:
-        """A fresh room whose host talks on ``control``, with join budgets sized by ``budgets``."""
-        self.nameplate = nameplate
-        self.token = token or secrets.token_bytes(routing.TOKEN_SIZE)
-        self.control: Conn | None = control
-        """The host's control connection; None while it is away (the grace period)."""
-        self.away = 0.0
-        """When the control connection was lost (while ``control`` is None)."""
-        self.budgets = budgets
-        self.bucket = JoinBucket(budgets.room_burst, budgets.room_rate, now)
-        self.created = now
-        self.waiting: dict[int, Conn] = {}
-        self.next_id = 0
-        self.joins = 0
-        self.pairs = 0
-
-
-class Conn(asyncio.BufferedProtocol):
-    """One client connection; the ``Relay`` holds all the logic."""
-
-    __slots__ = (
-        "count",
-        "deadline",
-        "head",
-        "ip",
-        "is_joiner",
-        "joiner",
-        "last",
-        "name",
-        "peer",
-        "relay",
-        "room",
-        "started",
-        "state",
-        "transport",
-    )
-
-    def __init__(self, relay: Relay) -> None:
-        """A connection owned by ``relay``."""
-        self.relay = relay
-        self.transport: asyncio.Transport | None = None
-        self.ip = "?"
-        self.state = NEW
-        self.head: bytearray | None = None
-        self.peer: Conn | None = None
-        self.room: Room | None = None
-        self.joiner = 0
-        self.name = b""
-        self.is_joiner = False
-        self.deadline = 0.0
-        self.last = 0.0
-        self.started = 0.0
-        self.count = 0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Count the connection and start its hello deadline."""
-        self.transport = cast(asyncio.Transport, transport)
-        self.transport.set_write_buffer_limits(ROUTING_HIGH_WATER, ROUTING_LOW_WATER)
-        self.relay.admit(self)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        """The shared buffer (a small slice of it before the splice)."""
-        if self.state == SPLICED:
-            return self.relay.view
-        return self.relay.view[: self.relay.head_room]
-
-    def buffer_updated(self, nbytes: int) -> None:
-        """Forward what was read, or parse it as routing frames."""
-        if self.state == SPLICED:
-            self.relay.forward(self, nbytes)
-        elif self.state != CLOSING:
-            self.relay.routing_bytes(self, nbytes)
-
-    def eof_received(self) -> bool:
-        """The client is gone: tear down what depended on it."""
-        self.relay.hangup(self, None, None, "eof")
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the connection."""
-        self.relay.lost(self)
-
-    def pause_writing(self) -> None:
-        """Our buffer is full: stop reading whoever fills it (the peer, or before the splice us)."""
-        source = self._source()
-        if source is not None and source.transport is not None:
-            source.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        """Our buffer drained: read again from whoever fills it."""
-        source = self._source()
-        if source is not None and source.transport is not None:
-            source.transport.resume_reading()
-
-    def _source(self) -> Conn | None:
-        """The connection whose bytes make our writes: the peer once spliced, else ourselves."""
-        if self.state == SPLICED:
-            peer = self.peer
-            return peer if peer is not None and peer.state == SPLICED else None
-        return self if self.state != CLOSING else None
 
 
 class Relay:
