@@ -89,7 +89,7 @@ def test_a_wildcard_bind_needs_an_advertised_address() -> None:
 )
 def test_wrong_cluster_options_are_usage_errors(flags: dict[str, object], words: str) -> None:
     with pytest.raises(UsageError) as info:
-        _options(**flags)
+        _options(None, **flags)
     assert words in str(info.value)
 
 

@@ -72,7 +72,7 @@ def test_version_two_is_for_join_meet_and_reattach_only() -> None:
 
 def test_the_cluster_reasons_have_their_numbers_and_words() -> None:
     assert (Reason.ELSEWHERE, Reason.ELSEWHERE.label) == (19, "elsewhere")
-    assert Reason.DIRECTORY_UNAVAILABLE == 20
+    assert int(Reason.DIRECTORY_UNAVAILABLE) == 20
     assert Reason.DIRECTORY_UNAVAILABLE.label == "directory-unavailable"
     wire = routing.close(Reason.DIRECTORY_UNAVAILABLE, 2)
     assert routing.parse_close(wire[routing.HEADER :]) == (Reason.DIRECTORY_UNAVAILABLE, 2)
