@@ -33,6 +33,7 @@ NAME_WIDTH = 32
 EXPECTED: dict[str, list[str]] = {
     "handshake": [
         "confide connect->confirmed",
+        "confide connect->confirmed, v3",
         "KEM step added cost",
         "KEM step bytes on the wire",
         "confide resume->confirmed",
