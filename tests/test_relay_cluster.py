@@ -9,7 +9,8 @@ another node gets ``REDIRECT`` to it, a version-1 one ``CLOSE(elsewhere)``;
 the unknown-room budget of an address is one budget across the nodes, and
 so are a room's join budgets (each address's, and all addresses'): JOINs
 from five addresses spread over three nodes reach the host, and are refused
-``rate-limited``, exactly as on one relay in memory; the
+``rate-limited``, exactly as on one relay in memory, and JOINs at once
+from one address refused ``already-waiting`` spend nothing there either; the
 rooms of a node killed with SIGKILL leave the directory; while Redis is
 down a running splice carries on and new rooms are refused
 ``directory-unavailable``, and after it is back everything works again,
@@ -271,6 +272,54 @@ def test_guesses_spread_over_three_nodes_reach_the_host_as_often_as_on_one_relay
 
     assert asyncio.run(_guesses(a, [a, b, c])) == on_one_relay
     assert asyncio.run(_guesses(b, [a, b, c])) == on_one_relay  # a room of another node too
+
+
+async def _parallel_then_one_by_one(owner: RunningRelay, entries: list[RunningRelay]) -> object:
+    """10 JOINs at once from one address over ``entries``, the host answering none; then 6 more.
+
+    Returns how the 10 were refused (one waits for the host until ``no-answer``)
+    and the outcomes of the 6 that follow one by one, the host accepting them.
+    """
+    control, host_writer, room = await _open(owner)
+    nodes = {node.at: node.port for node in entries}
+
+    async def ask(port: int) -> tuple[int, bytes]:
+        reader, writer = await connect_from(port, "127.0.0.40")
+        try:
+            writer.write(routing.join_request(room.nameplate, routing.REDIRECT_VERSION))
+            return await read_frame(reader, 15.0)
+        finally:
+            writer.close()
+
+    async def at_once(k: int) -> str:
+        ftype, body = await ask(entries[k % len(entries)].port)
+        if ftype == routing.REDIRECT:
+            ftype, body = await ask(nodes[routing.parse_redirect(body)])
+        assert ftype == routing.CLOSE, (ftype, body)
+        reason = routing.parse_close(body)[0]
+        return "?" if reason is None else reason.label
+
+    refused = sorted(await asyncio.gather(*(at_once(k) for k in range(10))))
+    assert (await read_frame(control))[0] == routing.INCOMING  # the one the host never answered
+    after: list[str] = []
+    for k in range(6):
+        reason, _ = await _guess(entries[k % len(entries)], nodes, (control, room), "127.0.0.40")
+        after.append("host" if reason is None else reason.label)
+    host_writer.close()
+    return refused, after
+
+
+def test_joins_at_once_from_one_address_refused_as_waiting_spend_nothing_across_nodes(
+    confide: Launcher, redis_server: RedisServer
+) -> None:
+    quick = (*SLOW, "--hello-timeout", "3")  # the unanswered JOIN gets no-answer soon
+    alone = start_relay(confide, *quick)
+    a, b, c = _nodes(confide, redis_server, 3, *quick)
+
+    on_one_relay = asyncio.run(_parallel_then_one_by_one(alone, [alone]))
+    waiting = [*["already-waiting"] * 9, "no-answer"]
+    assert on_one_relay == (waiting, [*["host"] * 4, "rate-limited", "rate-limited"])
+    assert asyncio.run(_parallel_then_one_by_one(a, [a, b, c])) == on_one_relay
 
 
 def test_the_rooms_of_a_node_killed_with_sigkill_leave_the_directory(
