@@ -6,7 +6,11 @@ the address it is bound to), then speaks the routing protocol with bare
 sockets: a version-2 ``JOIN``, ``MEET`` or ``REATTACH`` of something held by
 another node gets ``REDIRECT`` to it, a version-1 one ``CLOSE(elsewhere)``;
 1,000 ``OPEN``s at once over three nodes get 1,000 different nameplates;
-the unknown-room budget of an address is one budget across the nodes; the
+the unknown-room budget of an address is one budget across the nodes, and
+so are a room's join budgets (each address's, and all addresses'): JOINs
+from five addresses spread over three nodes reach the host, and are refused
+``rate-limited``, exactly as on one relay in memory, and JOINs at once
+from one address refused ``already-waiting`` spend nothing there either; the
 rooms of a node killed with SIGKILL leave the directory; while Redis is
 down a running splice carries on and new rooms are refused
 ``directory-unavailable``, and after it is back everything works again,
@@ -179,6 +183,143 @@ def test_the_unknown_room_budget_of_an_address_is_one_across_the_nodes(
     # what one relay in memory says: 1 / (10 per minute) = 6 s (the burst is 5)
     assert answers[5] == _close(Reason.RATE_LIMITED, 6)
     assert answers[6] == _close(Reason.UNKNOWN_ROOM)  # another address has its own budget
+
+
+SLOW = ("--join-rate", "1", "--room-join-rate", "1")
+"""One join back a minute in every join budget: none refills while a test runs."""
+GUESSERS = 5
+GUESSES = 6
+"""Each address guesses 6 times: one more than its burst of 5 (the room's burst is 20)."""
+
+
+async def _guess(
+    entry: RunningRelay,
+    nodes: dict[str, int],
+    host: tuple[asyncio.StreamReader, routing.Opened],
+    source: str,
+) -> tuple[Reason | None, int]:
+    """One version-2 JOIN from ``source`` entering at ``entry``; one ``REDIRECT`` is followed.
+
+    ``(None, 0)`` if it reached the host, which accepts it as a host does (the
+    joiner then hangs up, as a wrong guess ends), else the ``CLOSE`` reason and
+    retry-after. ``nodes`` maps the address of every node to its port: a
+    redirect goes only where the directory says.
+    """
+    control, room = host
+    port = entry.port
+    for hop in range(2):
+        reader, writer = await connect_from(port, source)
+        try:
+            writer.write(routing.join_request(room.nameplate, routing.REDIRECT_VERSION))
+            told = asyncio.ensure_future(read_frame(control))
+            answered = asyncio.ensure_future(read_frame(reader))
+            await asyncio.wait({told, answered}, return_when=asyncio.FIRST_COMPLETED)
+            if answered.done():  # refused or redirected: the host was told nothing
+                told.cancel()
+                ftype, body = answered.result()
+                if ftype == routing.REDIRECT and hop == 0:
+                    port = nodes[routing.parse_redirect(body)]
+                    continue
+                assert ftype == routing.CLOSE, (ftype, body)
+                return routing.parse_close(body)
+            ftype, body = told.result()
+            assert ftype == routing.INCOMING, (ftype, body)
+            a_reader, a_writer = await connect_from(port)
+            a_writer.write(routing.accept_request(room.token, routing.parse_incoming(body)))
+            assert await read_frame(a_reader) == (routing.SPLICED, b"")
+            assert await answered == (routing.SPLICED, b"")
+            a_writer.close()
+            return None, 0
+        finally:
+            writer.close()
+    raise AssertionError("a second REDIRECT")
+
+
+async def _guesses(owner: RunningRelay, entries: list[RunningRelay]) -> list[str]:
+    """``GUESSES`` JOINs from each of ``GUESSERS`` addresses of a room opened on ``owner``.
+
+    The k-th enters at ``entries[k % len(entries)]``; one that enters at another
+    node than ``owner`` is also tried at version 1 there first, which must get
+    ``CLOSE(elsewhere)``. The outcome of each: ``host`` or the refusal's label.
+    """
+    control, host_writer, room = await _open(owner)
+    nodes = {node.at: node.port for node in entries}
+    outcomes: list[str] = []
+    for k in range(GUESSERS * GUESSES):
+        source = f"127.0.0.{20 + k // GUESSES}"
+        entry = entries[k % len(entries)]
+        if entry is not owner:
+            v1 = routing.join_request(room.nameplate)
+            assert await _answer(entry, v1, source) == _close(Reason.ELSEWHERE)
+        reason, retry_after = await _guess(entry, nodes, (control, room), source)
+        if reason is Reason.RATE_LIMITED:
+            assert 1 <= retry_after <= 60, retry_after  # SLOW: one join back a minute
+        outcomes.append("host" if reason is None else reason.label)
+    host_writer.close()
+    return outcomes
+
+
+def test_guesses_spread_over_three_nodes_reach_the_host_as_often_as_on_one_relay(
+    confide: Launcher, redis_server: RedisServer
+) -> None:
+    alone = start_relay(confide, *SLOW)  # one relay in memory, the same limits
+    a, b, c = _nodes(confide, redis_server, 3, *SLOW)
+
+    on_one_relay = asyncio.run(_guesses(alone, [alone]))
+    per_address = [*["host"] * 5, "rate-limited"]  # the address's burst of 5, then refused
+    room_spent = ["rate-limited"] * GUESSES  # 4 addresses took the room's burst of 20
+    assert on_one_relay == [*per_address * 4, *room_spent]
+
+    assert asyncio.run(_guesses(a, [a, b, c])) == on_one_relay
+    assert asyncio.run(_guesses(b, [a, b, c])) == on_one_relay  # a room of another node too
+
+
+async def _parallel_then_one_by_one(owner: RunningRelay, entries: list[RunningRelay]) -> object:
+    """10 JOINs at once from one address over ``entries``, the host answering none; then 6 more.
+
+    Returns how the 10 were refused (one waits for the host until ``no-answer``)
+    and the outcomes of the 6 that follow one by one, the host accepting them.
+    """
+    control, host_writer, room = await _open(owner)
+    nodes = {node.at: node.port for node in entries}
+
+    async def ask(port: int) -> tuple[int, bytes]:
+        reader, writer = await connect_from(port, "127.0.0.40")
+        try:
+            writer.write(routing.join_request(room.nameplate, routing.REDIRECT_VERSION))
+            return await read_frame(reader, 15.0)
+        finally:
+            writer.close()
+
+    async def at_once(k: int) -> str:
+        ftype, body = await ask(entries[k % len(entries)].port)
+        if ftype == routing.REDIRECT:
+            ftype, body = await ask(nodes[routing.parse_redirect(body)])
+        assert ftype == routing.CLOSE, (ftype, body)
+        reason = routing.parse_close(body)[0]
+        return "?" if reason is None else reason.label
+
+    refused = sorted(await asyncio.gather(*(at_once(k) for k in range(10))))
+    assert (await read_frame(control))[0] == routing.INCOMING  # the one the host never answered
+    after: list[str] = []
+    for k in range(6):
+        reason, _ = await _guess(entries[k % len(entries)], nodes, (control, room), "127.0.0.40")
+        after.append("host" if reason is None else reason.label)
+    host_writer.close()
+    return refused, after
+
+
+def test_joins_at_once_from_one_address_refused_as_waiting_spend_nothing_across_nodes(
+    confide: Launcher, redis_server: RedisServer
+) -> None:
+    quick = (*SLOW, "--hello-timeout", "3")  # the unanswered JOIN gets no-answer soon
+    alone = start_relay(confide, *quick)
+    a, b, c = _nodes(confide, redis_server, 3, *quick)
+
+    on_one_relay = asyncio.run(_parallel_then_one_by_one(alone, [alone]))
+    waiting = [*["already-waiting"] * 9, "no-answer"]
+    assert on_one_relay == (waiting, [*["host"] * 4, "rate-limited", "rate-limited"])
+    assert asyncio.run(_parallel_then_one_by_one(a, [a, b, c])) == on_one_relay
 
 
 def test_the_rooms_of_a_node_killed_with_sigkill_leave_the_directory(

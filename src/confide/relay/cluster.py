@@ -10,7 +10,9 @@ memory (``server``). With it, ``Relay._request`` hands ``OPEN``, ``JOIN``,
 - ``OPEN``: reserves the first free nameplate of the usual candidates in
   Redis (so it is unique across nodes) and opens the room here.
 - ``JOIN``: a room of this node spends the join budgets in Redis and is
-  announced to its host here; a room of another node gets ``REDIRECT`` to
+  announced to its host here (while one JOIN of an address spends, another
+  of the same address in the same room is refused ``already-waiting``, as
+  one relay in memory does, and spends nothing); a room of another node gets ``REDIRECT`` to
   that node (version 2) or ``CLOSE(elsewhere)`` (version 1); no room
   anywhere spends the unknown-room budget, in Redis.
 - ``REATTACH``: the same, by the room token (hashed in Redis).
@@ -154,6 +156,8 @@ class Cluster:
         self.healthy = True
         """Whether the last Redis call worked (the status line's ``redis=ok``)."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._joining: set[tuple[str, str]] = set()
+        """(nameplate, address) of the JOINs of this node's rooms now spending in Redis."""
         self._heartbeat: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -238,13 +242,20 @@ class Cluster:
     async def _join(self, c: Conn, req: routing.Request) -> None:
         from confide.relay import directory as d
 
-        relay, nameplate = self.relay, req.nameplate
+        relay, nameplate, source = self.relay, req.nameplate, source_key(c.ip)
         room = relay.rooms.get(nameplate)
         refusal = relay.join_refusal(c, room) if room is not None else None
+        if room is not None and refusal is None and (nameplate, source) in self._joining:
+            refusal = Reason.ALREADY_WAITING, 0  # as if waiting: a refused JOIN spends nothing
         mine = (room.token, room.budgets) if room is not None else None
-        verdict = await self.directory.route_join(
-            source_key(c.ip), nameplate, mine, refusal is None
-        )
+        spends = room is not None and refusal is None
+        if spends:
+            self._joining.add((nameplate, source))
+        try:
+            verdict = await self.directory.route_join(source, nameplate, mine, refusal is None)
+        finally:
+            if spends:
+                self._joining.discard((nameplate, source))
         if not relay.unpark(c):
             return
         if verdict.kind == d.RATE_LIMITED:
