@@ -141,6 +141,10 @@ def test_the_second_end_of_a_meet_on_another_node_is_sent_to_the_first(
     assert all(name.hex() not in key for key in keys)  # the name is hashed
 
 
+OPEN_ATTEMPTS = 10
+"""OPENs a client of the 1,000-room burst makes before the test gives up on a node."""
+
+
 def test_nameplates_stay_unique_across_three_nodes_under_1000_concurrent_opens(
     confide: Launcher, redis_server: RedisServer
 ) -> None:
@@ -148,8 +152,18 @@ def test_nameplates_stay_unique_across_three_nodes_under_1000_concurrent_opens(
     nodes = _nodes(confide, redis_server, 3, *many)
 
     async def open_one(node: RunningRelay) -> tuple[str, str, asyncio.StreamWriter]:
-        _, writer, room = await _open(node)
-        return room.nameplate, node.at, writer
+        # a burst this size on a busy machine may see a Redis decision outlast
+        # --redis-timeout: the node then refuses it directory-unavailable, as it
+        # must, and a client opens again; what this test checks is uniqueness
+        for _ in range(OPEN_ATTEMPTS):
+            reader, writer = await connect_from(node.port)
+            writer.write(routing.open_request())
+            ftype, body = await read_frame(reader)
+            if ftype == routing.OPENED:
+                return routing.parse_opened(body).nameplate, node.at, writer
+            writer.close()
+            assert (ftype, body) == _close(Reason.DIRECTORY_UNAVAILABLE, 2), (ftype, body)
+        raise AssertionError(f"no room opened on {node.at} in {OPEN_ATTEMPTS} attempts")
 
     async def body() -> list[tuple[str, str]]:
         opened = await asyncio.gather(*(open_one(nodes[i % 3]) for i in range(1000)))
