@@ -18,18 +18,19 @@ from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from memory_pair import CODE, pair
+from memory_pair import settle as run
 
 from confide.errors import ProtocolError
-from confide.protocol import codes, pq
 from confide.protocol import handshake as hs
 from confide.protocol import identity as ident
 from confide.protocol import messages as m
+from confide.protocol import pq
 from confide.protocol import resume as rs
 from confide.protocol.connection import OPEN, WAIT_IDENTITY, Connection
-from confide.protocol.events import Event, HandshakeComplete, MessageReceived
+from confide.protocol.events import HandshakeComplete, MessageReceived
 from confide.protocol.records import DATA
 
-CODE = codes.parse("7-absurd-ocean-violin")
 Prove = Callable[[Ed25519PrivateKey, str, bytes], m.Message]
 REAL_PROVE = ident.prove
 LABEL = pq.SIGNATURE_LABEL
@@ -48,53 +49,6 @@ def key(n: int) -> Ed25519PrivateKey:
 
 def raw(private: Ed25519PrivateKey) -> bytes:
     return private.public_key().public_bytes_raw()
-
-
-def pair(
-    joiner_key: Ed25519PrivateKey | None = None,
-    host_key: Ed25519PrivateKey | None = None,
-    *,
-    joiner_versions: tuple[int, ...] = hs.SUPPORTED_VERSIONS,
-    host_versions: tuple[int, ...] = hs.SUPPORTED_VERSIONS,
-) -> tuple[Connection, Connection]:
-    joiner = Connection(
-        hs.JOINER,
-        CODE.secret,
-        secrets.token_bytes,
-        room=CODE.nameplate,
-        versions=joiner_versions,
-        identity=joiner_key,
-    )
-    host = Connection(
-        hs.HOST,
-        CODE.secret,
-        secrets.token_bytes,
-        room=CODE.nameplate,
-        versions=host_versions,
-        identity=host_key,
-    )
-    return joiner, host
-
-
-def run(
-    joiner: Connection, host: Connection, wire: list[bytes] | None = None
-) -> tuple[list[Event], list[Event]]:
-    """Pump both sides to rest; ``wire`` collects every byte either side wrote."""
-    joiner.start()
-    jev: list[Event] = []
-    hev: list[Event] = []
-    for _ in range(10):
-        out, back = joiner.data_to_send(), b""
-        if out:
-            hev += host.receive_data(out)
-        back = host.data_to_send()
-        if back:
-            jev += joiner.receive_data(back)
-        if wire is not None:
-            wire += [out, back]
-        if not out and not back:
-            return jev, hev
-    raise AssertionError("the handshake did not settle")
 
 
 def lie(monkeypatch: pytest.MonkeyPatch, liar: str, proof: Prove) -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import secrets
 
 import pytest
+from memory_pair import CODE, pair
+from memory_pair import settle as run
 
 from confide.errors import (
     AuthenticationError,
@@ -22,9 +24,9 @@ from confide.errors import (
     ProtocolError,
     RefusedError,
 )
-from confide.protocol import codes, pq
 from confide.protocol import handshake as hs
 from confide.protocol import messages as m
+from confide.protocol import pq
 from confide.protocol.connection import (
     ALERT_AUTH,
     ALERT_NOT_PQ,
@@ -36,55 +38,11 @@ from confide.protocol.connection import (
     Connection,
     alert_frame,
 )
-from confide.protocol.events import Event, HandshakeComplete, MessageReceived
+from confide.protocol.events import HandshakeComplete, MessageReceived
 from confide.protocol.framing import FrameDecoder, encode_frame
 from confide.protocol.records import ALERT, DATA, HANDSHAKE, Sealer
 
-CODE = codes.parse("7-absurd-ocean-violin")
 V3 = (1, 2, 3)
-
-
-def pair(
-    joiner_versions: tuple[int, ...] = hs.SUPPORTED_VERSIONS,
-    host_versions: tuple[int, ...] = hs.SUPPORTED_VERSIONS,
-    *,
-    joiner_pq: bool = False,
-    host_pq: bool = False,
-) -> tuple[Connection, Connection]:
-    joiner = Connection(
-        hs.JOINER,
-        CODE.secret,
-        secrets.token_bytes,
-        room=CODE.nameplate,
-        versions=joiner_versions,
-        require_pq=joiner_pq,
-    )
-    host = Connection(
-        hs.HOST,
-        CODE.secret,
-        secrets.token_bytes,
-        room=CODE.nameplate,
-        versions=host_versions,
-        require_pq=host_pq,
-    )
-    return joiner, host
-
-
-def run(joiner: Connection, host: Connection) -> tuple[list[Event], list[Event]]:
-    """Pump both sides until neither has anything to send."""
-    joiner.start()
-    jev: list[Event] = []
-    hev: list[Event] = []
-    for _ in range(10):
-        out = joiner.data_to_send()
-        if out:
-            hev += host.receive_data(out)
-        back = host.data_to_send()
-        if back:
-            jev += joiner.receive_data(back)
-        if not out and not back:
-            return jev, hev
-    raise AssertionError("the handshake did not settle")
 
 
 def records(data: bytes) -> list[bytes]:
@@ -208,8 +166,8 @@ def test_the_joiner_draws_the_ml_kem_seed_after_its_cpace_scalar() -> None:
 @pytest.mark.parametrize("older", [hs.JOINER, hs.HOST])
 def test_a_version_3_peer_runs_version_3_without_the_kem_step(older: str) -> None:
     joiner, host = pair(
-        V3 if older == hs.JOINER else hs.SUPPORTED_VERSIONS,
-        V3 if older == hs.HOST else hs.SUPPORTED_VERSIONS,
+        joiner_versions=V3 if older == hs.JOINER else hs.SUPPORTED_VERSIONS,
+        host_versions=V3 if older == hs.HOST else hs.SUPPORTED_VERSIONS,
     )
     jev, hev = run(joiner, host)
     assert jev == [HandshakeComplete(joiner.sas, 3, identity=joiner.peer_identity)]

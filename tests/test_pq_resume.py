@@ -15,11 +15,13 @@ import secrets
 
 import msgpack
 import pytest
+from memory_pair import CODE
+from memory_pair import settle as run
 
 from confide.errors import AuthenticationError, NotPostQuantumError, ProtocolError, RefusedError
-from confide.protocol import codes, pq
 from confide.protocol import handshake as hs
 from confide.protocol import messages as m
+from confide.protocol import pq
 from confide.protocol import resume as rs
 from confide.protocol.connection import (
     ALERT_NOT_PQ,
@@ -28,11 +30,9 @@ from confide.protocol.connection import (
     alert_frame,
     opens_with_resume,
 )
-from confide.protocol.events import Event, HandshakeComplete, MessageReceived
+from confide.protocol.events import HandshakeComplete, MessageReceived
 from confide.protocol.framing import FrameDecoder, encode_frame
 from confide.protocol.records import HANDSHAKE, plain_record
-
-CODE = codes.parse("7-absurd-ocean-violin")
 
 
 class Book:
@@ -47,22 +47,6 @@ class Book:
 
     def offer(self, ticket: bytes, new_secret: bytes) -> None:
         self.offered.append(new_secret)
-
-
-def run(joiner: Connection, host: Connection) -> tuple[list[Event], list[Event]]:
-    joiner.start()
-    jev: list[Event] = []
-    hev: list[Event] = []
-    for _ in range(10):
-        out = joiner.data_to_send()
-        if out:
-            hev += host.receive_data(out)
-        back = host.data_to_send()
-        if back:
-            jev += joiner.receive_data(back)
-        if not out and not back:
-            return jev, hev
-    raise AssertionError("the resume did not settle")
 
 
 def session(versions: tuple[int, ...] = hs.SUPPORTED_VERSIONS) -> tuple[bytes, bool]:
