@@ -202,6 +202,22 @@ def test_a_tampered_record_fails_after_the_messages_before_it() -> None:
     run(scenario())
 
 
+async def tamper_then_flood(host: Channel, joiner: Channel) -> asyncio.Task[None]:
+    """The joiner writes a tampered record, then 12.6 MiB of file chunks after it (more
+    than the sockets hold); the host refuses the record and starts closing. Returns the
+    host's ``close`` task."""
+    bad = bytearray(joiner.conn.seal(m.encode(m.Chat(2, "altered"))))
+    bad[-1] ^= 1
+    joiner.writer.write(bytes(bad))
+    data = secrets.token_bytes(m.FILE_CHUNK)
+    for i in range(200):  # 12.6 MiB after it: more than the sockets hold
+        joiner.send(m.FileChunk(7, "joiner", i * len(data), data))
+    joiner._write_queued()
+    with pytest.raises(DecryptError):
+        await host.receive()
+    return asyncio.create_task(host.close())
+
+
 def test_a_tampered_record_reaches_the_sender_as_broken_though_it_still_sends() -> None:
     """The side that refuses a record answers with a sealed ``Broken`` and closes. A peer
     still sending then fills its socket with unread bytes, and closing such a socket
@@ -211,16 +227,7 @@ def test_a_tampered_record_reaches_the_sender_as_broken_though_it_still_sends() 
 
     async def scenario() -> None:
         host, joiner = await taken_over()
-        bad = bytearray(joiner.conn.seal(m.encode(m.Chat(2, "altered"))))
-        bad[-1] ^= 1
-        joiner.writer.write(bytes(bad))
-        data = secrets.token_bytes(m.FILE_CHUNK)
-        for i in range(200):  # 12.6 MiB after it: more than the sockets hold
-            joiner.send(m.FileChunk(7, "joiner", i * len(data), data))
-        joiner._write_queued()
-        with pytest.raises(DecryptError):
-            await host.receive()
-        closing = asyncio.create_task(host.close())
+        closing = await tamper_then_flood(host, joiner)
         with pytest.raises(ProtocolError, match="could not open what we sent"):
             await joiner.receive()
         await joiner.close()
@@ -240,16 +247,7 @@ def test_a_broken_that_comes_while_the_sender_drains_is_not_missed() -> None:
         await host.drain()
         assert await joiner.receive() == m.Nick("host")
         assert joiner._receiver is not None
-        bad = bytearray(joiner.conn.seal(m.encode(m.Chat(2, "altered"))))
-        bad[-1] ^= 1
-        joiner.writer.write(bytes(bad))
-        data = secrets.token_bytes(m.FILE_CHUNK)
-        for i in range(200):  # 12.6 MiB after it: more than the sockets hold
-            joiner.send(m.FileChunk(7, "joiner", i * len(data), data))
-        joiner._write_queued()
-        with pytest.raises(DecryptError):
-            await host.receive()
-        closing = asyncio.create_task(host.close())
+        closing = await tamper_then_flood(host, joiner)
         with pytest.raises(ProtocolError, match="could not open what we sent"):
             await asyncio.wait_for(joiner.receive(), 20)
         await joiner.close()
