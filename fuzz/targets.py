@@ -15,10 +15,17 @@ expects, and mutating them reaches every state of both handshake roles and
 the open channel. (ML-KEM encapsulation draws its randomness inside OpenSSL:
 it is memoized per encapsulation key, so a fresh host answers the seed's
 ML-KEM key with the seed's ciphertext.)
+
+Each input starts from a fresh state, made cheaply: the ways of cutting a
+stream into pieces are drawn once per way (``_cuts``), key pairs built from
+a fixed seed are cached, and an open pair is a copy of one opened pair
+(``opened_pair``) instead of a new handshake, which is byte for byte the same.
 """
 
 from __future__ import annotations
 
+import bisect
+import copy
 import hashlib
 import itertools
 import random
@@ -71,6 +78,29 @@ def _memoize_curve_math() -> None:
 _memoize_curve_math()
 
 
+def _memoize_key_pairs() -> None:
+    """Cache the key pairs a fixed seed gives: ML-KEM-768 and X25519 keys from their seeds.
+
+    Every ``_resume_joiner`` draws the same seeds from ``fixed_rand``, and
+    building an ML-KEM key from its seed is most of what setting one up
+    costs. ``pq.decapsulation_key`` and ``resume.ephemeral`` still run (and
+    still draw from ``rand``); only the library constructor they call, a pure
+    function of the seed whose keys are immutable, answers from the cache.
+    """
+    from types import SimpleNamespace
+
+    from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    mlkem = SimpleNamespace(from_seed_bytes=lru_cache(256)(MLKEM768PrivateKey.from_seed_bytes))
+    x25519 = SimpleNamespace(from_private_bytes=lru_cache(256)(X25519PrivateKey.from_private_bytes))
+    pq.MLKEM768PrivateKey = mlkem  # type: ignore[attr-defined,assignment]  # what decapsulation_key calls
+    resume.X25519PrivateKey = x25519  # type: ignore[attr-defined,assignment]  # what ephemeral calls
+
+
+_memoize_key_pairs()
+
+
 class Broken(AssertionError):
     """A target's own check failed: the code under test gave a wrong answer."""
 
@@ -81,37 +111,72 @@ def check(condition: bool, what: str) -> None:
         raise Broken(what)
 
 
-def fixed_rand(label: bytes) -> hs.RandomBytes:
-    """A deterministic stream of 'random' bytes: SHA-256 of ``label`` and a counter."""
-    counter = itertools.count()
+class _FixedRand:
+    """``fixed_rand``'s stream: a copy (``copy.deepcopy``) goes on from where it was taken."""
 
-    def rand(n: int) -> bytes:
+    __slots__ = ("drawn", "label")
+
+    def __init__(self, label: bytes) -> None:
+        self.label = label
+        self.drawn = 0
+
+    def __call__(self, n: int) -> bytes:
         out = b""
         while len(out) < n:
-            out += hashlib.sha256(label + next(counter).to_bytes(8, "big")).digest()
+            out += hashlib.sha256(self.label + self.drawn.to_bytes(8, "big")).digest()
+            self.drawn += 1
         return out[:n]
 
-    return rand
+
+def fixed_rand(label: bytes) -> hs.RandomBytes:
+    """A deterministic stream of 'random' bytes: SHA-256 of ``label`` and a counter."""
+    return _FixedRand(label)
+
+
+_PLANNED = 4096
+"""How many bytes each way of cutting is planned for: the longest input of any target."""
+
+
+@cache
+def _cuts(how: int) -> tuple[list[int], list[slice]]:
+    """Where the pieces of way ``how`` start, and their slices, over ``_PLANNED`` bytes.
+
+    The sizes are what ``random.Random(how)`` draws, one ``randint(1, how)``
+    a piece; they are the same for every input, so they are drawn once.
+    """
+    rng = random.Random(how)
+    starts, slices, pos = [], [], 0
+    while pos < _PLANNED:
+        n = rng.randint(1, how)
+        starts.append(pos)
+        slices.append(slice(pos, pos + n))
+        pos += n
+    return starts, slices
 
 
 def pieces(data: bytes) -> list[bytes]:
     """``data[1:]`` cut into pieces as the network might deliver it; ``data[0]`` says how.
 
     0 keeps it whole; ``k`` > 0 cuts pieces of 1 to ``k`` bytes, sizes drawn
-    from a generator seeded with ``k``.
+    from a generator seeded with ``k`` (``_cuts``: drawn once per ``k``).
     """
     if not data:
         return []
     how, rest = data[0], data[1:]
     if how == 0 or not rest:
         return [rest]
-    rng = random.Random(how)
-    out, pos = [], 0
-    while pos < len(rest):
-        n = rng.randint(1, how)
-        out.append(rest[pos : pos + n])
-        pos += n
-    return out
+    if len(rest) > _PLANNED:  # longer than any target's inputs: draw the sizes afresh
+        rng = random.Random(how)
+        out, pos = [], 0
+        while pos < len(rest):
+            n = rng.randint(1, how)
+            out.append(rest[pos : pos + n])
+            pos += n
+        return out
+    starts, slices = _cuts(how)
+    return list(
+        map(rest.__getitem__, itertools.islice(slices, bisect.bisect_left(starts, len(rest))))
+    )
 
 
 # -- 1. the frame decoder ----------------------------------------------------
@@ -263,20 +328,22 @@ def transcript() -> Transcript:
 def _drive(conn: Connection, chunks: list[bytes]) -> None:
     """Feed ``chunks``; only ``ConfideError`` may come out, and a failure must stick."""
     completed = 0
-    for chunk in chunks:
+    receive, drain = conn.receive_data, conn.data_to_send
+    for chunk in chunks:  # most pieces complete nothing: keep the loop for them short
         try:
-            events = conn.receive_data(chunk)
+            events = receive(chunk)
         except ConfideError:
             check(conn.failed, "a connection raised but did not fail")
             return
-        conn.data_to_send()
-        for event in events:
-            if isinstance(event, HandshakeComplete):
-                completed += 1
-                check(conn.is_open or conn.failed, "handshake complete but not open")
-            else:
-                check(isinstance(event, MessageReceived), f"unknown event {event!r}")
-        check(completed <= 1, "the handshake completed twice")
+        drain()
+        if events:
+            for event in events:
+                if isinstance(event, HandshakeComplete):
+                    completed += 1
+                    check(conn.is_open or conn.failed, "handshake complete but not open")
+                else:
+                    check(isinstance(event, MessageReceived), f"unknown event {event!r}")
+            check(completed <= 1, "the handshake completed twice")
     if conn.failed:  # a failure after good records in the same bytes is raised next time
         try:
             conn.receive_data(b"")
@@ -368,7 +435,7 @@ _pair: list[tuple[Connection, Connection]] = []
 def _open_host() -> tuple[Connection, Connection]:
     """The current open pair; a new one once the host side has failed."""
     if not _pair or _pair[0][1].failed:
-        _pair[:] = [open_pair()]
+        _pair[:] = [opened_pair()]
     return _pair[0]
 
 
@@ -389,11 +456,59 @@ def fuzz_message(data: bytes) -> None:
         check(again == message, f"{message.TYPE} does not survive encode/decode")
 
 
+def _shared_with_copies(root: object) -> dict[int, object]:
+    """A ``copy.deepcopy`` memo keeping ``root``'s cryptography objects as they are.
+
+    They are the AEADs of the record keys: immutable (a key, then pure
+    encrypt/decrypt; a ratchet makes a new one) and impossible to copy.
+    Everything else under ``root`` is copied.
+    """
+    kept: dict[int, object] = {}
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, (bytes, str, int, float, type(None))):
+            continue
+        seen.add(id(obj))
+        if type(obj).__module__.startswith("cryptography"):
+            kept[id(obj)] = obj
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            todo.extend(obj)
+        elif isinstance(obj, dict):
+            todo.extend(obj.values())
+        else:
+            todo.extend(vars(obj).values() if hasattr(obj, "__dict__") else ())
+            for klass in type(obj).__mro__:
+                slots = getattr(klass, "__slots__", ())
+                for slot in (slots,) if isinstance(slots, str) else slots:
+                    if hasattr(obj, slot):
+                        todo.append(getattr(obj, slot))
+    return kept
+
+
+@cache
+def _opened() -> tuple[tuple[Connection, Connection], dict[int, object]]:
+    """A pair just opened by ``open_pair``, never used, and its memo for copies."""
+    pair = open_pair()
+    return pair, _shared_with_copies(pair)
+
+
+def opened_pair() -> tuple[Connection, Connection]:
+    """A (joiner, host) pair in the state ``open_pair`` leaves it in: a copy, not a handshake.
+
+    The handshake is deterministic (``fixed_rand``), so every ``open_pair``
+    is the same; copying one costs a small part of running it again.
+    """
+    pair, shared = _opened()
+    return copy.deepcopy(pair, dict(shared))
+
+
 def fuzz_record(data: bytes) -> None:
     """The fuzzer's bytes as one record to a freshly opened host: only what was sealed opens."""
     if not 0 < len(data) <= MAX_RECORD:
         return
-    _, host = open_pair()
+    _, host = opened_pair()
     try:
         host.receive_data(encode_frame(data))
     except ConfideError:
