@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import importlib.metadata
 import multiprocessing
 import multiprocessing.context
 import os
@@ -88,6 +89,9 @@ PRELOAD = [
     "cpace",
     "cryptography.hazmat.primitives.ciphers.aead",
     "cryptography.hazmat.primitives.kdf.hkdf",
+    # and pytest's installed plugins (textual's snapshot plugin imports textual), which
+    # pytest.main would otherwise import again in every child
+    *sorted({e.module for e in importlib.metadata.entry_points(group="pytest11")}),
 ]
 PYTEST_ARGS = [
     "-o",
