@@ -36,7 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -207,6 +207,13 @@ class Proc:
     def err(self) -> str:
         """All of stderr so far, one string."""
         return "\n".join(self.err_lines)
+
+    def wait_out(self, done: Callable[[list[str]], bool], timeout: float) -> bool:
+        """Wait until ``done(every stdout line so far)`` holds, looking again at each new
+        line; whether it held before ``timeout`` s passed or the stream ended."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._out.eof or done(self._out.lines), timeout)
+            return done(self._out.lines)
 
     def expect_out(self, pattern: str, timeout: float = DEFAULT_TIMEOUT) -> re.Match[str]:
         """Wait for a stdout line matching ``pattern`` (``re.search``) after the cursor."""

@@ -38,6 +38,18 @@ WIDTH, HEIGHT = 100, 30
 DEADLINE = 20.0  # seconds for any one thing to appear on a screen
 
 
+def _pauses() -> Iterator[float]:
+    """Pauses between two looks at a pane: 10 ms, doubling up to 100 ms.
+
+    A screen that is already there is seen within milliseconds, and a long
+    wait still costs at most ten ``tmux`` commands a second.
+    """
+    pause = 0.01
+    while True:
+        yield pause
+        pause = min(pause * 2, 0.1)
+
+
 class Tmux:
     """A private tmux server for one test."""
 
@@ -82,21 +94,25 @@ class Tmux:
         regex = re.compile(pattern)
         deadline = time.monotonic() + DEADLINE
         shown = ""
-        while time.monotonic() < deadline:
+        for pause in _pauses():
+            if time.monotonic() >= deadline:
+                break
             shown = self.screen(name)
             found = regex.search(shown)
             if found:
                 return found
-            time.sleep(0.1)
+            time.sleep(pause)
         raise AssertionError(f"{name}: {pattern!r} never appeared; the screen was:\n{shown}")
 
     def wait_for_flag(self, name: str, flag: str) -> None:
         """Poll (bounded) until the tmux format ``#{flag}`` of the pane's window is 1."""
         deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline:
+        for pause in _pauses():
+            if time.monotonic() >= deadline:
+                break
             if self.tmux("display", "-p", "-t", name, f"#{{{flag}}}").strip() == "1":
                 return
-            time.sleep(0.1)
+            time.sleep(pause)
         raise AssertionError(f"{name}: {flag} never became 1")
 
     def keys(self, name: str, *keys: str) -> None:

@@ -55,15 +55,17 @@ def join_full_screen(
 
 def received(host: Hosted, nick: str = "bob") -> list[str]:
     """The messages from ``nick`` the host printed so far (without the time)."""
+    return _messages(host.proc.out_lines, nick)
+
+
+def _messages(lines: list[str], nick: str) -> list[str]:
     line = re.compile("^" + TIME_PREFIX + re.escape(nick) + ": (.*)$")
-    return [m.group(1) for m in map(line.match, host.proc.out_lines) if m]
+    return [m.group(1) for m in map(line.match, lines) if m]
 
 
 def wait_received(host: Hosted, count: int, deadline: float = DEADLINE) -> list[str]:
-    """Poll (bounded) until the host printed ``count`` messages; all of them."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end and len(received(host)) < count:
-        time.sleep(0.2)
+    """Wait (bounded) until the host printed ``count`` messages; all of them."""
+    host.proc.wait_out(lambda lines: len(_messages(lines, "bob")) >= count, deadline)
     return received(host)
 
 
