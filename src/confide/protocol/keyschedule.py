@@ -2,6 +2,10 @@
 
 ``derive`` expands the ISK (salted with the handshake sid) under distinct
 labels: one traffic key per direction, ``sas``, ``resume`` and ``file``.
+Each of them is HKDF (RFC 5869) of the ISK, and HKDF is an extract then an
+expand: the extract is the same for every label, so it is done once
+(``extract``) and each key is one ``expand`` of it, the same bytes as a
+whole ``hkdf`` per label at a third of its cost.
 ``ratchet`` is the one-way step used to rekey a direction: the old key is
 replaced and can't be recomputed from the new one.
 """
@@ -23,18 +27,27 @@ LABEL_REKEY = b"rekey"
 KEY_SIZE = 32
 
 
+_SHA256 = hashes.SHA256()
+
+
 def hkdf(ikm: bytes, salt: bytes, label: bytes, length: int = KEY_SIZE) -> bytes:
     """HKDF-SHA256 (extract and expand) with a ``confide/1``-prefixed label."""
-    return HKDF(
-        algorithm=hashes.SHA256(), length=length, salt=salt, info=LABEL_PREFIX + label
-    ).derive(ikm)
+    return HKDF(algorithm=_SHA256, length=length, salt=salt, info=LABEL_PREFIX + label).derive(ikm)
+
+
+def extract(ikm: bytes, salt: bytes) -> bytes:
+    """HKDF-Extract (SHA-256): the pseudorandom key every ``expand`` of one key set starts from."""
+    return HKDF.extract(_SHA256, salt, ikm)
+
+
+def expand(prk: bytes, info: bytes, length: int = KEY_SIZE) -> bytes:
+    """HKDF-Expand (SHA-256) of ``prk``; ``expand(extract(ikm, salt), info)`` is HKDF's output."""
+    return HKDFExpand(algorithm=_SHA256, length=length, info=info).derive(prk)
 
 
 def ratchet(key: bytes) -> bytes:
     """The next key of a direction: HKDF-Expand(key, "confide/1 rekey")."""
-    return HKDFExpand(
-        algorithm=hashes.SHA256(), length=KEY_SIZE, info=LABEL_PREFIX + LABEL_REKEY
-    ).derive(key)
+    return expand(key, LABEL_PREFIX + LABEL_REKEY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +62,15 @@ class SessionKeys:
 
 
 def derive(isk: bytes, sid: bytes) -> SessionKeys:
-    """Derive all session keys from the ISK, with ``sid`` as the HKDF salt."""
+    """Derive all session keys from the ISK, with ``sid`` as the HKDF salt.
+
+    Each key is ``hkdf(isk, sid, label)``, from one shared extract.
+    """
+    prk = extract(isk, sid)
     return SessionKeys(
-        joiner_to_host=hkdf(isk, sid, LABEL_JOINER_TO_HOST),
-        host_to_joiner=hkdf(isk, sid, LABEL_HOST_TO_JOINER),
-        sas=hkdf(isk, sid, LABEL_SAS),
-        resume=hkdf(isk, sid, LABEL_RESUME),
-        file=hkdf(isk, sid, LABEL_FILE),
+        joiner_to_host=expand(prk, LABEL_PREFIX + LABEL_JOINER_TO_HOST),
+        host_to_joiner=expand(prk, LABEL_PREFIX + LABEL_HOST_TO_JOINER),
+        sas=expand(prk, LABEL_PREFIX + LABEL_SAS),
+        resume=expand(prk, LABEL_PREFIX + LABEL_RESUME),
+        file=expand(prk, LABEL_PREFIX + LABEL_FILE),
     )

@@ -33,9 +33,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey, MLKEM768PublicKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
 from confide.errors import ProtocolError
 from confide.protocol import keyschedule as ks
@@ -98,24 +96,24 @@ def transcript(records: Sequence[bytes], ek: bytes, ct: bytes) -> bytes:
 def stage_keys(isk: bytes, sid: bytes) -> tuple[bytes, bytes]:
     """``(joiner->host, host->joiner)``: the CPace keys the KEM messages travel under.
 
-    The traffic keys of the version-3 key schedule (``keyschedule.derive``);
-    they seal one record each way and are dropped once the hybrid keys exist.
+    The traffic keys of the version-3 key schedule (``keyschedule.derive``:
+    ``hkdf(isk, sid, label)``, from one shared extract); they seal one record
+    each way and are dropped once the hybrid keys exist.
     """
+    prk = ks.extract(isk, sid)
     return (
-        ks.hkdf(isk, sid, ks.LABEL_JOINER_TO_HOST),
-        ks.hkdf(isk, sid, ks.LABEL_HOST_TO_JOINER),
+        ks.expand(prk, ks.LABEL_PREFIX + ks.LABEL_JOINER_TO_HOST),
+        ks.expand(prk, ks.LABEL_PREFIX + ks.LABEL_HOST_TO_JOINER),
     )
 
 
 def _expand(prk: bytes, label: bytes) -> bytes:
-    return HKDFExpand(
-        algorithm=hashes.SHA256(), length=ks.KEY_SIZE, info=LABEL_PREFIX + label
-    ).derive(prk)
+    return ks.expand(prk, LABEL_PREFIX + label)
 
 
 def derive(isk: bytes, ss: bytes, th4: bytes) -> ks.SessionKeys:
     """The session's keys from CPace's ISK and ML-KEM's ``ss``, salted with ``th4``."""
-    prk = HKDF.extract(hashes.SHA256(), th4, isk + ss)
+    prk = ks.extract(isk + ss, th4)
     return ks.SessionKeys(
         joiner_to_host=_expand(prk, ks.LABEL_JOINER_TO_HOST),
         host_to_joiner=_expand(prk, ks.LABEL_HOST_TO_JOINER),
