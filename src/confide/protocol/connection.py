@@ -517,13 +517,14 @@ class Connection(ResumeSteps):
             "--require-pq refuses it"
         )
 
-    def _ads(self) -> tuple[bytes, bytes]:
-        """(own ad, peer ad)."""
+    def _own_ad(self) -> bytes:
+        """Our CPace ``ad``: our role and the versions we offer."""
+        return hs.associated_data(self.role, self._versions)
+
+    def _peer_ad(self) -> bytes:
+        """The peer's CPace ``ad``: its role and the versions it offered."""
         peer_role = hs.HOST if self.role == hs.JOINER else hs.JOINER
-        return (
-            hs.associated_data(self.role, self._versions),
-            hs.associated_data(peer_role, self._peer_versions),
-        )
+        return hs.associated_data(peer_role, self._peer_versions)
 
     # -- host ----------------------------------------------------------
 
@@ -537,7 +538,7 @@ class Connection(ResumeSteps):
         self._nonce = self._rand(hs.NONCE_SIZE)
         sid = hs.session_id(fields["nonce"], self._nonce)  # type: ignore[arg-type]
         self._sid = sid
-        own_ad, _ = self._ads()
+        own_ad = self._own_ad()
         if self._guesses is not None:  # the last check before the share: spend a guess
             secret = self._guesses.spend()
             if secret is None:
@@ -570,7 +571,7 @@ class Connection(ResumeSteps):
         self._negotiate(fields["versions"])  # type: ignore[arg-type]
         sid = hs.session_id(self._nonce, fields["nonce"])  # type: ignore[arg-type]
         self._sid = sid
-        own_ad, _ = self._ads()
+        own_ad = self._own_ad()
         self._cpace = hs.start_cpace(self.role, self._secret, sid, own_ad, self._rand)
         cpace = self._derive(fields["share"])  # type: ignore[arg-type]
         self._send_handshake("share", share=cpace.public_share, tag=cpace.tag())
@@ -591,7 +592,7 @@ class Connection(ResumeSteps):
 
     def _derive(self, peer_share: bytes) -> CPace:
         assert self._cpace is not None
-        _, peer_ad = self._ads()
+        peer_ad = self._peer_ad()
         try:
             self._cpace.derive(peer_share, peer_ad)
         except CPaceError:

@@ -59,23 +59,35 @@ JOINER = "joiner"
 HOST = "host"
 
 
+_SHORT_LENGTHS = tuple(bytes((n,)) for n in range(0x80))
+"""The one-byte length prefix of each part shorter than 128 bytes (most parts)."""
+
+
 def lv(*parts: bytes) -> bytes:
     """Concatenate parts, each prefixed with its length as one or two bytes (LEB128)."""
-    out = bytearray()
+    out: list[bytes] = []
     for p in parts:
         n = len(p)
-        while True:
-            byte, n = n & 0x7F, n >> 7
-            out.append(byte | (0x80 if n else 0))
-            if not n:
-                break
-        out += p
-    return bytes(out)
+        if n < 0x80:
+            out.append(_SHORT_LENGTHS[n])
+        else:
+            prefix = bytearray()
+            while True:
+                byte, n = n & 0x7F, n >> 7
+                prefix.append(byte | (0x80 if n else 0))
+                if not n:
+                    break
+            out.append(bytes(prefix))
+        out.append(p)
+    return b"".join(out)
 
 
 def channel_id() -> bytes:
     """CPace's ``ci``."""
-    return lv(CHANNEL_ID_PROTOCOL, CHANNEL_ID_PURPOSE)
+    return _CHANNEL_ID
+
+
+_CHANNEL_ID = lv(CHANNEL_ID_PROTOCOL, CHANNEL_ID_PURPOSE)
 
 
 def session_id(nonce_joiner: bytes, nonce_host: bytes) -> bytes:
@@ -91,7 +103,7 @@ def associated_data(role: str, versions: tuple[int, ...]) -> bytes:
 def start_cpace(role: str, prs: bytes, sid: bytes, ad: bytes, rand: RandomBytes) -> CPace:
     """Begin CPace with the scalar drawn from ``rand`` (so tests can fix it)."""
     scalar = rand(32)
-    share = _scalar_mult_vfy(scalar, _calculate_generator(prs, channel_id(), sid))
+    share = _scalar_mult_vfy(scalar, _calculate_generator(prs, _CHANNEL_ID, sid))
     if share is None:  # pragma: no cover - needs a hash collision onto a low-order point
         raise CPaceError("generator encodes a low-order point")
     cp_role = CPaceRole.INITIATOR if role == JOINER else CPaceRole.RESPONDER
