@@ -37,6 +37,9 @@ What Redis holds (every key starts with ``confide:``)::
     b:join:HASH:SOURCE    {t, s}                   one address's JOINs in one room
     b:room:HASH           {t, s}                   all JOINs in one room
 
+The releases of rooms and rendezvous that ended queue too, and go
+together: one script call for up to ``BATCH`` keys.
+
 A room's keys live as long as the node refreshes them (``refresh``, the
 node's heartbeat), so the rooms of a node that died expire on their own.
 A token and a rendezvous name are stored only as a SHA-256 hash (16 bytes
@@ -265,6 +268,7 @@ class Directory:
             url,
             max_connections=POOL_SIZE,
             timeout=timeout,
+            socket_timeout=None,  # every call is under asyncio.timeout (module docstring)
             socket_connect_timeout=timeout,
             decode_responses=True,
             retry=Retry(NoBackoff(), 0),
@@ -286,6 +290,9 @@ class Directory:
         """Idle connections for decisions (at most ``MAX_BATCHES``: one per sender)."""
         self._loaded = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._releases: list[tuple[list[str], asyncio.Future[None]]] = []
+        """Keys to delete, of each ``release`` call waiting, and where its outcome goes."""
+        self._releasing = False
         self._route = self.redis.register_script(ROUTE)
         self._meet = self.redis.register_script(MEET)
         self._reserve = self.redis.register_script(RESERVE)
@@ -526,10 +533,52 @@ class Directory:
         return lost
 
     async def release(self, keys: Sequence[str]) -> None:
-        """Delete ``keys`` that are still this node's (a room or a rendezvous that ended)."""
-        for start in range(0, len(keys), BATCH):
-            batch = list(keys[start : start + BATCH])
-            await self._bounded(partial(self._release, keys=batch, args=[self.me]))
+        """Delete ``keys`` that are still this node's (a room or a rendezvous that ended).
+
+        Releases queue and go together: one script call deletes the keys of
+        every room that ended meanwhile (up to ``BATCH`` keys a call), so
+        closing a thousand rooms costs a few round trips, not a thousand.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._releases.append((list(keys), done))
+        if not self._releasing:
+            self._releasing = True
+            task = asyncio.get_running_loop().create_task(self._send_releases())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        try:
+            async with asyncio.timeout(self.queue_timeout + self.timeout):
+                await done
+        except TimeoutError:
+            raise DirectoryUnavailable("busy") from None
+
+    async def _send_releases(self) -> None:
+        """Send the queued releases, up to ``BATCH`` keys a script call, until none are left."""
+        try:
+            while self._releases:
+                count, size = 0, 0
+                for keys, _ in self._releases:
+                    if count and size + len(keys) > BATCH:
+                        break
+                    count, size = count + 1, size + len(keys)
+                taken, self._releases = self._releases[:count], self._releases[count:]
+                batch = [key for keys, _ in taken for key in keys]
+                failure: DirectoryUnavailable | None = None
+                try:
+                    for start in range(0, len(batch), BATCH):  # one release may be larger
+                        keys = batch[start : start + BATCH]
+                        await self._bounded(partial(self._release, keys=keys, args=[self.me]))
+                except DirectoryUnavailable as exc:
+                    failure = exc
+                for _, done in taken:
+                    if done.done():
+                        continue
+                    if failure is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(failure)
+        finally:
+            self._releasing = False
 
     async def close(self) -> None:
         """Close the connections to Redis."""
