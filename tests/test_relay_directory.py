@@ -4,13 +4,16 @@ Decisions sent together in one pipeline each get their own answer; the
 scripts are loaded again when Redis lost them (``SCRIPT FLUSH`` here, a
 restart in life) and a decision that never ran is run again, once; a
 reserved nameplate is the node's until it is released; the buckets count
-like ``limits.JoinBucket``.
+like ``limits.JoinBucket``. A decision on an idle node is sent from the
+asking task (no task of its own, none of redis-py's), and the releases of
+many rooms go in one script call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import Any
 
 from redis_server import RedisServer
 
@@ -92,3 +95,56 @@ def test_the_unknown_room_budget_counts_like_a_join_bucket(redis_server: RedisSe
     got = asyncio.run(body())
     assert got[:5] == [Verdict(d.UNKNOWN)] * 5  # the burst (5)
     assert got[5:] == [Verdict(d.RATE_LIMITED, wait=6)] * 2  # 10 a minute: one in 6 s; none spent
+
+
+def _script_calls(redis: RedisServer) -> int:
+    stats = redis.client().info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+def test_a_decision_on_an_idle_node_starts_no_task(redis_server: RedisServer) -> None:
+    async def body() -> list[int]:
+        node = _directory(redis_server, ME)
+        loop = asyncio.get_running_loop()
+        started = [0]
+
+        def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> asyncio.Task[Any]:
+            started[0] += 1
+            return asyncio.Task(coro, loop=loop, **kw)
+
+        try:
+            await node.route_join("192.0.2.1", "1", None, True)  # connects, loads the scripts
+            loop.set_task_factory(counting)
+            counts = []
+            for nameplate in ("2", "3", "4"):
+                started[0] = 0
+                await node.route_join("192.0.2.1", nameplate, None, True)
+                counts.append(started[0])
+            return counts
+        finally:
+            loop.set_task_factory(None)
+            await node.close()
+
+    assert asyncio.run(body()) == [0, 0, 0]  # a task (or wait_for) per call costs a loop turn
+
+
+def test_the_releases_of_many_rooms_go_in_one_script_call(redis_server: RedisServer) -> None:
+    async def body() -> tuple[int, list[str | None]]:
+        node = _directory(redis_server, ME)
+        try:
+            tokens = [secrets.token_bytes(16) for _ in range(100)]
+            nameplates = [str(300 + i) for i in range(100)]
+            for nameplate, token in zip(nameplates, tokens, strict=True):
+                assert await node.reserve([nameplate], token) == nameplate
+            before = _script_calls(redis_server)
+            keys = [d.room_keys(n, t) for n, t in zip(nameplates, tokens, strict=True)]
+            await asyncio.gather(*(node.release(k) for k in keys))
+            calls = _script_calls(redis_server) - before
+            again = [await node.reserve([n], secrets.token_bytes(16)) for n in nameplates[:3]]
+            return calls, again
+        finally:
+            await node.close()
+
+    calls, again = asyncio.run(body())
+    assert calls <= 2  # one a room would be 100
+    assert again == ["300", "301", "302"]  # released: free again

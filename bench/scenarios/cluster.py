@@ -40,8 +40,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import rawclient, relay
-from bench.core import Config, Figure, Target
+from bench import flows, rawclient, relay
+from bench.core import Better, Config, Figure, Target
 from bench.peers import LOOPBACK
 from confide.net.tcp import parse_address
 from confide.wire import routing
@@ -49,9 +49,6 @@ from confide.wire import routing
 SCENARIO = "cluster"
 NODES = 3
 NODE_FLAGS = ["--room-grace", "0"]
-CHUNK = bytes(64 * 1024)
-READ_SIZE = 256 * 1024
-MIB = 1 << 20
 WAVE = 32
 """OPENs one thread sends before it reads their answers (a node asks Redis 16 at a time)."""
 REDIS_START = 10.0
@@ -260,93 +257,75 @@ def rooms_per_second(ports: list[int], rooms: int) -> float:
 async def forwarding(ports: list[int], pairs: int, seconds: float) -> float:
     """MiB/s through ``pairs`` spliced pairs spread over ``ports``, for ``seconds``."""
     held = [await rawclient.raw_pair(ports[i % len(ports)]) for i in range(pairs)]
-    received = [0]
-    stop = asyncio.Event()
-
-    async def send(writer: asyncio.StreamWriter) -> None:
-        while not stop.is_set():
-            writer.write(CHUNK)
-            await writer.drain()
-
-    async def receive(reader: asyncio.StreamReader) -> None:
-        while data := await reader.read(READ_SIZE):
-            received[0] += len(data)
-
-    tasks = [asyncio.create_task(send(p.joiner[1])) for p in held]
-    tasks += [asyncio.create_task(receive(p.host[0])) for p in held]
     try:
-        await asyncio.sleep(min(0.5, seconds / 3))  # let every flow get going
-        start, before = time.perf_counter(), received[0]
-        await asyncio.sleep(seconds)
-        rate = (received[0] - before) / MIB / (time.perf_counter() - start)
+        load = await flows.stream([(p.joiner[1], p.host[0]) for p in held], seconds)
     finally:
-        stop.set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         for pair in held:
             pair.abort()
-    return rate
+    return load.rate
 
 
 # -- the figures ------------------------------------------------------------------------
 
 
+def _against_one(
+    name: str,
+    unit: str,
+    better: Better,
+    one: str,
+    note: str,
+    one_note: str,
+    target: Target | None = None,
+) -> tuple[Figure, Figure]:
+    """A cluster figure against the single-node figure ``one`` (with a ``target``), and that."""
+    cluster = Figure(SCENARIO, name, unit, better, baseline=one, target=target, note=note)
+    return cluster, Figure(SCENARIO, one, unit, better, note=one_note)
+
+
 def _figures(cfg: Config) -> dict[str, Figure]:
     meets, rooms, pairs = _meets(cfg), _rooms(cfg), cfg.active_pairs
+    redirected, single_meet = _against_one(
+        "redirected meet",
+        "ms",
+        "lower",
+        "single-node meet",
+        f"OPEN on node A, JOIN at B, REDIRECT to A, both SPLICED (median of {meets})",
+        "the same on a node without Redis",
+        Target("<", 3.0, ratio=True),
+    )
+    opened, single_rooms = _against_one(
+        "rooms/s, 3 nodes",
+        "rooms/s",
+        "higher",
+        "rooms/s, 1 node",
+        f"{rooms} rooms opened at once across the 3 nodes (a thread per node)",
+        f"{rooms} rooms opened at once on one node (3 threads)",
+        Target(">=", 2.0, ratio=True),
+    )
+    fwd, single_fwd = _against_one(
+        "forwarding, 3 nodes",
+        "MiB/s",
+        "higher",
+        "forwarding, 1 node",
+        f"{pairs} pairs spread over the 3 nodes, 64 KiB writes, {cfg.active_seconds:g} s per run",
+        f"the same {pairs} pairs on one node",
+    )
+    same_node = Figure(
+        SCENARIO,
+        "cluster meet, no redirect",
+        "ms",
+        "lower",
+        baseline="single-node meet",
+        note="the same pair on node A alone: the directory's cost without the hop",
+    )
     return {
-        "redirected": Figure(
-            SCENARIO,
-            "redirected meet",
-            "ms",
-            "lower",
-            baseline="single-node meet",
-            target=Target("<", 3.0, ratio=True),
-            note=f"OPEN on node A, JOIN at B, REDIRECT to A, both SPLICED (median of {meets})",
-        ),
-        "same_node": Figure(
-            SCENARIO,
-            "cluster meet, no redirect",
-            "ms",
-            "lower",
-            baseline="single-node meet",
-            note="the same pair on node A alone: the directory's cost without the hop",
-        ),
-        "single_meet": Figure(
-            SCENARIO, "single-node meet", "ms", "lower", note="the same on a node without Redis"
-        ),
-        "rooms": Figure(
-            SCENARIO,
-            "rooms/s, 3 nodes",
-            "rooms/s",
-            "higher",
-            baseline="rooms/s, 1 node",
-            target=Target(">=", 2.0, ratio=True),
-            note=f"{rooms} rooms opened at once across the 3 nodes (a thread per node)",
-        ),
-        "single_rooms": Figure(
-            SCENARIO,
-            "rooms/s, 1 node",
-            "rooms/s",
-            "higher",
-            note=f"{rooms} rooms opened at once on one node (3 threads)",
-        ),
-        "fwd": Figure(
-            SCENARIO,
-            "forwarding, 3 nodes",
-            "MiB/s",
-            "higher",
-            baseline="forwarding, 1 node",
-            note=f"{pairs} pairs spread over the 3 nodes, 64 KiB writes, "
-            f"{cfg.active_seconds:g} s per run",
-        ),
-        "single_fwd": Figure(
-            SCENARIO,
-            "forwarding, 1 node",
-            "MiB/s",
-            "higher",
-            note=f"the same {pairs} pairs on one node",
-        ),
+        "redirected": redirected,
+        "same_node": same_node,
+        "single_meet": single_meet,
+        "rooms": opened,
+        "single_rooms": single_rooms,
+        "fwd": fwd,
+        "single_fwd": single_fwd,
     }
 
 

@@ -38,23 +38,18 @@ import contextlib
 import json
 import os
 import socket
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from bench import rawclient, relay
 from bench.core import Config, Figure, Target
+from bench.flows import Flow, Load, nothing, stream
 from bench.peers import LOOPBACK, SETUP_TIMEOUT, LineProcess
 
 SCENARIO = "relay"
 CONNS_PER_PAIR = 3
 SETUP_CONCURRENCY = 32
-CHUNK = bytes(64 * 1024)
-READ_SIZE = 256 * 1024
 KIB = 1024
-MIB = 1 << 20
-GIB = 1 << 30
 SETTLE = 0.1
 MEETS = 9
 PROBE_TIMEOUT = 60.0
@@ -118,64 +113,6 @@ async def _idle_rss(levels: tuple[int, ...], bare: bool) -> list[tuple[float, fl
         await server.stop()
 
 
-Flow = tuple[asyncio.StreamWriter, asyncio.StreamReader]
-"""One active pair: where the sender writes, where the receiver reads."""
-
-
-@dataclass
-class Load:
-    """What one load window measured."""
-
-    rate: float
-    """MiB/s delivered, all flows together."""
-    cpu_per_gib: float
-    """CPU seconds the metered process spent per GiB delivered."""
-    side: float
-    """What ``during`` returned."""
-
-
-async def _load(
-    flows: list[Flow],
-    seconds: float,
-    during: Callable[[], Awaitable[float]],
-    meter: Callable[[], float],
-) -> Load:
-    """Stream through every flow for ``seconds`` while ``during()`` runs.
-
-    ``meter`` gives the CPU seconds used so far by the process whose cost per
-    byte is wanted; it is read at both ends of the measured window.
-    """
-    received = [0]
-    stop = asyncio.Event()
-
-    async def send(writer: asyncio.StreamWriter) -> None:
-        while not stop.is_set():
-            writer.write(CHUNK)
-            await writer.drain()
-
-    async def receive(reader: asyncio.StreamReader) -> None:
-        while data := await reader.read(READ_SIZE):
-            received[0] += len(data)
-
-    tasks = [asyncio.create_task(send(w)) for w, _ in flows]
-    tasks += [asyncio.create_task(receive(r)) for _, r in flows]
-    try:
-        await asyncio.sleep(min(0.5, seconds / 3))  # let every flow get going
-        start, before, cpu = time.perf_counter(), received[0], meter()
-        side = await during()
-        await asyncio.sleep(max(0.0, seconds - (time.perf_counter() - start)))
-        delivered = received[0] - before
-        elapsed, cpu = time.perf_counter() - start, meter() - cpu
-    finally:
-        stop.set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    if any(t.exception() for t in tasks if not t.cancelled()):
-        raise RuntimeError("a flow failed during the load")
-    return Load(delivered / MIB / elapsed, cpu / (delivered / GIB), side)
-
-
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of process ``pid`` so far (``/proc/PID/stat``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -201,10 +138,6 @@ class Prober(LineProcess):
             raise RuntimeError(f"the meet prober exited ({self.proc.returncode})")
         times = sorted(json.loads(line))
         return float(times[len(times) // 2])
-
-
-async def _nothing() -> float:
-    return 0.0
 
 
 async def _one_raw(server: relay.RelayProcess) -> list[object]:
@@ -261,7 +194,7 @@ class Active:
         idle_meet = await prober.meets(server.port, meets)
 
         async def through_relay() -> Load:
-            return await _load(
+            return await stream(
                 self.relayed,
                 seconds,
                 lambda: prober.meets(server.port, meets),
@@ -269,8 +202,8 @@ class Active:
             )
 
         async def through_forwarder() -> Load:
-            return await _load(
-                self.forwarded, seconds, _nothing, lambda: cpu_seconds(forwarder.pid)
+            return await stream(
+                self.forwarded, seconds, nothing, lambda: cpu_seconds(forwarder.pid)
             )
 
         if relay_first:

@@ -124,7 +124,7 @@ async def dial(
             continue
         if ftype != routing.REDIRECT or not follow:
             return Dialed(node, reader, writer, protocol, ftype, body, asked_older)
-        await close_quietly(writer)
+        writer.close()  # the node closes it too: no wait for that before the next connect
         if redirected:
             raise ProtocolError(f"{protocol.where} sent a second redirect")
         redirected = True

@@ -178,10 +178,10 @@ async def connect(
     reader = RelayReader()
     protocol = RelayProtocol(reader, where, nameplate)
     try:
-        transport, _ = await asyncio.wait_for(
-            loop.create_connection(lambda: protocol, relay[0], relay[1], local_addr=local_addr),
-            timeout,
-        )
+        async with asyncio.timeout(timeout):  # not wait_for: on 3.11 that is a task per call
+            transport, _ = await loop.create_connection(
+                lambda: protocol, relay[0], relay[1], local_addr=local_addr
+            )
     except (TimeoutError, OSError) as exc:
         raise connect_failure(where, exc, timeout, server="relay") from None
     sockopts.configure(transport.get_extra_info("socket"))  # a relay that vanishes is noticed
@@ -191,7 +191,8 @@ async def connect(
 async def expect(protocol: RelayProtocol, timeout: float | None) -> tuple[int, bytes]:
     """The relay's next routing frame; ``RefusedError`` if it closed us instead."""
     try:
-        ftype, body = await asyncio.wait_for(protocol.frames.get(), timeout)
+        async with asyncio.timeout(timeout):
+            ftype, body = await protocol.frames.get()
     except TimeoutError:
         raise ClosedError(f"{protocol.where} did not answer within {timeout:g} s") from None
     if ftype == ENDED:

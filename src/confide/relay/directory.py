@@ -4,16 +4,23 @@ Several ``confide relay --redis URL`` nodes share one Redis (or Valkey).
 This module is the only one that talks to it, through the ``redis``
 package's asyncio client; ``cluster`` decides what to ask and when.
 
-The decisions of clients' requests (``reserve``, ``route_*``) are queued
-and sent together: a pipeline of every decision waiting, at most
-``MAX_BATCHES`` pipelines in flight, so a burst of requests costs a few
-round trips instead of one each. The scripts are loaded (``SCRIPT LOAD``)
-on the first batch and after any failure, then run by ``EVALSHA``. At most
-``POOL_SIZE`` calls run at once; a burst waits its turn (at most half the
-hello timeout). Every call then runs under
-``asyncio.timeout(timeout)`` and any failure (Redis down, slow, restarted,
-or a reply that makes no sense) raises ``DirectoryUnavailable``; the
-client reconnects by itself on the next call.
+The decisions of clients' requests (``reserve``, ``route_*``) go on
+*lanes*, connections of the directory's own (at most ``MAX_BATCHES``),
+not through the pool: one sender uses a lane at a time, so nothing stands
+between a decision and its round trip (no pool lock, no pipeline object,
+no extra task). A node with nothing in flight sends a decision from the
+asking task at once; what comes meanwhile queues, and goes as a pipeline
+of every decision waiting, at most ``MAX_BATCHES`` in flight, so a burst
+of requests costs a few round trips instead of one each. The scripts are
+loaded (``SCRIPT LOAD``) on the first batch and after any failure, then
+run by ``EVALSHA``. The other calls (heartbeat, releases, ``PING``) use
+the pool: at most ``POOL_SIZE`` at once; a burst waits its turn (at most
+half the hello timeout). Every call runs under
+``asyncio.timeout(timeout)`` (the connections have no socket timeout of
+their own: redis-py would wrap each write in ``asyncio.wait_for``, a task
+per call) and any failure (Redis down, slow, restarted, or a reply that
+makes no sense) raises ``DirectoryUnavailable``; the client reconnects by
+itself on the next call.
 Each request of a client costs one round trip: every decision is one Lua
 script, run atomically by Redis, so no check-then-set race exists between
 nodes. Scripts go by ``EVALSHA`` and are loaded again when Redis lost
@@ -30,6 +37,9 @@ What Redis holds (every key starts with ``confide:``)::
     b:join:HASH:SOURCE    {t, s}                   one address's JOINs in one room
     b:room:HASH           {t, s}                   all JOINs in one room
 
+The releases of rooms and rendezvous that ended queue too, and go
+together: one script call for up to ``BATCH`` keys.
+
 A room's keys live as long as the node refreshes them (``refresh``, the
 node's heartbeat), so the rooms of a node that died expire on their own.
 A token and a rendezvous name are stored only as a SHA-256 hash (16 bytes
@@ -44,6 +54,7 @@ client's IP address.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -51,10 +62,11 @@ from functools import partial
 from typing import TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from confide.errors import ConfideError
 from confide.relay.limits import Limits, RoomBudgets
@@ -256,7 +268,7 @@ class Directory:
             url,
             max_connections=POOL_SIZE,
             timeout=timeout,
-            socket_timeout=timeout,
+            socket_timeout=None,  # every call is under asyncio.timeout (module docstring)
             socket_connect_timeout=timeout,
             decode_responses=True,
             retry=Retry(NoBackoff(), 0),
@@ -270,9 +282,17 @@ class Directory:
         self._slots = asyncio.Semaphore(POOL_SIZE)
         self.ttl_ms = max(1, round(ttl * 1000))
         self._queue: list[_Pending] = []
-        self._batches = 0
+        self._senders = 0
+        """Decisions or batches of them in flight (at most ``MAX_BATCHES``)."""
+        self._leading = False
+        """Whether the one in flight was sent by the task that asked it."""
+        self._lanes: list[AbstractConnection] = []
+        """Idle connections for decisions (at most ``MAX_BATCHES``: one per sender)."""
         self._loaded = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._releases: list[tuple[list[str], asyncio.Future[None]]] = []
+        """Keys to delete, of each ``release`` call waiting, and where its outcome goes."""
+        self._releasing = False
         self._route = self.redis.register_script(ROUTE)
         self._meet = self.redis.register_script(MEET)
         self._reserve = self.redis.register_script(RESERVE)
@@ -297,19 +317,39 @@ class Directory:
             self._slots.release()
 
     async def _decide(self, script: AsyncScript, keys: list[str], args: list[Arg]) -> object:
-        """Run one decision script: queued, and sent with whatever else is queued, bounded."""
+        """Run one decision script, bounded: at once when nothing is in flight, else batched.
+
+        A node that is not busy sends a decision from the asking task itself,
+        with no hand-off to another task. While that one is in flight, what
+        comes queues, and goes in one pipeline once it is answered, in the
+        order it came; later batches go as before.
+        """
         done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self._queue.append((script, keys, args, done))
-        if self._batches < MAX_BATCHES:
-            self._batches += 1
-            task = asyncio.get_running_loop().create_task(self._send_batches())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        pending: _Pending = (script, keys, args, done)
+        if self._senders == 0:
+            self._senders, self._leading = 1, True
+            try:
+                await self._send([pending])
+            finally:
+                self._senders, self._leading = self._senders - 1, False
+                self._hand_on()
+        else:
+            self._queue.append(pending)
+            if not self._leading:
+                self._hand_on()
         try:
             async with asyncio.timeout(self.queue_timeout + self.timeout):
                 return await done
         except TimeoutError:
             raise DirectoryUnavailable("busy") from None
+
+    def _hand_on(self) -> None:
+        """Decisions wait in the queue and a lane is free: a task sends them in batches."""
+        if self._queue and self._senders < MAX_BATCHES:
+            self._senders += 1
+            task = asyncio.get_running_loop().create_task(self._send_batches())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _send_batches(self) -> None:
         """Send what is queued, one pipeline at a time, until nothing is; then end."""
@@ -320,13 +360,13 @@ class Directory:
                 if batch:
                     await self._send(batch)
         finally:
-            self._batches -= 1
+            self._senders -= 1
 
     async def _send(self, batch: list[_Pending]) -> None:
         results: list[object] = []
         failure: DirectoryUnavailable | None = None
         try:
-            results = await self._bounded(partial(self._pipeline, batch))
+            results = await self._on_lane(batch)
         except DirectoryUnavailable as exc:
             failure = exc
             self._loaded = False  # a Redis that comes back may have lost the scripts
@@ -340,29 +380,67 @@ class Directory:
             else:
                 done.set_result(result)
 
-    async def _pipeline(self, batch: list[_Pending]) -> list[object]:
+    async def _on_lane(self, batch: list[_Pending]) -> list[object]:
+        """Every decision of ``batch`` in one round trip on an idle lane, bounded by the timeout.
+
+        A lane is a connection of its own, not the pool's: one sender uses it
+        at a time, so no pool, lock or pipeline object stands between a
+        decision and its round trip. Like the pool, it checks a lane before
+        use (connected, and not closed by Redis meanwhile) and connects it
+        again if need be. A failed lane is closed (redis-py closes it on a
+        timeout or an error mid-reply too).
+        """
+        lane = self._lanes.pop() if self._lanes else self._new_lane()
+        try:
+            async with asyncio.timeout(self.timeout):
+                # connected, and not closed by Redis meanwhile (a restart): else connect again
+                await self.redis.connection_pool.ensure_connection(lane)
+                return await self._pipeline(lane, batch)
+        except TimeoutError:
+            raise DirectoryUnavailable("timeout") from None
+        except (RedisError, OSError) as exc:
+            with contextlib.suppress(RedisError, OSError):
+                await lane.disconnect(nowait=True)
+            raise DirectoryUnavailable(type(exc).__name__) from None
+        finally:
+            self._lanes.append(lane)
+
+    def _new_lane(self) -> AbstractConnection:
+        pool = self.redis.connection_pool
+        lane: AbstractConnection = pool.connection_class(**pool.connection_kwargs)
+        return lane
+
+    async def _pipeline(self, lane: AbstractConnection, batch: list[_Pending]) -> list[object]:
         """Every decision of ``batch`` in one round trip (the scripts loaded first if need be)."""
         if not self._loaded:
-            for script in (self._route, self._meet, self._reserve):
-                await self.redis.script_load(script.script)
-            self._loaded = True
-        results = await self._evalsha(batch)
+            await self._load(lane)
+        results = await self._evalsha(lane, batch)
         lost = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
         if lost:  # Redis restarted between two batches: those never ran, so run them again
-            self._loaded = False
-            for script in (self._route, self._meet, self._reserve):
-                await self.redis.script_load(script.script)
-            self._loaded = True
-            again = await self._evalsha([batch[i] for i in lost])
+            await self._load(lane)
+            again = await self._evalsha(lane, [batch[i] for i in lost])
             for i, result in zip(lost, again, strict=True):
                 results[i] = result
         return results
 
-    async def _evalsha(self, batch: list[_Pending]) -> list[object]:
-        pipe = self.redis.pipeline(transaction=False)
-        for script, keys, args, _ in batch:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-        results: list[object] = await pipe.execute(raise_on_error=False)
+    async def _load(self, lane: AbstractConnection) -> None:
+        self._loaded = False
+        for script in (self._route, self._meet, self._reserve):
+            await lane.send_command("SCRIPT", "LOAD", script.script, check_health=False)
+            await lane.read_response()
+        self._loaded = True
+
+    @staticmethod
+    async def _evalsha(lane: AbstractConnection, batch: list[_Pending]) -> list[object]:
+        """Send every ``EVALSHA`` of ``batch`` at once, then read their replies in order."""
+        commands = [("EVALSHA", s.sha, len(keys), *keys, *args) for s, keys, args, _ in batch]
+        await lane.send_packed_command(lane.pack_commands(commands), check_health=False)
+        results: list[object] = []
+        for _ in batch:
+            try:
+                results.append(await lane.read_response())
+            except ResponseError as exc:  # this script's error: the others still answer
+                results.append(exc)
         return results
 
     async def ping(self) -> None:
@@ -455,15 +533,60 @@ class Directory:
         return lost
 
     async def release(self, keys: Sequence[str]) -> None:
-        """Delete ``keys`` that are still this node's (a room or a rendezvous that ended)."""
-        for start in range(0, len(keys), BATCH):
-            batch = list(keys[start : start + BATCH])
-            await self._bounded(partial(self._release, keys=batch, args=[self.me]))
+        """Delete ``keys`` that are still this node's (a room or a rendezvous that ended).
+
+        Releases queue and go together: one script call deletes the keys of
+        every room that ended meanwhile (up to ``BATCH`` keys a call), so
+        closing a thousand rooms costs a few round trips, not a thousand.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._releases.append((list(keys), done))
+        if not self._releasing:
+            self._releasing = True
+            task = asyncio.get_running_loop().create_task(self._send_releases())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        try:
+            async with asyncio.timeout(self.queue_timeout + self.timeout):
+                await done
+        except TimeoutError:
+            raise DirectoryUnavailable("busy") from None
+
+    async def _send_releases(self) -> None:
+        """Send the queued releases, up to ``BATCH`` keys a script call, until none are left."""
+        try:
+            while self._releases:
+                count, size = 0, 0
+                for keys, _ in self._releases:
+                    if count and size + len(keys) > BATCH:
+                        break
+                    count, size = count + 1, size + len(keys)
+                taken, self._releases = self._releases[:count], self._releases[count:]
+                batch = [key for keys, _ in taken for key in keys]
+                failure: DirectoryUnavailable | None = None
+                try:
+                    for start in range(0, len(batch), BATCH):  # one release may be larger
+                        keys = batch[start : start + BATCH]
+                        await self._bounded(partial(self._release, keys=keys, args=[self.me]))
+                except DirectoryUnavailable as exc:
+                    failure = exc
+                for _, done in taken:
+                    if done.done():
+                        continue
+                    if failure is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(failure)
+        finally:
+            self._releasing = False
 
     async def close(self) -> None:
         """Close the connections to Redis."""
+        lanes, self._lanes = self._lanes, []
         try:
             async with asyncio.timeout(self.timeout):
+                for lane in lanes:
+                    await lane.disconnect()
                 await self.redis.aclose(close_connection_pool=True)
         except (RedisError, OSError, TimeoutError):
             pass
