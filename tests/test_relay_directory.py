@@ -15,6 +15,7 @@ import asyncio
 import secrets
 from typing import Any
 
+import pytest
 from redis_server import RedisServer
 
 from confide.relay import directory as d
@@ -148,3 +149,22 @@ def test_the_releases_of_many_rooms_go_in_one_script_call(redis_server: RedisSer
     calls, again = asyncio.run(body())
     assert calls <= 2  # one a room would be 100
     assert again == ["300", "301", "302"]  # released: free again
+
+
+def test_a_decision_that_timed_out_leaves_no_reply_for_the_next(redis_server: RedisServer) -> None:
+    """A lane left mid-reply is closed: its late answer is never read as the next one's."""
+
+    async def body() -> tuple[str | None, str | None]:
+        node = Directory(redis_server.url, ME, Limits(), timeout=0.3, ttl=15.0)
+        try:
+            first = await node.reserve(["9701"], secrets.token_bytes(16))  # the lane, the scripts
+            pauser = redis_server.client()
+            pauser.execute_command("CLIENT", "PAUSE", 1500, "ALL")
+            with pytest.raises(d.DirectoryUnavailable):
+                await node.reserve(["9702"], secrets.token_bytes(16))  # runs once the pause ends
+            pauser.ping()  # answered once the pause is over: Redis has run 9702's script by then
+            return first, await node.reserve(["9703"], secrets.token_bytes(16))
+        finally:
+            await node.close()
+
+    assert asyncio.run(body()) == ("9701", "9703")  # not "9702", the reply the lane still owed

@@ -387,8 +387,8 @@ class Directory:
         at a time, so no pool, lock or pipeline object stands between a
         decision and its round trip. Like the pool, it checks a lane before
         use (connected, and not closed by Redis meanwhile) and connects it
-        again if need be. A failed lane is closed (redis-py closes it on a
-        timeout or an error mid-reply too).
+        again if need be. A failed lane is closed, whatever failed (redis-py
+        5.0.1 to 8.2 close it themselves too, on a timeout or an error mid-reply).
         """
         lane = self._lanes.pop() if self._lanes else self._new_lane()
         try:
@@ -396,12 +396,17 @@ class Directory:
                 # connected, and not closed by Redis meanwhile (a restart): else connect again
                 await self.redis.connection_pool.ensure_connection(lane)
                 return await self._pipeline(lane, batch)
-        except TimeoutError:
-            raise DirectoryUnavailable("timeout") from None
-        except (RedisError, OSError) as exc:
+        except BaseException as exc:
+            # A lane left mid-reply (a timeout, an error, a cancelled task) may still
+            # owe replies: the next batch would read them as its own. Close it; the
+            # next use connects it again.
             with contextlib.suppress(RedisError, OSError):
                 await lane.disconnect(nowait=True)
-            raise DirectoryUnavailable(type(exc).__name__) from None
+            if isinstance(exc, TimeoutError):
+                raise DirectoryUnavailable("timeout") from None
+            if isinstance(exc, (RedisError, OSError)):
+                raise DirectoryUnavailable(type(exc).__name__) from None
+            raise
         finally:
             self._lanes.append(lane)
 
