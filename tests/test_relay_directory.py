@@ -159,7 +159,7 @@ def test_a_decision_that_timed_out_leaves_no_reply_for_the_next(redis_server: Re
         try:
             first = await node.reserve(["9701"], secrets.token_bytes(16))  # the lane, the scripts
             pauser = redis_server.client()
-            pauser.execute_command("CLIENT", "PAUSE", 1500, "ALL")
+            pauser.client_pause(1500, all=True)
             with pytest.raises(d.DirectoryUnavailable):
                 await node.reserve(["9702"], secrets.token_bytes(16))  # runs once the pause ends
             pauser.ping()  # answered once the pause is over: Redis has run 9702's script by then
