@@ -169,3 +169,22 @@ def test_a_late_message_to_an_old_nick_reaches_the_member_it_meant(tmp_path: Pat
         assert sent.pop() == (carol, m.FileAccept(5, "bob", 0, b""))  # named as dave is now
 
     run(tmp_path, ("bob", "carol", "dave"), body)
+
+
+def test_a_member_who_renamed_and_left_still_ends_the_transfers_with_them(tmp_path: Path) -> None:
+    source = a_file(tmp_path)
+
+    async def body(chat: Chat) -> None:
+        bob, carol = chat.joiners["bob"], chat.joiners["carol"]
+        carol.session.send_file(str(source), "bob")
+        await until(lambda: bob.of(TransferOffered), "the offer at bob")
+        bob.session.rename("bobby")
+        await until(lambda: carol.of(MemberRenamed), "carol saw the rename")
+        await bob.session.leave()
+        await until(lambda: carol.of(TransferFailed), "carol's offer ended")
+        failed = carol.of(TransferFailed)[0]
+        assert isinstance(failed, TransferFailed)
+        assert (failed.ref.peer, failed.reason) == ("bobby", "the receiver stopped it: bobby left")
+        assert carol.session.files.active() == []
+
+    run(tmp_path, ("bob", "carol"), body)
