@@ -163,3 +163,37 @@ def test_a_transfer_cut_mid_way_goes_on_from_where_it_was_when_the_chat_resumes(
     # the records' framing adds well under 2 %; what waited for an ack is sent again (< 8 MiB)
     assert size < crossed < size * 1.02 + (8 << 20), f"{crossed:,} bytes crossed for {size:,}"
     assert not [line for line in host.proc.err_lines if line.startswith("cut.bin from bob:")]
+
+
+@pytest.mark.slow
+def test_a_transfer_between_members_survives_both_ends_renaming(
+    confide: Launcher, tmp_path: Path
+) -> None:
+    source = random_file(tmp_path / "big.bin", 96 << 20)
+    try:
+        host = confide.host("--name", "alice", env=config(tmp_path, "alice"))
+        bob = confide.join(host, "--name", "bob", env=config(tmp_path, "bob"))
+        connected(host.proc, bob)
+        carol = confide.join(host, "--name", "carol", env=config(tmp_path, "carol"))
+        connected(carol)
+        bob.expect_err(r"^carol joined \(3 members\)$")
+        carol.say(f"/send bob {source}")
+        bob.expect_err(
+            r"^carol \(not verified\) offers big\.bin \(100\.7 MB\): /accept or /decline$"
+        )
+        bob.say("/accept big.bin")
+        bob.expect_err(r"^receiving big\.bin from carol into .*big\.bin\.part$")
+        carol.say("/nick cara")  # the sender renames mid-transfer
+        bob.expect_err(r"^carol is now cara$")
+        bob.say("/nick bobby")  # then the receiver
+        carol.expect_err(r"^bob is now bobby$")
+        assert not any(line.startswith("sent big.bin") for line in carol.err_lines), (
+            "the transfer ended before the renames: make it longer"
+        )
+        path = saved(bob, "big.bin", "cara", 60)
+        carol.expect_err(r"^sent big\.bin \(100\.7 MB\) to bobby$", 10)
+        assert digest(path) == digest(source)
+        assert not list((tmp_path / "bob").glob("*.part"))
+    finally:
+        source.unlink(missing_ok=True)
+        (tmp_path / "bob" / "big.bin").unlink(missing_ok=True)

@@ -6,11 +6,14 @@ every wait is for a condition (``tui_harness.settle``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from room_double import FakeRoom, FakeSource, views
 from tui_harness import FIXED_SAS, fixed_settings, run, settle, until
 
 from confide.app.events import (
     Connected,
+    PeerNick,
     TransferDone,
     TransferFailed,
     TransferOffered,
@@ -142,6 +145,32 @@ def test_on_a_narrow_screen_the_row_keeps_the_percentage_speed_and_time() -> Non
             assert line.startswith("\u2193 photo.jpg from alice \u2501")
             assert line.endswith(" 50% \u00b7 3.0 MB/s \u00b7 0:12")
             assert len(line) <= row.content_region.width
+            room.end()
+
+    run(body)
+
+
+def test_a_bar_follows_its_peer_through_a_rename() -> None:
+    async def body() -> None:
+        room = joiner()
+        app = ConfideApp(fixed_settings())
+        async with app.run_test(size=(100, 30)) as pilot:
+            app.start_session(FakeSource(room))
+            room.emit(Connected("alice", FIXED_SAS))
+            room.emit(TransferStarted(PHOTO, 0, "/dl/photo.jpg.part"))
+            await settle(pilot)
+            row = app.query_one(ProgressRow)
+            room.emit(PeerNick("alice", "alicia"))
+            renamed = replace(PHOTO, peer="alicia")
+            room.emit(TransferProgress(renamed, 1_050_000, 3_000_000.0, 0.35))
+            await settle(pilot)
+            (line,) = row.lines()  # one bar, not a new one beside a stale one
+            assert line.startswith("\u2193 photo.jpg from alicia ")
+            assert "50%" in line
+            room.emit(TransferDone(renamed, "/dl/photo.jpg"))
+            await settle(pilot)
+            assert not row.display
+            assert any("alice is now alicia" in t for t in app.query_one(ChatLog).text_lines())
             room.end()
 
     run(body)

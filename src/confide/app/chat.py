@@ -35,6 +35,9 @@ core and go to the transfer engine, whose messages go to the host as they
 are (``peer`` names the recipient, ``""`` the host or everyone) and whose
 chunks wait for the link (``app.transfer.link_flow``). Its pump runs while ``run``
 does; when the chat ends, what is still running fails and keeps its ``.part``.
+The engine keys each transfer by the other end's nick: when the host or a
+member is renamed, its transfers are re-keyed at once (``_rekey_files``),
+so they go on under the new nick.
 """
 
 from __future__ import annotations
@@ -390,7 +393,21 @@ class ChatSession(FileCommands):
                 peer = message.peer or self.peer_nick
                 self.files.handle(replace(message, peer=peer))
             return
+        before = self.peer_nick
         self.core.receive(message)
+        self._rekey_files(message, before)
+
+    def _rekey_files(self, message: m.Message, host_was: str) -> None:
+        """A rename: the engine's transfers with the renamed peer go on under its new key.
+
+        The host is keyed by its nick as shown (``peer_nick``); another member
+        by the nick the host names it with, so ``Renamed``'s own ``old`` and
+        ``new``. Done before the next message, the first under the new name.
+        """
+        if self.peer_nick != host_was:
+            self.files.rename_peer(host_was, self.peer_nick)
+        elif isinstance(message, m.Renamed) and not m.same_nick(message.new, self.nick):
+            self.files.rename_peer(message.old, message.new)
 
     def _crowded(self) -> bool:
         room = self.core.room

@@ -27,6 +27,13 @@ host → member message's ``peer`` names the sender (``""``: the host).
   ``FileCancel`` in their name, so nothing waits for them. The routes
   remember which pairs began one (a forwarded ``FileOffer`` or
   ``FileAccept``, and offers to everyone) until then.
+* A member (or the host) who is renamed (``renamed``) keeps its transfers.
+  The host's engine is re-keyed by the session; here the new nick is
+  recorded and the old one kept as an alias of that member for as long as
+  it is here: a message addressed to the old nick (sent before its sender
+  saw the rename) still reaches the member it meant. Where another member
+  has taken that nick since, the one who already exchanges that offer id
+  with the sender wins (docs/PROTOCOL.md §12.1).
 """
 
 from __future__ import annotations
@@ -71,6 +78,7 @@ class FileRoutes:
         self._room_offers: set[tuple[int, int]] = set()  # (member, offer id) to everyone
         self._pairs: set[tuple[int, int, int]] = set()  # (from, to, offer id) forwarded
         self._nicks: dict[int, str] = {}  # the nick of each member in those, when recorded
+        self._former: dict[int, list[str]] = {}  # the nicks each one had before, oldest first
 
     def from_member(self, mid: int, message: FileMessage) -> None:
         """A file message from member ``mid``: to the host, to everyone, or forwarded."""
@@ -79,8 +87,12 @@ class FileRoutes:
             return  # not in the room yet
         to = message.peer
         if to and not m.same_nick(to, self._hub.nick):
-            self._forward(mid, sender, message)
-            return
+            target = self._recipient(mid, message)
+            if target != HOST_ID:
+                self._forward(mid, sender, target, message)
+                return
+        if isinstance(message, m.FileOffer | m.FileAccept) and to:
+            self._pairs.add((mid, HOST_ID, message.id))
         if to == "" and self._for_everyone(mid, message):
             self._nicks[mid] = sender
             copy = replace(message, peer=sender)
@@ -96,8 +108,45 @@ class FileRoutes:
             return True
         return isinstance(message, m.FileCancel) and (mid, message.id) in self._room_offers
 
-    def _forward(self, mid: int, sender: str, message: FileMessage) -> None:
-        target = self._hub.member_id(message.peer)
+    def renamed(self, old: str, new: str) -> None:
+        """``old`` is now called ``new`` (a member or the host): keep ``old`` as its alias."""
+        mid = self._hub.member_id(new)
+        if mid is None:
+            return
+        former = self._former.setdefault(mid, [])
+        if old in former:
+            former.remove(old)
+        former.append(old)
+        if mid in self._nicks:
+            self._nicks[mid] = new
+
+    def _recipient(self, mid: int, message: FileMessage) -> int | None:
+        """Who member ``mid`` means by ``message.peer``: a nick now, or one had before."""
+        to, offer_id = message.peer, message.id
+        now = self._hub.member_id(to)
+        if now is not None and self._linked(mid, now, offer_id):
+            return now
+        before = [
+            other
+            for other, names in self._former.items()
+            if other != mid and any(m.same_nick(to, name) for name in names)
+        ]
+        for other in before:
+            if self._linked(mid, other, offer_id):
+                return other
+        if now is not None:
+            return now
+        return before[-1] if before else None
+
+    def _linked(self, mid: int, other: int, offer_id: int) -> bool:
+        """Whether ``mid`` and ``other`` already exchange offer ``offer_id`` (either way)."""
+        return (
+            (mid, other, offer_id) in self._pairs
+            or (other, mid, offer_id) in self._pairs
+            or (other, offer_id) in self._room_offers
+        )
+
+    def _forward(self, mid: int, sender: str, target: int | None, message: FileMessage) -> None:
         if target is None or target == mid or target not in self._members():
             if not isinstance(message, m.FileCancel):
                 who = m.clean_nick(message.peer)
@@ -129,6 +178,10 @@ class FileRoutes:
                     self._send_to(other, replace(tell, id=offer_id))
             del self._nicks[gone]
             self._receivers.discard(gone)
+        for gone in [mid for mid in self._former if mid != HOST_ID and mid not in present]:
+            del self._former[gone]
+        here = {HOST_ID, *present}
+        self._pairs = {pair for pair in self._pairs if pair[0] in here and pair[1] in here}
 
     def out(self, message: m.Message) -> None:
         """Send the host's engine's ``message`` to the member it names (``""``: everyone)."""
@@ -136,7 +189,13 @@ class FileRoutes:
             return
         if message.peer:
             target = self._hub.member_id(message.peer)
+            if target is None:  # a nick it had: the engine is re-keyed as the rename is seen
+                target = next(
+                    (mid for mid, names in self._former.items() if message.peer in names), None
+                )
             targets: tuple[int, ...] = (target,) if target not in (None, HOST_ID) else ()
+            if isinstance(message, m.FileOffer | m.FileAccept) and targets:
+                self._pairs.add((HOST_ID, targets[0], message.id))
         else:
             targets = self._members()
         wire = replace(message, peer="")

@@ -37,7 +37,9 @@ whose chunks wait for the member's link (``app.transfer.link_flow``); file messa
 from members are routed by ``app.room_files.FileRoutes`` (to the host's
 engine, to everyone, or forwarded to one member like a ``/msg``), sent at
 once and never through the hub. When a member leaves, the host's transfers
-with it are cancelled.
+with it are cancelled. When a member (or the host) is renamed, the host's
+transfers with it and the routes are re-keyed to the new nick as the hub
+reports it, before any later message is read.
 
 Identities (``app.room_keys.HostKeys``): each member's key comes with it
 (``NewMember.key``) and goes to the hub, which passes it on to the other
@@ -74,6 +76,8 @@ from confide.app.events import (
     Latency,
     MemberJoined,
     MemberLeft,
+    MemberRenamed,
+    NickSet,
     Notice,
     NotPostQuantum,
     PeerAway,
@@ -557,6 +561,10 @@ class RoomSession(FileCommands):
                 if isinstance(event, MemberLeft):
                     self.files.forget_peer(event.nick, f"{event.nick} left")
                     self.routes.member_left(event.nick)
+                elif isinstance(event, MemberRenamed | NickSet):  # before any later message
+                    if isinstance(event, MemberRenamed):  # the host's engine keys members
+                        self.files.rename_peer(event.old, event.new)
+                    self.routes.renamed(event.old, event.new)
             if not self._links and not self._ended.is_set():
                 self._ended.set()
 

@@ -109,6 +109,10 @@ class SessionFiles:
         """A file message from the other end (``peer``: the other end's key)."""
         self.engine.handle(message)
 
+    def rename_peer(self, old: str, new: str) -> None:
+        """The peer keyed ``old`` is now ``new``: its transfers go on under that key."""
+        self.engine.rename_peer(old, new)
+
     def forget_peer(self, peer: str, reason: str) -> None:
         """``peer`` left: every transfer and offer with it fails (``.part`` files are kept)."""
         self.engine.close(reason, peer=peer)

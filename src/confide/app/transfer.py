@@ -180,6 +180,17 @@ class Transfers:
             if peer is None or offer.ref.peer == peer:
                 self._sender.withdraw(offer, reason, tell=None)
 
+    def rename_peer(self, old: str, new: str) -> None:
+        """The other end keyed ``old`` is now called ``new``: re-key what goes on with it.
+
+        Called as the rename is seen, before any message under the new name:
+        every stream, offer and failed transfer of ``old`` is then keyed (and
+        reported) under ``new``, so nothing in flight is lost (docs/PROTOCOL.md §12.1).
+        """
+        if old and new and old != new:
+            self._sender.rename_peer(old, new)
+            self._receiver.rename_peer(old, new)
+
     # -- what the peer sends and the pump ---------------------------------
 
     def handle(self, message: Message) -> bool:

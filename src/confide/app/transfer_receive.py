@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from dataclasses import replace
 from pathlib import Path
 
 from confide.app.events import (
@@ -137,6 +138,14 @@ class Receiver:
         self._hub.try_send(FileAccept(ref.id, ref.peer, offset, prefix))
         self._hub.emit(TransferStarted(ref, offset, str(receiving.sink.part)))
 
+    def rename_peer(self, old: str, new: str) -> None:
+        """Offers and streams from ``old`` (and its failed ones) are now ``new``'s."""
+        for key in [key for key in self.incoming if key[0] == old]:
+            receiving = self.incoming.pop(key)
+            receiving.ref = replace(receiving.ref, peer=new)
+            self.incoming[key_of(receiving.ref)] = receiving
+        self._ended = {(new if peer == old else peer, i): None for peer, i in self._ended}
+
     def on_chunk(self, chunk: FileChunk) -> None:
         """Write a chunk that comes at the next offset; fail the transfer on anything else."""
         key = (chunk.peer, chunk.id)
@@ -193,7 +202,6 @@ class Receiver:
         )
 
     async def _finish(self, receiving: Receiving, sink: Sink, digest: bytes) -> None:
-        ref = receiving.ref
         if not hmac.compare_digest(receiving.hasher.digest(), digest):
             await asyncio.to_thread(sink.discard)
             reason = "the file did not match its hash: nothing was kept"
@@ -201,6 +209,7 @@ class Receiver:
             return
         refused: list[str] = []
         final = await asyncio.to_thread(sink.finish, refused.append)
+        ref = receiving.ref  # read after the wait: the sender may have been renamed meanwhile
         if self.incoming.pop(key_of(ref), None) is not receiving:
             return  # cancelled meanwhile (it was reported then)
         for line in refused:

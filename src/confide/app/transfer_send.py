@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 from confide.app.events import (
@@ -127,6 +128,16 @@ class Sender:
         if tell is not None:
             self._hub.try_send(FileCancel(offer.ref.id, offer.ref.peer, tell))
         self._hub.emit(TransferFailed(offer.ref, reason))
+
+    def rename_peer(self, old: str, new: str) -> None:
+        """Our offers to ``old`` and streams to it are now ``new``'s (a rename)."""
+        for offer in self.offers.values():
+            if offer.ref.peer == old:
+                offer.ref = replace(offer.ref, peer=new)
+        for key in [key for key in self.streams if key[0] == old]:
+            sending = self.streams.pop(key)
+            sending.ref = replace(sending.ref, peer=new)
+            self.streams[key_of(sending.ref)] = sending
 
     def on_accept(self, accept: FileAccept) -> None:
         """A receiver accepted: start a stream (after checking its prefix, if it resumes)."""

@@ -6,12 +6,15 @@ by ``ui.transfer_text`` (an offer to us points at ``y``, the shortcut on an
 empty input line). While transfers run, ``ProgressRow`` shows one line for
 each under the log: the arrow and name, a bar, then the percentage, speed
 and time left (on a narrow screen a shorter detail, then a shorter bar);
-it hides when none runs. Its styles (``progress--bar``,
+it hides when none runs. A bar is the transfer's by its other end's nick:
+when that end is renamed (``MemberRenamed``, ``PeerNick``) the bar moves to
+the new nick, as the session's transfers do. Its styles (``progress--bar``,
 ``progress--rest``, ``progress--dim``) are in ``confide.tcss``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -21,6 +24,8 @@ from textual.widget import Widget
 
 from confide.app.events import (
     AppEvent,
+    MemberRenamed,
+    PeerNick,
     TransferDone,
     TransferFailed,
     TransferProgress,
@@ -57,6 +62,19 @@ class ProgressRow(Widget):
         """Show (or move) the bar of ``event``'s transfer."""
         self.shown[_key(event.ref)] = event
         self._changed()
+
+    def renamed(self, old: str, new: str) -> None:
+        """The transfers with ``old`` go on with ``new``: their bars are now under it."""
+        moved = {
+            _key(event.ref): event
+            for event in (
+                replace(event, ref=replace(event.ref, peer=new)) if event.ref.peer == old else event
+                for event in self.shown.values()
+            )
+        }
+        if moved != self.shown:
+            self.shown = moved
+            self._changed()
 
     def drop(self, ref: TransferRef) -> None:
         """The transfer ended: its bar goes."""
@@ -109,6 +127,9 @@ class Transfers:
         """Show ``event`` if it is about a transfer; False for any other event."""
         if screen_gone(self._app):
             return False
+        if isinstance(event, MemberRenamed | PeerNick):
+            self.row.renamed(event.old, event.new)
+            return False  # the log tells the rename as ever
         if isinstance(event, TransferProgress):
             if event.done < event.ref.size:
                 self.row.show(event)
