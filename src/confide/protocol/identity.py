@@ -15,7 +15,7 @@ copied from another session, or reflected back to its sender, does not
 verify. The record is encrypted, so the network and the relay never see the
 key. A version-4 session signs ``pq.transcript`` (the CPace records and the
 ML-KEM messages) under ``b"confide/4 identity"`` instead (``label``).
-``connection.py`` sends and checks it; this module is the pure part.
+``handshaking.py`` sends and checks it; this module is the pure part.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ the ML-KEM shared secret ``ss``::
 and drop the stage keys. The identity step signs ``th4`` under the label
 ``"confide/4 identity"``. A wrong ``ss`` (ML-KEM's implicit rejection of a
 bad ciphertext) gives other keys on the two sides, which shows as the
-first hybrid record failing to open: ``connection.py`` reports that as a
+first hybrid record failing to open: ``handshaking.py`` reports that as a
 failed key exchange. A resume of a version-4 session carries its own fresh
 ML-KEM exchange (``resume_transcript``; the ``kem`` fields of the resume
 records). Nothing here does I/O or draws randomness except through ``rand``.

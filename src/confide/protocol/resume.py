@@ -22,8 +22,8 @@ secrecy even if ``R`` later leaks. Then::
 ``R'`` replaces ``R``: each ticket works once. ``rendezvous_name(R)`` is where
 both ends meet on a relay that lost its state; like ``tid`` it is a one-way
 function of ``R``, so it reveals nothing about the code and can't be linked
-to the nameplate. The state machine that sends and checks these records is
-``protocol/connection.py``; the ticket book of a host is ``net/resumes.py``.
+to the nameplate. The steps that send and check these records are
+``protocol/resuming.py``'s; the ticket book of a host is ``net/resumes.py``.
 ``opens_with_resume`` tells a host whether a connection's first record is a
 ``resume``. The resume of a version-4 session adds a fresh ML-KEM exchange
 (``kem`` fields; ``pq.resume_transcript``, docs/PROTOCOL.md §14.6).

@@ -8,7 +8,8 @@ declares. The pure parts (transcript hash, key derivation, tags) are
 adds a fresh ML-KEM exchange through ``pq.KemStep``. A joiner given
 ``resume=R`` sends ``resume`` (``_start_resume``); the host answers with
 ``resumed`` (``_on_resume``), the joiner with ``proof`` (``_on_resumed``),
-and the host opens on the proof (``_on_proof``).
+and the host opens on the proof (``_on_proof``). Its states
+(``wait-resumed``, ``wait-proof``) stand with the others in ``handshaking.py``.
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ from confide.protocol import resume as rs
 from confide.protocol.alerts import ALERT_AUTH, ALERT_NO_SESSION, alert_frame
 from confide.protocol.events import Event, HandshakeComplete
 from confide.protocol.framing import MAX_RECORD, FrameDecoder
+from confide.protocol.handshaking import WAIT_RESUMED, ConnectionSteps
 from confide.protocol.records import Opener, RekeyPolicy, Sealer
-
-WAIT_RESUMED, WAIT_PROOF = "wait-resumed", "wait-proof"
 
 
 class Resumes(Protocol):
@@ -51,7 +51,7 @@ def _bin(fields: dict[str, object], *names: str) -> list[bytes]:
     return values  # type: ignore[return-value]
 
 
-class ResumeSteps:
+class ResumeSteps(ConnectionSteps):
     """The resume handshake of a ``Connection``: its records' handlers."""
 
     # the connection's state these steps read and write (``Connection.__init__`` sets it)
@@ -75,15 +75,6 @@ class ResumeSteps:
     _kem: pq.KemStep | None
     _sealer: Sealer | None
     _opener: Opener | None
-
-    def _send_handshake(self, kind: str, **fields: object) -> None:
-        raise NotImplementedError  # Connection's
-
-    def _queue(self, data: bytes) -> None:
-        raise NotImplementedError  # Connection's
-
-    def _refuse_classical(self, what: str) -> None:
-        raise NotImplementedError  # Connection's
 
     def _start_resume(self) -> None:
         self._ticket = rs.ticket_id(self._resume)
