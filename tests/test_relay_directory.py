@@ -168,3 +168,21 @@ def test_a_decision_that_timed_out_leaves_no_reply_for_the_next(redis_server: Re
             await node.close()
 
     assert asyncio.run(body()) == ("9701", "9703")  # not "9702", the reply the lane still owed
+
+
+def test_the_first_decision_after_a_quiet_restart_of_redis_is_answered(
+    redis_server: RedisServer,
+) -> None:
+    """A lane Redis closed while the node asked nothing is connected again, not refused."""
+
+    async def body() -> tuple[str | None, str | None]:
+        node = _directory(redis_server, ME)
+        try:
+            first = await node.reserve(["9711"], secrets.token_bytes(16))  # the lane, the scripts
+            redis_server.stop()  # the node asks nothing meanwhile
+            redis_server.start()  # empty: the scripts are gone too
+            return first, await node.reserve(["9712"], secrets.token_bytes(16))
+        finally:
+            await node.close()
+
+    assert asyncio.run(body()) == ("9711", "9712")

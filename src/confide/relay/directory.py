@@ -66,6 +66,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from confide.errors import ConfideError
@@ -387,15 +388,25 @@ class Directory:
         at a time, so no pool, lock or pipeline object stands between a
         decision and its round trip. Like the pool, it checks a lane before
         use (connected, and not closed by Redis meanwhile) and connects it
-        again if need be. A failed lane is closed, whatever failed (redis-py
-        5.0.1 to 8.2 close it themselves too, on a timeout or an error mid-reply).
+        again if need be. That check misses a lane Redis closed while the
+        node asked nothing (a restart during a quiet spell: redis-py 5.0.1
+        and 8.2 alike), so a lane that was idle and fails on its connection
+        is connected afresh and asked once more, within the same timeout;
+        run again, a decision at worst spends a budget twice or holds a
+        nameplate until its TTL. A failed lane is closed, whatever failed
+        (redis-py closes it too, on a timeout or an error mid-reply).
         """
-        lane = self._lanes.pop() if self._lanes else self._new_lane()
+        idle = bool(self._lanes)
+        lane = self._lanes.pop() if idle else self._new_lane()
         try:
             async with asyncio.timeout(self.timeout):
-                # connected, and not closed by Redis meanwhile (a restart): else connect again
-                await self.redis.connection_pool.ensure_connection(lane)
-                return await self._pipeline(lane, batch)
+                try:
+                    return await self._connected(lane, batch)
+                except (RedisConnectionError, OSError):
+                    if not idle:
+                        raise
+                    await lane.disconnect(nowait=True)
+                    return await self._connected(lane, batch)
         except BaseException as exc:
             # A lane left mid-reply (a timeout, an error, a cancelled task) may still
             # owe replies: the next batch would read them as its own. Close it; the
@@ -409,6 +420,11 @@ class Directory:
             raise
         finally:
             self._lanes.append(lane)
+
+    async def _connected(self, lane: AbstractConnection, batch: list[_Pending]) -> list[object]:
+        # connected, and not closed by Redis meanwhile (as far as redis-py can tell)
+        await self.redis.connection_pool.ensure_connection(lane)
+        return await self._pipeline(lane, batch)
 
     def _new_lane(self) -> AbstractConnection:
         pool = self.redis.connection_pool
