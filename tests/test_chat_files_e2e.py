@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from faultproxy import FaultProxy
-from proc import Launcher, Proc, connected, message_line
+from proc import Hosted, Launcher, Proc, connected, message_line
 
 GIB = 1 << 30
 STEP = 16 << 20
@@ -61,6 +61,17 @@ def config(tmp: Path, nick: str) -> dict[str, str]:
     path = tmp / f"{nick}.toml"
     path.write_text(f'downloads = "{tmp / nick}"\n')
     return {"CONFIDE_CONFIG": str(path)}
+
+
+def room_of_three(confide: Launcher, tmp: Path) -> tuple[Hosted, Proc, Proc]:
+    """Host alice, then bob and carol joined (bob has seen carol come in)."""
+    host = confide.host("--name", "alice", env=config(tmp, "alice"))
+    bob = confide.join(host, "--name", "bob", env=config(tmp, "bob"))
+    connected(host.proc, bob)
+    carol = confide.join(host, "--name", "carol", env=config(tmp, "carol"))
+    connected(carol)
+    bob.expect_err(r"^carol joined \(3 members\)$")
+    return host, bob, carol
 
 
 def saved(proc: Proc, name: str, sender: str, timeout: float) -> Path:
@@ -116,12 +127,7 @@ def test_send_nick_path_between_two_members_through_the_host(
     confide: Launcher, tmp_path: Path
 ) -> None:
     source = random_file(tmp_path / "notes.bin", 3_000_000)
-    host = confide.host("--name", "alice", env=config(tmp_path, "alice"))
-    bob = confide.join(host, "--name", "bob", env=config(tmp_path, "bob"))
-    connected(host.proc, bob)
-    carol = confide.join(host, "--name", "carol", env=config(tmp_path, "carol"))
-    connected(carol)
-    bob.expect_err(r"^carol joined \(3 members\)$")
+    host, bob, carol = room_of_three(confide, tmp_path)
     carol.say(f"/send bob {source}")
     bob.expect_err(r"^carol \(not verified\) offers notes\.bin \(3\.0 MB\): /accept or /decline$")
     bob.say("/accept notes.bin")
@@ -171,12 +177,7 @@ def test_a_transfer_between_members_survives_both_ends_renaming(
 ) -> None:
     source = random_file(tmp_path / "big.bin", 96 << 20)
     try:
-        host = confide.host("--name", "alice", env=config(tmp_path, "alice"))
-        bob = confide.join(host, "--name", "bob", env=config(tmp_path, "bob"))
-        connected(host.proc, bob)
-        carol = confide.join(host, "--name", "carol", env=config(tmp_path, "carol"))
-        connected(carol)
-        bob.expect_err(r"^carol joined \(3 members\)$")
+        _host, bob, carol = room_of_three(confide, tmp_path)
         carol.say(f"/send bob {source}")
         bob.expect_err(
             r"^carol \(not verified\) offers big\.bin \(100\.7 MB\): /accept or /decline$"

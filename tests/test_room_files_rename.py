@@ -56,6 +56,15 @@ async def grown(side: Side, past: int, what: str) -> int:
     return size()
 
 
+async def flowing(sender: Side, receiver: Side, source: Path, to: str, who: str) -> int:
+    """``sender`` offers ``source`` to ``to``; ``receiver`` (``who``) accepts: its first bytes."""
+    sender.session.send_file(str(source), to)
+    await until(lambda: receiver.of(TransferOffered), f"the offer at {who}")
+    receiver.session.accept_file()
+    await until(lambda: receiver.of(TransferStarted), f"{who} started")
+    return await grown(receiver, 0, "the first chunks")
+
+
 def peers_after(side: Side, kind: type[TransferProgress | TransferDone], index: int) -> set[str]:
     """The peers named by ``side``'s events of ``kind`` from event ``index`` on."""
     return {e.ref.peer for e in side.events[index:] if isinstance(e, kind)}
@@ -66,11 +75,7 @@ def test_a_member_to_member_transfer_survives_both_ends_renaming(tmp_path: Path)
 
     async def body(chat: Chat) -> None:
         bob, carol = chat.joiners["bob"], chat.joiners["carol"]
-        carol.session.send_file(str(source), "bob")
-        await until(lambda: bob.of(TransferOffered), "the offer at bob")
-        bob.session.accept_file()
-        await until(lambda: bob.of(TransferStarted), "bob started")
-        written = await grown(bob, 0, "the first chunks")
+        written = await flowing(carol, bob, source, "bob", "bob")
         carol.session.rename("cara")  # the sender renames
         await until(lambda: bob.of(MemberRenamed), "bob saw the sender's rename")
         seen_sender = len(bob.events)
@@ -95,11 +100,7 @@ def test_a_member_to_host_transfer_survives_both_ends_renaming(tmp_path: Path) -
 
     async def body(chat: Chat) -> None:
         bob, alice = chat.joiners["bob"], chat.host
-        bob.session.send_file(str(source), "alice")
-        await until(lambda: alice.of(TransferOffered), "the offer at the host")
-        alice.session.accept_file()
-        await until(lambda: alice.of(TransferStarted), "the host started")
-        written = await grown(alice, 0, "the first chunks")
+        written = await flowing(bob, alice, source, "alice", "the host")
         bob.session.rename("bobby")  # the sender renames
         await until(lambda: alice.of(MemberRenamed), "the host saw the rename")
         seen_sender = len(alice.events)
@@ -123,11 +124,7 @@ def test_a_host_to_member_transfer_survives_the_member_renaming(tmp_path: Path) 
 
     async def body(chat: Chat) -> None:
         bob, alice = chat.joiners["bob"], chat.host
-        alice.session.send_file(str(source), "bob")
-        await until(lambda: bob.of(TransferOffered), "the offer at bob")
-        bob.session.accept_file()
-        await until(lambda: bob.of(TransferStarted), "bob started")
-        await grown(bob, 0, "the first chunks")
+        await flowing(alice, bob, source, "bob", "bob")
         bob.session.rename("bobby")
         got = await done(bob)
         assert Path(got.path).read_bytes() == source.read_bytes()
